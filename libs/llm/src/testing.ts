@@ -1,0 +1,2 @@
+// Fakes for tests live here (scripted model, scenario files). Filled in below.
+export {};
