@@ -1,0 +1,28 @@
+export { connectBus } from "./nats-bus.js";
+export type { BusOptions } from "./nats-bus.js";
+export { startNatsServer } from "./nats-server.js";
+export type { NatsServerHandle, NatsServerOptions } from "./nats-server.js";
+export { DEFAULT_LIMITS, decodeEnvelope, encodeEnvelope, jsonDepth, parseBounded } from "./codec.js";
+export type { DecodeLimits } from "./codec.js";
+export { Naming } from "./naming.js";
+export { Semaphore } from "./semaphore.js";
+export type {
+  Bus,
+  BusHealth,
+  ConsumeOptions,
+  Consumer,
+  DeadLetter,
+  EndpointHandler,
+  EnqueueOptions,
+  KvBucket,
+  KvEntry,
+  KvOptions,
+  MessageContext,
+  ObjectBucket,
+  PublishOptions,
+  RequestOptions,
+  ServedService,
+  ServiceDefinition,
+  Subscription,
+  WorkContext,
+} from "./types.js";

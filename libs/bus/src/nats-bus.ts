@@ -1,0 +1,801 @@
+import { randomUUID } from "node:crypto";
+import type { EndpointContract, EventContract, MessageContract, WorkQueueContract } from "@insitu/contracts";
+import { ErrorCategory, ErrorCode, InsituError, type SerializedError } from "@insitu/errors";
+import {
+  childSpan,
+  createLogger,
+  formatTraceparent,
+  type Logger,
+  MetricName,
+  newTrace,
+  parseTraceparent,
+  type TraceContext,
+} from "@insitu/telemetry";
+import {
+  AckPolicy,
+  DeliverPolicy,
+  type JetStreamClient,
+  type JetStreamManager,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+  RetentionPolicy,
+  StorageType,
+} from "@nats-io/jetstream";
+import { Kvm, KvWatchInclude } from "@nats-io/kv";
+import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
+import { headers as createHeaders, nanos } from "@nats-io/nats-core";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+import { type ServiceMsg, Svcm } from "@nats-io/services";
+import { connect } from "@nats-io/transport-node";
+import { Counter, Histogram, type Registry } from "prom-client";
+import {
+  DEFAULT_LIMITS,
+  type DecodeLimits,
+  decodeBareEnvelope,
+  decodeEnvelope,
+  encodeEnvelope,
+  encodeJson,
+  parseBounded,
+} from "./codec.js";
+import { Naming } from "./naming.js";
+import { Semaphore } from "./semaphore.js";
+import type {
+  Bus,
+  BusHealth,
+  ConsumeOptions,
+  Consumer,
+  DeadLetter,
+  EnqueueOptions,
+  KvBucket,
+  KvOptions,
+  MessageContext,
+  ObjectBucket,
+  PublishOptions,
+  RequestOptions,
+  ServedService,
+  ServiceDefinition,
+  Subscription,
+  WorkContext,
+} from "./types.js";
+
+export interface BusOptions {
+  /** NATS server URL(s); comma-separated allowed. */
+  url: string;
+  /** Connection name, shown in `/connz` and used in logs. */
+  name: string;
+  /** Subject prefix (default `insitu`); tests use a unique prefix each. */
+  prefix?: string;
+  /** Inbound limits checked before parsing. */
+  limits?: Partial<DecodeLimits>;
+  /**
+   * Encoded payloads above this size travel by reference through the Object Store
+   * (default 256 KiB, far below the server's 1 MiB max_payload).
+   */
+  inlineLimitBytes?: number;
+  /** Default request timeout. */
+  requestTimeoutMs?: number;
+  logger?: Logger;
+  metrics?: Registry;
+}
+
+const PAYLOAD_REF_HEADER = "Insitu-Payload-Ref";
+const TRACEPARENT_HEADER = "traceparent";
+const SERVICE_ERROR_HEADER = "Nats-Service-Error";
+const PAYLOAD_BUCKET = "payloads";
+
+interface PayloadReference {
+  bucket: string;
+  name: string;
+  size: number;
+}
+
+export async function connectBus(options: BusOptions): Promise<Bus> {
+  const connection = await connect({
+    servers: options.url.split(","),
+    name: options.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    pingInterval: 10_000,
+  }).catch((error: unknown) => {
+    throw new InsituError(`cannot connect to NATS at ${options.url}: ${(error as Error).message}`, {
+      code: ErrorCode.unavailable,
+      category: ErrorCategory.system,
+      retryable: true,
+      details: { url: options.url },
+      cause: error,
+    });
+  });
+  return new NatsBus(connection, options);
+}
+
+class NatsBus implements Bus {
+  readonly prefix: string;
+  readonly name: string;
+  private readonly naming: Naming;
+  private readonly limits: DecodeLimits;
+  private readonly inlineLimit: number;
+  private readonly requestTimeoutMs: number;
+  private readonly logger: Logger;
+  private readonly js: JetStreamClient;
+  private jsmPromise?: Promise<JetStreamManager>;
+  private readonly ensuredStreams = new Map<string, Promise<void>>();
+  private payloadStore?: Promise<ObjectStore>;
+  private readonly stoppers = new Set<() => Promise<void>>();
+  private readonly metrics?: {
+    requests: Counter<"subject" | "outcome">;
+    duration: Histogram<"subject">;
+    rejected: Counter<"subject" | "code">;
+    deadLetters: Counter<"subject">;
+  };
+
+  constructor(
+    private readonly connection: NatsConnection,
+    options: BusOptions,
+  ) {
+    this.prefix = options.prefix ?? "insitu";
+    this.name = options.name;
+    this.naming = new Naming(this.prefix);
+    this.limits = { ...DEFAULT_LIMITS, ...options.limits };
+    this.inlineLimit = options.inlineLimitBytes ?? 256 * 1024;
+    this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.logger = options.logger ?? createLogger({ service: options.name });
+    this.js = jetstream(connection);
+    if (options.metrics) {
+      const registers = [options.metrics];
+      this.metrics = {
+        requests: new Counter({
+          name: MetricName.busRequestsTotal,
+          help: "Requests sent through the bus, by subject and outcome (ok or error code).",
+          labelNames: ["subject", "outcome"],
+          registers,
+        }),
+        duration: new Histogram({
+          name: MetricName.busRequestDurationSeconds,
+          help: "Round-trip time of bus requests in seconds.",
+          labelNames: ["subject"],
+          buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30],
+          registers,
+        }),
+        rejected: new Counter({
+          name: MetricName.busRejectedMessagesTotal,
+          help: "Inbound messages refused before reaching a handler, by subject and error code.",
+          labelNames: ["subject", "code"],
+          registers,
+        }),
+        deadLetters: new Counter({
+          name: MetricName.busDeadLettersTotal,
+          help: "Work items moved to the dead-letter stream.",
+          labelNames: ["subject"],
+          registers,
+        }),
+      };
+    }
+  }
+
+  // ---------------------------------------------------------------- request/reply
+
+  async request<C extends EndpointContract>(contract: C, data: never, options: RequestOptions = {}): Promise<never> {
+    const subject = this.naming.subject(contract.subject);
+    const trace = options.trace ? childSpan(options.trace) : newTrace();
+    const body = encodeEnvelope(contract.request, data, {
+      taskId: options.taskId,
+      traceparent: formatTraceparent(trace),
+    });
+    const started = performance.now();
+    const { bytes, headers } = await this.outbound(body, trace);
+    let reply: { data: Uint8Array; headers?: MsgHdrs };
+    try {
+      reply = await this.connection.request(subject, bytes, {
+        timeout: options.timeoutMs ?? this.requestTimeoutMs,
+        headers,
+      });
+    } catch (error) {
+      const typed = requestFailure(error, subject, options.timeoutMs ?? this.requestTimeoutMs);
+      this.metrics?.requests.inc({ subject: contract.subject, outcome: typed.code });
+      throw typed;
+    } finally {
+      this.metrics?.duration.observe({ subject: contract.subject }, (performance.now() - started) / 1000);
+    }
+    const replyBytes = await this.inbound(reply.data, reply.headers);
+    if (reply.headers?.get(SERVICE_ERROR_HEADER)) {
+      const error = InsituError.fromJSON(parseBounded(replyBytes, this.limits) as SerializedError);
+      this.metrics?.requests.inc({ subject: contract.subject, outcome: error.code });
+      throw error;
+    }
+    const { data: response } = decodeEnvelope(replyBytes, contract.response, this.limits);
+    this.metrics?.requests.inc({ subject: contract.subject, outcome: "ok" });
+    return response as never;
+  }
+
+  async serve(definition: ServiceDefinition): Promise<ServedService> {
+    const svcm = new Svcm(this.connection as never);
+    const service = await svcm.add({
+      name: definition.name,
+      version: definition.version,
+      description: definition.description,
+      metadata: { prefix: this.prefix },
+      queue: definition.name,
+    });
+    const inFlight = new Set<Promise<void>>();
+    for (const endpoint of definition.endpoints) {
+      const semaphore = new Semaphore(definition.concurrency ?? 64);
+      const contract = endpoint.contract;
+      service.addEndpoint(contract.name, {
+        subject: this.naming.subject(contract.subject),
+        metadata: { type: contract.request.type, version: String(contract.request.version) },
+        handler: (error, message) => {
+          if (error) {
+            this.logger.error("endpoint subscription failed", { endpoint: contract.name, error });
+            return;
+          }
+          const job = semaphore.run(() => this.handleRequest(contract, endpoint.handle, message));
+          inFlight.add(job);
+          void job.finally(() => inFlight.delete(job));
+        },
+      });
+    }
+    const stop = async (): Promise<void> => {
+      await service.stop();
+      await Promise.allSettled([...inFlight]);
+    };
+    this.stoppers.add(stop);
+    return {
+      id: service.info().id,
+      stop: async () => {
+        this.stoppers.delete(stop);
+        await stop();
+      },
+    };
+  }
+
+  private async handleRequest(
+    contract: EndpointContract,
+    handle: (data: never, context: MessageContext) => Promise<unknown>,
+    message: ServiceMsg,
+  ): Promise<void> {
+    let context: MessageContext | undefined;
+    try {
+      const bytes = await this.inbound(message.data, message.headers);
+      let decoded: ReturnType<typeof decodeEnvelope>;
+      try {
+        decoded = decodeEnvelope(bytes, contract.request, this.limits);
+      } catch (error) {
+        this.metrics?.rejected.inc({ subject: contract.subject, code: InsituError.from(error).code });
+        throw error;
+      }
+      context = this.context(decoded.envelope, message.subject, message.headers);
+      const result = await handle(decoded.data as never, context);
+      const body = encodeEnvelope(contract.response, result, {
+        taskId: decoded.envelope.taskId,
+        traceparent: formatTraceparent(context.trace),
+      });
+      const { bytes: replyBytes, headers } = await this.outbound(body, context.trace);
+      message.respond(replyBytes, { headers });
+    } catch (error) {
+      const typed = InsituError.from(error);
+      if (typed.category !== ErrorCategory.user) {
+        (context?.logger ?? this.logger).error("request handler failed", { subject: message.subject, error: typed });
+      }
+      const status = typed.category === ErrorCategory.user ? 400 : 500;
+      message.respondError(status, `${typed.code}: ${typed.message}`.slice(0, 500), encodeJson(typed.toJSON()));
+    }
+  }
+
+  // ---------------------------------------------------------------- events
+
+  async publish<C extends EventContract>(contract: C, data: never, options: PublishOptions = {}): Promise<void> {
+    const subject = this.naming.subject(fillToken(contract.subject, options.token));
+    const trace = options.trace ? childSpan(options.trace) : newTrace();
+    const parsed = contract.message.schema.safeParse(data);
+    if (!parsed.success) {
+      throw new InsituError(`refusing to publish an invalid ${contract.message.type}`, {
+        code: ErrorCode.invalidMessage,
+        details: { issues: parsed.error.issues.slice(0, 10).map((issue) => issue.message) },
+      });
+    }
+    const body = encodeEnvelope(contract.message, parsed.data, {
+      taskId: options.taskId,
+      traceparent: formatTraceparent(trace),
+    });
+    const { bytes, headers } = await this.outbound(body, trace);
+    if (contract.stream) {
+      await this.ensureEventStream(contract);
+      await this.js.publish(subject, bytes, { headers });
+    } else {
+      this.connection.publish(subject, bytes, { headers });
+    }
+  }
+
+  subscribe<C extends EventContract>(
+    contract: C,
+    handler: (data: never, context: MessageContext) => void | Promise<void>,
+    options: { token?: string; replay?: boolean } = {},
+  ): Subscription {
+    const subject = this.naming.subject(fillToken(contract.subject, options.token ?? "*"));
+    const deliver = async (bytes: Uint8Array, headers: MsgHdrs | undefined, actualSubject: string): Promise<void> => {
+      try {
+        const decoded = decodeEnvelope(await this.inbound(bytes, headers), contract.message, this.limits);
+        await handler(decoded.data as never, this.context(decoded.envelope, actualSubject, headers));
+      } catch (error) {
+        this.metrics?.rejected.inc({ subject: contract.subject, code: InsituError.from(error).code });
+        this.logger.warn("event dropped", { subject: actualSubject, error: InsituError.from(error) });
+      }
+    };
+    if (contract.stream && options.replay !== false) {
+      // Durable events: an ordered consumer replays the stream from its start, then follows it.
+      let stopped = false;
+      let stopMessages: (() => void) | undefined;
+      void (async () => {
+        await this.ensureEventStream(contract);
+        const consumer = await this.js.consumers.get(this.naming.stream(contract.stream!), {
+          filter_subjects: subject,
+          deliver_policy: DeliverPolicy.All,
+        });
+        if (stopped) return;
+        const messages = await consumer.consume();
+        stopMessages = () => void messages.stop();
+        if (stopped) stopMessages();
+        for await (const message of messages) await deliver(message.data, message.headers, message.subject);
+      })().catch((error: unknown) => this.logger.error("event replay failed", { subject, error }));
+      return {
+        unsubscribe: () => {
+          stopped = true;
+          stopMessages?.();
+        },
+      };
+    }
+    const subscription = this.connection.subscribe(subject, {
+      callback: (error, message) => {
+        if (error) return;
+        void deliver(message.data, message.headers, message.subject);
+      },
+    });
+    return { unsubscribe: () => subscription.unsubscribe() };
+  }
+
+  private ensureEventStream(contract: EventContract): Promise<void> {
+    return this.ensureStream(this.naming.stream(contract.stream!), {
+      subjects: [this.naming.subject(contract.subject)],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(7 * 24 * 3600 * 1000),
+    });
+  }
+
+  // ---------------------------------------------------------------- work queues
+
+  async enqueue<C extends WorkQueueContract>(contract: C, data: never, options: EnqueueOptions = {}): Promise<void> {
+    const parsed = contract.message.schema.safeParse(data);
+    if (!parsed.success) {
+      throw new InsituError(`refusing to enqueue an invalid ${contract.message.type}`, {
+        code: ErrorCode.invalidMessage,
+        details: { issues: parsed.error.issues.slice(0, 10).map((issue) => issue.message) },
+      });
+    }
+    await this.ensureWorkStream(contract);
+    const trace = options.trace ? childSpan(options.trace) : newTrace();
+    const id = options.id ?? randomUUID();
+    const body = encodeEnvelope(contract.message, parsed.data, {
+      id,
+      taskId: options.taskId,
+      traceparent: formatTraceparent(trace),
+    });
+    const { bytes, headers } = await this.outbound(body, trace);
+    await this.js.publish(this.naming.subject(contract.subject), bytes, { headers, msgID: id });
+  }
+
+  async consume<C extends WorkQueueContract>(
+    contract: C,
+    handler: (data: never, context: WorkContext) => Promise<void>,
+    options: ConsumeOptions = {},
+  ): Promise<Consumer> {
+    const stream = this.naming.stream(contract.stream);
+    const durable = options.durable ?? stream;
+    const maxDeliver = options.maxDeliver ?? 5;
+    const ackWaitMs = options.ackWaitMs ?? 30_000;
+    const backoff = options.backoffMs ?? [1_000, 5_000, 15_000, 30_000];
+    const concurrency = options.concurrency ?? 1;
+    await this.ensureWorkStream(contract);
+    const jsm = await this.manager();
+    // One delivery beyond maxDeliver lets us see (and dead-letter) a message whose consumers all
+    // died without acking; otherwise the server would stop delivering it silently.
+    const config = {
+      durable_name: durable,
+      ack_policy: AckPolicy.Explicit,
+      ack_wait: nanos(ackWaitMs),
+      max_deliver: maxDeliver + 1,
+      max_ack_pending: Math.max(concurrency * 4, 16),
+    };
+    try {
+      await jsm.consumers.add(stream, config);
+    } catch {
+      await jsm.consumers.update(stream, durable, config);
+    }
+    const consumer = await this.js.consumers.get(stream, durable);
+    const semaphore = new Semaphore(concurrency);
+    const abort = new AbortController();
+    const messages = await consumer.consume({ max_messages: concurrency, expires: 5_000 });
+    const loop = (async () => {
+      for await (const message of messages) {
+        const release = await semaphore.acquire();
+        void this.handleWork(contract, handler, message, { maxDeliver, ackWaitMs, backoff, signal: abort.signal })
+          .catch((error: unknown) => this.logger.error("work handling failed", { error }))
+          .finally(release);
+      }
+    })();
+    const stop = async (): Promise<void> => {
+      abort.abort();
+      await messages.close().catch(() => undefined);
+      await loop.catch(() => undefined);
+      await semaphore.idle();
+    };
+    this.stoppers.add(stop);
+    return {
+      stop: async () => {
+        this.stoppers.delete(stop);
+        await stop();
+      },
+    };
+  }
+
+  private async handleWork(
+    contract: WorkQueueContract,
+    handler: (data: never, context: WorkContext) => Promise<void>,
+    message: JsMsg,
+    settings: { maxDeliver: number; ackWaitMs: number; backoff: number[]; signal: AbortSignal },
+  ): Promise<void> {
+    const deliveries = message.info.deliveryCount;
+    let raw: Uint8Array = message.data;
+    let decoded: ReturnType<typeof decodeEnvelope>;
+    try {
+      raw = await this.inbound(message.data, message.headers);
+      decoded = decodeEnvelope(raw, contract.message, this.limits);
+    } catch (error) {
+      // A payload that cannot parse never will: dead-letter it at once.
+      this.metrics?.rejected.inc({ subject: contract.subject, code: InsituError.from(error).code });
+      await this.deadLetter(contract, raw, InsituError.from(error), deliveries);
+      message.term(InsituError.from(error).code);
+      return;
+    }
+    if (deliveries > settings.maxDeliver) {
+      const reason = new InsituError(
+        `delivered ${deliveries - 1} times without an ack: every consumer died or overran its ack deadline`,
+        { code: "DELIVERY_LIMIT", details: { deliveries: deliveries - 1 } },
+      );
+      await this.deadLetter(contract, raw, reason, deliveries - 1);
+      message.term(reason.code);
+      return;
+    }
+    const context: WorkContext = {
+      ...this.context(decoded.envelope, message.subject, message.headers),
+      deliveryCount: deliveries,
+      heartbeat: () => message.working(),
+      signal: settings.signal,
+    };
+    // Keep the ack deadline moving while the handler works; if this process dies the heartbeats
+    // stop and the server redelivers after ack_wait.
+    const heartbeat = setInterval(() => message.working(), Math.max(100, Math.floor(settings.ackWaitMs / 3)));
+    try {
+      await handler(decoded.data as never, context);
+      clearInterval(heartbeat);
+      await message.ackAck();
+    } catch (error) {
+      clearInterval(heartbeat);
+      const typed = InsituError.from(error);
+      const permanent = !typed.retryable && typed.category === ErrorCategory.user;
+      if (permanent || deliveries >= settings.maxDeliver) {
+        context.logger.warn("work item dead-lettered", { subject: message.subject, deliveries, error: typed });
+        await this.deadLetter(contract, raw, typed, deliveries);
+        message.term(typed.code);
+      } else {
+        const delay = settings.backoff[Math.min(deliveries - 1, settings.backoff.length - 1)] ?? 1000;
+        context.logger.warn("work item failed; will retry", { deliveries, delayMs: delay, error: typed });
+        message.nak(delay);
+      }
+    }
+  }
+
+  private async deadLetter(
+    contract: WorkQueueContract,
+    raw: Uint8Array,
+    reason: InsituError,
+    deliveries: number,
+  ): Promise<void> {
+    await this.ensureDeadLetterStream();
+    let data: unknown;
+    try {
+      data = decodeBareEnvelope(raw, this.limits);
+    } catch {
+      data = { base64: Buffer.from(raw.subarray(0, 64 * 1024)).toString("base64"), size: raw.byteLength };
+    }
+    const letter: DeadLetter & { code: string } = {
+      subject: contract.subject,
+      reason: reason.message,
+      code: reason.code,
+      deliveries,
+      data,
+      time: new Date().toISOString(),
+    };
+    const { bytes, headers } = await this.outbound(encodeJson(letter), newTrace());
+    await this.js.publish(this.naming.deadLetterSubject(contract.subject), bytes, { headers });
+    this.metrics?.deadLetters.inc({ subject: contract.subject });
+  }
+
+  async deadLetters(contract: WorkQueueContract): Promise<DeadLetter[]> {
+    await this.ensureDeadLetterStream();
+    const jsm = await this.manager();
+    const stream = this.naming.deadLetterStream();
+    const subject = this.naming.deadLetterSubject(contract.subject);
+    const info = await jsm.streams.info(stream, { subjects_filter: subject });
+    const count = info.state.subjects?.[subject] ?? 0;
+    if (count === 0) return [];
+    const consumer = await this.js.consumers.get(stream, { filter_subjects: subject });
+    const letters: DeadLetter[] = [];
+    const batch = await consumer.fetch({ max_messages: Math.min(count, 1000), expires: 2_000 });
+    for await (const message of batch) {
+      letters.push(parseBounded(await this.inbound(message.data, message.headers), this.limits) as DeadLetter);
+      if (letters.length >= count) break;
+    }
+    return letters;
+  }
+
+  private ensureWorkStream(contract: WorkQueueContract): Promise<void> {
+    return this.ensureStream(this.naming.stream(contract.stream), {
+      subjects: [this.naming.subject(contract.subject)],
+      retention: RetentionPolicy.Workqueue,
+      duplicate_window: nanos(120_000),
+    });
+  }
+
+  private ensureDeadLetterStream(): Promise<void> {
+    return this.ensureStream(this.naming.deadLetterStream(), {
+      subjects: [this.naming.deadLetterSubject(">")],
+      retention: RetentionPolicy.Limits,
+      max_age: nanos(30 * 24 * 3600 * 1000),
+    });
+  }
+
+  private ensureStream(
+    name: string,
+    config: { subjects: string[]; retention: RetentionPolicy; max_age?: number; duplicate_window?: number },
+  ): Promise<void> {
+    let pending = this.ensuredStreams.get(name);
+    if (!pending) {
+      pending = (async () => {
+        const jsm = await this.manager();
+        try {
+          await jsm.streams.info(name);
+        } catch {
+          try {
+            await jsm.streams.add({ name, storage: StorageType.File, ...config });
+          } catch (error) {
+            // Another replica may have created it between our info and add.
+            await jsm.streams.info(name).catch(() => {
+              throw error;
+            });
+          }
+        }
+      })();
+      pending.catch(() => this.ensuredStreams.delete(name));
+      this.ensuredStreams.set(name, pending);
+    }
+    return pending;
+  }
+
+  private manager(): Promise<JetStreamManager> {
+    this.jsmPromise ??= jetstreamManager(this.connection);
+    return this.jsmPromise;
+  }
+
+  // ---------------------------------------------------------------- KV and objects
+
+  async kv(bucket: string, options: KvOptions = {}): Promise<KvBucket> {
+    const kv = await new Kvm(this.connection).create(this.naming.bucket(bucket), {
+      history: options.history ?? 1,
+      storage: StorageType.File,
+    });
+    const limits = this.limits;
+    const encodeValue = (value: unknown): Uint8Array => {
+      const bytes = encodeJson(value);
+      if (bytes.byteLength > this.inlineLimit) {
+        throw new InsituError(`KV value of ${bytes.byteLength} bytes is too large; store it as an object`, {
+          code: ErrorCode.messageTooLarge,
+          details: { bucket, size: bytes.byteLength, limit: this.inlineLimit },
+        });
+      }
+      return bytes;
+    };
+    return {
+      async get<T>(key: string) {
+        const entry = await kv.get(key);
+        if (!entry || entry.operation !== "PUT") return undefined;
+        return { key, value: parseBounded(entry.value, limits) as T, revision: entry.revision };
+      },
+      put: (key, value) => kv.put(key, encodeValue(value)),
+      create: (key, value) => kv.create(key, encodeValue(value)).catch((error: unknown) => throwConflict(error, key)),
+      update: (key, value, revision) =>
+        kv.update(key, encodeValue(value), revision).catch((error: unknown) => throwConflict(error, key)),
+      async delete(key) {
+        await kv.delete(key);
+      },
+      async keys(filter) {
+        const result: string[] = [];
+        for await (const key of await kv.keys(filter ?? ">")) result.push(key);
+        return result;
+      },
+      async watch(onChange, filter) {
+        const watcher = await kv.watch({ key: filter ?? ">", include: KvWatchInclude.UpdatesOnly });
+        void (async () => {
+          for await (const entry of watcher) {
+            const value = entry.operation === "PUT" ? safeParse(entry.value, limits) : undefined;
+            onChange(entry.key, value, entry.revision);
+          }
+        })();
+        return { unsubscribe: () => watcher.stop() };
+      },
+    };
+  }
+
+  async objects(bucket: string): Promise<ObjectBucket> {
+    const store = await new Objm(this.connection).create(this.naming.bucket(bucket), { storage: StorageType.File });
+    return objectBucket(store);
+  }
+
+  // ---------------------------------------------------------------- large payloads by reference
+
+  private async outbound(body: Uint8Array, trace: TraceContext): Promise<{ bytes: Uint8Array; headers: MsgHdrs }> {
+    const headers = createHeaders();
+    headers.set(TRACEPARENT_HEADER, formatTraceparent(trace));
+    if (body.byteLength <= this.inlineLimit) return { bytes: body, headers };
+    const store = await this.payloads();
+    const name = randomUUID();
+    await store.putBlob({ name }, body);
+    const reference: PayloadReference = { bucket: PAYLOAD_BUCKET, name, size: body.byteLength };
+    headers.set(PAYLOAD_REF_HEADER, "1");
+    return { bytes: encodeJson(reference), headers };
+  }
+
+  private async inbound(bytes: Uint8Array, headers: MsgHdrs | undefined): Promise<Uint8Array> {
+    if (!headers?.get(PAYLOAD_REF_HEADER)) return bytes;
+    const reference = parseBounded(bytes, { maxBytes: 4096, maxDepth: 3 }) as Partial<PayloadReference>;
+    if (typeof reference.name !== "string" || typeof reference.size !== "number") {
+      throw new InsituError("malformed payload reference", { code: ErrorCode.invalidMessage, category: "user" });
+    }
+    if (reference.size > this.limits.maxBytes) {
+      throw new InsituError(`referenced payload of ${reference.size} bytes exceeds the limit`, {
+        code: ErrorCode.messageTooLarge,
+        category: ErrorCategory.user,
+        details: { size: reference.size, limit: this.limits.maxBytes },
+      });
+    }
+    const blob = await (await this.payloads()).getBlob(reference.name);
+    if (!blob) {
+      throw new InsituError("referenced payload is gone (expired or never stored)", {
+        code: ErrorCode.notFound,
+        category: ErrorCategory.system,
+        details: { name: reference.name },
+      });
+    }
+    return blob;
+  }
+
+  private payloads(): Promise<ObjectStore> {
+    this.payloadStore ??= new Objm(this.connection).create(this.naming.bucket(PAYLOAD_BUCKET), {
+      storage: StorageType.File,
+      ttl: nanos(24 * 3600 * 1000),
+    });
+    return this.payloadStore;
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async health(): Promise<BusHealth> {
+    const connected = !this.connection.isClosed();
+    const health: BusHealth = { connected, server: this.connection.getServer(), jetstream: false };
+    if (!connected) return health;
+    try {
+      health.rttMs = await this.connection.rtt();
+      await (await this.manager()).getAccountInfo();
+      health.jetstream = true;
+    } catch {
+      // reported as not healthy
+    }
+    return health;
+  }
+
+  async drain(): Promise<void> {
+    await Promise.allSettled([...this.stoppers].map((stop) => stop()));
+    this.stoppers.clear();
+    if (!this.connection.isClosed()) await this.connection.drain().catch(() => undefined);
+  }
+
+  async closed(): Promise<void> {
+    await this.connection.closed();
+  }
+
+  private context(envelope: { id: string; taskId?: string; traceparent?: string }, subject: string, headers?: MsgHdrs): MessageContext {
+    const trace = parseTraceparent(envelope.traceparent ?? headers?.get(TRACEPARENT_HEADER)) ?? newTrace();
+    const fields: Record<string, unknown> = { traceId: trace.traceId };
+    if (envelope.taskId) fields.taskId = envelope.taskId;
+    const context: MessageContext = { id: envelope.id, trace, subject, logger: this.logger.child(fields) };
+    if (envelope.taskId !== undefined) context.taskId = envelope.taskId;
+    return context;
+  }
+}
+
+function objectBucket(store: ObjectStore): ObjectBucket {
+  return {
+    async put(name, data) {
+      const info = await store.putBlob({ name }, data);
+      return { digest: info.digest, size: info.size };
+    },
+    async get(name) {
+      return (await store.getBlob(name)) ?? undefined;
+    },
+    async delete(name) {
+      await store.delete(name).catch(() => undefined);
+    },
+  };
+}
+
+function fillToken(subject: string, token: string | undefined): string {
+  if (!subject.endsWith(".*")) return subject;
+  if (token === undefined) {
+    throw new InsituError(`subject ${subject} needs a token`, { code: ErrorCode.invalidMessage });
+  }
+  if (token !== "*" && !/^[A-Za-z0-9_-]{1,128}$/.test(token)) {
+    throw new InsituError(`bad subject token ${JSON.stringify(token)}`, { code: ErrorCode.invalidMessage });
+  }
+  return `${subject.slice(0, -1)}${token}`;
+}
+
+function requestFailure(error: unknown, subject: string, timeoutMs: number): InsituError {
+  const name = (error as Error)?.name ?? "";
+  const message = (error as Error)?.message ?? String(error);
+  const cause = (error as { cause?: Error }).cause;
+  if (name === "TimeoutError" || cause?.name === "TimeoutError" || /timeout/i.test(message)) {
+    return new InsituError(`no reply on ${subject} within ${timeoutMs} ms`, {
+      code: ErrorCode.timeout,
+      retryable: true,
+      details: { subject, timeoutMs },
+      cause: error,
+    });
+  }
+  if (cause?.name === "NoRespondersError" || /no responders/i.test(message) || /503/.test(message)) {
+    return new InsituError(`no service is serving ${subject}`, {
+      code: ErrorCode.unavailable,
+      retryable: true,
+      details: { subject },
+      cause: error,
+    });
+  }
+  return new InsituError(`request on ${subject} failed: ${message}`, {
+    code: ErrorCode.unavailable,
+    retryable: true,
+    details: { subject },
+    cause: error,
+  });
+}
+
+function throwConflict(error: unknown, key: string): never {
+  const message = (error as Error)?.message ?? "";
+  if (/wrong last sequence|key exists|10071/i.test(message)) {
+    throw new InsituError(`compare-and-set failed for ${key}: it changed since it was read`, {
+      code: ErrorCode.conflict,
+      retryable: true,
+      details: { key },
+      cause: error,
+    });
+  }
+  throw InsituError.from(error, { code: ErrorCode.unavailable, retryable: true });
+}
+
+function safeParse(bytes: Uint8Array, limits: DecodeLimits): unknown {
+  try {
+    return parseBounded(bytes, limits);
+  } catch {
+    return undefined;
+  }
+}
+
+export type { MessageContract };

@@ -1,0 +1,167 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { InsituError } from "@insitu/errors";
+
+/**
+ * Starts and stops a real nats-server (JetStream on, bound to 127.0.0.1). Used by the local stack
+ * (`insitu up`) and by every integration test, which gets a random port and its own data dir.
+ */
+export interface NatsServerHandle {
+  readonly url: string;
+  readonly port: number;
+  readonly monitorUrl: string;
+  readonly dataDir: string;
+  /** Stops the process (SIGTERM, then SIGKILL after 5 s). Keeps the data dir. */
+  stop(): Promise<void>;
+  /** Stops and starts again on the same port and data dir: JetStream state survives. */
+  restart(): Promise<void>;
+  /** Stops and removes the data dir if this handle created it. */
+  dispose(): Promise<void>;
+}
+
+export interface NatsServerOptions {
+  /** Data dir for JetStream; a fresh temp dir when omitted (and removed on dispose). */
+  dataDir?: string;
+  /** Client port; random when omitted. */
+  port?: number;
+  /** Monitor port; random when omitted. */
+  monitorPort?: number;
+  /** Path of the nats-server binary. */
+  binary?: string;
+  /** max_payload in bytes (server default 1 MiB). */
+  maxPayload?: number;
+  /** Forwarded to the logger: the server's stderr lines. */
+  onLog?: (line: string) => void;
+}
+
+export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
+  const ownsDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "insitu-nats-")));
+  const binary = options.binary ?? process.env.NATS_SERVER_BIN ?? "nats-server";
+  let port = options.port ?? -1;
+  let monitorPort = options.monitorPort ?? -1;
+  let child: ChildProcess | undefined;
+
+  const launch = async (): Promise<void> => {
+    const portsDir = await mkdtemp(join(tmpdir(), "insitu-nats-ports-"));
+    const args = [
+      "-a", "127.0.0.1",
+      "-p", String(port),
+      "-m", String(monitorPort),
+      "--http_port", String(monitorPort),
+      "-js",
+      "-sd", dataDir,
+      "--ports_file_dir", portsDir,
+    ];
+    if (options.maxPayload) args.push("--max_payload", String(options.maxPayload));
+    // `-m` and `--http_port` are the same flag; pass it once.
+    args.splice(args.indexOf("--http_port"), 2);
+    const spawned = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"], env: cleanEnv() });
+    child = spawned;
+    let stderr = "";
+    spawned.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      stderr = (stderr + chunk).slice(-4000);
+      if (options.onLog) for (const line of chunk.split("\n")) if (line.trim()) options.onLog(line);
+    });
+    const spawnError = new Promise<never>((_, reject) => {
+      spawned.once("error", (error) =>
+        reject(
+          new InsituError(`could not start nats-server (${binary}): ${error.message}`, {
+            code: "NATS_SERVER_MISSING",
+            details: { hint: "install it: apt-get install -y nats-server (or set NATS_SERVER_BIN)" },
+            cause: error,
+          }),
+        ),
+      );
+    });
+    const ports = await Promise.race([waitForPortsFile(portsDir, spawned, () => stderr), spawnError]);
+    await rm(portsDir, { recursive: true, force: true });
+    port = ports.client;
+    monitorPort = ports.monitor;
+    await waitForHealthy(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`);
+  };
+
+  await launch();
+
+  const stop = async (): Promise<void> => {
+    const running = child;
+    child = undefined;
+    if (!running || running.exitCode !== null || running.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => running.once("exit", () => resolve()));
+    running.kill("SIGTERM");
+    const timer = setTimeout(() => running.kill("SIGKILL"), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  return {
+    get url() {
+      return `nats://127.0.0.1:${port}`;
+    },
+    get port() {
+      return port;
+    },
+    get monitorUrl() {
+      return `http://127.0.0.1:${monitorPort}`;
+    },
+    dataDir,
+    stop,
+    async restart() {
+      await stop();
+      await launch();
+    },
+    async dispose() {
+      await stop();
+      if (ownsDir) await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  return { PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin" };
+}
+
+async function waitForPortsFile(
+  dir: string,
+  child: ChildProcess,
+  stderr: () => string,
+): Promise<{ client: number; monitor: number }> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) {
+      throw new InsituError(`nats-server exited with code ${child.exitCode}: ${stderr().trim()}`, {
+        code: "NATS_SERVER_FAILED",
+      });
+    }
+    const files = (await readdir(dir)).filter((name) => name.endsWith(".ports"));
+    if (files[0]) {
+      const text = await readFile(join(dir, files[0]), "utf8").catch(() => "");
+      try {
+        const parsed = JSON.parse(text) as { nats?: string[]; monitoring?: string[] };
+        const client = Number(new URL(parsed.nats?.[0] ?? "").port);
+        const monitor = Number(new URL(parsed.monitoring?.[0] ?? "").port);
+        if (client > 0 && monitor > 0) return { client, monitor };
+      } catch {
+        // partially written; poll again
+      }
+    }
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  throw new InsituError("nats-server did not report its ports within 15 s", { code: "NATS_SERVER_FAILED" });
+}
+
+async function waitForHealthy(url: string): Promise<void> {
+  const deadline = Date.now() + 15_000;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(url);
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  throw new InsituError("nats-server did not become healthy within 15 s", { code: "NATS_SERVER_FAILED" });
+}

@@ -1,0 +1,186 @@
+import type { EndpointContract, EventContract, Payload, Reply, WorkQueueContract } from "@insitu/contracts";
+import type { Logger, TraceContext } from "@insitu/telemetry";
+
+/**
+ * The bus: the only way insitu services talk. One interface, two implementations — NATS
+ * (`connectBus`) and in-memory (`@insitu/bus/testing`, unit tests only).
+ */
+export interface Bus {
+  /** Subject prefix applied to every relative subject and stream name (default `insitu`). */
+  readonly prefix: string;
+  readonly name: string;
+
+  /** Typed request/reply. Rejects with the handler's InsituError rebuilt typed. */
+  request<C extends EndpointContract>(contract: C, data: Payload<C>, options?: RequestOptions): Promise<Reply<C>>;
+
+  /**
+   * Serves endpoints as one @nats-io/services service (queue group = service name, `$SRV`
+   * discovery and stats). Malformed, oversized, too-deep or wrong-version requests are answered
+   * with typed errors and never reach the handler.
+   */
+  serve(definition: ServiceDefinition): Promise<ServedService>;
+
+  /** Fire-and-forget event; `token` fills a trailing subject token (e.g. the task id). */
+  publish<C extends EventContract>(contract: C, data: Payload<C>, options?: PublishOptions): Promise<void>;
+
+  /** Subscribes to an event (all tokens when `token` is omitted). */
+  subscribe<C extends EventContract>(
+    contract: C,
+    handler: (data: Payload<C>, context: MessageContext) => void | Promise<void>,
+    options?: { token?: string; /** durable events: replay from the start (default true) */ replay?: boolean },
+  ): Subscription;
+
+  /** Durable JetStream work queue (stream created on first use, WorkQueue retention). */
+  enqueue<C extends WorkQueueContract>(contract: C, data: Payload<C>, options?: EnqueueOptions): Promise<void>;
+
+  /**
+   * Consumes a work queue with a durable consumer shared by all replicas. The message is acked
+   * only after `handler` resolves (so commit the result inside it); `context.heartbeat()` extends
+   * the ack deadline; a throw naks with backoff; after `maxDeliver` attempts — or at once for a
+   * payload that can never parse — the message goes to the dead-letter subject with the reason.
+   */
+  consume<C extends WorkQueueContract>(
+    contract: C,
+    handler: (data: Payload<C>, context: WorkContext) => Promise<void>,
+    options?: ConsumeOptions,
+  ): Promise<Consumer>;
+
+  /** A JetStream KV bucket (created if missing) with compare-and-set. */
+  kv(bucket: string, options?: KvOptions): Promise<KvBucket>;
+
+  /** A JetStream Object Store bucket (created if missing). */
+  objects(bucket: string): Promise<ObjectBucket>;
+
+  /** Dead-lettered messages of a queue (for operators and tests). */
+  deadLetters(contract: WorkQueueContract): Promise<DeadLetter[]>;
+
+  /** Health of the connection and JetStream. */
+  health(): Promise<BusHealth>;
+
+  /** Drains subscriptions and in-flight handlers, then closes. */
+  drain(): Promise<void>;
+  /** Resolves when the connection is closed for good. */
+  closed(): Promise<void>;
+}
+
+export interface RequestOptions {
+  timeoutMs?: number;
+  taskId?: string;
+  trace?: TraceContext;
+}
+
+export interface PublishOptions {
+  token?: string;
+  taskId?: string;
+  trace?: TraceContext;
+}
+
+export interface EnqueueOptions {
+  /** Message id; JetStream drops a duplicate id within its window (idempotent enqueue). */
+  id?: string;
+  taskId?: string;
+  trace?: TraceContext;
+}
+
+export interface MessageContext {
+  id: string;
+  taskId?: string;
+  trace: TraceContext;
+  /** Subject the message arrived on (prefixed). */
+  subject: string;
+  logger: Logger;
+}
+
+export interface WorkContext extends MessageContext {
+  /** 1 on first delivery. */
+  deliveryCount: number;
+  /** Tells the server the work is in progress (extends the ack deadline). */
+  heartbeat(): void;
+  /** Aborted when the consumer is stopping; long work may checkpoint and throw. */
+  signal: AbortSignal;
+}
+
+export interface ConsumeOptions {
+  /** Durable consumer name; defaults to the stream name (all replicas share it). */
+  durable?: string;
+  /** Handlers running at once in this process. */
+  concurrency?: number;
+  /** Deliveries before dead-lettering. */
+  maxDeliver?: number;
+  /** Ack deadline without a heartbeat. */
+  ackWaitMs?: number;
+  /** Redelivery delays after a nak, per attempt (last one repeats). */
+  backoffMs?: number[];
+}
+
+export interface Consumer {
+  stop(): Promise<void>;
+}
+
+export interface EndpointHandler<C extends EndpointContract = EndpointContract> {
+  contract: C;
+  handle(data: Payload<C>, context: MessageContext): Promise<Reply<C>>;
+}
+
+export interface ServiceDefinition {
+  name: string;
+  version: string;
+  description: string;
+  endpoints: EndpointHandler[];
+  /** Max requests handled at once per endpoint in this process; extra wait in line. */
+  concurrency?: number;
+}
+
+export interface ServedService {
+  readonly id: string;
+  stop(): Promise<void>;
+}
+
+export interface Subscription {
+  unsubscribe(): void;
+}
+
+export interface KvOptions {
+  history?: number;
+}
+
+export interface KvEntry<T = unknown> {
+  key: string;
+  value: T;
+  revision: number;
+}
+
+export interface KvBucket {
+  get<T = unknown>(key: string): Promise<KvEntry<T> | undefined>;
+  /** Unconditional write; returns the new revision. */
+  put(key: string, value: unknown): Promise<number>;
+  /** Writes only if the key does not exist; CONFLICT otherwise. */
+  create(key: string, value: unknown): Promise<number>;
+  /** Writes only if the key is still at `revision`; CONFLICT otherwise. */
+  update(key: string, value: unknown, revision: number): Promise<number>;
+  delete(key: string): Promise<void>;
+  keys(filter?: string): Promise<string[]>;
+  /** Calls `onChange` for every change after the call (key, new value or undefined when deleted). */
+  watch(onChange: (key: string, value: unknown | undefined, revision: number) => void, filter?: string): Promise<Subscription>;
+}
+
+export interface ObjectBucket {
+  put(name: string, data: Uint8Array): Promise<{ digest: string; size: number }>;
+  get(name: string): Promise<Uint8Array | undefined>;
+  delete(name: string): Promise<void>;
+}
+
+export interface DeadLetter {
+  subject: string;
+  reason: string;
+  deliveries: number;
+  data: unknown;
+  time: string;
+}
+
+export interface BusHealth {
+  connected: boolean;
+  server?: string;
+  jetstream: boolean;
+  rttMs?: number;
+}

@@ -1,0 +1,22 @@
+export {
+  defineEndpoint,
+  defineEvent,
+  defineMessage,
+  defineWorkQueue,
+  registry as contractRegistry,
+} from "./define.js";
+export type {
+  AnyContract,
+  EndpointContract,
+  EventContract,
+  MessageContract,
+  Payload,
+  Reply,
+  WorkQueueContract,
+} from "./define.js";
+export { ContentHash, EnvelopeSchema, TaskId, ToolName } from "./envelope.js";
+export type { Envelope } from "./envelope.js";
+export * from "./system.js";
+export * from "./sandbox.js";
+export * from "./registry.js";
+export * from "./task.js";

@@ -1,0 +1,52 @@
+import { Registry, collectDefaultMetrics } from "prom-client";
+
+/**
+ * One prom-client registry per service, with the service name as a default label and Node's
+ * process metrics. Metric names live in {@link MetricName}; each carries its unit in the name.
+ */
+export function createMetricsRegistry(service: string, options: { defaultMetrics?: boolean } = {}): Registry {
+  const registry = new Registry();
+  registry.setDefaultLabels({ service });
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "insitu_process_" });
+  return registry;
+}
+
+/**
+ * Every metric name in insitu, once. Units are in the names (Prometheus conventions):
+ * `_seconds`, `_bytes`, `_total` for counters, `_ratio` for 0..1 gauges.
+ */
+export const MetricName = {
+  // bus
+  busRequestsTotal: "insitu_bus_requests_total",
+  busRequestDurationSeconds: "insitu_bus_request_duration_seconds",
+  busRejectedMessagesTotal: "insitu_bus_rejected_messages_total",
+  busDeadLettersTotal: "insitu_bus_dead_letters_total",
+  busWorkInFlight: "insitu_bus_work_in_flight",
+  // service
+  serviceReady: "insitu_service_ready",
+  // sandbox
+  sandboxExecutionsTotal: "insitu_sandbox_executions_total",
+  sandboxExecutionDurationSeconds: "insitu_sandbox_execution_duration_seconds",
+  sandboxQueueDepth: "insitu_sandbox_queue_depth",
+  sandboxLimitEnforcement: "insitu_sandbox_limit_enforcement",
+  // registry / convergence
+  libraryTools: "insitu_library_tools",
+  toolsCreatedTotal: "insitu_tools_created_total",
+  toolCallsTotal: "insitu_tool_calls_total",
+  evolutionaryGeneralityLoss: "insitu_egl_ratio",
+  toolSuccessRatio: "insitu_tool_success_ratio",
+  toolReuseRatio: "insitu_tool_reuse_ratio",
+  tasksSeenTotal: "insitu_tasks_seen_total",
+  librarySnapshot: "insitu_library_snapshot",
+  topToolCallsTotal: "insitu_top_tool_calls_total",
+  // llm
+  llmCallsTotal: "insitu_llm_calls_total",
+  llmTokensTotal: "insitu_llm_tokens_total",
+  llmCostUsdTotal: "insitu_llm_cost_usd_total",
+  llmLatencySeconds: "insitu_llm_latency_seconds",
+  llmErrorsTotal: "insitu_llm_errors_total",
+  // tasks
+  tasksTotal: "insitu_tasks_total",
+  taskDurationSeconds: "insitu_task_duration_seconds",
+} as const;
+export type MetricName = (typeof MetricName)[keyof typeof MetricName];
