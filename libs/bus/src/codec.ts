@@ -21,7 +21,11 @@ export interface EnvelopeFields {
   traceparent?: string;
 }
 
-export function encodeEnvelope(contract: MessageContract, data: unknown, fields: EnvelopeFields = {}): Uint8Array {
+export function encodeEnvelope(
+  contract: MessageContract,
+  data: unknown,
+  fields: EnvelopeFields = {},
+): Uint8Array {
   const envelope: Envelope = {
     id: fields.id ?? randomUUID(),
     type: contract.type,
@@ -105,7 +109,10 @@ export function parseBounded(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_L
   try {
     text = decoder.decode(bytes);
   } catch {
-    throw new InsituError("message is not valid UTF-8", { code: ErrorCode.malformedJson, category: ErrorCategory.user });
+    throw new InsituError("message is not valid UTF-8", {
+      code: ErrorCode.malformedJson,
+      category: ErrorCategory.user,
+    });
   }
   const depth = jsonDepth(text);
   if (depth > limits.maxDepth) {

@@ -6,6 +6,7 @@ export { DEFAULT_LIMITS, decodeEnvelope, encodeEnvelope, jsonDepth, parseBounded
 export type { DecodeLimits } from "./codec.js";
 export { Naming } from "./naming.js";
 export { Semaphore } from "./semaphore.js";
+export { endpoint } from "./types.js";
 export type {
   Bus,
   BusHealth,

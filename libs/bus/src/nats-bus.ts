@@ -175,7 +175,11 @@ class NatsBus implements Bus {
 
   // ---------------------------------------------------------------- request/reply
 
-  async request<C extends EndpointContract>(contract: C, data: never, options: RequestOptions = {}): Promise<never> {
+  async request<C extends EndpointContract>(
+    contract: C,
+    data: never,
+    options: RequestOptions = {},
+  ): Promise<never> {
     const subject = this.naming.subject(contract.subject);
     const trace = options.trace ? childSpan(options.trace) : newTrace();
     const body = encodeEnvelope(contract.request, data, {
@@ -275,16 +279,27 @@ class NatsBus implements Bus {
     } catch (error) {
       const typed = InsituError.from(error);
       if (typed.category !== ErrorCategory.user) {
-        (context?.logger ?? this.logger).error("request handler failed", { subject: message.subject, error: typed });
+        (context?.logger ?? this.logger).error("request handler failed", {
+          subject: message.subject,
+          error: typed,
+        });
       }
       const status = typed.category === ErrorCategory.user ? 400 : 500;
-      message.respondError(status, `${typed.code}: ${typed.message}`.slice(0, 500), encodeJson(typed.toJSON()));
+      message.respondError(
+        status,
+        `${typed.code}: ${typed.message}`.slice(0, 500),
+        encodeJson(typed.toJSON()),
+      );
     }
   }
 
   // ---------------------------------------------------------------- events
 
-  async publish<C extends EventContract>(contract: C, data: never, options: PublishOptions = {}): Promise<void> {
+  async publish<C extends EventContract>(
+    contract: C,
+    data: never,
+    options: PublishOptions = {},
+  ): Promise<void> {
     const subject = this.naming.subject(fillToken(contract.subject, options.token));
     const trace = options.trace ? childSpan(options.trace) : newTrace();
     const parsed = contract.message.schema.safeParse(data);
@@ -313,7 +328,11 @@ class NatsBus implements Bus {
     options: { token?: string; replay?: boolean } = {},
   ): Subscription {
     const subject = this.naming.subject(fillToken(contract.subject, options.token ?? "*"));
-    const deliver = async (bytes: Uint8Array, headers: MsgHdrs | undefined, actualSubject: string): Promise<void> => {
+    const deliver = async (
+      bytes: Uint8Array,
+      headers: MsgHdrs | undefined,
+      actualSubject: string,
+    ): Promise<void> => {
       try {
         const decoded = decodeEnvelope(await this.inbound(bytes, headers), contract.message, this.limits);
         await handler(decoded.data as never, this.context(decoded.envelope, actualSubject, headers));
@@ -364,7 +383,11 @@ class NatsBus implements Bus {
 
   // ---------------------------------------------------------------- work queues
 
-  async enqueue<C extends WorkQueueContract>(contract: C, data: never, options: EnqueueOptions = {}): Promise<void> {
+  async enqueue<C extends WorkQueueContract>(
+    contract: C,
+    data: never,
+    options: EnqueueOptions = {},
+  ): Promise<void> {
     const parsed = contract.message.schema.safeParse(data);
     if (!parsed.success) {
       throw new InsituError(`refusing to enqueue an invalid ${contract.message.type}`, {
@@ -418,7 +441,12 @@ class NatsBus implements Bus {
     const loop = (async () => {
       for await (const message of messages) {
         const release = await semaphore.acquire();
-        void this.handleWork(contract, handler, message, { maxDeliver, ackWaitMs, backoff, signal: abort.signal })
+        void this.handleWork(contract, handler, message, {
+          maxDeliver,
+          ackWaitMs,
+          backoff,
+          signal: abort.signal,
+        })
           .catch((error: unknown) => this.logger.error("work handling failed", { error }))
           .finally(release);
       }
@@ -484,7 +512,11 @@ class NatsBus implements Bus {
       const typed = InsituError.from(error);
       const permanent = !typed.retryable && typed.category === ErrorCategory.user;
       if (permanent || deliveries >= settings.maxDeliver) {
-        context.logger.warn("work item dead-lettered", { subject: message.subject, deliveries, error: typed });
+        context.logger.warn("work item dead-lettered", {
+          subject: message.subject,
+          deliveries,
+          error: typed,
+        });
         await this.deadLetter(contract, raw, typed, deliveries);
         message.term(typed.code);
       } else {
@@ -533,7 +565,9 @@ class NatsBus implements Bus {
     const letters: DeadLetter[] = [];
     const batch = await consumer.fetch({ max_messages: Math.min(count, 1000), expires: 2_000 });
     for await (const message of batch) {
-      letters.push(parseBounded(await this.inbound(message.data, message.headers), this.limits) as DeadLetter);
+      letters.push(
+        parseBounded(await this.inbound(message.data, message.headers), this.limits) as DeadLetter,
+      );
       if (letters.length >= count) break;
     }
     return letters;
@@ -608,11 +642,12 @@ class NatsBus implements Bus {
     return {
       async get<T>(key: string) {
         const entry = await kv.get(key);
-        if (!entry || entry.operation !== "PUT") return undefined;
+        if (entry?.operation !== "PUT") return undefined;
         return { key, value: parseBounded(entry.value, limits) as T, revision: entry.revision };
       },
       put: (key, value) => kv.put(key, encodeValue(value)),
-      create: (key, value) => kv.create(key, encodeValue(value)).catch((error: unknown) => throwConflict(error, key)),
+      create: (key, value) =>
+        kv.create(key, encodeValue(value)).catch((error: unknown) => throwConflict(error, key)),
       update: (key, value, revision) =>
         kv.update(key, encodeValue(value), revision).catch((error: unknown) => throwConflict(error, key)),
       async delete(key) {
@@ -637,13 +672,18 @@ class NatsBus implements Bus {
   }
 
   async objects(bucket: string): Promise<ObjectBucket> {
-    const store = await new Objm(this.connection).create(this.naming.bucket(bucket), { storage: StorageType.File });
+    const store = await new Objm(this.connection).create(this.naming.bucket(bucket), {
+      storage: StorageType.File,
+    });
     return objectBucket(store);
   }
 
   // ---------------------------------------------------------------- large payloads by reference
 
-  private async outbound(body: Uint8Array, trace: TraceContext): Promise<{ bytes: Uint8Array; headers: MsgHdrs }> {
+  private async outbound(
+    body: Uint8Array,
+    trace: TraceContext,
+  ): Promise<{ bytes: Uint8Array; headers: MsgHdrs }> {
     const headers = createHeaders();
     headers.set(TRACEPARENT_HEADER, formatTraceparent(trace));
     if (body.byteLength <= this.inlineLimit) return { bytes: body, headers };
@@ -659,7 +699,10 @@ class NatsBus implements Bus {
     if (!headers?.get(PAYLOAD_REF_HEADER)) return bytes;
     const reference = parseBounded(bytes, { maxBytes: 4096, maxDepth: 3 }) as Partial<PayloadReference>;
     if (typeof reference.name !== "string" || typeof reference.size !== "number") {
-      throw new InsituError("malformed payload reference", { code: ErrorCode.invalidMessage, category: "user" });
+      throw new InsituError("malformed payload reference", {
+        code: ErrorCode.invalidMessage,
+        category: "user",
+      });
     }
     if (reference.size > this.limits.maxBytes) {
       throw new InsituError(`referenced payload of ${reference.size} bytes exceeds the limit`, {
@@ -713,7 +756,11 @@ class NatsBus implements Bus {
     await this.connection.closed();
   }
 
-  private context(envelope: { id: string; taskId?: string; traceparent?: string }, subject: string, headers?: MsgHdrs): MessageContext {
+  private context(
+    envelope: { id: string; taskId?: string; traceparent?: string },
+    subject: string,
+    headers?: MsgHdrs,
+  ): MessageContext {
     const trace = parseTraceparent(envelope.traceparent ?? headers?.get(TRACEPARENT_HEADER)) ?? newTrace();
     const fields: Record<string, unknown> = { traceId: trace.traceId };
     if (envelope.taskId) fields.taskId = envelope.taskId;
@@ -730,7 +777,9 @@ function objectBucket(store: ObjectStore): ObjectBucket {
       return { digest: info.digest, size: info.size };
     },
     async get(name) {
-      return (await store.getBlob(name)) ?? undefined;
+      const blob = await store.getBlob(name);
+      // The client hands back a Buffer; callers get a plain Uint8Array like everywhere else.
+      return blob ? new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength) : undefined;
     },
     async delete(name) {
       await store.delete(name).catch(() => undefined);

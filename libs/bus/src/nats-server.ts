@@ -47,13 +47,19 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const launch = async (): Promise<void> => {
     const portsDir = await mkdtemp(join(tmpdir(), "insitu-nats-ports-"));
     const args = [
-      "-a", "127.0.0.1",
-      "-p", String(port),
-      "-m", String(monitorPort),
-      "--http_port", String(monitorPort),
+      "-a",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-m",
+      String(monitorPort),
+      "--http_port",
+      String(monitorPort),
       "-js",
-      "-sd", dataDir,
-      "--ports_file_dir", portsDir,
+      "-sd",
+      dataDir,
+      "--ports_file_dir",
+      portsDir,
     ];
     if (options.maxPayload) args.push("--max_payload", String(options.maxPayload));
     // `-m` and `--http_port` are the same flag; pass it once.

@@ -4,7 +4,7 @@
  * persistence, no real concurrency between processes. Integration tests use `connectBus`.
  */
 import { randomUUID } from "node:crypto";
-import type { EndpointContract, EventContract, WorkQueueContract } from "@insitu/contracts";
+import type { EventContract, WorkQueueContract } from "@insitu/contracts";
 import { ErrorCode, InsituError } from "@insitu/errors";
 import { createLogger, formatTraceparent, newTrace } from "@insitu/telemetry";
 import { DEFAULT_LIMITS, decodeEnvelope, encodeEnvelope } from "./codec.js";
@@ -36,7 +36,10 @@ export function createMemoryBus(options: { prefix?: string; name?: string } = {}
   const prefix = options.prefix ?? "insitu";
   const logger = createLogger({ service: options.name ?? "memory-bus", level: "error" });
   const endpoints = new Map<string, EndpointHandler>();
-  const eventHandlers = new Map<string, Set<{ pattern: string; deliver: (bytes: Uint8Array, subject: string) => void }>>();
+  const eventHandlers = new Map<
+    string,
+    Set<{ pattern: string; deliver: (bytes: Uint8Array, subject: string) => void }>
+  >();
   const eventLog = new Map<string, Array<{ subject: string; bytes: Uint8Array }>>();
   const queues = new Map<string, QueuedWork[]>();
   const consumers = new Map<string, () => void>();
@@ -76,7 +79,10 @@ export function createMemoryBus(options: { prefix?: string; name?: string } = {}
       });
       const decoded = decodeEnvelope(bytes, endpoint.contract.request, DEFAULT_LIMITS);
       const reply = await track(
-        endpoint.handle(decoded.data as never, context(decoded.envelope.id, contract.subject, requestOptions.taskId)),
+        endpoint.handle(
+          decoded.data as never,
+          context(decoded.envelope.id, contract.subject, requestOptions.taskId),
+        ),
       ).catch((error: unknown) => {
         // Round-trip the error through its wire form, as NATS would.
         throw InsituError.fromJSON(JSON.parse(JSON.stringify(InsituError.from(error))));
@@ -147,7 +153,10 @@ export function createMemoryBus(options: { prefix?: string; name?: string } = {}
       if (seenIds.has(`${contract.subject}:${id}`)) return;
       seenIds.add(`${contract.subject}:${id}`);
       const queue = queues.get(contract.subject) ?? [];
-      queue.push({ bytes: encodeEnvelope(contract.message, parsed.data, { id, taskId: enqueueOptions.taskId }), deliveries: 0 });
+      queue.push({
+        bytes: encodeEnvelope(contract.message, parsed.data, { id, taskId: enqueueOptions.taskId }),
+        deliveries: 0,
+      });
       queues.set(contract.subject, queue);
       consumers.get(contract.subject)?.();
     },
@@ -277,7 +286,10 @@ function matches(pattern: string, subject: string): boolean {
 class MemoryKv implements KvBucket {
   private revision = 0;
   private readonly entries = new Map<string, { value: string; revision: number }>();
-  private readonly watchers = new Set<{ filter: string; onChange: (key: string, value: unknown, revision: number) => void }>();
+  private readonly watchers = new Set<{
+    filter: string;
+    onChange: (key: string, value: unknown, revision: number) => void;
+  }>();
 
   async get<T>(key: string) {
     const entry = this.entries.get(key);
@@ -297,7 +309,8 @@ class MemoryKv implements KvBucket {
   async delete(key: string) {
     this.entries.delete(key);
     this.revision++;
-    for (const watcher of this.watchers) if (matches(watcher.filter, key)) watcher.onChange(key, undefined, this.revision);
+    for (const watcher of this.watchers)
+      if (matches(watcher.filter, key)) watcher.onChange(key, undefined, this.revision);
   }
   async keys(filter = ">") {
     return [...this.entries.keys()].filter((key) => matches(filter, key));

@@ -11,7 +11,11 @@ export interface Bus {
   readonly name: string;
 
   /** Typed request/reply. Rejects with the handler's InsituError rebuilt typed. */
-  request<C extends EndpointContract>(contract: C, data: Payload<C>, options?: RequestOptions): Promise<Reply<C>>;
+  request<C extends EndpointContract>(
+    contract: C,
+    data: Payload<C>,
+    options?: RequestOptions,
+  ): Promise<Reply<C>>;
 
   /**
    * Serves endpoints as one @nats-io/services service (queue group = service name, `$SRV`
@@ -27,11 +31,18 @@ export interface Bus {
   subscribe<C extends EventContract>(
     contract: C,
     handler: (data: Payload<C>, context: MessageContext) => void | Promise<void>,
-    options?: { token?: string; /** durable events: replay from the start (default true) */ replay?: boolean },
+    options?: {
+      token?: string /** durable events: replay from the start (default true) */;
+      replay?: boolean;
+    },
   ): Subscription;
 
   /** Durable JetStream work queue (stream created on first use, WorkQueue retention). */
-  enqueue<C extends WorkQueueContract>(contract: C, data: Payload<C>, options?: EnqueueOptions): Promise<void>;
+  enqueue<C extends WorkQueueContract>(
+    contract: C,
+    data: Payload<C>,
+    options?: EnqueueOptions,
+  ): Promise<void>;
 
   /**
    * Consumes a work queue with a durable consumer shared by all replicas. The message is acked
@@ -161,7 +172,10 @@ export interface KvBucket {
   delete(key: string): Promise<void>;
   keys(filter?: string): Promise<string[]>;
   /** Calls `onChange` for every change after the call (key, new value or undefined when deleted). */
-  watch(onChange: (key: string, value: unknown | undefined, revision: number) => void, filter?: string): Promise<Subscription>;
+  watch(
+    onChange: (key: string, value: unknown | undefined, revision: number) => void,
+    filter?: string,
+  ): Promise<Subscription>;
 }
 
 export interface ObjectBucket {
@@ -183,4 +197,12 @@ export interface BusHealth {
   server?: string;
   jetstream: boolean;
   rttMs?: number;
+}
+
+/** Binds a handler to its contract with the payload and reply types inferred from the contract. */
+export function endpoint<C extends EndpointContract>(
+  contract: C,
+  handle: (data: Payload<C>, context: MessageContext) => Promise<Reply<C>>,
+): EndpointHandler {
+  return { contract, handle } as unknown as EndpointHandler;
 }

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import type { z } from "zod";
 
 /**
  * The one way to define something that travels on the bus. A contract keeps the schema, the
@@ -18,7 +18,10 @@ export interface MessageContract<Schema extends z.ZodType = z.ZodType> {
 }
 
 /** A request/reply endpoint served on @nats-io/services (queue group per service). */
-export interface EndpointContract<Request extends z.ZodType = z.ZodType, Response extends z.ZodType = z.ZodType> {
+export interface EndpointContract<
+  Request extends z.ZodType = z.ZodType,
+  Response extends z.ZodType = z.ZodType,
+> {
   readonly kind: "endpoint";
   /** Service name in `$SRV` discovery. */
   readonly service: string;
@@ -161,11 +164,12 @@ export const registry = {
   contracts: [] as AnyContract[],
 };
 
-export type Payload<C> = C extends EndpointContract<infer Req, z.ZodType>
-  ? z.infer<Req>
-  : C extends WorkQueueContract<infer S>
-    ? z.infer<S>
-    : C extends EventContract<infer S>
+export type Payload<C> =
+  C extends EndpointContract<infer Req, z.ZodType>
+    ? z.infer<Req>
+    : C extends WorkQueueContract<infer S>
       ? z.infer<S>
-      : never;
+      : C extends EventContract<infer S>
+        ? z.infer<S>
+        : never;
 export type Reply<C> = C extends EndpointContract<z.ZodType, infer Res> ? z.infer<Res> : never;

@@ -24,7 +24,11 @@ export const EnvelopeSchema = z
 export type Envelope = z.infer<typeof EnvelopeSchema>;
 
 /** Common, reusable payload fragments. */
-export const TaskId = z.string().min(1).max(128).regex(/^[A-Za-z0-9_-]+$/);
+export const TaskId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_-]+$/);
 export const ToolName = z
   .string()
   .min(3)

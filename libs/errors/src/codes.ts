@@ -30,7 +30,11 @@ export function invalidMessage(message: string, details: Record<string, JsonValu
 }
 
 export function notFound(what: string, details: Record<string, JsonValue> = {}): InsituError {
-  return new InsituError(`${what} not found`, { code: ErrorCode.notFound, category: ErrorCategory.user, details });
+  return new InsituError(`${what} not found`, {
+    code: ErrorCode.notFound,
+    category: ErrorCategory.user,
+    details,
+  });
 }
 
 export function conflict(message: string, details: Record<string, JsonValue> = {}): InsituError {

@@ -119,7 +119,9 @@ function isSerializedError(value: unknown): value is SerializedError {
     typeof candidate.code === "string" &&
     CODE_PATTERN.test(candidate.code) &&
     typeof candidate.message === "string" &&
-    (candidate.category === "user" || candidate.category === "system" || candidate.category === "third-party") &&
+    (candidate.category === "user" ||
+      candidate.category === "system" ||
+      candidate.category === "third-party") &&
     typeof candidate.retryable === "boolean" &&
     typeof candidate.details === "object" &&
     candidate.details !== null &&

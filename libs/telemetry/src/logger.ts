@@ -25,7 +25,8 @@ export interface LoggerOptions {
 }
 
 export function createLogger(options: LoggerOptions): Logger {
-  const threshold = LogLevel[options.level ?? (process.env.LOG_LEVEL as LogLevel | undefined) ?? "info"] ?? 20;
+  const threshold =
+    LogLevel[options.level ?? (process.env.LOG_LEVEL as LogLevel | undefined) ?? "info"] ?? 20;
   const write = options.write ?? ((line: string) => process.stdout.write(`${line}\n`));
   const base = { service: options.service, ...options.fields };
   const make = (bound: LogFields): Logger => {
@@ -49,7 +50,12 @@ function safeStringify(value: Record<string, unknown>): string {
   return JSON.stringify(value, (_key, item: unknown) => {
     if (item instanceof Error) {
       const withCode = item as Error & { code?: unknown };
-      return { name: item.name, message: item.message, code: withCode.code, stack: item.stack?.split("\n").slice(0, 6) };
+      return {
+        name: item.name,
+        message: item.message,
+        code: withCode.code,
+        stack: item.stack?.split("\n").slice(0, 6),
+      };
     }
     if (typeof item === "bigint") return item.toString();
     if (typeof item === "object" && item !== null) {

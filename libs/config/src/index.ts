@@ -1,0 +1,1 @@
+export { parseConfig } from "./parse-config.js";
