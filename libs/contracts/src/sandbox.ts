@@ -1,0 +1,122 @@
+// Contracts for the sandbox domain: run a tool, type-check a tool module, run a tool's tests.
+import {
+  OutcomeStatusSchema,
+  SchemaIssueSchema,
+  SecretNameSchema,
+  ToolLimitsSchema,
+  ToolManifestSchema,
+  ToolOutcomeSchema,
+  ToolTestsSchema,
+} from "@insitu/tool-kit";
+import { z } from "zod";
+import { defineEndpoint } from "./define.js";
+import { ContentHash } from "./envelope.js";
+
+/** Largest tool module the sandbox accepts, in characters. */
+export const MAX_TOOL_CODE_CHARS = 256 * 1024;
+
+/** The tool to run: its module and the manifest it exports (as registered). */
+export const SandboxToolSchema = z
+  .object({
+    /** The TypeScript module: `export const manifest = {...}` and `export default async function run(input)`. */
+    code: z.string().min(1).max(MAX_TOOL_CODE_CHARS),
+    manifest: ToolManifestSchema,
+    /** Content hash of the version, when it has one (for logs and caches). */
+    hash: ContentHash.optional(),
+  })
+  .strict();
+
+export const SandboxExec = defineEndpoint({
+  service: "sandbox",
+  name: "exec",
+  subject: "sandbox.exec",
+  version: 1,
+  description:
+    "Runs one tool call in a fresh Deno process with least privilege and hard limits; answers with a typed outcome.",
+  request: z
+    .object({
+      tool: SandboxToolSchema,
+      /** The tool's input; validated against the manifest's input schema before the run. */
+      input: z.unknown(),
+      /**
+       * Secret names the caller grants for this call. The tool receives the intersection of these,
+       * its manifest's `permissions.secrets` and the secrets the operator configured; values never
+       * travel on the bus.
+       */
+      grantedSecrets: z.array(SecretNameSchema).max(16).optional(),
+      /** Limits for this call; each is capped by the manifest's and the operator's. */
+      limits: ToolLimitsSchema.optional(),
+    })
+    .strict(),
+  response: ToolOutcomeSchema,
+});
+
+export const DiagnosticSchema = z
+  .object({
+    /** 1-based line in the tool module, when the diagnostic points at it. */
+    line: z.number().int().optional(),
+    column: z.number().int().optional(),
+    /** TypeScript code (e.g. "TS2322") or an insitu code (e.g. "MANIFEST"). */
+    code: z.string().max(40),
+    message: z.string().max(2000),
+    /** The offending source line, for the model to see. */
+    source: z.string().max(500).optional(),
+  })
+  .strict();
+
+export const SandboxCheck = defineEndpoint({
+  service: "sandbox",
+  name: "check",
+  subject: "sandbox.check",
+  version: 1,
+  description:
+    "Type-checks a tool module with `deno check` (cached by content hash) and reads its exported manifest; answers with diagnostics a model can act on.",
+  request: z.object({ code: z.string().min(1).max(MAX_TOOL_CODE_CHARS) }).strict(),
+  response: z
+    .object({
+      ok: z.boolean(),
+      diagnostics: z.array(DiagnosticSchema).max(50),
+      /** The manifest the module exports, when it could be read and parsed. */
+      manifest: ToolManifestSchema.optional(),
+      /** Why the exported manifest is not valid, when it is not. */
+      manifestIssues: z.array(SchemaIssueSchema).optional(),
+      /** True when the answer came from the content-hash cache. */
+      cached: z.boolean(),
+      durationMs: z.number().nonnegative(),
+    })
+    .strict(),
+});
+
+export const ToolTestResultSchema = z
+  .object({
+    name: z.string(),
+    passed: z.boolean(),
+    failures: z.array(z.string()),
+    status: OutcomeStatusSchema,
+    durationMs: z.number().nonnegative(),
+    /** The outcome of the call, for a failing case (to feed back to the model). */
+    outcome: ToolOutcomeSchema.optional(),
+  })
+  .strict();
+
+export const SandboxTest = defineEndpoint({
+  service: "sandbox",
+  name: "test",
+  subject: "sandbox.test",
+  version: 1,
+  description: "Runs a tool's test cases, each as its own sandboxed call, and judges every outcome.",
+  request: z
+    .object({
+      tool: SandboxToolSchema,
+      tests: ToolTestsSchema.min(1),
+      grantedSecrets: z.array(SecretNameSchema).max(16).optional(),
+    })
+    .strict(),
+  response: z
+    .object({
+      passed: z.boolean(),
+      results: z.array(ToolTestResultSchema),
+      durationMs: z.number().nonnegative(),
+    })
+    .strict(),
+});

@@ -1,0 +1,79 @@
+import { z } from "zod";
+import { PermissionKind } from "./permissions.js";
+
+/** How a tool call ended. `ok` or one of the typed failures. */
+export const OutcomeStatus = {
+  ok: "ok",
+  invalidInput: "INVALID_INPUT",
+  invalidOutput: "INVALID_OUTPUT",
+  timeout: "TIMEOUT",
+  memoryLimit: "MEMORY_LIMIT",
+  outputLimit: "OUTPUT_LIMIT",
+  permissionDenied: "PERMISSION_DENIED",
+  crash: "CRASH",
+} as const;
+export type OutcomeStatus = (typeof OutcomeStatus)[keyof typeof OutcomeStatus];
+export const OutcomeStatusSchema = z.enum([
+  "ok",
+  "INVALID_INPUT",
+  "INVALID_OUTPUT",
+  "TIMEOUT",
+  "MEMORY_LIMIT",
+  "OUTPUT_LIMIT",
+  "PERMISSION_DENIED",
+  "CRASH",
+]);
+
+export const SchemaIssueSchema = z.object({ path: z.string(), message: z.string() }).strict();
+
+export const PermissionRefSchema = z
+  .object({
+    kind: z.enum(Object.values(PermissionKind) as [PermissionKind, ...PermissionKind[]]),
+    target: z.string().max(1000).optional(),
+  })
+  .strict();
+
+/** Facts every outcome carries. */
+const common = {
+  /** Wall time of the call as seen by the sandbox (spawn to exit), milliseconds. */
+  durationMs: z.number().nonnegative(),
+  /** What the tool printed (stdout and stderr), trimmed to a few KiB. */
+  logs: z.string().max(16_384).optional(),
+};
+
+export const ToolOutcomeSchema = z.discriminatedUnion("status", [
+  z.object({ status: z.literal("ok"), output: z.unknown(), ...common }).strict(),
+  z.object({ status: z.literal("INVALID_INPUT"), issues: z.array(SchemaIssueSchema), ...common }).strict(),
+  z
+    .object({
+      status: z.literal("INVALID_OUTPUT"),
+      issues: z.array(SchemaIssueSchema),
+      /** The start of what the tool returned, for diagnosis. */
+      outputPreview: z.string().max(2000).optional(),
+      ...common,
+    })
+    .strict(),
+  z.object({ status: z.literal("TIMEOUT"), limitMs: z.number(), ...common }).strict(),
+  z.object({ status: z.literal("MEMORY_LIMIT"), limitMb: z.number(), ...common }).strict(),
+  z.object({ status: z.literal("OUTPUT_LIMIT"), limitBytes: z.number(), ...common }).strict(),
+  z
+    .object({
+      status: z.literal("PERMISSION_DENIED"),
+      /** The permission that was missing, e.g. {kind: "net", target: "example.com:443"}. */
+      permission: PermissionRefSchema,
+      message: z.string().max(2000),
+      ...common,
+    })
+    .strict(),
+  z
+    .object({
+      status: z.literal("CRASH"),
+      message: z.string().max(2000),
+      /** Stack trace trimmed to the tool's own frames. */
+      stack: z.string().max(4000).optional(),
+      ...common,
+    })
+    .strict(),
+]);
+export type ToolOutcome = z.infer<typeof ToolOutcomeSchema>;
+export type ToolOutcomeOf<S extends OutcomeStatus> = Extract<ToolOutcome, { status: S }>;
