@@ -1,0 +1,257 @@
+import { ErrorCategory, InsituError, type JsonValue } from "@insitu/errors";
+import { LlmErrorCode, errorForStatus, llmError } from "./errors.js";
+
+/**
+ * Retry policy for provider HTTP calls. Retried: 408, 429, 5xx, connection failures and
+ * per-attempt timeouts. Delays grow exponentially with full jitter; a `Retry-After` (or
+ * `retry-after-ms`) header from the provider wins over the computed delay, capped by
+ * {@link maxRetryAfterMs}.
+ */
+export interface RetryOptions {
+  /** Attempts including the first; 1 disables retries. Default 4. */
+  maxAttempts?: number;
+  /** Delay before the first retry. Default 1000 ms. */
+  initialDelayMs?: number;
+  /** Cap on any computed delay. Default 30 000 ms. */
+  maxDelayMs?: number;
+  /** Growth per retry. Default 2. */
+  multiplier?: number;
+  /** 0 = exact delays, 1 = full jitter (uniform in [delay/2, delay]·…). Default 0.5. */
+  jitter?: number;
+  /** Longest Retry-After honoured; beyond it the call fails instead of waiting. Default 120 000 ms. */
+  maxRetryAfterMs?: number;
+}
+
+export const defaultRetryOptions: Required<RetryOptions> = {
+  maxAttempts: 4,
+  initialDelayMs: 1000,
+  maxDelayMs: 30_000,
+  multiplier: 2,
+  jitter: 0.5,
+  maxRetryAfterMs: 120_000,
+};
+
+export function isRetryableStatus(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** Parses `retry-after-ms`, or `Retry-After` as seconds or an HTTP date; undefined when absent/invalid. */
+export function parseRetryAfter(headers: Headers, now = Date.now()): number | undefined {
+  const milliseconds = headers.get("retry-after-ms");
+  if (milliseconds !== null && /^\d+(\.\d+)?$/.test(milliseconds.trim())) return Number(milliseconds);
+  const value = headers.get("retry-after");
+  if (value === null) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
+  const date = Date.parse(trimmed);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, date - now);
+}
+
+/** Delay before retry number `retry` (1-based), with jitter drawn from `random`. */
+export function backoffDelay(retry: number, options: Required<RetryOptions>, random = Math.random): number {
+  const base = Math.min(options.maxDelayMs, options.initialDelayMs * options.multiplier ** (retry - 1));
+  const jitter = Math.min(1, Math.max(0, options.jitter));
+  return Math.round(base * (1 - jitter) + base * jitter * random());
+}
+
+export interface FetchWithRetryOptions {
+  provider: string;
+  retry?: RetryOptions;
+  /** Per-attempt deadline (covers reading the body too). */
+  timeoutMs?: number;
+  /** The caller's cancellation. */
+  signal?: AbortSignal;
+  fetch?: typeof fetch;
+  /** Called before each wait, for logs and tests. */
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+}
+
+/** Largest error body read for a message. */
+const MAX_ERROR_BODY = 64 * 1024;
+
+/**
+ * `fetch` with the retry policy above and typed failures: every non-2xx answer that is final
+ * becomes an InsituError (LLM_RATE_LIMITED, LLM_UNAVAILABLE, LLM_TIMEOUT, LLM_BAD_REQUEST,
+ * LLM_AUTH_FAILED) carrying status, attempts and the provider's message; a caller abort
+ * becomes LLM_ABORTED. A 2xx response is returned with its attempt deadline still armed, so a
+ * stalled body also ends in LLM_TIMEOUT.
+ */
+export async function fetchWithRetry(
+  url: string | URL,
+  init: RequestInit,
+  options: FetchWithRetryOptions,
+): Promise<Response> {
+  const retry = { ...defaultRetryOptions, ...options.retry };
+  const fetchFn = options.fetch ?? fetch;
+  const callerSignals = [options.signal, init.signal ?? undefined].filter(
+    (signal): signal is AbortSignal => signal !== undefined,
+  );
+  const callerSignal = callerSignals.length > 0 ? AbortSignal.any(callerSignals) : undefined;
+  let lastError: InsituError | undefined;
+  for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
+    if (callerSignal?.aborted) throw abortedError(options.provider, callerSignal.reason);
+    const controller = new AbortController();
+    const timeoutError =
+      options.timeoutMs === undefined
+        ? undefined
+        : llmError(LlmErrorCode.timeout, `${options.provider} call timed out after ${options.timeoutMs} ms`, {
+            retryable: true,
+            details: { provider: options.provider, timeoutMs: options.timeoutMs, attempt },
+          });
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => controller.abort(timeoutError), options.timeoutMs);
+    timer?.unref();
+    const onCallerAbort = () => controller.abort(abortedError(options.provider, callerSignal?.reason));
+    callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
+    let response: Response;
+    try {
+      response = await fetchFn(url, { ...init, signal: controller.signal });
+    } catch (error) {
+      clearTimeout(timer);
+      callerSignal?.removeEventListener("abort", onCallerAbort);
+      if (callerSignal?.aborted) throw abortedError(options.provider, callerSignal.reason);
+      if (controller.signal.aborted && controller.signal.reason === timeoutError && timeoutError) {
+        lastError = timeoutError;
+      } else {
+        lastError = llmError(
+          LlmErrorCode.unavailable,
+          `${options.provider} unreachable: ${describe(error)}`,
+          {
+            retryable: true,
+            details: { provider: options.provider, attempt },
+            cause: error,
+          },
+        );
+      }
+      if (attempt < retry.maxAttempts) {
+        await waitBeforeRetry(attempt, backoffDelay(attempt, retry), lastError.code, options, callerSignal);
+        continue;
+      }
+      throw withAttempts(lastError, attempt);
+    }
+    if (response.ok) {
+      // The deadline stays armed while the caller reads the body; the caller-abort link too.
+      return response;
+    }
+    const bodyText = await readBounded(response).catch(() => "");
+    clearTimeout(timer);
+    callerSignal?.removeEventListener("abort", onCallerAbort);
+    const retryAfterMs = parseRetryAfter(response.headers);
+    lastError = errorForStatus(response.status, providerMessage(bodyText) || response.statusText, {
+      provider: options.provider,
+      attempts: attempt,
+      retryAfterMs,
+    });
+    if (!isRetryableStatus(response.status) || attempt >= retry.maxAttempts) throw lastError;
+    if (retryAfterMs !== undefined && retryAfterMs > retry.maxRetryAfterMs) throw lastError;
+    const delay = retryAfterMs ?? backoffDelay(attempt, retry);
+    await waitBeforeRetry(attempt, delay, `status ${response.status}`, options, callerSignal);
+  }
+  throw lastError ?? llmError(LlmErrorCode.unavailable, `${options.provider}: no attempt was made`);
+}
+
+function withAttempts(error: InsituError, attempts: number): InsituError {
+  return new InsituError(error.message, {
+    code: error.code,
+    category: error.category,
+    retryable: error.retryable,
+    details: { ...error.details, attempts },
+    cause: error.cause,
+  });
+}
+
+async function waitBeforeRetry(
+  attempt: number,
+  delayMs: number,
+  reason: string,
+  options: FetchWithRetryOptions,
+  signal: AbortSignal | undefined,
+): Promise<void> {
+  options.onRetry?.({ attempt, delayMs, reason });
+  await sleep(delayMs, signal, options.provider);
+}
+
+/** Waits, ending early with LLM_ABORTED when the signal fires. */
+export function sleep(ms: number, signal: AbortSignal | undefined, provider: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortedError(provider, signal.reason));
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortedError(provider, signal?.reason));
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export function abortedError(provider: string, reason: unknown): InsituError {
+  if (reason instanceof InsituError && reason.code === LlmErrorCode.aborted) return reason;
+  return llmError(LlmErrorCode.aborted, `${provider} call was cancelled`, {
+    category: ErrorCategory.user,
+    details: { provider },
+    cause: reason,
+  });
+}
+
+async function readBounded(response: Response): Promise<string> {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  while (size < MAX_ERROR_BODY) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+  }
+  await reader.cancel().catch(() => undefined);
+  return Buffer.concat(chunks).toString("utf8").slice(0, MAX_ERROR_BODY);
+}
+
+/** Pulls `error.message` out of a Gemini or OpenAI error body; falls back to the raw text. */
+export function providerMessage(body: string): string {
+  try {
+    const parsed = JSON.parse(body) as unknown;
+    const candidate = Array.isArray(parsed) ? parsed[0] : parsed;
+    if (candidate && typeof candidate === "object" && "error" in candidate) {
+      const error = (candidate as { error: unknown }).error;
+      if (typeof error === "string") return error;
+      if (error && typeof error === "object" && "message" in error)
+        return String((error as { message: unknown }).message);
+    }
+  } catch {
+    // not JSON: use the text
+  }
+  return body.slice(0, 500).trim();
+}
+
+export function describe(error: unknown): string {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause;
+    return cause instanceof Error ? `${error.message} (${cause.message})` : error.message;
+  }
+  return String(error);
+}
+
+/** Turns anything a provider call threw into a typed error (InsituErrors pass through). */
+export function toLlmError(error: unknown, provider: string, signal?: AbortSignal): InsituError {
+  if (error instanceof InsituError) return error;
+  if (signal?.aborted) return abortedError(provider, signal.reason);
+  const cause = (error as { cause?: unknown } | undefined)?.cause;
+  if (cause instanceof InsituError) return cause;
+  const details: Record<string, JsonValue> = { provider };
+  return llmError(
+    LlmErrorCode.badResponse,
+    `${provider} returned an unreadable response: ${describe(error)}`,
+    {
+      details,
+      cause: error,
+    },
+  );
+}
