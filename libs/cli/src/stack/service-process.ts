@@ -1,0 +1,160 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { InsituError } from "@insitu/errors";
+import { splitLines } from "./log-format.js";
+
+/** How a service process is launched: `node --import <tsx> <main.ts>` with its own env. */
+export interface ServiceLaunch {
+  name: string;
+  main: string;
+  cwd: string;
+  port: number;
+  env: NodeJS.ProcessEnv;
+  /** URL of tsx's loader (resolved once by the stack so any cwd works). */
+  tsxLoader: string;
+  onLine: (line: string, stream: "stdout" | "stderr") => void;
+  onExit?: (code: number | null, signal: NodeJS.Signals | null, expected: boolean) => void;
+}
+
+const KEEP_LINES = 200;
+
+/**
+ * One service as its own OS process. The child leads its own process group, so a signal reaches
+ * anything it spawned (e.g. the sandbox's Deno processes) and Ctrl-C on the terminal reaches only
+ * the CLI, which then shuts the stack down in order.
+ */
+export class ServiceProcess {
+  readonly name: string;
+  readonly port: number;
+  private child: ChildProcess | undefined;
+  private exitPromise: Promise<void> = Promise.resolve();
+  private stopping = false;
+  private readonly recent: string[] = [];
+
+  constructor(private readonly launch: ServiceLaunch) {
+    this.name = launch.name;
+    this.port = launch.port;
+  }
+
+  get url(): string {
+    return `http://127.0.0.1:${this.port}`;
+  }
+
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
+  }
+
+  get running(): boolean {
+    const child = this.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  /** The last lines the service wrote (for error messages). */
+  get recentLines(): readonly string[] {
+    return this.recent;
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.stopping = false;
+    const { launch } = this;
+    const child = spawn(process.execPath, ["--import", launch.tsxLoader, launch.main], {
+      cwd: launch.cwd,
+      env: launch.env,
+      stdio: ["ignore", "pipe", "pipe"],
+      detached: true,
+    });
+    this.child = child;
+    for (const stream of ["stdout", "stderr"] as const) {
+      let pending = "";
+      child[stream]?.setEncoding("utf8").on("data", (chunk: string) => {
+        const { lines, rest } = splitLines(pending, chunk);
+        pending = rest;
+        for (const line of lines) this.emit(line, stream);
+      });
+      child[stream]?.on("end", () => {
+        if (pending) this.emit(pending, stream);
+        pending = "";
+      });
+    }
+    this.exitPromise = new Promise((resolve) => {
+      child.once("exit", (code, signal) => {
+        launch.onExit?.(code, signal, this.stopping);
+        resolve();
+      });
+      child.once("error", (error) => {
+        this.emit(`failed to spawn: ${error.message}`, "stderr");
+        resolve();
+      });
+    });
+  }
+
+  private emit(line: string, stream: "stdout" | "stderr"): void {
+    this.recent.push(line);
+    if (this.recent.length > KEEP_LINES) this.recent.splice(0, this.recent.length - KEEP_LINES);
+    this.launch.onLine(line, stream);
+  }
+
+  /** Sends `signal` to the service's process group and resolves once it has exited. */
+  async kill(signal: NodeJS.Signals = "SIGKILL"): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running || child.pid === undefined) return;
+    this.stopping = true;
+    signalGroup(child.pid, signal);
+    await this.exitPromise;
+    // A SIGKILLed leader leaves its children behind; reap the group.
+    signalGroup(child.pid, "SIGKILL");
+  }
+
+  /** SIGTERM (the service drains), then SIGKILL once `graceMs` has passed. */
+  async stop(graceMs: number): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running || child.pid === undefined) return;
+    this.stopping = true;
+    const pid = child.pid;
+    signalGroup(pid, "SIGTERM");
+    const timer = setTimeout(() => signalGroup(pid, "SIGKILL"), graceMs);
+    await this.exitPromise;
+    clearTimeout(timer);
+    signalGroup(pid, "SIGKILL");
+  }
+
+  /** Polls `/readyz` until it answers 200; fails early with the service's last lines if it dies. */
+  async waitReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let lastStatus = "no answer";
+    while (Date.now() < deadline) {
+      if (!this.running) {
+        throw new InsituError(`${this.name} exited before it was ready`, {
+          code: "SERVICE_START_FAILED",
+          details: {
+            service: this.name,
+            exitCode: this.child?.exitCode ?? null,
+            lastLines: this.recent.slice(-15),
+          },
+        });
+      }
+      try {
+        const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
+        await response.body?.cancel();
+        if (response.ok) return;
+        lastStatus = `HTTP ${response.status}`;
+      } catch {
+        lastStatus = "no answer";
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new InsituError(`${this.name} was not ready within ${timeoutMs} ms (/readyz: ${lastStatus})`, {
+      code: "SERVICE_START_FAILED",
+      retryable: true,
+      details: { service: this.name, lastLines: this.recent.slice(-15) },
+    });
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,263 @@
+import { randomUUID } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { type TaskEvent, type TaskRecord, isTerminalTaskStatus } from "@insitu/contracts";
+import { ErrorCategory, InsituError } from "@insitu/errors";
+import type { Logger } from "@insitu/telemetry";
+import type { GatewayBackend } from "./backend.js";
+import { GatewayErrorCode, httpStatusFor } from "./errors.js";
+import { readJsonBody } from "./http/body.js";
+import { type Route, defineRoute, matchRoute } from "./http/router.js";
+import { SseStream, parseLastEventId } from "./http/sse.js";
+import {
+  ListToolsQuerySchema,
+  SubmitTaskBodySchema,
+  TaskIdParamSchema,
+  TaskListQuerySchema,
+  ToolNameParamSchema,
+  parseInput,
+  queryObject,
+} from "./validation.js";
+
+export interface GatewayHandlerOptions {
+  backend: GatewayBackend;
+  logger: Logger;
+  /** Max request body (413 above it). */
+  bodyLimitBytes: number;
+  /** SSE keep-alive comment interval. */
+  heartbeatMs: number;
+  /**
+   * A terminal task whose `task-end` has not arrived through the event stream after this long gets
+   * one synthesized from its record, so a late client always sees how the task ended.
+   */
+  terminalGraceMs: number;
+  /** Serves GET /metrics (Prometheus text). */
+  metricsText: () => Promise<{ contentType: string; body: string }>;
+  /** Observes each finished request (route label, status, seconds). */
+  observe?: (route: string, method: string, status: number, seconds: number) => void;
+}
+
+interface RequestContext {
+  request: IncomingMessage;
+  response: ServerResponse;
+  params: Record<string, string>;
+  url: URL;
+  requestId: string;
+}
+
+type Handler = (context: RequestContext) => Promise<void>;
+
+export const API_ROUTES = [
+  "POST /v1/tasks",
+  "GET /v1/tasks",
+  "GET /v1/tasks/:id",
+  "GET /v1/tasks/:id/events",
+  "GET /v1/tools",
+  "GET /v1/tools/:name/history",
+  "GET /v1/metrics/summary",
+  "GET /healthz",
+  "GET /readyz",
+  "GET /metrics",
+] as const;
+
+/** The gateway's whole HTTP surface as one request listener. */
+export function createGatewayHandler(
+  options: GatewayHandlerOptions,
+): (request: IncomingMessage, response: ServerResponse) => void {
+  const { backend, logger } = options;
+
+  const routes: Route<Handler>[] = [
+    defineRoute("POST", "/v1/tasks", async ({ request, response }) => {
+      const body = parseInput(
+        SubmitTaskBodySchema,
+        await readJsonBody(request, options.bodyLimitBytes),
+        "body",
+      );
+      const submitted = await backend.submitTask(body);
+      sendJson(response, 202, {
+        ...submitted,
+        links: { self: `/v1/tasks/${submitted.taskId}`, events: `/v1/tasks/${submitted.taskId}/events` },
+      });
+    }),
+    defineRoute("GET", "/v1/tasks", async ({ response, url }) => {
+      const query = parseInput(TaskListQuerySchema, queryObject(url.searchParams), "query");
+      sendJson(response, 200, await backend.listTasks(query.limit));
+    }),
+    defineRoute("GET", "/v1/tasks/:id", async ({ response, params }) => {
+      const { id } = parseInput(TaskIdParamSchema, params, "path");
+      sendJson(response, 200, await backend.getTask(id));
+    }),
+    defineRoute("GET", "/v1/tasks/:id/events", async (context) => {
+      const { id } = parseInput(TaskIdParamSchema, context.params, "path");
+      // 404 for an unknown task before the stream opens (afterwards only events can be sent).
+      const record = await backend.getTask(id);
+      await streamTaskEvents(context, id, record);
+    }),
+    defineRoute("GET", "/v1/tools", async ({ response, url }) => {
+      const query = parseInput(ListToolsQuerySchema, queryObject(url.searchParams), "query");
+      sendJson(
+        response,
+        200,
+        await backend.listTools({
+          ...(query.q === undefined ? {} : { query: query.q }),
+          ...(query.limit === undefined ? {} : { limit: query.limit }),
+        }),
+      );
+    }),
+    defineRoute("GET", "/v1/tools/:name/history", async ({ response, params }) => {
+      const { name } = parseInput(ToolNameParamSchema, params, "path");
+      sendJson(response, 200, await backend.toolHistory(name));
+    }),
+    defineRoute("GET", "/v1/metrics/summary", async ({ response }) => {
+      sendJson(response, 200, await backend.metricsSummary());
+    }),
+    defineRoute("GET", "/healthz", async ({ response }) => {
+      sendJson(response, 200, { status: "ok" });
+    }),
+    defineRoute("GET", "/readyz", async ({ response }) => {
+      const readiness = await backend.ready().catch((error: unknown) => ({
+        ready: false,
+        details: { error: InsituError.from(error).message },
+      }));
+      sendJson(response, readiness.ready ? 200 : 503, {
+        status: readiness.ready ? "ready" : "not-ready",
+        ...readiness.details,
+      });
+    }),
+    defineRoute("GET", "/metrics", async ({ response }) => {
+      const { contentType, body } = await options.metricsText();
+      response.writeHead(200, { "content-type": contentType });
+      response.end(body);
+    }),
+  ];
+
+  async function streamTaskEvents(
+    context: RequestContext,
+    taskId: string,
+    record: TaskRecord,
+  ): Promise<void> {
+    const { request, response } = context;
+    const skipThrough = parseLastEventId(request.headers["last-event-id"]);
+    const stream = new SseStream(response, options.heartbeatMs);
+    stream.comment(`task ${taskId}`);
+    let sequence = 0;
+    let ended = false;
+    let graceTimer: NodeJS.Timeout | undefined;
+    const finish = (): void => {
+      if (graceTimer) clearTimeout(graceTimer);
+      stop();
+      stream.close();
+    };
+    const deliver = (event: TaskEvent): void => {
+      if (ended || stream.isClosed) return;
+      sequence += 1;
+      if (sequence > skipThrough) stream.send({ id: sequence, event: event.kind, data: event });
+      if (event.kind === "task-end") {
+        ended = true;
+        // Let the write flush before ending the response.
+        setImmediate(finish);
+      }
+    };
+    const stop = backend.followTaskEvents(taskId, deliver);
+    response.once("close", () => {
+      if (graceTimer) clearTimeout(graceTimer);
+      stop();
+    });
+    if (isTerminalTaskStatus(record.status)) {
+      graceTimer = setTimeout(() => {
+        if (!ended) deliver(taskEndFromRecord(record));
+      }, options.terminalGraceMs);
+    }
+  }
+
+  return (request, response) => {
+    const started = performance.now();
+    const requestId =
+      typeof request.headers["x-request-id"] === "string"
+        ? request.headers["x-request-id"].slice(0, 100)
+        : randomUUID();
+    response.setHeader("x-request-id", requestId);
+    let url: URL;
+    try {
+      url = new URL(request.url ?? "/", "http://gateway.local");
+    } catch {
+      url = new URL("http://gateway.local/");
+    }
+    const match = matchRoute(routes, request.method ?? "GET", url.pathname);
+    const routeLabel = match.kind === "found" ? match.route.pattern : "unmatched";
+    response.once("close", () => {
+      options.observe?.(
+        routeLabel,
+        request.method ?? "GET",
+        response.statusCode,
+        (performance.now() - started) / 1000,
+      );
+    });
+    const run = async (): Promise<void> => {
+      if (match.kind === "not-found") {
+        throw new InsituError(`no route for ${request.method} ${url.pathname}`, {
+          code: GatewayErrorCode.routeNotFound,
+          category: ErrorCategory.user,
+          details: { routes: [...API_ROUTES] },
+        });
+      }
+      if (match.kind === "method-not-allowed") {
+        response.setHeader("allow", match.allowed.join(", "));
+        throw new InsituError(`${request.method} is not allowed on ${url.pathname}`, {
+          code: GatewayErrorCode.methodNotAllowed,
+          category: ErrorCategory.user,
+          details: { allowed: match.allowed },
+        });
+      }
+      await match.route.handler({ request, response, params: match.params, url, requestId });
+    };
+    run().catch((error: unknown) => {
+      const typed = InsituError.from(error);
+      const status = httpStatusFor(typed);
+      if (status >= 500) logger.error("request failed", { requestId, route: routeLabel, error: typed });
+      if (response.headersSent) {
+        response.end();
+        return;
+      }
+      // A body we refused to read must not be left in the socket for the next request.
+      if (status === 413) response.setHeader("connection", "close");
+      sendJson(response, status, { error: { ...publicError(typed), requestId } });
+    });
+  };
+}
+
+function publicError(error: InsituError): Record<string, unknown> {
+  const json = error.toJSON();
+  // Causes can carry internal detail (stack-ish messages, subjects); clients get code and message.
+  return {
+    code: json.code,
+    message: json.message,
+    category: json.category,
+    retryable: json.retryable,
+    details: json.details,
+  };
+}
+
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+  });
+  response.end(text);
+}
+
+/** The `task-end` event a finished task would have published, rebuilt from its record. */
+export function taskEndFromRecord(record: TaskRecord): TaskEvent {
+  return {
+    kind: "task-end",
+    taskId: record.taskId,
+    time: record.finishedAt ?? record.updatedAt,
+    status: record.status,
+    ...(record.answer ? { answer: record.answer } : {}),
+    ...(record.error ? { error: record.error } : {}),
+    toolsUsed: record.toolsUsed,
+    toolsCreated: record.toolsCreated,
+    usage: record.usage,
+  };
+}

@@ -1,0 +1,46 @@
+import type { TaskEvent, TaskRecord, TaskStatus, TaskSummary } from "@insitu/contracts";
+import type { SubmitTaskBody } from "./validation.js";
+
+/**
+ * What the HTTP layer needs from the rest of insitu. The real one talks over the bus
+ * (bus-backend.ts); unit tests pass a labelled fake, so routing, validation and SSE framing are
+ * tested without a network.
+ */
+export interface GatewayBackend {
+  submitTask(input: SubmitTaskBody): Promise<{ taskId: string; status: TaskStatus }>;
+  getTask(taskId: string): Promise<TaskRecord>;
+  listTasks(limit: number | undefined): Promise<{ tasks: TaskSummary[] }>;
+  /**
+   * Follows a task's events from its first one (durable replay), then live. Returns a stop
+   * function; `onEvent` is called in order.
+   */
+  followTaskEvents(taskId: string, onEvent: (event: TaskEvent) => void): () => void;
+  /** Library listing (or ranked retrieval when `query` is set). JSON passed through to the client. */
+  listTools(options: { query?: string; limit?: number }): Promise<unknown>;
+  /** A tool's versions over time. */
+  toolHistory(name: string): Promise<unknown>;
+  /** Convergence figures for dashboards and `insitu status`. */
+  metricsSummary(): Promise<MetricsSummary>;
+  /** Ready when the bus is connected and JetStream answers. */
+  ready(): Promise<{ ready: boolean; details: Record<string, unknown> }>;
+}
+
+/** GET /v1/metrics/summary. */
+export interface MetricsSummary {
+  /** Tools in the current library snapshot. */
+  librarySize: number;
+  /** Cumulative tools created. */
+  toolsCreated: number;
+  /** Cumulative tool calls (all outcomes). */
+  toolCalls: number;
+  /** Calls by outcome (success, input-error, …). */
+  callsByOutcome: Record<string, number>;
+  /** Evolutionary Generality Loss = toolsCreated / toolCalls (null before the first call). */
+  egl: number | null;
+  /** Successful calls / all calls (null before the first call). */
+  successRate: number | null;
+  /** Calls to tools created by an earlier task / all calls (null before the first call). */
+  reuseRate: number | null;
+  tasksSeen?: number;
+  snapshot?: number;
+}

@@ -1,0 +1,35 @@
+import type { Bus } from "@insitu/bus";
+import { TaskEvents, TaskGet, TaskList, TaskSubmit } from "@insitu/contracts";
+import type { GatewayBackend, MetricsSummary } from "./backend.js";
+import { createRegistryClient } from "./registry-client.js";
+
+/** The gateway's backend over the bus: tasks from the manager, tools and figures from the registry. */
+export function createBusBackend(bus: Bus, options: { requestTimeoutMs: number }): GatewayBackend {
+  const timeout = { timeoutMs: options.requestTimeoutMs };
+  const registry = createRegistryClient(bus, timeout);
+  return {
+    submitTask: (input) =>
+      bus.request(
+        TaskSubmit,
+        {
+          question: input.question,
+          ...(input.options === undefined ? {} : { options: input.options }),
+          ...(input.taskId === undefined ? {} : { taskId: input.taskId }),
+        },
+        timeout,
+      ),
+    getTask: (taskId) => bus.request(TaskGet, { taskId }, { ...timeout, taskId }),
+    listTasks: (limit) => bus.request(TaskList, limit === undefined ? {} : { limit }, timeout),
+    followTaskEvents(taskId, onEvent) {
+      const subscription = bus.subscribe(TaskEvents, (event) => onEvent(event), { token: taskId });
+      return () => subscription.unsubscribe();
+    },
+    listTools: (query) => registry.listTools(query),
+    toolHistory: (name) => registry.toolHistory(name),
+    metricsSummary: (): Promise<MetricsSummary> => registry.metricsSummary(),
+    async ready() {
+      const health = await bus.health();
+      return { ready: health.connected && health.jetstream, details: { nats: health } };
+    },
+  };
+}

@@ -1,0 +1,59 @@
+import { TaskId, TaskOptionsSchema, ToolName } from "@insitu/contracts";
+import type { z } from "zod";
+import { z as zod } from "zod";
+import { invalidRequest } from "./errors.js";
+
+/**
+ * Inputs of the public HTTP API. Strict: an unknown field is an error the client hears about,
+ * not something silently dropped.
+ */
+export const SubmitTaskBodySchema = zod
+  .object({
+    question: zod.string().trim().min(1, "question must not be empty").max(50_000),
+    options: TaskOptionsSchema.optional(),
+    /** Client-chosen id makes a submit idempotent (a retry returns the same task). */
+    taskId: TaskId.optional(),
+  })
+  .strict();
+export type SubmitTaskBody = z.infer<typeof SubmitTaskBodySchema>;
+
+export const TaskIdParamSchema = zod.object({ id: TaskId }).strict();
+export const ToolNameParamSchema = zod.object({ name: ToolName }).strict();
+
+export const ListToolsQuerySchema = zod
+  .object({
+    /** Free-text query: ranked retrieval instead of the plain list. */
+    q: zod.string().trim().min(1).max(2000).optional(),
+    limit: zod.coerce.number().int().min(1).max(500).optional(),
+  })
+  .strict();
+export type ListToolsQuery = z.infer<typeof ListToolsQuerySchema>;
+
+export const TaskListQuerySchema = zod
+  .object({ limit: zod.coerce.number().int().min(1).max(500).optional() })
+  .strict();
+
+/** Parses `value` or throws INVALID_REQUEST naming every bad field (`body.question: …`). */
+export function parseInput<Schema extends z.ZodType>(
+  schema: Schema,
+  value: unknown,
+  where: string,
+): z.infer<Schema> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issues = parsed.error.issues.slice(0, 20).map((issue) => ({
+    path: [where, ...issue.path.map(String)].join("."),
+    message: issue.message,
+  }));
+  throw invalidRequest(
+    `invalid ${where}: ${issues.map((issue) => `${issue.path}: ${issue.message}`).join("; ")}`,
+    issues,
+  );
+}
+
+/** URLSearchParams → plain object (last value wins). */
+export function queryObject(params: URLSearchParams): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of params) result[key] = value;
+  return result;
+}
