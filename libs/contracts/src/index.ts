@@ -20,3 +20,4 @@ export * from "./system.js";
 export * from "./sandbox.js";
 export * from "./registry.js";
 export * from "./task.js";
+export { contractsJsonSchema } from "./json-schema.js";
