@@ -767,9 +767,21 @@ class NatsBus implements Bus {
     headers?: MsgHdrs,
   ): MessageContext {
     const trace = parseTraceparent(envelope.traceparent ?? headers?.get(TRACEPARENT_HEADER)) ?? newTrace();
-    const fields: Record<string, unknown> = { traceId: trace.traceId };
-    if (envelope.taskId) fields.taskId = envelope.taskId;
-    const context: MessageContext = { id: envelope.id, trace, subject, logger: this.logger.child(fields) };
+    const base = this.logger;
+    let logger: Logger | undefined;
+    const context: MessageContext = {
+      id: envelope.id,
+      trace,
+      subject,
+      // Built on first use: most requests never log, and a child logger per message shows up
+      // in the request path's profile.
+      get logger() {
+        logger ??= base.child(
+          envelope.taskId ? { traceId: trace.traceId, taskId: envelope.taskId } : { traceId: trace.traceId },
+        );
+        return logger;
+      },
+    };
     if (envelope.taskId !== undefined) context.taskId = envelope.taskId;
     return context;
   }
