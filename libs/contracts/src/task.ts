@@ -550,3 +550,20 @@ export const TaskEvents = defineEvent({
     "Progress of one task (noun-action kinds: task-start, plan-end, tool-build-*, tool-call-*, …, task-end).",
   schema: TaskEventSchema,
 });
+
+// ---------------------------------------------------------------- storage names
+
+/** KV bucket holding the manager's task state (key = task id). */
+export const TASKS_BUCKET = "tasks";
+/** KV bucket holding step results (key = {@link stepKey}); written by the role that did the step. */
+export const TASK_STEPS_BUCKET = "task-steps";
+
+/** KV key of one step result: `<taskId>.<step>`. */
+export function stepKey(taskId: string, step: string): string {
+  return `${taskId}.${step}`;
+}
+
+/** Message id of a work message, so JetStream drops a duplicate enqueue of the same step. */
+export function workMessageId(queue: string, taskId: string, step: string): string {
+  return `${queue}:${taskId}:${step}`;
+}

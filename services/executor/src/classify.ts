@@ -1,0 +1,79 @@
+import type { ToolCallOutcome } from "@insitu/contracts";
+import type { ToolOutcome } from "@insitu/tool-kit";
+
+/**
+ * Classifies one tool call the way the original's reviewer did, but from the sandbox's typed
+ * outcome instead of an LLM verdict:
+ * - input error: the model's arguments were refused by the schema (not the tool's fault);
+ * - execution failure: a crash, an invalid output, an empty result, or an `error` field that is
+ *   not about the remote side;
+ * - success: a non-empty result. An HTTP 4xx/5xx or an anti-bot block reported in the output is the
+ *   remote side's answer, not a broken tool (as in the original).
+ */
+export function classifyOutcome(outcome: ToolOutcome): ToolCallOutcome {
+  switch (outcome.status) {
+    case "ok":
+      return isEmptyOrToolError(outcome.output) ? "execution-failure" : "success";
+    case "INVALID_INPUT":
+      return "input-error";
+    case "TIMEOUT":
+      return "timeout";
+    case "PERMISSION_DENIED":
+      return "denied";
+    case "INVALID_OUTPUT":
+      return "output-error";
+    case "CRASH":
+    case "MEMORY_LIMIT":
+    case "OUTPUT_LIMIT":
+      return "execution-failure";
+  }
+}
+
+/** Outcomes a repair can address (everything but the caller's own input errors and successes). */
+export function isRepairable(outcome: ToolCallOutcome): boolean {
+  return outcome !== "success" && outcome !== "input-error";
+}
+
+const REMOTE_SIDE =
+  /\b(4\d\d|5\d\d)\b|\bhttp\b|status|forbidden|blocked|captcha|rate.?limit|not found|no results/i;
+
+function isEmptyOrToolError(output: unknown): boolean {
+  if (output === null || output === undefined) return true;
+  if (typeof output === "string") return output.trim() === "";
+  if (Array.isArray(output)) return false;
+  if (typeof output !== "object") return false;
+  const entries = Object.entries(output as Record<string, unknown>).filter(([, value]) => !isBlank(value));
+  if (entries.length === 0) return true;
+  const onlyError = entries.length === 1 && entries[0]?.[0] === "error";
+  if (!onlyError) return false;
+  const message = String(entries[0]?.[1] ?? "");
+  return !REMOTE_SIDE.test(message);
+}
+
+function isBlank(value: unknown): boolean {
+  if (value === null || value === undefined) return true;
+  if (typeof value === "string") return value.trim() === "";
+  if (Array.isArray(value)) return value.length === 0;
+  return false;
+}
+
+/** A one-line description of an outcome for the model, events and repair requests. */
+export function describeOutcome(outcome: ToolOutcome): string {
+  switch (outcome.status) {
+    case "ok":
+      return JSON.stringify(outcome.output) ?? "null";
+    case "INVALID_INPUT":
+    case "INVALID_OUTPUT":
+      return `${outcome.status}: ${outcome.issues.map((issue) => `${issue.path || "/"} ${issue.message}`).join("; ")}`;
+    case "CRASH":
+      return `CRASH: ${outcome.message}${outcome.stack ? `\n${outcome.stack}` : ""}`;
+    case "PERMISSION_DENIED":
+      return `PERMISSION_DENIED (${outcome.permission.kind}${outcome.permission.target ? ` ${outcome.permission.target}` : ""}): ${outcome.message}`;
+    case "TIMEOUT":
+      return `TIMEOUT after ${outcome.limitMs} ms`;
+    case "MEMORY_LIMIT":
+      return `MEMORY_LIMIT: over ${outcome.limitMb} MB`;
+    case "OUTPUT_LIMIT":
+      return `OUTPUT_LIMIT: over ${outcome.limitBytes} bytes`;
+  }
+}

@@ -1,0 +1,446 @@
+import type {
+  ExecutionResult,
+  Payload,
+  ExecutorRunWork,
+  Reply,
+  TaskEvent,
+  ToolCallOutcome,
+  ToolRef,
+  ToolRepair,
+} from "@insitu/contracts";
+import {
+  type GenerateRequest,
+  type LanguageModel,
+  type Message,
+  type ToolDefinition,
+  type ToolResult,
+  type Usage,
+  emptyUsage,
+  toModelMessage,
+} from "@insitu/llm";
+import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
+import { classifyOutcome, describeOutcome, isRepairable } from "./classify.js";
+import { capabilityRequestOf, conclusionOf, estimateTokens } from "./report.js";
+import { renderPrompt } from "./template.js";
+
+export interface BoundToolSource {
+  manifest: ToolManifest;
+  code: string;
+}
+
+export interface ExecutorLimits {
+  /** The model's context window in tokens; history is summarised above 80 % of it. */
+  contextTokens: number;
+  /** Tool output above this many characters is reduced before it enters the context. */
+  maxToolOutputChars: number;
+  /** Repairs per tool per run. */
+  maxRepairsPerTool: number;
+}
+
+export interface ReactDeps {
+  model: LanguageModel;
+  /** Model for context summaries and output reduction (may be the same model). */
+  summarizer: LanguageModel;
+  getTool(ref: ToolRef): Promise<BoundToolSource>;
+  exec(source: BoundToolSource, input: unknown, taskId: string): Promise<ToolOutcome>;
+  recordUsage(record: {
+    taskId: string;
+    tool: ToolRef;
+    outcome: ToolCallOutcome;
+    durationMs: number;
+  }): Promise<void>;
+  repair(request: Payload<typeof ToolRepair>): Promise<Reply<typeof ToolRepair>>;
+  emit(event: TaskEvent): Promise<void>;
+  costOf(usage: Usage): number;
+  now(): Date;
+  limits: ExecutorLimits;
+  heartbeat?: () => void;
+  signal?: AbortSignal;
+}
+
+export const REQUEST_CAPABILITY = "request_capability";
+
+const requestCapabilityTool: ToolDefinition = {
+  name: REQUEST_CAPABILITY,
+  description:
+    "Ask the Manager for a capability none of your tools has (a data source, a file format, a precise computation). Ends this round; the Manager can have the tool built and start another round.",
+  parameters: {
+    type: "object",
+    properties: {
+      capability: {
+        type: "string",
+        description: "What the missing tool must do (atomic and general, not about this topic).",
+      },
+      reason: { type: "string", description: "Why the bound tools cannot do it." },
+      intended_use: { type: "string", description: "How you would call it for this question." },
+    },
+    required: ["capability", "reason"],
+  },
+};
+
+interface CallRecord {
+  tool: ToolRef;
+  input: unknown;
+  outcome: ToolCallOutcome;
+  error: string;
+  durationMs: number;
+}
+
+export function formatBoundTools(tools: { ref: ToolRef; manifest: ToolManifest }[]): string {
+  if (tools.length === 0) return "(none: answer by reasoning alone, or call request_capability)";
+  return tools
+    .map(({ manifest }) => `- ${manifest.name}: ${manifest.description.replace(/\s+/g, " ").trim()}`)
+    .join("\n");
+}
+
+export function renderWorkerPrompt(work: Payload<typeof ExecutorRunWork>, toolList: string): string {
+  return renderPrompt("worker", {
+    question: work.question,
+    guidance: work.guidance.trim() || "(none)",
+    failureReport: work.failureReport?.trim() || "(none: first round)",
+    priorFindings: work.priorFindings?.trim() || "(none)",
+    tools: toolList,
+    maxSteps: work.maxSteps,
+  });
+}
+
+/** One executor round: ReAct with native function calling, review & repair, a report. */
+export async function runReact(
+  work: Payload<typeof ExecutorRunWork>,
+  deps: ReactDeps,
+): Promise<ExecutionResult> {
+  const usage = emptyUsage();
+  const charge = (extra: Usage) => {
+    usage.inputTokens += extra.inputTokens;
+    usage.outputTokens += extra.outputTokens;
+    usage.cachedTokens += extra.cachedTokens;
+  };
+  let toolCost = 0;
+  const time = () => deps.now().toISOString();
+  const emit = async (event: DistributiveOmit<TaskEvent, "taskId" | "time">) => {
+    try {
+      await deps.emit({ ...event, taskId: work.taskId, time: time() } as TaskEvent);
+    } catch {
+      // Events are progress hints; losing one must not fail the round.
+    }
+  };
+
+  const bound = new Map<string, { ref: ToolRef; source: BoundToolSource }>();
+  for (const ref of work.tools) bound.set(ref.name, { ref, source: await deps.getTool(ref) });
+  const definitions = (): ToolDefinition[] => [
+    ...[...bound.values()].map(({ source }) => ({
+      name: source.manifest.name,
+      description: source.manifest.description,
+      parameters: source.manifest.inputSchema,
+    })),
+    requestCapabilityTool,
+  ];
+  const system = renderWorkerPrompt(
+    work,
+    formatBoundTools([...bound.values()].map(({ ref, source }) => ({ ref, manifest: source.manifest }))),
+  );
+  let messages: Message[] = [{ role: "user", content: `Question: ${work.question}\n\nWork on it now.` }];
+  const calls: CallRecord[] = [];
+  const succeeded = new Set<string>();
+  const repairs = new Map<string, number>();
+  const repaired: ToolRef[] = [];
+  let steps = 0;
+  let report = "";
+  let capabilityRequest: ExecutionResult["capabilityRequest"];
+  let stepBudgetExhausted = false;
+
+  const generate = async (
+    request: Omit<GenerateRequest, "messages" | "taskId" | "signal">,
+    model = deps.model,
+  ) => {
+    const result = await model.generate({ ...request, messages, taskId: work.taskId, signal: deps.signal });
+    charge(result.usage);
+    deps.heartbeat?.();
+    return result;
+  };
+
+  for (;;) {
+    messages = await maybeSummarize(messages, work, deps, charge);
+    const result = await generate({ system, tools: definitions(), toolChoice: "auto" });
+    messages.push(toModelMessage(result));
+    if (result.toolCalls.length === 0) {
+      report = result.text;
+      break;
+    }
+    steps++;
+    const results: ToolResult[] = [];
+    for (const call of result.toolCalls) {
+      if (call.name === REQUEST_CAPABILITY) {
+        const args = call.arguments as { capability?: unknown; reason?: unknown; intended_use?: unknown };
+        capabilityRequest = {
+          capability: String(args.capability ?? "").slice(0, 4000),
+          reason: String(args.reason ?? "").slice(0, 4000),
+          intendedUse: String(args.intended_use ?? "").slice(0, 4000),
+        };
+        results.push({ callId: call.id, name: call.name, output: { sent: true } });
+        continue;
+      }
+      const tool = bound.get(call.name);
+      if (!tool) {
+        results.push({
+          callId: call.id,
+          name: call.name,
+          output: {
+            error: `no tool named ${call.name}; bound tools: ${[...bound.keys()].join(", ") || "none"}`,
+          },
+          isError: true,
+        });
+        continue;
+      }
+      const callId = `${work.step}.${steps}.${results.length}`;
+      await emit({
+        kind: "tool-call-start",
+        round: work.round,
+        tool: call.name,
+        callId,
+        input: JSON.stringify(call.arguments).slice(0, 2000),
+      });
+      const outcome = await deps.exec(tool.source, call.arguments, work.taskId);
+      deps.heartbeat?.();
+      const classified = classifyOutcome(outcome);
+      if (classified === "success") succeeded.add(call.name);
+      const described = describeOutcome(outcome);
+      calls.push({
+        tool: tool.ref,
+        input: call.arguments,
+        outcome: classified,
+        error: classified === "success" ? "" : described,
+        durationMs: outcome.durationMs,
+      });
+      await deps.recordUsage({
+        taskId: work.taskId,
+        tool: tool.ref,
+        outcome: classified,
+        durationMs: outcome.durationMs,
+      });
+      await emit({
+        kind: "tool-call-end",
+        round: work.round,
+        tool: call.name,
+        callId,
+        outcome: classified,
+        durationMs: outcome.durationMs,
+        output: described.slice(0, 2000),
+      });
+      const output =
+        outcome.status === "ok"
+          ? await reduceOutput(outcome.output, call.name, call.arguments, work, deps, charge)
+          : { error: described.slice(0, deps.limits.maxToolOutputChars) };
+      results.push({ callId: call.id, name: call.name, output, isError: classified !== "success" });
+    }
+    messages.push({ role: "tool", results });
+    if (capabilityRequest) {
+      report = capabilityReport(result.text, capabilityRequest, calls);
+      break;
+    }
+    // Review & repair: a tool that failed on valid input and has not succeeded yet gets repaired
+    // from its failing calls and replayed on them; the model is told to call it again.
+    const notes = await reviewAndRepair();
+    if (notes.length > 0) messages.push({ role: "user", content: notes.join("\n") });
+    if (steps >= work.maxSteps) {
+      stepBudgetExhausted = true;
+      messages.push({ role: "user", content: renderPrompt("budget", { steps }) });
+      const final = await generate({ system, tools: definitions(), toolChoice: "none" });
+      messages.push(toModelMessage(final));
+      report = final.text;
+      capabilityRequest = capabilityRequestOf(report);
+      break;
+    }
+  }
+
+  async function reviewAndRepair(): Promise<string[]> {
+    const notes: string[] = [];
+    const failingByTool = new Map<string, CallRecord[]>();
+    for (const call of calls) {
+      if (!isRepairable(call.outcome) || succeeded.has(call.tool.name)) continue;
+      const current = bound.get(call.tool.name);
+      if (!current || current.ref.version !== call.tool.version) continue;
+      failingByTool.set(call.tool.name, [...(failingByTool.get(call.tool.name) ?? []), call]);
+    }
+    for (const [name, failing] of failingByTool) {
+      const used = repairs.get(name) ?? 0;
+      if (used >= deps.limits.maxRepairsPerTool) continue;
+      repairs.set(name, used + 1);
+      const current = bound.get(name);
+      if (!current) continue;
+      const answer = await deps.repair({
+        taskId: work.taskId,
+        round: work.round,
+        tool: current.ref,
+        failingCalls: failing
+          .slice(-5)
+          .map((call) => ({ input: call.input, outcome: call.outcome, error: call.error.slice(0, 8000) })),
+        question: work.question,
+      });
+      deps.heartbeat?.();
+      usage.inputTokens += answer.usage.inputTokens;
+      usage.outputTokens += answer.usage.outputTokens;
+      toolCost += answer.usage.costUsd;
+      await emit({
+        kind: "tool-repair-end",
+        round: work.round,
+        tool: name,
+        ok: answer.ok,
+        ...(answer.version ? { version: answer.version } : {}),
+        ...(answer.reason ? { reason: answer.reason.slice(0, 4000) } : {}),
+      });
+      if (answer.ok && answer.version) {
+        const ref = { name, version: answer.version };
+        bound.set(name, { ref, source: await deps.getTool(ref) });
+        repaired.push(ref);
+        notes.push(
+          `Tool ${name} was repaired (new version ${answer.version.slice(0, 19)}…) and now handles the inputs that failed. Call it again where you need its result.`,
+        );
+      } else {
+        notes.push(
+          `Tool ${name} could not be repaired (${(answer.reason ?? "no reason").slice(0, 500)}); work around it.`,
+        );
+      }
+    }
+    return notes;
+  }
+
+  return {
+    report: report.slice(0, 200_000),
+    conclusion: conclusionOf(report).slice(0, 50_000),
+    ...(capabilityRequest ? { capabilityRequest } : {}),
+    stepBudgetExhausted,
+    steps,
+    toolCalls: calls.slice(0, 1000).map((call) => ({
+      tool: call.tool.name,
+      version: call.tool.version,
+      outcome: call.outcome,
+      durationMs: call.durationMs,
+    })),
+    repaired,
+    succeeded: [...succeeded],
+    usage: {
+      inputTokens: usage.inputTokens,
+      outputTokens: usage.outputTokens,
+      costUsd: deps.costOf(usage) + toolCost,
+      toolCalls: calls.length,
+    },
+  };
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function capabilityReport(
+  text: string,
+  request: NonNullable<ExecutionResult["capabilityRequest"]>,
+  calls: CallRecord[],
+): string {
+  const findings =
+    calls.length === 0
+      ? "- (no tool calls yet)"
+      : calls
+          .map((call) => `- ${call.tool.name}(${JSON.stringify(call.input).slice(0, 300)}) → ${call.outcome}`)
+          .join("\n");
+  return [
+    "## Reasoning & Plan",
+    text.trim() || "The bound tools cannot supply what the question needs.",
+    "",
+    "## Key Findings & Evidence",
+    findings,
+    "",
+    "## Final Conclusion",
+    `Not found yet: the round stopped to request a missing capability (${request.capability}).`,
+    "",
+    "## Additional Tool Requirement",
+    `- capability: ${request.capability}`,
+    `- why: ${request.reason}`,
+    `- intended use: ${request.intendedUse}`,
+  ].join("\n");
+}
+
+/** Replaces the history by a summary when it nears the context limit. */
+async function maybeSummarize(
+  messages: Message[],
+  work: Payload<typeof ExecutorRunWork>,
+  deps: ReactDeps,
+  charge: (usage: Usage) => void,
+): Promise<Message[]> {
+  const size = estimateTokens(JSON.stringify(messages));
+  if (size < deps.limits.contextTokens * 0.8 || messages.length < 3) return messages;
+  const conversation = messages
+    .map(renderMessage)
+    .join("\n\n")
+    .slice(-deps.limits.contextTokens * 3);
+  const result = await deps.summarizer.generate({
+    messages: [
+      {
+        role: "user",
+        content: renderPrompt("summarize", { question: work.question, conversation, maxWords: 600 }),
+      },
+    ],
+    taskId: work.taskId,
+    signal: deps.signal,
+  });
+  charge(result.usage);
+  deps.heartbeat?.();
+  return [
+    {
+      role: "user",
+      content: `Question: ${work.question}\n\n## Context Summary\n${result.text.trim()}\n\nContinue from this summary.`,
+    },
+  ];
+}
+
+function renderMessage(message: Message): string {
+  switch (message.role) {
+    case "user":
+      return `User: ${message.content}`;
+    case "model":
+      return `Agent: ${message.content ?? ""}${(message.toolCalls ?? [])
+        .map((call) => `\n└ tool_call -> ${call.name} args=${JSON.stringify(call.arguments)}`)
+        .join("")}`;
+    case "tool":
+      return message.results
+        .map((result) => `Tool ${result.name}: ${JSON.stringify(result.output)}`)
+        .join("\n");
+  }
+}
+
+/** Large outputs are reduced to the query-relevant parts (verbatim) before they enter the context. */
+async function reduceOutput(
+  output: unknown,
+  tool: string,
+  input: unknown,
+  work: Payload<typeof ExecutorRunWork>,
+  deps: ReactDeps,
+  charge: (usage: Usage) => void,
+): Promise<unknown> {
+  const text = JSON.stringify(output) ?? "null";
+  const max = deps.limits.maxToolOutputChars;
+  if (text.length <= max) return output;
+  try {
+    const result = await deps.summarizer.generate({
+      messages: [
+        {
+          role: "user",
+          content: renderPrompt("reduce", {
+            question: work.question,
+            tool,
+            input: JSON.stringify(input).slice(0, 2000),
+            size: text.length,
+            output: text.slice(0, max * 20),
+            maxChars: max,
+          }),
+        },
+      ],
+      taskId: work.taskId,
+      signal: deps.signal,
+    });
+    charge(result.usage);
+    deps.heartbeat?.();
+    return { reduced: true, originalChars: text.length, content: result.text.slice(0, max) };
+  } catch {
+    // Proportional truncation is the fallback when the summarizer is unavailable.
+    return { truncated: true, originalChars: text.length, content: text.slice(0, max) };
+  }
+}

@@ -1,0 +1,167 @@
+import {
+  type ManagerWork,
+  type Payload,
+  type Reply,
+  type ResolvedTaskBudgets,
+  type TaskEvent,
+  type TaskGet,
+  type TaskList,
+  type TaskSubmit,
+  isTerminalTaskStatus,
+} from "@insitu/contracts";
+import { ErrorCategory, InsituError, isInsituError, notFound } from "@insitu/errors";
+import type { Logger } from "@insitu/telemetry";
+import { randomUUID } from "node:crypto";
+import { type MachineDeps, applyWork, failTask } from "./machine.js";
+import { type Effect, type ManagerState, newTaskState } from "./state.js";
+
+/** The `tasks` KV bucket, typed. `create`/`update` reject with CONFLICT on a lost race. */
+export interface TaskStateStore {
+  get(taskId: string): Promise<{ state: ManagerState; revision: number } | undefined>;
+  create(state: ManagerState): Promise<number>;
+  update(state: ManagerState, revision: number): Promise<number>;
+  list(): Promise<ManagerState[]>;
+}
+
+/** Performs effects; every method is idempotent (deterministic message ids). */
+export interface EffectPort {
+  enqueueManager(work: Payload<typeof ManagerWork>): Promise<void>;
+  perform(effect: Effect): Promise<void>;
+}
+
+export interface ManagerDeps extends MachineDeps {
+  store: TaskStateStore;
+  effects: EffectPort;
+  defaults: ResolvedTaskBudgets;
+  logger: Logger;
+}
+
+export interface WorkOptions {
+  /** True on the last delivery the bus will make: a failure now fails the task instead. */
+  lastDelivery?: boolean;
+  heartbeat?: () => void;
+}
+
+const MAX_CAS_ATTEMPTS = 20;
+
+export function createManager(deps: ManagerDeps) {
+  async function submit(request: Payload<typeof TaskSubmit>): Promise<Reply<typeof TaskSubmit>> {
+    const taskId = request.taskId ?? `t-${randomUUID()}`;
+    const budgets = { ...deps.defaults, ...stripUndefined(request.options?.budgets ?? {}) };
+    const state = newTaskState({ taskId, question: request.question, budgets, now: deps.now() });
+    try {
+      await deps.store.create(state);
+    } catch (error) {
+      if (!isInsituError(error, "CONFLICT")) throw error;
+      const existing = await deps.store.get(taskId);
+      if (!existing) throw error;
+      if (existing.state.record.question !== request.question) {
+        throw new InsituError(`task ${taskId} already exists with another question`, {
+          code: "TASK_EXISTS",
+          category: ErrorCategory.user,
+          details: { taskId },
+        });
+      }
+      // Same submit again (a retried request): make sure the start message went out.
+      if (existing.state.record.status === "queued") {
+        await deps.effects.enqueueManager({ taskId, kind: "start", step: "start" });
+      }
+      return { taskId, status: existing.state.record.status };
+    }
+    await deps.effects.enqueueManager({ taskId, kind: "start", step: "start" });
+    return { taskId, status: "queued" };
+  }
+
+  async function get(request: Payload<typeof TaskGet>): Promise<Reply<typeof TaskGet>> {
+    const entry = await deps.store.get(request.taskId);
+    if (!entry) throw notFound(`task ${request.taskId}`, { taskId: request.taskId });
+    return entry.state.record;
+  }
+
+  async function list(request: Payload<typeof TaskList>): Promise<Reply<typeof TaskList>> {
+    const states = await deps.store.list();
+    const tasks = states
+      .map(({ record }) => ({
+        taskId: record.taskId,
+        question: record.question,
+        status: record.status,
+        round: record.round,
+        createdAt: record.createdAt,
+        updatedAt: record.updatedAt,
+      }))
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .slice(0, request.limit ?? 50);
+    return { tasks };
+  }
+
+  /**
+   * One `manager.work` message: apply it with compare-and-set (re-reading on conflict), then
+   * perform the committed outbox and clear it. A redelivery after a crash finds the step applied
+   * and only performs what is still in the outbox.
+   */
+  async function handleWork(work: Payload<typeof ManagerWork>, options: WorkOptions = {}): Promise<void> {
+    const logger = deps.logger.child({ taskId: work.taskId, step: work.step, kind: work.kind });
+    for (let attempt = 1; attempt <= MAX_CAS_ATTEMPTS; attempt++) {
+      const entry = await deps.store.get(work.taskId);
+      if (!entry) {
+        logger.warn("work for an unknown task; dropping it");
+        return;
+      }
+      const state: ManagerState = structuredClone(entry.state);
+      let changed: boolean;
+      try {
+        changed = await applyWork(state, work, deps);
+      } catch (error) {
+        const failure = InsituError.from(error);
+        if (failure.retryable && !options.lastDelivery) throw failure;
+        logger.error("step failed for good; failing the task", { error: failure });
+        failTask(state, { code: failure.code, message: failure.message.slice(0, 10_000) }, deps);
+        changed = true;
+      }
+      options.heartbeat?.();
+      let revision = entry.revision;
+      if (changed) {
+        try {
+          revision = await deps.store.update(state, entry.revision);
+        } catch (error) {
+          if (isInsituError(error, "CONFLICT")) {
+            logger.info("task changed meanwhile; re-applying", { attempt });
+            continue;
+          }
+          throw error;
+        }
+        logger.info("task advanced", { status: state.record.status, round: state.record.round });
+      }
+      await flushOutbox(state, revision);
+      return;
+    }
+    throw new InsituError("too many concurrent updates of one task", { code: "CONFLICT", retryable: true });
+  }
+
+  async function flushOutbox(state: ManagerState, revision: number): Promise<void> {
+    if (state.outbox.length === 0) return;
+    for (const effect of state.outbox) await deps.effects.perform(effect);
+    const cleared: ManagerState = { ...state, outbox: [] };
+    try {
+      await deps.store.update(cleared, revision);
+    } catch (error) {
+      // Someone advanced the task already; its outbox is its own. Ours is done.
+      if (!isInsituError(error, "CONFLICT")) throw error;
+    }
+  }
+
+  return { submit, get, list, handleWork };
+}
+
+export type Manager = ReturnType<typeof createManager>;
+
+function stripUndefined<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, item]) => item !== undefined)) as Partial<T>;
+}
+
+/** True once the task has an answer or a final error. */
+export function isFinished(state: ManagerState): boolean {
+  return isTerminalTaskStatus(state.record.status);
+}
+
+export type { TaskEvent };

@@ -1,0 +1,208 @@
+import type {
+  Payload,
+  Reply,
+  TaskEvent,
+  TaskUsage,
+  ToolBuildResult,
+  ToolBuildWork,
+  ToolRepair,
+} from "@insitu/contracts";
+import { ToolBuildResultSchema } from "@insitu/contracts";
+import type { LanguageModel, Usage } from "@insitu/llm";
+import type { Logger } from "@insitu/telemetry";
+import {
+  type BuildEvidence,
+  type CheckReport,
+  type TestReport,
+  type ToolSourceInput,
+  developTool,
+  renderBuildPrompt,
+  renderRepairPrompt,
+  requestOf,
+} from "./develop.js";
+import type { ToolOutcome } from "@insitu/tool-kit";
+
+export interface StepStore {
+  get(taskId: string, step: string): Promise<unknown | undefined>;
+  put(taskId: string, step: string, value: unknown): Promise<void>;
+}
+
+export interface DeveloperRegistry {
+  /** Registers a version into the task's private pool; returns its version id. Idempotent by content. */
+  register(input: {
+    taskId: string;
+    source: ToolSourceInput;
+    evidence: BuildEvidence;
+    parents: string[];
+  }): Promise<{ version: string }>;
+  get(version: string): Promise<ToolSourceInput>;
+}
+
+export interface ToolDeveloperDeps {
+  model: LanguageModel;
+  check(code: string): Promise<CheckReport>;
+  test(source: ToolSourceInput): Promise<TestReport>;
+  exec(source: ToolSourceInput, input: unknown): Promise<ToolOutcome>;
+  registry: DeveloperRegistry;
+  steps: StepStore;
+  /** Wakes the manager: `build-done` for this step (idempotent). */
+  notifyManager(taskId: string, step: string): Promise<void>;
+  emit(event: TaskEvent): Promise<void>;
+  costOf(usage: Usage): number;
+  libraries: string[];
+  maxAttempts: number;
+  now(): Date;
+  logger: Logger;
+}
+
+export interface WorkHooks {
+  heartbeat?: () => void;
+  signal?: AbortSignal;
+}
+
+export function createToolDeveloper(deps: ToolDeveloperDeps) {
+  const taskUsage = (usage: Usage): TaskUsage => ({
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    costUsd: deps.costOf(usage),
+    toolCalls: 0,
+  });
+
+  const emit = async (event: TaskEvent): Promise<void> => {
+    try {
+      await deps.emit(event);
+    } catch (error) {
+      deps.logger.warn("could not publish a task event", { error, kind: event.kind });
+    }
+  };
+
+  /** One `tool-developer.build` message. Idempotent: a stored result is only re-announced. */
+  async function handleBuild(
+    work: Payload<typeof ToolBuildWork>,
+    hooks: WorkHooks = {},
+  ): Promise<ToolBuildResult> {
+    const logger = deps.logger.child({ taskId: work.taskId, step: work.step, tool: work.request.name });
+    const stored = ToolBuildResultSchema.safeParse(await deps.steps.get(work.taskId, work.step));
+    if (stored.success) {
+      logger.info("build already done; re-announcing it");
+      await deps.notifyManager(work.taskId, work.step);
+      return stored.data;
+    }
+    const time = () => deps.now().toISOString();
+    await emit({
+      kind: "tool-build-start",
+      taskId: work.taskId,
+      time: time(),
+      round: work.round,
+      name: work.request.name,
+      description: work.request.description,
+    });
+    const developed = await developTool(
+      work.request,
+      renderBuildPrompt(work.request, work.question, deps.libraries),
+      {
+        model: deps.model,
+        check: deps.check,
+        test: deps.test,
+        exec: deps.exec,
+        libraries: deps.libraries,
+        maxAttempts: deps.maxAttempts,
+        heartbeat: hooks.heartbeat,
+        signal: hooks.signal,
+        onAttempt: (attempt) => {
+          void emit({
+            kind: "tool-build-attempt",
+            taskId: work.taskId,
+            time: time(),
+            round: work.round,
+            name: work.request.name,
+            ...attempt,
+            diagnostics: attempt.diagnostics?.slice(0, 4000),
+          });
+        },
+      },
+      { taskId: work.taskId },
+    );
+    let result: ToolBuildResult;
+    if (developed.ok) {
+      const { version } = await deps.registry.register({
+        taskId: work.taskId,
+        source: developed.source,
+        evidence: developed.evidence,
+        parents: [],
+      });
+      result = {
+        ok: true,
+        name: work.request.name,
+        version,
+        attempts: developed.attempts,
+        usage: taskUsage(developed.usage),
+      };
+    } else {
+      result = {
+        ok: false,
+        name: work.request.name,
+        attempts: developed.attempts,
+        reason: developed.reason,
+        usage: taskUsage(developed.usage),
+      };
+    }
+    // Commit the result first, then tell the manager; the bus acks our work only after this returns.
+    await deps.steps.put(work.taskId, work.step, result);
+    await deps.notifyManager(work.taskId, work.step);
+    await emit({
+      kind: "tool-build-end",
+      taskId: work.taskId,
+      time: time(),
+      round: work.round,
+      name: result.name,
+      ok: result.ok,
+      ...(result.version ? { version: result.version } : {}),
+      ...(result.reason ? { reason: result.reason.slice(0, 4000) } : {}),
+    });
+    logger.info("build finished", { ok: result.ok, attempts: result.attempts, version: result.version });
+    return result;
+  }
+
+  /** `tool-developer.repair`: a new version from the failing calls, accepted only if the replays pass. */
+  async function handleRepair(
+    request: Payload<typeof ToolRepair>,
+    hooks: WorkHooks = {},
+  ): Promise<Reply<typeof ToolRepair>> {
+    const source = await deps.registry.get(request.tool.version);
+    const developed = await developTool(
+      requestOf(source.manifest),
+      renderRepairPrompt(source, request.failingCalls, deps.libraries),
+      {
+        model: deps.model,
+        check: deps.check,
+        test: deps.test,
+        exec: deps.exec,
+        libraries: deps.libraries,
+        maxAttempts: deps.maxAttempts,
+        heartbeat: hooks.heartbeat,
+        signal: hooks.signal,
+      },
+      { taskId: request.taskId, replayInputs: request.failingCalls.map((call) => call.input) },
+    );
+    if (!developed.ok) {
+      return {
+        ok: false,
+        reason: developed.reason,
+        attempts: developed.attempts,
+        usage: taskUsage(developed.usage),
+      };
+    }
+    const { version } = await deps.registry.register({
+      taskId: request.taskId,
+      source: developed.source,
+      evidence: developed.evidence,
+      parents: [request.tool.version],
+    });
+    return { ok: true, version, attempts: developed.attempts, usage: taskUsage(developed.usage) };
+  }
+
+  return { handleBuild, handleRepair };
+}
+
+export type ToolDeveloper = ReturnType<typeof createToolDeveloper>;
