@@ -1,0 +1,532 @@
+// Contracts for the registry domain: the versioned tool library, task-private pools, library
+// snapshots, retrieval, usage records and convergence stats. Served by `services/registry`.
+import { OutcomeStatusSchema, ToolManifestSchema, ToolTestsSchema } from "@insitu/tool-kit";
+import { z } from "zod";
+import { defineEndpoint } from "./define.js";
+import { ContentHash, TaskId, ToolName } from "./envelope.js";
+import { ToolCallOutcome } from "./task.js";
+
+/**
+ * Vocabulary
+ * - A *version* is immutable and identified by its content hash (`sha256:` + hex over the canonical
+ *   JSON of `{code, manifest, tests}`, see `computeToolHash` in `@insitu/tool-kit`). Registering
+ *   the same source twice yields the same hash and is idempotent.
+ * - A *pool* is the set of versions one task registered; they are visible to that task only.
+ * - The *library* is a sequence of *snapshots*; snapshot N maps tool name → version hash. Every
+ *   change (absorb, rollback, finish-task absorb) commits snapshot N+1 atomically with
+ *   compare-and-set on the `current` pointer; snapshot 0 is the empty library.
+ */
+
+/** Largest tool module the registry accepts, in characters (same bound as the sandbox). */
+export const MAX_REGISTRY_CODE_CHARS = 256 * 1024;
+/** Most changes one absorb may carry. */
+export const MAX_ABSORB_CHANGES = 2000;
+
+/**
+ * Where a version stands (derived, never stored on the immutable version):
+ * - `task-private`: registered by a task, visible only to that task, task still open.
+ * - `offered`: its task finished and it succeeded at least once; waiting for an absorb (evolver).
+ * - `library`: in the current snapshot.
+ * - `deprecated`: was in the library, no longer in the current snapshot (replaced, deprecated,
+ *   rolled back).
+ * - `dropped`: its task finished and it never succeeded; kept for history, never served.
+ */
+export const VersionStatus = {
+  taskPrivate: "task-private",
+  offered: "offered",
+  library: "library",
+  deprecated: "deprecated",
+  dropped: "dropped",
+} as const;
+export type VersionStatus = (typeof VersionStatus)[keyof typeof VersionStatus];
+export const VersionStatusSchema = z.enum(["task-private", "offered", "library", "deprecated", "dropped"]);
+
+/** How a version came to be. */
+export const VersionOriginSchema = z.enum(["created", "repaired", "merged", "imported"]);
+export type VersionOrigin = z.infer<typeof VersionOriginSchema>;
+
+/** One piece of evidence that admitted a version: a test run, real calls, a merge check. */
+export const EvidenceSchema = z
+  .object({
+    kind: z.enum(["test-run", "calls", "merge-check", "replay", "import", "manual"]),
+    /** One line a reviewer can read, e.g. "5/5 tests passed in the sandbox". */
+    summary: z.string().min(1).max(2000),
+    passed: z.number().int().min(0).optional(),
+    failed: z.number().int().min(0).optional(),
+    /** Usage call ids this evidence rests on (for `calls` / `replay`). */
+    callIds: z.array(z.string().max(128)).max(100).optional(),
+    /** ISO-8601 time the evidence was gathered. */
+    time: z.string().max(40),
+  })
+  .strict();
+export type Evidence = z.infer<typeof EvidenceSchema>;
+
+/** Aggregated usage of one version or one name. */
+export const UsageStatsSchema = z
+  .object({
+    calls: z.number().int().min(0),
+    /** Calls per outcome (only outcomes seen are present). */
+    byOutcome: z.record(z.string(), z.number().int().min(0)),
+    successes: z.number().int().min(0),
+    /** successes / calls; 0 when there were no calls. */
+    successRate: z.number().min(0).max(1),
+    /** Calls made by a task other than the one that created the version. */
+    reuseCalls: z.number().int().min(0),
+    /** Distinct tasks that called it (capped count; exact up to 10,000). */
+    tasks: z.number().int().min(0),
+    meanLatencyMs: z.number().min(0),
+    /** ISO-8601 time of the last call, when there was one. */
+    lastCallAt: z.string().max(40).optional(),
+  })
+  .strict();
+export type UsageStats = z.infer<typeof UsageStatsSchema>;
+
+/** A version without its code and tests: what list and history return. */
+export const VersionSummarySchema = z
+  .object({
+    hash: ContentHash,
+    name: ToolName,
+    description: z.string(),
+    status: VersionStatusSchema,
+    origin: VersionOriginSchema,
+    /** Task that registered it (absent for imports). */
+    createdByTask: TaskId.optional(),
+    parents: z.array(ContentHash),
+    /** ISO-8601 registration time. */
+    createdAt: z.string().max(40),
+    /** 1-based position among the versions of this name, in registration order. */
+    ordinal: z.number().int().min(1),
+    usage: UsageStatsSchema,
+  })
+  .strict();
+export type VersionSummary = z.infer<typeof VersionSummarySchema>;
+
+/** A whole version: summary plus manifest, code, tests and evidence. */
+export const ToolVersionRecordSchema = VersionSummarySchema.extend({
+  manifest: ToolManifestSchema,
+  code: z.string().max(MAX_REGISTRY_CODE_CHARS),
+  tests: ToolTestsSchema,
+  evidence: z.array(EvidenceSchema),
+  /** Embedding model whose vector is stored with this version, when one is. */
+  embeddingModel: z.string().optional(),
+}).strict();
+export type ToolVersionRecord = z.infer<typeof ToolVersionRecordSchema>;
+
+/** A change to the library inside one absorb. */
+export const LibraryChangeSchema = z.discriminatedUnion("op", [
+  /** Adds a version under a name the library does not have yet. */
+  z.object({ op: z.literal("add"), hash: ContentHash }).strict(),
+  /**
+   * Puts a version in place of the library's version of the same name (a repair or a merge).
+   * `expected` guards against replacing something other than what the caller reviewed.
+   */
+  z.object({ op: z.literal("replace"), hash: ContentHash, expected: ContentHash.optional() }).strict(),
+  /** Removes a name from the library; its versions become `deprecated`. */
+  z.object({ op: z.literal("deprecate"), name: ToolName, reason: z.string().max(2000).optional() }).strict(),
+]);
+export type LibraryChange = z.infer<typeof LibraryChangeSchema>;
+
+/** What one snapshot changed, as recorded (resolved names and previous hashes). */
+export const AppliedChangeSchema = z
+  .object({
+    op: z.enum(["add", "replace", "deprecate", "restore"]),
+    name: ToolName,
+    /** New version (absent for deprecate). */
+    hash: ContentHash.optional(),
+    /** Version it displaced (absent for add). */
+    previous: ContentHash.optional(),
+    reason: z.string().max(2000).optional(),
+  })
+  .strict();
+export type AppliedChange = z.infer<typeof AppliedChangeSchema>;
+
+/** One library snapshot's record (not its full tool set). */
+export const SnapshotInfoSchema = z
+  .object({
+    /** 0 is the empty library; each commit adds one. */
+    number: z.number().int().min(0),
+    /** ISO-8601 commit time. */
+    time: z.string().max(40),
+    kind: z.enum(["genesis", "absorb", "rollback", "finish-task", "import"]),
+    reason: z.string().max(2000),
+    /** Task on whose behalf it was committed, when one. */
+    taskId: TaskId.optional(),
+    /** For a rollback: the snapshot whose tool set this one restores. */
+    rollbackTo: z.number().int().min(0).optional(),
+    /** Number of tools in the library at this snapshot. */
+    size: z.number().int().min(0),
+    /** Changes relative to the previous snapshot (first 200; `changeCount` has the total). */
+    changes: z.array(AppliedChangeSchema).max(200),
+    changeCount: z.number().int().min(0),
+  })
+  .strict();
+export type SnapshotInfo = z.infer<typeof SnapshotInfoSchema>;
+
+/** Typed error codes the registry answers with (in `InsituError.code`). */
+export const RegistryErrorCode = {
+  /** `expectedSnapshot` is not the current snapshot; details.current has the current number. */
+  snapshotConflict: "SNAPSHOT_CONFLICT",
+  /** A change does not apply (add of an existing name, replace of a missing one, …). */
+  invalidChange: "INVALID_LIBRARY_CHANGE",
+  /** The version's source does not hash to what the caller said, or fails its manifest. */
+  invalidVersion: "INVALID_TOOL_VERSION",
+  /** The task's pool is finished; it takes no more versions. */
+  poolFinished: "POOL_FINISHED",
+  notFound: "NOT_FOUND",
+} as const;
+
+// ---------------------------------------------------------------- endpoints
+
+export const RegistryRegister = defineEndpoint({
+  service: "registry",
+  name: "register",
+  subject: "registry.register",
+  version: 1,
+  description:
+    "Registers a tool version into a task's private pool (idempotent by content hash). The version becomes visible to that task at once (get by name with taskId, search with taskId) and to nobody else until it is absorbed into the library.",
+  request: z
+    .object({
+      taskId: TaskId,
+      manifest: ToolManifestSchema,
+      code: z.string().min(1).max(MAX_REGISTRY_CODE_CHARS),
+      tests: ToolTestsSchema,
+      /** What admitted it (at least the passing test run). */
+      evidence: z.array(EvidenceSchema).max(20),
+      /** The versions it repairs or merges (content hashes). */
+      parents: z.array(ContentHash).max(50).optional(),
+      /** Default `created`, or `repaired` when parents are given. */
+      origin: VersionOriginSchema.optional(),
+    })
+    .strict(),
+  response: z
+    .object({
+      hash: ContentHash,
+      name: ToolName,
+      /** False when this exact version already existed (nothing was written). */
+      created: z.boolean(),
+      status: VersionStatusSchema,
+    })
+    .strict(),
+});
+
+export const RegistryAbsorb = defineEndpoint({
+  service: "registry",
+  name: "absorb",
+  subject: "registry.absorb",
+  version: 1,
+  description:
+    "Commits a set of library changes as ONE new snapshot, only if the library is still at `expectedSnapshot` (else SNAPSHOT_CONFLICT, retryable: re-read and retry). All changes apply or none.",
+  request: z
+    .object({
+      expectedSnapshot: z.number().int().min(0),
+      changes: z.array(LibraryChangeSchema).min(1).max(MAX_ABSORB_CHANGES),
+      reason: z.string().min(1).max(2000),
+      taskId: TaskId.optional(),
+    })
+    .strict(),
+  response: SnapshotInfoSchema,
+});
+
+export const RegistryGet = defineEndpoint({
+  service: "registry",
+  name: "get",
+  subject: "registry.get",
+  version: 1,
+  description:
+    "One whole version (manifest, code, tests, evidence, lineage, usage): by hash; by name (the task's newest pool version when taskId is given and its pool has the name, else the library's at `snapshot`, default current); or by name and ordinal (the n-th version of that name ever registered).",
+  request: z.discriminatedUnion("by", [
+    z.object({ by: z.literal("hash"), hash: ContentHash }).strict(),
+    z
+      .object({
+        by: z.literal("name"),
+        name: ToolName,
+        taskId: TaskId.optional(),
+        snapshot: z.number().int().min(0).optional(),
+      })
+      .strict(),
+    z.object({ by: z.literal("ordinal"), name: ToolName, ordinal: z.number().int().min(1) }).strict(),
+  ]),
+  response: ToolVersionRecordSchema,
+});
+
+export const RegistryList = defineEndpoint({
+  service: "registry",
+  name: "list",
+  subject: "registry.list",
+  version: 1,
+  description:
+    "Lists version summaries, sorted by name: the library at a snapshot (default current), or a task's pool, or every version with a status (e.g. `offered`, for the evolver's absorb).",
+  request: z
+    .object({
+      /** What to list: default `library`. */
+      scope: z.enum(["library", "pool", "status"]).default("library"),
+      /** For scope `library`: which snapshot (default current). */
+      snapshot: z.number().int().min(0).optional(),
+      /** For scope `pool`: whose pool. */
+      taskId: TaskId.optional(),
+      /** For scope `status`. */
+      status: VersionStatusSchema.optional(),
+      /** Substring filter on the name. */
+      nameContains: z.string().max(64).optional(),
+      offset: z.number().int().min(0).default(0),
+      limit: z.number().int().min(1).max(1000).default(100),
+    })
+    .strict(),
+  response: z
+    .object({
+      /** The snapshot listed (scope `library`), else the current one. */
+      snapshot: z.number().int().min(0),
+      total: z.number().int().min(0),
+      tools: z.array(VersionSummarySchema),
+    })
+    .strict(),
+});
+
+export const RegistryHistory = defineEndpoint({
+  service: "registry",
+  name: "history",
+  subject: "registry.history",
+  version: 1,
+  description:
+    "A tool name's history: every version ever registered (with lineage, status and usage) and every snapshot that changed it.",
+  request: z.object({ name: ToolName }).strict(),
+  response: z
+    .object({
+      name: ToolName,
+      /** Version in the current library, if any. */
+      current: ContentHash.optional(),
+      versions: z.array(VersionSummarySchema),
+      events: z.array(
+        z
+          .object({
+            snapshot: z.number().int().min(0),
+            time: z.string().max(40),
+            kind: SnapshotInfoSchema.shape.kind,
+            change: AppliedChangeSchema,
+          })
+          .strict(),
+      ),
+    })
+    .strict(),
+});
+
+export const RegistrySnapshots = defineEndpoint({
+  service: "registry",
+  name: "snapshots",
+  subject: "registry.snapshots",
+  version: 1,
+  description: "The library's snapshot log, newest first (the library's history).",
+  request: z
+    .object({
+      /** Only snapshots with a number below this (paging). */
+      before: z.number().int().min(0).optional(),
+      limit: z.number().int().min(1).max(500).default(50),
+    })
+    .strict(),
+  response: z.object({ current: z.number().int().min(0), snapshots: z.array(SnapshotInfoSchema) }).strict(),
+});
+
+export const RegistryDiff = defineEndpoint({
+  service: "registry",
+  name: "diff",
+  subject: "registry.diff",
+  version: 1,
+  description: "What differs between the tool sets of two snapshots (`to` defaults to current).",
+  request: z.object({ from: z.number().int().min(0), to: z.number().int().min(0).optional() }).strict(),
+  response: z
+    .object({
+      from: z.number().int().min(0),
+      to: z.number().int().min(0),
+      added: z.array(z.object({ name: ToolName, hash: ContentHash }).strict()),
+      removed: z.array(z.object({ name: ToolName, hash: ContentHash }).strict()),
+      changed: z.array(z.object({ name: ToolName, from: ContentHash, to: ContentHash }).strict()),
+      unchanged: z.number().int().min(0),
+    })
+    .strict(),
+});
+
+export const RegistryRollback = defineEndpoint({
+  service: "registry",
+  name: "rollback",
+  subject: "registry.rollback",
+  version: 1,
+  description:
+    "Commits a NEW snapshot whose tool set equals snapshot `to` (history is never rewritten), only if the library is still at `expectedSnapshot`.",
+  request: z
+    .object({
+      to: z.number().int().min(0),
+      expectedSnapshot: z.number().int().min(0),
+      reason: z.string().min(1).max(2000),
+    })
+    .strict(),
+  response: SnapshotInfoSchema,
+});
+
+export const SearchHitSchema = z
+  .object({
+    name: ToolName,
+    hash: ContentHash,
+    description: z.string(),
+    /** The manifest, so a caller can bind the tool without another request. */
+    manifest: ToolManifestSchema,
+    /** Where the hit lives: the library or the asking task's pool. */
+    source: z.enum(["library", "pool"]),
+    /** Fused score, higher is better (reciprocal-rank fusion when hybrid, else normalized BM25). */
+    score: z.number(),
+    /** BM25 score, when the lexical ranker matched it. */
+    lexicalScore: z.number().optional(),
+    /** Cosine similarity, when the embedding ranker scored it. */
+    vectorScore: z.number().optional(),
+    usage: UsageStatsSchema,
+  })
+  .strict();
+export type SearchHit = z.infer<typeof SearchHitSchema>;
+
+export const RegistrySearch = defineEndpoint({
+  service: "registry",
+  name: "search",
+  subject: "registry.search",
+  version: 1,
+  description:
+    "Retrieves the top-k tools for a task description: BM25 over name, description and parameter names, fused with embedding similarity when an embedding model is configured (lexical alone otherwise). With taskId, the task's pool is searched too.",
+  request: z
+    .object({
+      query: z.string().min(1).max(8000),
+      k: z.number().int().min(1).max(100).default(10),
+      taskId: TaskId.optional(),
+      /** `auto` (default): hybrid when embeddings are available, else lexical. */
+      mode: z.enum(["auto", "lexical", "hybrid"]).default("auto"),
+    })
+    .strict(),
+  response: z
+    .object({
+      /** The ranking actually used. */
+      mode: z.enum(["lexical", "hybrid"]),
+      snapshot: z.number().int().min(0),
+      hits: z.array(SearchHitSchema),
+      tookMs: z.number().min(0),
+    })
+    .strict(),
+});
+
+/** One tool call's outcome as recorded. */
+export const UsageRecordSchema = z
+  .object({
+    /** Unique per call; recording the same call id twice counts it once (safe to retry). */
+    callId: z.string().min(1).max(128),
+    taskId: TaskId,
+    hash: ContentHash,
+    outcome: ToolCallOutcome,
+    /** The sandbox's status, when the call reached the sandbox. */
+    sandboxStatus: OutcomeStatusSchema.optional(),
+    latencyMs: z.number().min(0),
+    /** ISO-8601 time of the call (default: when recorded). */
+    time: z.string().max(40).optional(),
+  })
+  .strict();
+export type UsageRecord = z.infer<typeof UsageRecordSchema>;
+
+export const RegistryRecordUsage = defineEndpoint({
+  service: "registry",
+  name: "record-usage",
+  subject: "registry.record-usage",
+  version: 1,
+  description:
+    "Records tool-call outcomes (success, input error, execution failure, timeout, denied, output error) with latency and task id; aggregates per version and per name. Idempotent per callId.",
+  request: z.object({ calls: z.array(UsageRecordSchema).min(1).max(200) }).strict(),
+  response: z
+    .object({
+      recorded: z.number().int().min(0),
+      /** Call ids already recorded before (not counted again). */
+      duplicates: z.array(z.string()),
+    })
+    .strict(),
+});
+
+export const ConvergenceStatsSchema = z
+  .object({
+    snapshot: z.number().int().min(0),
+    librarySize: z.number().int().min(0),
+    /** Versions created by tasks (created, repaired, merged; not imported), cumulative. */
+    toolsCreated: z.number().int().min(0),
+    toolCalls: z.number().int().min(0),
+    callsByOutcome: z.record(z.string(), z.number().int().min(0)),
+    /** toolsCreated / toolCalls (Evolutionary Generality Loss); 0 with no calls. */
+    egl: z.number().min(0),
+    successRate: z.number().min(0).max(1),
+    /** Calls to tools created by an earlier (other) task / all calls. */
+    reuseRate: z.number().min(0).max(1),
+    tasksSeen: z.number().int().min(0),
+    /** Most-called tool names, most first. */
+    topTools: z.array(z.object({ name: ToolName, calls: z.number().int().min(0) }).strict()),
+  })
+  .strict();
+export type ConvergenceStats = z.infer<typeof ConvergenceStatsSchema>;
+
+export const RegistryStats = defineEndpoint({
+  service: "registry",
+  name: "stats",
+  subject: "registry.stats",
+  version: 1,
+  description:
+    "Convergence figures of the whole library (EGL, reuse, success, size, tasks) and, when asked, the usage of one name or one version.",
+  request: z
+    .object({
+      name: ToolName.optional(),
+      hash: ContentHash.optional(),
+      top: z.number().int().min(0).max(100).default(10),
+    })
+    .strict(),
+  response: z
+    .object({
+      global: ConvergenceStatsSchema,
+      /** Usage of `name` (all its versions) or of `hash`, when asked. */
+      tool: UsageStatsSchema.optional(),
+    })
+    .strict(),
+});
+
+export const RegistryFinishTask = defineEndpoint({
+  service: "registry",
+  name: "finish-task",
+  subject: "registry.finish-task",
+  version: 1,
+  description:
+    "Closes a task's pool: versions that never succeeded are dropped (kept for history, never served); for each name the newest version that succeeded is kept. With mode `absorb` (default) kept versions whose name is new to the library, or that descend from the library's version, are committed as one snapshot; the others are `offered` (for the evolver to merge). With mode `offer` all kept versions are offered. Idempotent.",
+  request: z
+    .object({
+      taskId: TaskId,
+      mode: z.enum(["absorb", "offer"]).default("absorb"),
+    })
+    .strict(),
+  response: z
+    .object({
+      taskId: TaskId,
+      dropped: z.array(z.object({ name: ToolName, hash: ContentHash }).strict()),
+      absorbed: z.array(z.object({ name: ToolName, hash: ContentHash }).strict()),
+      offered: z.array(z.object({ name: ToolName, hash: ContentHash }).strict()),
+      /** The snapshot committed for the absorbed versions, when any were. */
+      snapshot: SnapshotInfoSchema.optional(),
+    })
+    .strict(),
+});
+
+/** Maps a sandbox outcome status to the usage outcome the registry records. */
+export function usageOutcomeOf(status: z.infer<typeof OutcomeStatusSchema>): ToolCallOutcome {
+  switch (status) {
+    case "ok":
+      return "success";
+    case "INVALID_INPUT":
+      return "input-error";
+    case "INVALID_OUTPUT":
+    case "OUTPUT_LIMIT":
+      return "output-error";
+    case "TIMEOUT":
+      return "timeout";
+    case "PERMISSION_DENIED":
+      return "denied";
+    case "MEMORY_LIMIT":
+    case "CRASH":
+      return "execution-failure";
+  }
+}
