@@ -28,6 +28,8 @@ export const LlmErrorCode = {
   cassetteMiss: "LLM_CASSETTE_MISS",
   /** The scripted model ran out of answers or its script threw. */
   scriptExhausted: "LLM_SCRIPT_EXHAUSTED",
+  /** The scripted model's next step expects a different request. */
+  scriptMismatch: "LLM_SCRIPT_MISMATCH",
   /** Budget for a task ran out (shared code with the rest of insitu). */
   budgetExceeded: ErrorCode.budgetExceeded,
 } as const;

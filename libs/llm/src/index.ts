@@ -1,9 +1,9 @@
-export {
-  FinishReason,
-  MessageRole,
-  emptyUsage,
-  toModelMessage,
-} from "./types.js";
+/**
+ * @insitu/llm — one model interface for every role, providers behind it (Gemini via
+ * @google/genai, OpenAI-compatible HTTP), record/replay, per-role settings, accounting and
+ * budgets. Fakes (scripted model, scenario files, provider stand-ins) are in `@insitu/llm/testing`.
+ */
+export { FinishReason, MessageRole, emptyUsage, toModelMessage } from "./types.js";
 export type {
   EmbedOptions,
   EmbeddingModel,
@@ -40,3 +40,63 @@ export type {
   GenerateObjectResult,
   ParseModelJsonResult,
 } from "./generate-object.js";
+export {
+  backoffDelay,
+  defaultRetryOptions,
+  fetchWithRetry,
+  isRetryableStatus,
+  parseRetryAfter,
+} from "./http-retry.js";
+export type { FetchWithRetryOptions, RetryOptions } from "./http-retry.js";
+export {
+  GEMINI_DEFAULT_BASE_URL,
+  GEMINI_PROVIDER,
+  GeminiEmbeddingModel,
+  GeminiModel,
+} from "./gemini.js";
+export type { GeminiEmbeddingOptions, GeminiOptions } from "./gemini.js";
+export {
+  OPENAI_COMPATIBLE_PROVIDER,
+  OpenAiCompatibleEmbeddingModel,
+  OpenAiCompatibleModel,
+} from "./openai-compatible.js";
+export type { OpenAiCompatibleOptions, OpenAiEmbeddingOptions } from "./openai-compatible.js";
+export {
+  Cassette,
+  REPLAY_PROVIDER,
+  ReplayModel,
+  normalizeRequest,
+  recordingModel,
+  replayModel,
+  requestKey,
+  scrubSecrets,
+  stableStringify,
+} from "./cassette.js";
+export type { CassetteEntry, RecordingOptions, ReplayOptions } from "./cassette.js";
+export {
+  DEFAULT_PRICES,
+  MODEL_ROLES,
+  ModelEnv,
+  ModelRole,
+  ProviderName,
+  createEmbeddingModelForRole,
+  createModelForRole,
+  loadModelsConfig,
+  modelSettingsSchema,
+  modelsConfigSchema,
+  notConfiguredError,
+  parseModelsConfig,
+  priceSchema,
+  resolveRoleSettings,
+  withRequestDefaults,
+} from "./config.js";
+export type {
+  CreateModelOptions,
+  Env,
+  ModelPrice,
+  ModelSettings,
+  ModelsConfig,
+  ResolvedModelSettings,
+} from "./config.js";
+export { Accountant, BudgetKind, budgetExceededError, costOf } from "./accounting.js";
+export type { AccountantOptions, CallRecord, TaskBudget, UsageTotals } from "./accounting.js";

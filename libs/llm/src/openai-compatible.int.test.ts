@@ -4,7 +4,12 @@ import { z } from "zod";
 import { LlmErrorCode } from "./errors.js";
 import { generateObject } from "./generate-object.js";
 import { OpenAiCompatibleEmbeddingModel, OpenAiCompatibleModel } from "./openai-compatible.js";
-import { type StandInReply, type StandInRequest, type StandInServer, startStandInServer } from "./stand-in-server.js";
+import {
+  type StandInReply,
+  type StandInRequest,
+  type StandInServer,
+  startStandInServer,
+} from "./stand-in-server.js";
 import { type StreamPart, toModelMessage } from "./types.js";
 
 // The real fetch client against a local stand-in speaking OpenAI chat completions
@@ -61,7 +66,11 @@ const tools = [
   {
     name: "add",
     description: "Adds two numbers",
-    parameters: { type: "object", properties: { a: { type: "number" }, b: { type: "number" } }, required: ["a", "b"] },
+    parameters: {
+      type: "object",
+      properties: { a: { type: "number" }, b: { type: "number" } },
+      required: ["a", "b"],
+    },
   },
 ];
 
@@ -102,7 +111,9 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
             json: completion(
               {
                 content: null,
-                tool_calls: [{ id: "call_9", type: "function", function: { name: "add", arguments: '{"a":2,"b":3}' } }],
+                tool_calls: [
+                  { id: "call_9", type: "function", function: { name: "add", arguments: '{"a":2,"b":3}' } },
+                ],
               },
               "tool_calls",
             ),
@@ -138,7 +149,9 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
       {
         role: "assistant",
         content: null,
-        tool_calls: [{ id: "call_9", type: "function", function: { name: "add", arguments: '{"a":2,"b":3}' } }],
+        tool_calls: [
+          { id: "call_9", type: "function", function: { name: "add", arguments: '{"a":2,"b":3}' } },
+        ],
       },
       { role: "tool", tool_call_id: "call_9", content: '{"sum":5}' },
     ]);
@@ -161,7 +174,10 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
     expect(server?.requests[0]?.body).toMatchObject({
       response_format: {
         type: "json_schema",
-        json_schema: { name: "answer", schema: { type: "object", properties: { answer: { type: "number" } } } },
+        json_schema: {
+          name: "answer",
+          schema: { type: "object", properties: { answer: { type: "number" } } },
+        },
       },
     });
   });
@@ -169,9 +185,14 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
   it("fails with LLM_INVALID_OUTPUT once repairs run out", async () => {
     const model = await openai(() => ({ json: completion({ content: '{"answer": "many"}' }) }));
     const error = await expectError(
-      generateObject(model, { messages: [{ role: "user", content: "answer?" }] }, z.object({ answer: z.number() }), {
-        maxRepairs: 1,
-      }),
+      generateObject(
+        model,
+        { messages: [{ role: "user", content: "answer?" }] },
+        z.object({ answer: z.number() }),
+        {
+          maxRepairs: 1,
+        },
+      ),
       LlmErrorCode.invalidOutput,
     );
     expect(server?.requests).toHaveLength(2);
@@ -189,18 +210,31 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
           choices: [
             {
               index: 0,
-              delta: { tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "add", arguments: '{"a":' } }] },
+              delta: {
+                tool_calls: [
+                  { index: 0, id: "call_1", type: "function", function: { name: "add", arguments: '{"a":' } },
+                ],
+              },
             },
           ],
         },
-        { choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: "1,\"b\":2}" } }] } }] },
+        {
+          choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '1,"b":2}' } }] } }],
+        },
         { choices: [{ index: 0, delta: {}, finish_reason: "tool_calls" }] },
-        { choices: [], usage: { prompt_tokens: 7, completion_tokens: 9, prompt_tokens_details: { cached_tokens: 2 } } },
+        {
+          choices: [],
+          usage: { prompt_tokens: 7, completion_tokens: 9, prompt_tokens_details: { cached_tokens: 2 } },
+        },
       ],
     }));
     const parts: StreamPart[] = [];
-    for await (const part of model.stream({ messages: [{ role: "user", content: "1+2" }], tools })) parts.push(part);
-    expect(parts.filter((part) => part.type === "text-delta").map((part) => part.text)).toEqual(["Let me ", "add."]);
+    for await (const part of model.stream({ messages: [{ role: "user", content: "1+2" }], tools }))
+      parts.push(part);
+    expect(parts.filter((part) => part.type === "text-delta").map((part) => part.text)).toEqual([
+      "Let me ",
+      "add.",
+    ]);
     expect(parts.find((part) => part.type === "tool-call")).toEqual({
       type: "tool-call",
       toolCall: { id: "call_1", name: "add", arguments: { a: 1, b: 2 } },
@@ -214,7 +248,10 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
         usage: { inputTokens: 7, outputTokens: 9, cachedTokens: 2 },
       });
     }
-    expect(server?.requests[0]?.body).toMatchObject({ stream: true, stream_options: { include_usage: true } });
+    expect(server?.requests[0]?.body).toMatchObject({
+      stream: true,
+      stream_options: { include_usage: true },
+    });
   });
 
   it("retries a 429 after the Retry-After the server asked for, then succeeds", async () => {
@@ -231,21 +268,30 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
 
   it("reports LLM_RATE_LIMITED when every attempt is rate limited", async () => {
     const model = await openai(() => ({ status: 429, json: { error: { message: "slow down" } } }));
-    const error = await expectError(model.generate({ messages: [{ role: "user", content: "hi" }] }), LlmErrorCode.rateLimited);
+    const error = await expectError(
+      model.generate({ messages: [{ role: "user", content: "hi" }] }),
+      LlmErrorCode.rateLimited,
+    );
     expect(server?.requests).toHaveLength(3);
     expect(error.details).toMatchObject({ status: 429, attempts: 3 });
   });
 
   it("gives up on 5xx after the configured attempts with LLM_UNAVAILABLE", async () => {
     const model = await openai(() => ({ status: 502, raw: "<html>Bad gateway</html>" }));
-    const error = await expectError(model.generate({ messages: [{ role: "user", content: "hi" }] }), LlmErrorCode.unavailable);
+    const error = await expectError(
+      model.generate({ messages: [{ role: "user", content: "hi" }] }),
+      LlmErrorCode.unavailable,
+    );
     expect(server?.requests).toHaveLength(3);
     expect(error.message).toContain("Bad gateway");
   });
 
   it("ends a hanging call with LLM_TIMEOUT after each attempt's deadline", async () => {
     const model = await openai(() => ({ hang: true }), { retry: { maxAttempts: 2 } });
-    await expectError(model.generate({ messages: [{ role: "user", content: "hi" }], timeoutMs: 150 }), LlmErrorCode.timeout);
+    await expectError(
+      model.generate({ messages: [{ role: "user", content: "hi" }], timeoutMs: 150 }),
+      LlmErrorCode.timeout,
+    );
     expect(server?.requests).toHaveLength(2);
   });
 
@@ -255,12 +301,18 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
         ? { raw: '{"choices": [' }
         : {
             json: completion(
-              { content: null, tool_calls: [{ id: "c", type: "function", function: { name: "add", arguments: "{a:1" } }] },
+              {
+                content: null,
+                tool_calls: [{ id: "c", type: "function", function: { name: "add", arguments: "{a:1" } }],
+              },
               "tool_calls",
             ),
           },
     );
-    await expectError(model.generate({ messages: [{ role: "user", content: "hi" }] }), LlmErrorCode.badResponse);
+    await expectError(
+      model.generate({ messages: [{ role: "user", content: "hi" }] }),
+      LlmErrorCode.badResponse,
+    );
     const error = await expectError(
       model.generate({ messages: [{ role: "user", content: "hi" }], tools }),
       LlmErrorCode.badResponse,
@@ -270,7 +322,10 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
 
   it("turns a content_filter finish into LLM_SAFETY_BLOCK", async () => {
     const model = await openai(() => ({ json: completion({ content: "" }, "content_filter") }));
-    await expectError(model.generate({ messages: [{ role: "user", content: "bad" }] }), LlmErrorCode.safetyBlock);
+    await expectError(
+      model.generate({ messages: [{ role: "user", content: "bad" }] }),
+      LlmErrorCode.safetyBlock,
+    );
   });
 
   it("embeds texts through /embeddings, in input order", async () => {
@@ -280,7 +335,9 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
       return {
         json: {
           object: "list",
-          data: body.input.map((text, index) => ({ object: "embedding", index, embedding: [text.length, 0, 1] })).reverse(),
+          data: body.input
+            .map((text, index) => ({ object: "embedding", index, embedding: [text.length, 0, 1] }))
+            .reverse(),
           model: "nomic-embed-text",
           usage: { prompt_tokens: 3, total_tokens: 3 },
         },

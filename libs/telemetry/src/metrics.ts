@@ -46,6 +46,7 @@ export const MetricName = {
   llmCostUsdTotal: "insitu_llm_cost_usd_total",
   llmLatencySeconds: "insitu_llm_latency_seconds",
   llmErrorsTotal: "insitu_llm_errors_total",
+  llmBudgetExceededTotal: "insitu_llm_budget_exceeded_total",
   // tasks
   tasksTotal: "insitu_tasks_total",
   taskDurationSeconds: "insitu_task_duration_seconds",
