@@ -1,0 +1,197 @@
+// The fixed entry module of every sandboxed call (never tool code: a literal import in an entry
+// module reads files with no permission check). It reads one job from stdin, imports the tool
+// from a `data:` URL, runs it once, writes one result frame and exits.
+//
+// The result frame travels on stdout, which the tool can write too, so it is marked with a
+// per-call nonce the tool never sees: the nonce arrives on stdin (read to the end and closed
+// before the tool is imported) and lives only in this module's scope. Everything the frame is
+// built with is captured before the tool runs, so a tool that patches globals (JSON, TextEncoder,
+// Deno.stdout …) cannot observe or forge it.
+
+const ReflectApply = Reflect.apply;
+const jsonStringify = JSON.stringify;
+const jsonParse = JSON.parse;
+const encoder = new TextEncoder();
+const encode = TextEncoder.prototype.encode;
+const decoder = new TextDecoder();
+const decode = TextDecoder.prototype.decode;
+const subarray = Uint8Array.prototype.subarray;
+const typedArraySet = Uint8Array.prototype.set;
+const stdout = Deno.stdout;
+const writeSync = stdout.writeSync;
+const exit = Deno.exit;
+const envSet = Deno.env.set;
+const envObject = Deno.env;
+const StringCtor = String;
+const ObjectHasOwn = Object.hasOwn;
+const Uint8ArrayCtor = Uint8Array;
+const addEventListener = globalThis.addEventListener;
+// TypedArray.prototype.length is a configurable getter a tool could replace (to read the frame,
+// nonce included, or to make it look empty); read lengths through the original getter.
+const typedArrayLength = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  "length",
+).get;
+function lengthOf(bytes) {
+  return ReflectApply(typedArrayLength, bytes, []);
+}
+
+function bytesOf(text) {
+  return ReflectApply(encode, encoder, [text]);
+}
+
+function writeAll(bytes) {
+  let offset = 0;
+  const total = lengthOf(bytes);
+  while (offset < total) {
+    offset += ReflectApply(writeSync, stdout, [ReflectApply(subarray, bytes, [offset])]);
+  }
+}
+
+async function readJob() {
+  const chunks = [];
+  let total = 0;
+  for await (const chunk of Deno.stdin.readable) {
+    chunks.push(chunk);
+    total += chunk.length;
+  }
+  const all = new Uint8ArrayCtor(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    ReflectApply(typedArraySet, all, [chunk, offset]);
+    offset += chunk.length;
+  }
+  try {
+    Deno.stdin.close();
+  } catch {
+    // already closed by reading to the end
+  }
+  return jsonParse(ReflectApply(decode, decoder, [all]));
+}
+
+function describe(error) {
+  let name = "Error";
+  let message = "";
+  let stack = "";
+  let cause = "";
+  try {
+    if (error !== null && (typeof error === "object" || typeof error === "function")) {
+      name = StringCtor(error.name ?? "Error");
+      message = StringCtor(error.message ?? "");
+      stack = typeof error.stack === "string" ? error.stack : "";
+      if (error.cause !== undefined && error.cause !== null) {
+        cause = StringCtor(error.cause?.message ?? error.cause);
+      }
+    } else {
+      message = StringCtor(error);
+    }
+  } catch {
+    message = "the tool threw a value that cannot be described";
+  }
+  return { name, message, stack, cause };
+}
+
+const job = await readJob();
+const framePrefix = bytesOf(`\u001e${job.nonce}:`);
+const maxResultBytes = job.maxResultBytes;
+const moduleUrl = job.moduleUrl;
+const input = job.input;
+let written = false;
+
+function emit(body) {
+  if (written) return;
+  written = true;
+  const bodyBytes = bytesOf(body);
+  const bodyLength = lengthOf(bodyBytes);
+  const header = bytesOf(`${bodyLength}:`);
+  const prefixLength = lengthOf(framePrefix);
+  const headerLength = lengthOf(header);
+  const frame = new Uint8ArrayCtor(prefixLength + headerLength + bodyLength + 1);
+  ReflectApply(typedArraySet, frame, [framePrefix, 0]);
+  ReflectApply(typedArraySet, frame, [header, prefixLength]);
+  ReflectApply(typedArraySet, frame, [bodyBytes, prefixLength + headerLength]);
+  frame[prefixLength + headerLength + bodyLength] = 10;
+  writeAll(frame);
+}
+
+function emitError(kind, error) {
+  const facts = describe(error);
+  emit(
+    `{"k":${jsonStringify(kind)},"name":${jsonStringify(facts.name)},"message":${jsonStringify(facts.message)},"stack":${jsonStringify(facts.stack)},"cause":${jsonStringify(facts.cause)}}`,
+  );
+  exit(0);
+}
+
+// Secrets arrive on stdin, not in the process environment (no /proc/<pid>/environ exposure); only
+// names granted by --allow-env can be set.
+for (const name in job.env) {
+  if (ObjectHasOwn(job.env, name)) ReflectApply(envSet, envObject, [name, job.env[name]]);
+}
+job.env = undefined;
+job.nonce = undefined;
+
+ReflectApply(addEventListener, globalThis, [
+  "unhandledrejection",
+  (event) => {
+    event.preventDefault();
+    emitError("error", event.reason);
+  },
+]);
+ReflectApply(addEventListener, globalThis, [
+  "error",
+  (event) => {
+    event.preventDefault();
+    emitError("error", event.error ?? event.message);
+  },
+]);
+
+if (typeof moduleUrl !== "string" || !moduleUrl.startsWith("data:application/typescript;base64,")) {
+  emit('{"k":"error","name":"Error","message":"runner received no tool module","stack":"","cause":""}');
+  exit(0);
+}
+
+let tool;
+try {
+  tool = await import(moduleUrl);
+} catch (error) {
+  emitError("load", error);
+}
+if (job.mode === "manifest") {
+  // `sandbox.check` reads the exported manifest by importing the module here, never in Node.
+  let manifestText;
+  try {
+    manifestText = jsonStringify(tool?.manifest ?? null);
+  } catch (error) {
+    emitError("unserializable", error);
+  }
+  emit(`{"k":"ok","output":${manifestText ?? "null"}}`);
+  exit(0);
+}
+const run = tool?.default;
+if (typeof run !== "function") {
+  emit(
+    '{"k":"load","name":"TypeError","message":"the module has no default export: write `export default async function run(input) { ... }`","stack":"","cause":""}',
+  );
+  exit(0);
+}
+
+let output;
+try {
+  output = await run(input);
+} catch (error) {
+  emitError("error", error);
+}
+let text;
+try {
+  text = jsonStringify(output);
+} catch (error) {
+  emitError("unserializable", error);
+}
+if (text === undefined) text = "null";
+// Measured in bytes (what travels), not characters; the host checks again before parsing.
+if (text.length > maxResultBytes || lengthOf(bytesOf(text)) > maxResultBytes) {
+  emit(`{"k":"output-limit","chars":${text.length}}`);
+} else {
+  emit(`{"k":"ok","output":${text}}`);
+}
+exit(0);

@@ -1,0 +1,187 @@
+import type { PermissionKind, PermissionRef, ToolOutcome } from "@insitu/tool-kit";
+import { parseBoundedJson, scanFrames } from "./frame.js";
+import type { RawRun } from "./process-slot.js";
+
+/** Deepest JSON a tool may return. */
+export const MAX_OUTPUT_DEPTH = 64;
+const LOG_CHARS = 8 * 1024;
+const STACK_CHARS = 3000;
+
+interface Frame {
+  k: "ok" | "error" | "load" | "unserializable" | "output-limit";
+  output?: unknown;
+  name?: string;
+  message?: string;
+  stack?: string;
+  cause?: string;
+  chars?: number;
+}
+
+export interface ClassifyLimits {
+  timeoutMs: number;
+  memoryMb: number;
+  outputBytes: number;
+}
+
+/**
+ * Turns what a process left behind into a typed outcome. Order matters: what the sandbox did
+ * (kill at the wall limit, at the output cap) and what the kernel did (OOM) outrank anything the
+ * process wrote, because a dying process's last words are not trusted.
+ */
+export function classifyRun(run: RawRun & { nonce: string }, limits: ClassifyLimits): ToolOutcome {
+  const { frames, rest } = scanFrames(run.stdout, run.nonce);
+  const stderr = run.stderr.toString("utf8");
+  const logs = trimLogs(`${rest.toString("utf8")}${stderr}`);
+  const common = { durationMs: round(run.durationMs), ...(logs ? { logs } : {}) };
+
+  if (run.killedFor === "timeout") return { status: "TIMEOUT", limitMs: limits.timeoutMs, ...common };
+  if (run.killedFor === "output-limit")
+    return { status: "OUTPUT_LIMIT", limitBytes: limits.outputBytes, ...common };
+  if (run.memoryExceeded || isOutOfMemoryText(stderr)) {
+    return { status: "MEMORY_LIMIT", limitMb: Math.round(run.memoryCapBytes / 1024 / 1024), ...common };
+  }
+  if (run.signal === "SIGXCPU") return { status: "TIMEOUT", limitMs: limits.timeoutMs, ...common };
+  if (run.signal === "SIGXFSZ") {
+    return {
+      status: "OUTPUT_LIMIT",
+      limitBytes: limits.outputBytes,
+      ...common,
+      logs: trimLogs(`${logs}\n[sandbox] a file in the work dir exceeded the file size limit`),
+    };
+  }
+  if (frames.length > 1) {
+    return {
+      status: "CRASH",
+      message: "the result channel was tampered with (more than one result frame)",
+      ...common,
+    };
+  }
+  const frameBytes = frames[0];
+  if (frameBytes === undefined) {
+    const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.exitCode ?? "unknown"}`;
+    return {
+      status: "CRASH",
+      message: `the tool process ${how} before returning a result (Deno.exit, a fatal error, or a killed process)`,
+      ...common,
+    };
+  }
+  const parsed = parseBoundedJson(frameBytes, {
+    maxBytes: limits.outputBytes + 1024,
+    maxDepth: MAX_OUTPUT_DEPTH + 1,
+  });
+  if (!parsed.ok) {
+    if (parsed.reason === "too-large")
+      return { status: "OUTPUT_LIMIT", limitBytes: limits.outputBytes, ...common };
+    if (parsed.reason === "too-deep") {
+      return {
+        status: "INVALID_OUTPUT",
+        issues: [{ path: "/", message: `output nests deeper than ${MAX_OUTPUT_DEPTH} levels` }],
+        ...common,
+      };
+    }
+    return { status: "CRASH", message: `the result frame is damaged: ${parsed.message}`, ...common };
+  }
+  const frame = parsed.value as Frame;
+  switch (frame.k) {
+    case "ok":
+      return { status: "ok", output: frame.output, ...common };
+    case "output-limit":
+      return { status: "OUTPUT_LIMIT", limitBytes: limits.outputBytes, ...common };
+    case "unserializable":
+      return {
+        status: "INVALID_OUTPUT",
+        issues: [
+          { path: "/", message: `the output cannot be written as JSON: ${String(frame.message ?? "")}` },
+        ],
+        ...common,
+      };
+    case "error":
+    case "load":
+      return classifyError(frame, common, limits);
+    default:
+      return { status: "CRASH", message: "the result frame has an unknown kind", ...common };
+  }
+}
+
+const PERMISSION_PATTERN = /Requires (\w+) access to "([^"]*)"/;
+const REMOTE_IMPORT_PATTERN = /A remote specifier was requested: "([^"]+)"/;
+const NPM_IMPORT_PATTERN = /npm specifiers were requested/;
+const PERMISSION_KINDS = new Set<string>(["net", "env", "read", "write", "run", "ffi", "sys", "import"]);
+
+function classifyError(
+  frame: Frame,
+  common: { durationMs: number; logs?: string },
+  limits: ClassifyLimits,
+): ToolOutcome {
+  const message = cleanText(String(frame.message ?? ""));
+  const cause = cleanText(String(frame.cause ?? ""));
+  const text = `${message}\n${cause}`;
+  const permission = findPermission(text);
+  if (permission) {
+    return {
+      status: "PERMISSION_DENIED",
+      permission,
+      message: truncate(firstLine(message) || firstLine(cause), 2000),
+      ...common,
+    };
+  }
+  if (isOutOfMemoryText(text)) return { status: "MEMORY_LIMIT", limitMb: limits.memoryMb, ...common };
+  const name = String(frame.name ?? "Error");
+  const prefix = frame.k === "load" ? "the tool module failed to load: " : "";
+  const stack = trimStack(String(frame.stack ?? ""));
+  return {
+    status: "CRASH",
+    message: truncate(`${prefix}${name}: ${message}${cause ? ` (cause: ${cause})` : ""}`, 2000),
+    ...(stack ? { stack } : {}),
+    ...common,
+  };
+}
+
+export function findPermission(text: string): PermissionRef | undefined {
+  const match = PERMISSION_PATTERN.exec(text);
+  if (match && PERMISSION_KINDS.has(match[1] ?? "")) {
+    return { kind: match[1] as PermissionKind, target: match[2] };
+  }
+  const remote = REMOTE_IMPORT_PATTERN.exec(text);
+  if (remote) return { kind: "import", target: remote[1] };
+  if (NPM_IMPORT_PATTERN.test(text)) return { kind: "import", target: "npm:" };
+  return undefined;
+}
+
+function isOutOfMemoryText(text: string): boolean {
+  return /out of memory|Array buffer allocation failed|Invalid array buffer length|heap limit|memory allocation of \d+ bytes failed/i.test(
+    text,
+  );
+}
+
+const TOOL_URL_PATTERN = /data:application\/typescript;base64,[A-Za-z0-9+/=.]*/g;
+
+/** Replaces the tool's data: URL (the whole module, base64) with `tool.ts` and drops ANSI codes. */
+export function cleanText(text: string): string {
+  return text.replace(TOOL_URL_PATTERN, "tool.ts").replace(/\u001b\[[0-9;]*m/g, "");
+}
+
+/** Keeps the message line and the tool's own frames; runner and Deno internals are noise to a model. */
+export function trimStack(stack: string): string {
+  const lines = cleanText(stack).split("\n");
+  const kept = lines.filter((line, index) => index === 0 || line.includes("tool.ts"));
+  return truncate(kept.join("\n"), STACK_CHARS);
+}
+
+function trimLogs(text: string): string {
+  const clean = cleanText(text);
+  if (clean.length <= LOG_CHARS) return clean;
+  return `${clean.slice(0, LOG_CHARS / 2)}\n…[${clean.length - LOG_CHARS} characters trimmed]…\n${clean.slice(-LOG_CHARS / 2 + 64)}`;
+}
+
+function firstLine(text: string): string {
+  return text.split("\n")[0] ?? "";
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function round(value: number): number {
+  return Math.round(value * 100) / 100;
+}

@@ -1,0 +1,212 @@
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+/**
+ * How memory and process-count limits are enforced on this machine, decided once at start-up:
+ *
+ * - `cgroup-v2`: a child cgroup per call with `memory.max`, `memory.swap.max` and `pids.max`.
+ * - `cgroup-v1`: the same with the v1 files (`memory.limit_in_bytes`, `memory.memsw.limit_in_bytes`,
+ *   `pids.max`) where the v1 memory and pids hierarchies are mounted and writable.
+ * - `prlimit`: no writable cgroup; memory is capped with RLIMIT_DATA, which must leave Deno
+ *   ~550 MB to start, so small memory limits are raised to that floor (reported per call).
+ *
+ * CPU time (RLIMIT_CPU), file size (RLIMIT_FSIZE) and core dumps are set with prlimit in every mode.
+ */
+export const EnforcementMechanism = {
+  cgroupV2: "cgroup-v2",
+  cgroupV1: "cgroup-v1",
+  prlimit: "prlimit",
+} as const;
+export type EnforcementMechanism = (typeof EnforcementMechanism)[keyof typeof EnforcementMechanism];
+
+export interface Enforcement {
+  mechanism: EnforcementMechanism;
+  /** Why this mechanism (and not a stronger one) is in force. */
+  reason: string;
+  /** Creates the per-call cgroup (undefined in prlimit mode). */
+  createCallGroup(id: string, limits: { memoryBytes: number; pids: number }): CallGroup | undefined;
+  /** Removes the replica's parent cgroups. */
+  dispose(): void;
+}
+
+export interface CallGroup {
+  /** Moves a process (all its threads) into the group. */
+  add(pid: number): void;
+  /** True when the kernel OOM-killed (or refused memory to) a task of the group. */
+  memoryExceeded(): boolean;
+  /** Peak memory of the group in bytes, when the kernel reports it. */
+  peakBytes(): number | undefined;
+  destroy(): void;
+}
+
+/** Memory floor for RLIMIT_DATA: Deno 2.9 does not start with less (measured). */
+export const PRLIMIT_DATA_FLOOR_BYTES = 640 * 1024 * 1024;
+
+export function detectEnforcement(
+  options: { forceMechanism?: EnforcementMechanism; root?: string } = {},
+): Enforcement {
+  const root = options.root ?? "/sys/fs/cgroup";
+  const failures: string[] = [];
+  if (options.forceMechanism !== EnforcementMechanism.prlimit) {
+    if (options.forceMechanism !== EnforcementMechanism.cgroupV1) {
+      const v2 = tryCgroupV2(root);
+      if (typeof v2 !== "string") return v2;
+      failures.push(`cgroup v2: ${v2}`);
+    }
+    if (options.forceMechanism !== EnforcementMechanism.cgroupV2) {
+      const v1 = tryCgroupV1(root);
+      if (typeof v1 !== "string") return v1;
+      failures.push(`cgroup v1: ${v1}`);
+    }
+  }
+  return {
+    mechanism: EnforcementMechanism.prlimit,
+    reason: failures.length > 0 ? failures.join("; ") : "forced by configuration",
+    createCallGroup: () => undefined,
+    dispose: () => {},
+  };
+}
+
+function ownCgroupPath(controller: string | undefined): string | undefined {
+  const lines = readFileSync("/proc/self/cgroup", "utf8").trim().split("\n");
+  for (const line of lines) {
+    const [, controllers, path] = line.split(":");
+    if (controller === undefined ? controllers === "" : (controllers ?? "").split(",").includes(controller)) {
+      return path;
+    }
+  }
+  return undefined;
+}
+
+function replicaDirName(): string {
+  return `insitu-sandbox-${process.pid}`;
+}
+
+function tryCgroupV2(root: string): Enforcement | string {
+  try {
+    if (!existsSync(join(root, "cgroup.controllers"))) return "/sys/fs/cgroup is not a cgroup2 mount";
+    const own = ownCgroupPath(undefined);
+    if (own === undefined) return "no unified entry in /proc/self/cgroup";
+    const ownDir = join(root, own);
+    const available = readFileSync(join(ownDir, "cgroup.controllers"), "utf8").split(/\s+/);
+    if (!available.includes("memory") || !available.includes("pids")) {
+      return `memory/pids controllers not delegated here (have: ${available.join(" ").trim() || "none"})`;
+    }
+    const base = join(ownDir, replicaDirName());
+    mkdirSync(base, { recursive: true });
+    // Enabling controllers for children of `base` is allowed because `base` holds no process.
+    writeFileSync(join(base, "cgroup.subtree_control"), "+memory +pids");
+    return {
+      mechanism: EnforcementMechanism.cgroupV2,
+      reason: `delegated cgroup ${base}`,
+      createCallGroup(id, limits) {
+        const dir = join(base, id);
+        mkdirSync(dir);
+        writeFileSync(join(dir, "memory.max"), String(limits.memoryBytes));
+        if (existsSync(join(dir, "memory.swap.max"))) writeFileSync(join(dir, "memory.swap.max"), "0");
+        writeFileSync(join(dir, "pids.max"), String(limits.pids));
+        return {
+          add: (pid) => writeFileSync(join(dir, "cgroup.procs"), String(pid)),
+          memoryExceeded: () => {
+            const events = safeRead(join(dir, "memory.events"));
+            return /^(oom|oom_kill|max) [1-9]/m.test(events);
+          },
+          peakBytes: () => numberOrUndefined(safeRead(join(dir, "memory.peak"))),
+          destroy: () => removeGroup(dir),
+        };
+      },
+      dispose: () => removeGroup(base),
+    };
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function tryCgroupV1(root: string): Enforcement | string {
+  try {
+    const memoryRoot = join(root, "memory");
+    const pidsRoot = join(root, "pids");
+    if (!existsSync(join(memoryRoot, "memory.limit_in_bytes"))) return "no v1 memory hierarchy";
+    if (!existsSync(join(pidsRoot, "pids.max")) && !existsSync(join(pidsRoot, "cgroup.procs"))) {
+      return "no v1 pids hierarchy";
+    }
+    const memoryBase = join(memoryRoot, ownCgroupPath("memory") ?? "/", replicaDirName());
+    const pidsBase = join(pidsRoot, ownCgroupPath("pids") ?? "/", replicaDirName());
+    mkdirSync(memoryBase, { recursive: true });
+    mkdirSync(pidsBase, { recursive: true });
+    return {
+      mechanism: EnforcementMechanism.cgroupV1,
+      reason: `v1 memory ${memoryBase}, pids ${pidsBase} (no delegated cgroup v2 memory controller)`,
+      createCallGroup(id, limits) {
+        const memoryDir = join(memoryBase, id);
+        const pidsDir = join(pidsBase, id);
+        mkdirSync(memoryDir);
+        mkdirSync(pidsDir);
+        writeFileSync(join(memoryDir, "memory.limit_in_bytes"), String(limits.memoryBytes));
+        // memsw caps memory+swap; without it a bomb would spill into swap instead of dying.
+        if (existsSync(join(memoryDir, "memory.memsw.limit_in_bytes"))) {
+          try {
+            writeFileSync(join(memoryDir, "memory.memsw.limit_in_bytes"), String(limits.memoryBytes));
+          } catch {
+            // swap accounting disabled in this kernel: memory.limit_in_bytes alone applies
+          }
+        }
+        writeFileSync(join(pidsDir, "pids.max"), String(limits.pids));
+        return {
+          add: (pid) => {
+            writeFileSync(join(memoryDir, "cgroup.procs"), String(pid));
+            writeFileSync(join(pidsDir, "cgroup.procs"), String(pid));
+          },
+          memoryExceeded: () => {
+            const control = safeRead(join(memoryDir, "memory.oom_control"));
+            if (/^oom_kill [1-9]/m.test(control)) return true;
+            return (numberOrUndefined(safeRead(join(memoryDir, "memory.failcnt"))) ?? 0) > 0;
+          },
+          peakBytes: () => numberOrUndefined(safeRead(join(memoryDir, "memory.max_usage_in_bytes"))),
+          destroy: () => {
+            removeGroup(memoryDir);
+            removeGroup(pidsDir);
+          },
+        };
+      },
+      dispose: () => {
+        removeGroup(memoryBase);
+        removeGroup(pidsBase);
+      },
+    };
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+function safeRead(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}
+
+function numberOrUndefined(text: string): number | undefined {
+  const value = Number.parseInt(text.trim(), 10);
+  return Number.isFinite(value) ? value : undefined;
+}
+
+function removeGroup(dir: string): void {
+  // A cgroup can be removed only once its last task has gone; the kernel may need a moment after
+  // the process is reaped, so retry briefly.
+  for (let attempt = 0; attempt < 50; attempt += 1) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") return;
+      if (code !== "EBUSY") return;
+      const until = Date.now() + 2;
+      while (Date.now() < until) {
+        // busy-wait a few ms; rmdir of an emptied cgroup succeeds within one or two tries
+      }
+    }
+  }
+}

@@ -1,0 +1,272 @@
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { type ResultPromise, execa } from "execa";
+import {
+  type CallGroup,
+  type Enforcement,
+  EnforcementMechanism,
+  PRLIMIT_DATA_FLOOR_BYTES,
+} from "./enforcement.js";
+
+/** Everything that decides a Deno process's flags; processes are pre-spawned per profile. */
+export interface ProcessProfile {
+  /** `--allow-net` entries. */
+  net: string[];
+  /** `--deny-net` entries (internal ranges applied to resolved addresses). */
+  denyNet: string[];
+  /** `--allow-env` names (values arrive with the job). */
+  envNames: string[];
+  memoryMb: number;
+  /** Wall-time budget the CPU limit is derived from. */
+  timeoutMs: number;
+  outputBytes: number;
+}
+
+export function profileKey(profile: ProcessProfile): string {
+  return JSON.stringify([
+    profile.net,
+    profile.denyNet,
+    profile.envNames,
+    profile.memoryMb,
+    profile.timeoutMs,
+    profile.outputBytes,
+  ]);
+}
+
+export interface SpawnEnvironment {
+  denoPath: string;
+  prlimitPath: string;
+  runnerPath: string;
+  /** Deno's module/emit cache (owned by the sandbox; tools cannot read or write it). */
+  denoDir: string;
+  /** Parent of the per-call work dirs. */
+  workRoot: string;
+  /** Read-only folder of vetted libraries, or undefined. */
+  vendorDir?: string;
+  /** Import map naming the vetted libraries, or undefined. */
+  importMapPath?: string;
+  enforcement: Enforcement;
+  /** Largest file a tool may write in its work dir. */
+  maxFileBytes: number;
+  /** Threads+processes per call (cgroup pids.max). */
+  maxPids: number;
+  /** Extra wall time for Deno's own start before the tool's budget is spent. */
+  startupAllowanceMs: number;
+}
+
+/** Bytes of tool prints (stdout+stderr) kept beyond the result budget before the call is killed. */
+export const LOG_ALLOWANCE_BYTES = 64 * 1024;
+
+export interface RawRun {
+  exitCode?: number;
+  signal?: string;
+  /** Set when the sandbox killed the process, and why. */
+  killedFor?: "timeout" | "output-limit";
+  stdout: Buffer;
+  stderr: Buffer;
+  memoryExceeded: boolean;
+  peakMemoryBytes?: number;
+  /** Wall time from the job being handed over to the process's exit. */
+  durationMs: number;
+  /** The effective memory cap in bytes (raised to the RLIMIT_DATA floor in prlimit mode). */
+  memoryCapBytes: number;
+}
+
+export interface Job {
+  /** `manifest` imports the module and returns its `manifest` export instead of running it. */
+  mode?: "run" | "manifest";
+  moduleUrl: string;
+  input: unknown;
+  env: Record<string, string>;
+  maxResultBytes: number;
+}
+
+let callCounter = 0;
+
+/**
+ * One single-use Deno process: spawned (possibly ahead of time) with a profile's flags, its own
+ * work dir and cgroup, waiting for its one job on stdin. It never runs a second tool.
+ */
+export class ProcessSlot {
+  readonly profile: ProcessProfile;
+  readonly key: string;
+  readonly spawnedAt = performance.now();
+  private readonly child: ResultPromise;
+  private readonly workDir: string;
+  private readonly group: CallGroup | undefined;
+  private readonly memoryCapBytes: number;
+  private readonly stdoutChunks: Buffer[] = [];
+  private readonly stderrChunks: Buffer[] = [];
+  private outputBytes = 0;
+  private killedFor: RawRun["killedFor"];
+  private used = false;
+  private disposed = false;
+  private readonly exited: Promise<{ exitCode?: number; signal?: string }>;
+  private exitedNow = false;
+
+  constructor(
+    private readonly environment: SpawnEnvironment,
+    profile: ProcessProfile,
+  ) {
+    this.profile = profile;
+    this.key = profileKey(profile);
+    callCounter += 1;
+    const id = `call-${process.pid}-${callCounter}-${randomBytes(4).toString("hex")}`;
+    this.workDir = mkdtempSync(join(environment.workRoot, `${id}-`));
+    const mechanism = environment.enforcement.mechanism;
+    const requestedBytes = profile.memoryMb * 1024 * 1024;
+    this.memoryCapBytes =
+      mechanism === EnforcementMechanism.prlimit
+        ? Math.max(requestedBytes, PRLIMIT_DATA_FLOOR_BYTES)
+        : requestedBytes;
+    try {
+      this.group = environment.enforcement.createCallGroup(id, {
+        memoryBytes: this.memoryCapBytes,
+        pids: environment.maxPids,
+      });
+    } catch (error) {
+      rmSync(this.workDir, { recursive: true, force: true });
+      throw error;
+    }
+    const cpuSeconds = Math.ceil((profile.timeoutMs + environment.startupAllowanceMs) / 1000) + 1;
+    const limits = [
+      `--cpu=${cpuSeconds}:${cpuSeconds}`,
+      `--fsize=${environment.maxFileBytes}:${environment.maxFileBytes}`,
+      "--core=0:0",
+      "--nofile=256:256",
+    ];
+    if (mechanism === EnforcementMechanism.prlimit)
+      limits.push(`--data=${this.memoryCapBytes}:${this.memoryCapBytes}`);
+    const readable = [this.workDir, ...(environment.vendorDir ? [environment.vendorDir] : [])];
+    // The V8 heap is capped below the OS limit so an ordinary heap bomb ends as a clean V8 OOM;
+    // ArrayBuffers live outside that heap and meet the cgroup / RLIMIT_DATA cap instead.
+    const heapMb = Math.max(32, profile.memoryMb - 48);
+    const flags = [
+      "run",
+      "--no-prompt",
+      "--no-remote",
+      "--no-npm",
+      "--no-config",
+      "--no-lock",
+      `--allow-read=${readable.join(",")}`,
+      `--allow-write=${this.workDir}`,
+      `--v8-flags=--max-old-space-size=${heapMb}`,
+    ];
+    if (profile.net.length > 0) flags.push(`--allow-net=${profile.net.join(",")}`);
+    if (profile.denyNet.length > 0) flags.push(`--deny-net=${profile.denyNet.join(",")}`);
+    if (profile.envNames.length > 0) flags.push(`--allow-env=${profile.envNames.join(",")}`);
+    if (environment.importMapPath) flags.push(`--import-map=${environment.importMapPath}`);
+    flags.push(environment.runnerPath);
+
+    this.child = execa(environment.prlimitPath, [...limits, "--", environment.denoPath, ...flags], {
+      cwd: this.workDir,
+      // A clean environment: nothing of the host's (this machine sets RUST_BACKTRACE=1, tokens …).
+      env: {
+        DENO_DIR: environment.denoDir,
+        NO_COLOR: "1",
+        DENO_NO_UPDATE_CHECK: "1",
+        DENO_NO_PACKAGE_JSON: "1",
+      },
+      extendEnv: false,
+      stdin: "pipe",
+      stdout: "pipe",
+      stderr: "pipe",
+      encoding: "buffer",
+      buffer: false,
+      detached: true,
+      reject: false,
+      cleanup: true,
+      windowsHide: true,
+    });
+    const pid = this.child.pid;
+    if (pid !== undefined && this.group) {
+      try {
+        // The job (and so the tool) only arrives after this, so nothing of the tool runs outside the group.
+        this.group.add(pid);
+      } catch (error) {
+        this.kill();
+        throw error;
+      }
+    }
+    const cap = profile.outputBytes + LOG_ALLOWANCE_BYTES + 256;
+    const collect = (chunks: Buffer[]) => (chunk: Buffer) => {
+      this.outputBytes += chunk.length;
+      if (this.outputBytes > cap) {
+        if (!this.killedFor) this.killedFor = "output-limit";
+        this.kill();
+        return;
+      }
+      chunks.push(chunk);
+    };
+    this.child.stdout?.on("data", collect(this.stdoutChunks));
+    this.child.stderr?.on("data", collect(this.stderrChunks));
+    this.child.stdin?.on("error", () => {
+      // EPIPE when the process died before reading its job; the exit status tells the story.
+    });
+    this.exited = this.child.then((result) => {
+      this.exitedNow = true;
+      return {
+        exitCode: result.exitCode ?? undefined,
+        signal: result.signal ?? undefined,
+      };
+    });
+  }
+
+  /** True while the process is waiting for its job. */
+  get alive(): boolean {
+    return !this.exitedNow && !this.used && !this.disposed;
+  }
+
+  /** Hands the job over and waits for the process to end (or be killed at the wall limit). */
+  async run(job: Job, timeoutMs: number): Promise<RawRun & { nonce: string }> {
+    if (this.used) throw new Error("a sandbox process runs one job only");
+    this.used = true;
+    const nonce = randomBytes(24).toString("base64url");
+    const started = performance.now();
+    const timer = setTimeout(() => {
+      if (!this.killedFor) this.killedFor = "timeout";
+      this.kill();
+    }, timeoutMs + this.environment.startupAllowanceMs);
+    try {
+      this.child.stdin?.end(JSON.stringify({ ...job, nonce }));
+      const status = await this.exited;
+      const durationMs = performance.now() - started;
+      return {
+        ...status,
+        killedFor: this.killedFor,
+        stdout: Buffer.concat(this.stdoutChunks),
+        stderr: Buffer.concat(this.stderrChunks),
+        memoryExceeded: this.group?.memoryExceeded() ?? false,
+        peakMemoryBytes: this.group?.peakBytes(),
+        durationMs,
+        memoryCapBytes: this.memoryCapBytes,
+        nonce,
+      };
+    } finally {
+      clearTimeout(timer);
+      await this.dispose();
+    }
+  }
+
+  /** Kills the whole process group. */
+  kill(): void {
+    const pid = this.child.pid;
+    if (pid === undefined || this.exitedNow) return;
+    try {
+      process.kill(-pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+
+  /** Kills the process if needed, then removes its work dir and cgroup. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    this.kill();
+    await this.exited.catch(() => undefined);
+    this.group?.destroy();
+    rmSync(this.workDir, { recursive: true, force: true });
+  }
+}

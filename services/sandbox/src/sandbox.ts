@@ -1,0 +1,248 @@
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { InsituError } from "@insitu/errors";
+import {
+  type ToolLimits,
+  type ToolManifest,
+  type ToolOutcome,
+  type ToolTestCase,
+  type ToolTestResult,
+  judgeTestCase,
+  validateAgainstSchema,
+} from "@insitu/tool-kit";
+import { Admission } from "./admission.js";
+import { classifyRun } from "./classify.js";
+import { resolveDenoBinary } from "./deno-binary.js";
+import { type Enforcement, EnforcementMechanism, detectEnforcement } from "./enforcement.js";
+import { type SandboxPolicy, computeGrant } from "./policy.js";
+import { type Job, type ProcessProfile, ProcessSlot, type SpawnEnvironment } from "./process-slot.js";
+import { WarmPool, type WarmPoolOptions } from "./warm-pool.js";
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const RUNNER_PATH = join(here, "..", "runner", "runner.js");
+export const VENDOR_DIR = join(here, "..", "vendor");
+
+/** Largest tool input accepted, serialized. */
+export const MAX_INPUT_BYTES = 1024 * 1024;
+
+export interface SandboxOptions {
+  policy: SandboxPolicy;
+  /** Deno binary; default: the npm platform package's native binary. */
+  denoPath?: string;
+  prlimitPath?: string;
+  /** Executions at once in this replica. */
+  concurrency?: number;
+  /** Calls waiting for a slot before SANDBOX_BUSY. */
+  maxQueue?: number;
+  /** Pre-spawned processes; `perProfile: 0` turns the warm path off. */
+  warm?: Partial<WarmPoolOptions>;
+  enforcement?: Enforcement;
+  /** Parent of per-call work dirs; default /dev/shm under a cgroup (writes count as memory), else the OS temp dir. */
+  workRoot?: string;
+  /** Largest file a tool may write (RLIMIT_FSIZE). */
+  maxFileBytes?: number;
+  maxPids?: number;
+  startupAllowanceMs?: number;
+  /** Vetted library folder and import map; default: `services/sandbox/vendor` when present. */
+  vendor?: { dir: string; importMap: string } | false;
+}
+
+export interface ExecRequest {
+  tool: { code: string; manifest: ToolManifest; hash?: string };
+  input: unknown;
+  grantedSecrets?: string[];
+  limits?: ToolLimits;
+}
+
+export interface TestRequest {
+  tool: { code: string; manifest: ToolManifest; hash?: string };
+  tests: ToolTestCase[];
+  grantedSecrets?: string[];
+}
+
+export interface TestReport {
+  passed: boolean;
+  results: (ToolTestResult & { durationMs: number; outcome?: ToolOutcome })[];
+  durationMs: number;
+}
+
+export type ExecObserver = (event: { outcome: ToolOutcome; warm: boolean; peakMemoryBytes?: number }) => void;
+
+/** The sandbox of one replica: admission, warm pool, spawn environment. */
+export class Sandbox {
+  readonly enforcement: Enforcement;
+  readonly environment: SpawnEnvironment;
+  readonly admission: Admission;
+  readonly warmPool: WarmPool;
+  private readonly replicaDir: string;
+  private readonly observers: ExecObserver[] = [];
+
+  constructor(readonly options: SandboxOptions) {
+    this.enforcement = options.enforcement ?? detectEnforcement();
+    const cgroupMemory = this.enforcement.mechanism !== EnforcementMechanism.prlimit;
+    const workParent = options.workRoot ?? (cgroupMemory && existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
+    this.replicaDir = join(workParent, `insitu-sandbox-${process.pid}-${Date.now().toString(36)}`);
+    const workRoot = join(this.replicaDir, "work");
+    const denoDir = join(this.replicaDir, "deno-dir");
+    mkdirSync(workRoot, { recursive: true });
+    mkdirSync(denoDir, { recursive: true });
+    const vendor =
+      options.vendor === false
+        ? undefined
+        : (options.vendor ??
+          (existsSync(join(VENDOR_DIR, "import-map.json"))
+            ? { dir: VENDOR_DIR, importMap: join(VENDOR_DIR, "import-map.json") }
+            : undefined));
+    this.environment = {
+      denoPath: resolveDenoBinary(options.denoPath),
+      prlimitPath: options.prlimitPath ?? "/usr/bin/prlimit",
+      runnerPath: RUNNER_PATH,
+      denoDir,
+      workRoot,
+      vendorDir: vendor?.dir,
+      importMapPath: vendor?.importMap,
+      enforcement: this.enforcement,
+      maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024,
+      maxPids: options.maxPids ?? 64,
+      startupAllowanceMs: options.startupAllowanceMs ?? 300,
+    };
+    this.admission = new Admission(options.concurrency ?? 2, options.maxQueue ?? 64);
+    this.warmPool = new WarmPool((profile) => new ProcessSlot(this.environment, profile), {
+      perProfile: options.warm?.perProfile ?? 1,
+      maxProfiles: options.warm?.maxProfiles ?? 4,
+      maxIdleMs: options.warm?.maxIdleMs ?? 60_000,
+    });
+  }
+
+  onExec(observer: ExecObserver): void {
+    this.observers.push(observer);
+  }
+
+  /** Runs one tool call; always answers with a typed outcome (SANDBOX_BUSY is thrown, retryable). */
+  async exec(request: ExecRequest): Promise<ToolOutcome> {
+    const started = performance.now();
+    const { manifest } = request.tool;
+    const inputIssues = checkInput(manifest, request.input);
+    if (inputIssues) return { status: "INVALID_INPUT", issues: inputIssues, durationMs: elapsed(started) };
+    const grant = computeGrant(manifest, request, this.options.policy);
+    const profile: ProcessProfile = {
+      net: grant.net,
+      denyNet: grant.denyNet,
+      envNames: Object.keys(grant.env).sort(),
+      memoryMb: grant.limits.memoryMb,
+      timeoutMs: grant.limits.timeoutMs,
+      outputBytes: grant.limits.outputBytes,
+    };
+    const job: Job = {
+      moduleUrl: toModuleUrl(request.tool.code),
+      input: request.input,
+      env: grant.env,
+      maxResultBytes: grant.limits.outputBytes,
+    };
+    return this.admission.run(async () => {
+      const warm = this.warmPool.take(profile);
+      const slot = warm ?? new ProcessSlot(this.environment, profile);
+      const raw = await slot.run(job, grant.limits.timeoutMs);
+      let outcome = classifyRun(raw, grant.limits);
+      if (outcome.status === "ok") {
+        const issues = validateAgainstSchema(manifest.outputSchema, outcome.output);
+        if (issues.length > 0) {
+          outcome = {
+            status: "INVALID_OUTPUT",
+            issues,
+            outputPreview: preview(outcome.output),
+            durationMs: outcome.durationMs,
+            ...(outcome.logs ? { logs: outcome.logs } : {}),
+          };
+        }
+      }
+      for (const observer of this.observers)
+        observer({ outcome, warm: warm !== undefined, peakMemoryBytes: raw.peakMemoryBytes });
+      return outcome;
+    });
+  }
+
+  /** Runs each test case as its own call (at most `concurrency` at once) and judges it. */
+  async test(request: TestRequest): Promise<TestReport> {
+    const started = performance.now();
+    const results = await Promise.all(
+      request.tests.map(async (testCase) => {
+        const outcome = await this.exec({
+          tool: request.tool,
+          input: testCase.input,
+          grantedSecrets: request.grantedSecrets,
+        });
+        const verdict = judgeTestCase(testCase, outcome);
+        return { ...verdict, durationMs: outcome.durationMs, ...(verdict.passed ? {} : { outcome }) };
+      }),
+    );
+    return { passed: results.every((result) => result.passed), results, durationMs: elapsed(started) };
+  }
+
+  /** Imports a module in a permission-less process and returns its `manifest` export (or a failure outcome). */
+  async readManifest(code: string): Promise<ToolOutcome> {
+    const profile: ProcessProfile = {
+      net: [],
+      denyNet: [],
+      envNames: [],
+      memoryMb: 256,
+      timeoutMs: 5000,
+      outputBytes: 256 * 1024,
+    };
+    return this.admission.run(async () => {
+      const slot = new ProcessSlot(this.environment, profile);
+      const raw = await slot.run(
+        {
+          moduleUrl: toModuleUrl(code),
+          input: null,
+          env: {},
+          maxResultBytes: profile.outputBytes,
+          mode: "manifest",
+        },
+        profile.timeoutMs,
+      );
+      return classifyRun(raw, profile);
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.warmPool.close();
+    this.enforcement.dispose();
+    rmSync(this.replicaDir, { recursive: true, force: true });
+  }
+}
+
+function checkInput(manifest: ToolManifest, input: unknown): { path: string; message: string }[] | undefined {
+  let size: number;
+  try {
+    size = Buffer.byteLength(JSON.stringify(input) ?? "");
+  } catch {
+    return [{ path: "/", message: "the input is not plain JSON" }];
+  }
+  if (size > MAX_INPUT_BYTES)
+    return [{ path: "/", message: `the input is larger than ${MAX_INPUT_BYTES} bytes` }];
+  try {
+    const issues = validateAgainstSchema(manifest.inputSchema, input);
+    return issues.length > 0 ? issues : undefined;
+  } catch (error) {
+    throw new InsituError(`the tool's input schema does not compile: ${(error as Error).message}`, {
+      code: "INVALID_TOOL",
+      category: "user",
+    });
+  }
+}
+
+export function toModuleUrl(code: string): string {
+  return `data:application/typescript;base64,${Buffer.from(code, "utf8").toString("base64")}`;
+}
+
+function preview(value: unknown): string {
+  const text = JSON.stringify(value) ?? "undefined";
+  return text.length > 1000 ? `${text.slice(0, 1000)}…` : text;
+}
+
+function elapsed(started: number): number {
+  return Math.round((performance.now() - started) * 100) / 100;
+}
