@@ -44,9 +44,12 @@ export interface ReactDeps {
   getTool(ref: ToolRef): Promise<BoundToolSource>;
   exec(source: BoundToolSource, input: unknown, taskId: string): Promise<ToolOutcome>;
   recordUsage(record: {
+    /** Unique per call, so a retried record is counted once. */
+    callId: string;
     taskId: string;
     tool: ToolRef;
     outcome: ToolCallOutcome;
+    sandboxStatus: ToolOutcome["status"];
     durationMs: number;
   }): Promise<void>;
   repair(request: Payload<typeof ToolRepair>): Promise<Reply<typeof ToolRepair>>;
@@ -213,9 +216,11 @@ export async function runReact(
         durationMs: outcome.durationMs,
       });
       await deps.recordUsage({
+        callId: `${work.taskId}.${callId}`,
         taskId: work.taskId,
         tool: tool.ref,
         outcome: classified,
+        sandboxStatus: outcome.status,
         durationMs: outcome.durationMs,
       });
       await emit({
@@ -306,7 +311,7 @@ export async function runReact(
   }
 
   return {
-    report: report.slice(0, 200_000),
+    report: report.slice(0, 60_000),
     conclusion: conclusionOf(report).slice(0, 50_000),
     ...(capabilityRequest ? { capabilityRequest } : {}),
     stepBudgetExhausted,

@@ -4,6 +4,7 @@ import {
   type ExecutorRunWork,
   type Payload,
 } from "@insitu/contracts";
+import { InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import { type ReactDeps, runReact } from "./react.js";
 
@@ -23,7 +24,7 @@ export function createExecutor(deps: ExecutorDeps) {
   /** One `executor.run` message. Idempotent: a stored result is only re-announced. */
   async function handleRun(
     work: Payload<typeof ExecutorRunWork>,
-    hooks: { heartbeat?: () => void; signal?: AbortSignal } = {},
+    hooks: { heartbeat?: () => void; signal?: AbortSignal; lastDelivery?: boolean } = {},
   ): Promise<ExecutionResult> {
     const logger = deps.logger.child({ taskId: work.taskId, step: work.step });
     const stored = ExecutionResultSchema.safeParse(await deps.steps.get(work.taskId, work.step));
@@ -32,7 +33,17 @@ export function createExecutor(deps: ExecutorDeps) {
       await deps.notifyManager(work.taskId, work.step);
       return stored.data;
     }
-    const result = await runReact(work, { ...deps, heartbeat: hooks.heartbeat, signal: hooks.signal });
+    let result: ExecutionResult;
+    try {
+      result = await runReact(work, { ...deps, heartbeat: hooks.heartbeat, signal: hooks.signal });
+    } catch (error) {
+      const failure = InsituError.from(error);
+      // Retry transient trouble (the bus redelivers); on the last delivery, or for an error that
+      // will not go away, report the failed round so the manager can re-plan instead of waiting.
+      if (failure.retryable && !hooks.lastDelivery) throw failure;
+      logger.error("round failed for good; reporting it", { error: failure });
+      result = failedRound(failure);
+    }
     await deps.steps.put(work.taskId, work.step, result);
     await deps.notifyManager(work.taskId, work.step);
     logger.info("round executed", {
@@ -43,4 +54,19 @@ export function createExecutor(deps: ExecutorDeps) {
     return result;
   }
   return { handleRun };
+}
+
+/** The result stored when a round cannot run at all (the manager's judge sees why). */
+export function failedRound(error: InsituError): ExecutionResult {
+  const line = `${error.code}: ${error.message}`.slice(0, 2000);
+  return {
+    report: `## Reasoning & Plan\nThe round could not run.\n\n## Key Findings & Evidence\n- executor error ${line}\n\n## Final Conclusion\nNot found: the executor failed (${line}).`,
+    conclusion: `Not found: the executor failed (${line}).`,
+    stepBudgetExhausted: false,
+    steps: 0,
+    toolCalls: [],
+    repaired: [],
+    succeeded: [],
+    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 },
+  };
 }

@@ -1,13 +1,10 @@
 import { z } from "zod";
 
-/** Manager settings, from the environment (parsed once at start). */
+/**
+ * Manager settings (on top of the runtime's NATS_URL, NATS_PREFIX, HTTP_PORT …), parsed once.
+ * Budgets here are the defaults a submitted task may lower or raise.
+ */
 export const ManagerConfigSchema = z.object({
-  /** NATS server URL. */
-  NATS_URL: z.string().default("nats://127.0.0.1:4222"),
-  /** Subject prefix (tests isolate themselves with their own). */
-  INSITU_PREFIX: z.string().default("insitu"),
-  /** HTTP port for /healthz, /readyz, /metrics (0 = random). */
-  MANAGER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** Default round budget (the original: 5). */
   TASK_ROUNDS: z.coerce.number().int().min(1).max(20).default(5),
   /** Default token budget per task (all roles). */
@@ -24,15 +21,13 @@ export const ManagerConfigSchema = z.object({
   EXECUTOR_STEPS: z.coerce.number().int().min(1).max(100).default(10),
   /** Candidate tools retrieved per plan (top-k). */
   RETRIEVAL_TOP_K: z.coerce.number().int().min(1).max(50).default(8),
-  /** Work-queue ack deadline; heartbeats extend it during long model calls. */
+  /** Work-queue ack deadline; the bus heartbeats while a handler works. */
   WORK_ACK_WAIT_MS: z.coerce.number().int().min(500).default(30_000),
-  /** Deliveries of one work message before the task is failed and the message dead-lettered. */
+  /** Deliveries of one work message; on the last one a failing step fails the task. */
   WORK_MAX_DELIVER: z.coerce.number().int().min(2).default(8),
   /** Manager work messages handled at once. */
   WORK_CONCURRENCY: z.coerce.number().int().min(1).default(8),
+  /** Path of a scenario file: the role's model is then the FAKE scripted model (tests, `insitu demo`). */
+  INSITU_SCRIPT: z.string().optional(),
 });
 export type ManagerConfig = z.infer<typeof ManagerConfigSchema>;
-
-export function loadManagerConfig(env: NodeJS.ProcessEnv = process.env): ManagerConfig {
-  return ManagerConfigSchema.parse(env);
-}

@@ -43,7 +43,7 @@ export interface MachineDeps {
 }
 
 const MAX_REPORTS = 3;
-const MAX_REPORT_CHARS = 40_000;
+const MAX_REPORT_CHARS = 20_000;
 
 /**
  * Applies one `manager.work` message to the state (mutating a copy the caller commits with

@@ -9,6 +9,7 @@ import type {
 } from "@insitu/contracts";
 import { ToolBuildResultSchema } from "@insitu/contracts";
 import type { LanguageModel, Usage } from "@insitu/llm";
+import { InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import {
   type BuildEvidence,
@@ -58,6 +59,8 @@ export interface ToolDeveloperDeps {
 export interface WorkHooks {
   heartbeat?: () => void;
   signal?: AbortSignal;
+  /** True on the bus's last delivery: a failure now is stored as a failed build. */
+  lastDelivery?: boolean;
 }
 
 export function createToolDeveloper(deps: ToolDeveloperDeps) {
@@ -76,27 +79,11 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
     }
   };
 
-  /** One `tool-developer.build` message. Idempotent: a stored result is only re-announced. */
-  async function handleBuild(
+  async function buildOnce(
     work: Payload<typeof ToolBuildWork>,
-    hooks: WorkHooks = {},
+    hooks: WorkHooks,
+    time: () => string,
   ): Promise<ToolBuildResult> {
-    const logger = deps.logger.child({ taskId: work.taskId, step: work.step, tool: work.request.name });
-    const stored = ToolBuildResultSchema.safeParse(await deps.steps.get(work.taskId, work.step));
-    if (stored.success) {
-      logger.info("build already done; re-announcing it");
-      await deps.notifyManager(work.taskId, work.step);
-      return stored.data;
-    }
-    const time = () => deps.now().toISOString();
-    await emit({
-      kind: "tool-build-start",
-      taskId: work.taskId,
-      time: time(),
-      round: work.round,
-      name: work.request.name,
-      description: work.request.description,
-    });
     const developed = await developTool(
       work.request,
       renderBuildPrompt(work.request, work.question, deps.libraries),
@@ -145,6 +132,47 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
         attempts: developed.attempts,
         reason: developed.reason,
         usage: taskUsage(developed.usage),
+      };
+    }
+    return result;
+  }
+
+  /** One `tool-developer.build` message. Idempotent: a stored result is only re-announced. */
+  async function handleBuild(
+    work: Payload<typeof ToolBuildWork>,
+    hooks: WorkHooks = {},
+  ): Promise<ToolBuildResult> {
+    const logger = deps.logger.child({ taskId: work.taskId, step: work.step, tool: work.request.name });
+    const stored = ToolBuildResultSchema.safeParse(await deps.steps.get(work.taskId, work.step));
+    if (stored.success) {
+      logger.info("build already done; re-announcing it");
+      await deps.notifyManager(work.taskId, work.step);
+      return stored.data;
+    }
+    const time = () => deps.now().toISOString();
+    await emit({
+      kind: "tool-build-start",
+      taskId: work.taskId,
+      time: time(),
+      round: work.round,
+      name: work.request.name,
+      description: work.request.description,
+    });
+    let result: ToolBuildResult;
+    try {
+      result = await buildOnce(work, hooks, time);
+    } catch (error) {
+      const failure = InsituError.from(error);
+      // Transient trouble (sandbox or registry unreachable) is retried by redelivery; on the last
+      // delivery, or for an error that will not go away, the manager gets a failed build to re-plan on.
+      if (failure.retryable && !hooks.lastDelivery) throw failure;
+      logger.error("build failed for good", { error: failure });
+      result = {
+        ok: false,
+        name: work.request.name,
+        attempts: 0,
+        reason: `${failure.code}: ${failure.message}`.slice(0, 8000),
+        usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 },
       };
     }
     // Commit the result first, then tell the manager; the bus acks our work only after this returns.

@@ -1,0 +1,51 @@
+import { ExecutorRunWork, TASK_STEPS_BUCKET } from "@insitu/contracts";
+import { runService } from "@insitu/runtime";
+import { kvSteps, notifyManager, publishEvent, toolPorts } from "./adapters.js";
+import { ExecutorConfigSchema } from "./config.js";
+import { modelForRole } from "./model.js";
+import { createExecutor } from "./service.js";
+
+await runService({
+  name: "executor",
+  config: ExecutorConfigSchema,
+  async start({ config, bus, logger }) {
+    const model = modelForRole("executor", config.INSITU_SCRIPT);
+    const steps = await bus.kv(TASK_STEPS_BUCKET);
+    const executor = createExecutor({
+      model,
+      summarizer: model,
+      ...toolPorts(bus, {
+        sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
+        repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
+      }),
+      steps: kvSteps(steps),
+      notifyManager: notifyManager(bus),
+      emit: publishEvent(bus),
+      costOf: () => 0,
+      now: () => new Date(),
+      limits: {
+        contextTokens: config.EXECUTOR_CONTEXT_TOKENS,
+        maxToolOutputChars: config.EXECUTOR_MAX_TOOL_OUTPUT_CHARS,
+        maxRepairsPerTool: config.EXECUTOR_MAX_REPAIRS,
+      },
+      logger,
+    });
+    const consumer = await bus.consume(
+      ExecutorRunWork,
+      async (work, context) => {
+        await executor.handleRun(work, {
+          heartbeat: () => context.heartbeat(),
+          signal: context.signal,
+          lastDelivery: context.deliveryCount >= config.WORK_MAX_DELIVER,
+        });
+      },
+      {
+        ackWaitMs: config.WORK_ACK_WAIT_MS,
+        maxDeliver: config.WORK_MAX_DELIVER,
+        concurrency: config.EXECUTOR_CONCURRENCY,
+        backoffMs: [500, 1000, 2000, 5000],
+      },
+    );
+    return { stop: () => consumer.stop() };
+  },
+});

@@ -1,0 +1,116 @@
+import type { Bus, KvBucket } from "@insitu/bus";
+import {
+  ExecutorRunWork,
+  IntegratorRunWork,
+  ManagerWork,
+  type Payload,
+  RegistryFinishTask,
+  RegistrySearch,
+  TaskEvents,
+  ToolBuildWork,
+  stepKey,
+  workMessageId,
+} from "@insitu/contracts";
+import { ErrorCategory, InsituError } from "@insitu/errors";
+import type { z } from "zod";
+import type { ToolCandidate } from "./planner.js";
+import type { EffectPort, TaskStateStore } from "./service.js";
+import type { Effect, ManagerState } from "./state.js";
+
+/** The task state in the `tasks` KV bucket; CONFLICT from the bus on a lost compare-and-set. */
+export function kvTaskStore(kv: KvBucket): TaskStateStore {
+  return {
+    async get(taskId) {
+      const entry = await kv.get<ManagerState>(taskId);
+      return entry ? { state: entry.value, revision: entry.revision } : undefined;
+    },
+    create: (state) => kv.create(state.record.taskId, state),
+    update: (state, revision) => kv.update(state.record.taskId, state, revision),
+    async list() {
+      const keys = await kv.keys();
+      const states: ManagerState[] = [];
+      for (const key of keys) {
+        const entry = await kv.get<ManagerState>(key);
+        if (entry) states.push(entry.value);
+      }
+      return states;
+    },
+  };
+}
+
+export function kvStepReader(kv: KvBucket) {
+  return async <T>(taskId: string, step: string, schema: z.ZodType<T>): Promise<T | undefined> => {
+    const entry = await kv.get(stepKey(taskId, step));
+    if (!entry) return undefined;
+    const parsed = schema.safeParse(entry.value);
+    if (!parsed.success) {
+      throw new InsituError(`stored step result ${step} does not match its schema`, {
+        code: "STEP_RESULT_INVALID",
+        category: ErrorCategory.system,
+        details: { taskId, step, issues: parsed.error.issues.slice(0, 5).map((issue) => issue.message) },
+      });
+    }
+    return parsed.data;
+  };
+}
+
+/** Effects over the bus; each enqueue carries a deterministic id so a repeat is dropped. */
+export function busEffects(bus: Bus): EffectPort {
+  const enqueueManager = (work: Payload<typeof ManagerWork>) =>
+    bus.enqueue(ManagerWork, work, {
+      id: workMessageId("manager", work.taskId, `${work.kind}.${work.step}`),
+      taskId: work.taskId,
+    });
+  return {
+    enqueueManager,
+    async perform(effect: Effect) {
+      switch (effect.type) {
+        case "build":
+          return bus.enqueue(ToolBuildWork, effect.payload, {
+            id: workMessageId("build", effect.payload.taskId, effect.payload.step),
+            taskId: effect.payload.taskId,
+          });
+        case "execute":
+          return bus.enqueue(ExecutorRunWork, effect.payload, {
+            id: workMessageId("execute", effect.payload.taskId, effect.payload.step),
+            taskId: effect.payload.taskId,
+          });
+        case "integrate":
+          return bus.enqueue(IntegratorRunWork, effect.payload, {
+            id: workMessageId("integrate", effect.payload.taskId, effect.payload.step),
+            taskId: effect.payload.taskId,
+          });
+        case "event":
+          return bus.publish(TaskEvents, effect.event, {
+            token: effect.event.taskId,
+            taskId: effect.event.taskId,
+          });
+        case "finish-task":
+          await bus.request(
+            RegistryFinishTask,
+            { taskId: effect.taskId, mode: "absorb" },
+            { taskId: effect.taskId },
+          );
+          return;
+      }
+    },
+  };
+}
+
+/** Registry retrieval: top-k with the task's pool included; never the whole library. */
+export function registrySearch(bus: Bus, k: number) {
+  return async ({ query, taskId }: { query: string; taskId: string }): Promise<ToolCandidate[]> => {
+    const reply = await bus.request(
+      RegistrySearch,
+      { query: query.slice(0, 8000), k, taskId, mode: "auto" },
+      { taskId },
+    );
+    return reply.hits.map((hit) => ({
+      name: hit.name,
+      version: hit.hash,
+      description: hit.description,
+      inputSchema: hit.manifest.inputSchema,
+      score: hit.score,
+    }));
+  };
+}

@@ -1,0 +1,74 @@
+import { endpoint } from "@insitu/bus";
+import {
+  ManagerWork,
+  TASKS_BUCKET,
+  TASK_STEPS_BUCKET,
+  TaskGet,
+  TaskList,
+  TaskSubmit,
+} from "@insitu/contracts";
+import { runService } from "@insitu/runtime";
+import { busEffects, kvStepReader, kvTaskStore, registrySearch } from "./adapters.js";
+import { ManagerConfigSchema } from "./config.js";
+import { judgeRound } from "./judge.js";
+import { modelForRole } from "./model.js";
+import { planRound } from "./planner.js";
+import { createManager } from "./service.js";
+
+await runService({
+  name: "manager",
+  config: ManagerConfigSchema,
+  async start({ config, bus, logger }) {
+    const model = modelForRole("manager", config.INSITU_SCRIPT);
+    const tasks = await bus.kv(TASKS_BUCKET, { history: 5 });
+    const steps = await bus.kv(TASK_STEPS_BUCKET);
+    const manager = createManager({
+      store: kvTaskStore(tasks),
+      effects: busEffects(bus),
+      readStep: kvStepReader(steps),
+      search: registrySearch(bus, config.RETRIEVAL_TOP_K),
+      plan: async (input) => planRound(model, input),
+      judge: async (input) => judgeRound(model, input),
+      costOf: () => 0,
+      now: () => new Date(),
+      logger,
+      defaults: {
+        rounds: config.TASK_ROUNDS,
+        tokens: config.TASK_TOKENS,
+        costUsd: config.TASK_COST_USD,
+        wallMs: config.TASK_WALL_MS,
+        executorSteps: config.EXECUTOR_STEPS,
+      },
+    });
+    const served = await bus.serve({
+      name: "manager",
+      version: "0.1.0",
+      description: "Task state machine: submit, get, list; plans, judges and drives every task.",
+      endpoints: [
+        endpoint(TaskSubmit, (data) => manager.submit(data)),
+        endpoint(TaskGet, (data) => manager.get(data)),
+        endpoint(TaskList, (data) => manager.list(data)),
+      ],
+    });
+    const consumer = await bus.consume(
+      ManagerWork,
+      (work, context) =>
+        manager.handleWork(work, {
+          lastDelivery: context.deliveryCount >= config.WORK_MAX_DELIVER,
+          heartbeat: () => context.heartbeat(),
+        }),
+      {
+        ackWaitMs: config.WORK_ACK_WAIT_MS,
+        maxDeliver: config.WORK_MAX_DELIVER,
+        concurrency: config.WORK_CONCURRENCY,
+        backoffMs: [500, 1000, 2000, 5000],
+      },
+    );
+    return {
+      async stop() {
+        await consumer.stop();
+        await served.stop();
+      },
+    };
+  },
+});

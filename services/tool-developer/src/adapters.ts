@@ -1,0 +1,119 @@
+import type { Bus, KvBucket } from "@insitu/bus";
+import {
+  type Evidence,
+  ManagerWork,
+  RegistryGet,
+  RegistryRegister,
+  SandboxCheck,
+  SandboxExec,
+  SandboxTest,
+  TaskEvents,
+  type TaskEvent,
+  stepKey,
+  workMessageId,
+} from "@insitu/contracts";
+import type { ToolOutcome } from "@insitu/tool-kit";
+import type { BuildEvidence, CheckReport, TestReport, ToolSourceInput } from "./develop.js";
+import type { DeveloperRegistry, StepStore } from "./service.js";
+
+export function kvSteps(kv: KvBucket): StepStore {
+  return {
+    async get(taskId, step) {
+      return (await kv.get(stepKey(taskId, step)))?.value;
+    },
+    async put(taskId, step, value) {
+      await kv.put(stepKey(taskId, step), value);
+    },
+  };
+}
+
+export function notifyManager(bus: Bus, kind: "build-done" | "execution-done" | "integration-done") {
+  return (taskId: string, step: string) =>
+    bus.enqueue(
+      ManagerWork,
+      { taskId, kind, step },
+      { id: workMessageId("manager", taskId, `${kind}.${step}`), taskId },
+    );
+}
+
+export function publishEvent(bus: Bus) {
+  return (event: TaskEvent) => bus.publish(TaskEvents, event, { token: event.taskId, taskId: event.taskId });
+}
+
+export function sandboxPorts(bus: Bus, timeoutMs: number) {
+  return {
+    async check(code: string): Promise<CheckReport> {
+      return bus.request(SandboxCheck, { code }, { timeoutMs });
+    },
+    async test(source: ToolSourceInput): Promise<TestReport> {
+      return bus.request(
+        SandboxTest,
+        { tool: { code: source.code, manifest: source.manifest }, tests: source.tests },
+        { timeoutMs },
+      );
+    },
+    async exec(source: ToolSourceInput, input: unknown): Promise<ToolOutcome> {
+      return bus.request(
+        SandboxExec,
+        { tool: { code: source.code, manifest: source.manifest }, input },
+        { timeoutMs },
+      );
+    },
+  };
+}
+
+/** Evidence in the registry's vocabulary. */
+export function toEvidence(evidence: BuildEvidence, now: Date): Evidence[] {
+  const time = now.toISOString();
+  const list: Evidence[] = [
+    {
+      kind: "test-run",
+      summary:
+        `${evidence.tests.passed}/${evidence.tests.total} tests passed in the sandbox after deno check, attempt ${evidence.attempts}${evidence.notes ? ` — ${evidence.notes}` : ""}`.slice(
+          0,
+          2000,
+        ),
+      passed: evidence.tests.passed,
+      failed: evidence.tests.total - evidence.tests.passed,
+      time,
+    },
+  ];
+  if (evidence.replays && evidence.replays.length > 0) {
+    list.push({
+      kind: "replay",
+      summary:
+        `replayed ${evidence.replays.length} failing call(s): ${evidence.replays.map((replay) => replay.status).join(", ")}`.slice(
+          0,
+          2000,
+        ),
+      passed: evidence.replays.filter((replay) => replay.status === "ok").length,
+      failed: evidence.replays.filter((replay) => replay.status !== "ok").length,
+      time,
+    });
+  }
+  return list;
+}
+
+export function registryPorts(bus: Bus, now: () => Date): DeveloperRegistry {
+  return {
+    async register({ taskId, source, evidence, parents }) {
+      const reply = await bus.request(
+        RegistryRegister,
+        {
+          taskId,
+          manifest: source.manifest,
+          code: source.code,
+          tests: source.tests,
+          evidence: toEvidence(evidence, now()),
+          ...(parents.length > 0 ? { parents, origin: "repaired" as const } : {}),
+        },
+        { taskId },
+      );
+      return { version: reply.hash };
+    },
+    async get(version) {
+      const record = await bus.request(RegistryGet, { by: "hash", hash: version });
+      return { manifest: record.manifest, code: record.code, tests: record.tests };
+    },
+  };
+}

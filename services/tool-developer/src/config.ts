@@ -1,0 +1,19 @@
+import { z } from "zod";
+
+/** Tool developer settings (on top of the runtime's NATS_URL, NATS_PREFIX, HTTP_PORT …). */
+export const ToolDeveloperConfigSchema = z.object({
+  /** Write → check → test attempts per tool (the original: 3). */
+  BUILD_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** Builds handled at once by this process. */
+  BUILD_CONCURRENCY: z.coerce.number().int().min(1).default(2),
+  /** Work-queue ack deadline; the bus heartbeats while a build runs. */
+  WORK_ACK_WAIT_MS: z.coerce.number().int().min(500).default(30_000),
+  WORK_MAX_DELIVER: z.coerce.number().int().min(2).default(5),
+  /** Deadline of one sandbox request (check, test run, replay). */
+  SANDBOX_TIMEOUT_MS: z.coerce.number().int().min(1000).default(180_000),
+  /** Import specifiers tools may use (comma-separated), shown to the model; the sandbox enforces its own list. */
+  TOOL_LIBRARIES: z.string().default(""),
+  /** Path of a scenario file: the role's model is then the FAKE scripted model (tests, `insitu demo`). */
+  INSITU_SCRIPT: z.string().optional(),
+});
+export type ToolDeveloperConfig = z.infer<typeof ToolDeveloperConfigSchema>;

@@ -1,0 +1,61 @@
+import { endpoint } from "@insitu/bus";
+import { TASK_STEPS_BUCKET, ToolBuildWork, ToolRepair } from "@insitu/contracts";
+import { runService } from "@insitu/runtime";
+import { kvSteps, notifyManager, publishEvent, registryPorts, sandboxPorts } from "./adapters.js";
+import { ToolDeveloperConfigSchema } from "./config.js";
+import { modelForRole } from "./model.js";
+import { createToolDeveloper } from "./service.js";
+
+await runService({
+  name: "tool-developer",
+  config: ToolDeveloperConfigSchema,
+  async start({ config, bus, logger }) {
+    const model = modelForRole("tool-developer", config.INSITU_SCRIPT);
+    const steps = await bus.kv(TASK_STEPS_BUCKET);
+    const now = () => new Date();
+    const developer = createToolDeveloper({
+      model,
+      ...sandboxPorts(bus, config.SANDBOX_TIMEOUT_MS),
+      registry: registryPorts(bus, now),
+      steps: kvSteps(steps),
+      notifyManager: notifyManager(bus, "build-done"),
+      emit: publishEvent(bus),
+      costOf: () => 0,
+      libraries: config.TOOL_LIBRARIES.split(",")
+        .map((item) => item.trim())
+        .filter(Boolean),
+      maxAttempts: config.BUILD_ATTEMPTS,
+      now,
+      logger,
+    });
+    const served = await bus.serve({
+      name: "tool-developer",
+      version: "0.1.0",
+      description: "Repairs task-private tools from their failing calls.",
+      endpoints: [endpoint(ToolRepair, (data) => developer.handleRepair(data))],
+      concurrency: config.BUILD_CONCURRENCY,
+    });
+    const consumer = await bus.consume(
+      ToolBuildWork,
+      async (work, context) => {
+        await developer.handleBuild(work, {
+          heartbeat: () => context.heartbeat(),
+          signal: context.signal,
+          lastDelivery: context.deliveryCount >= config.WORK_MAX_DELIVER,
+        });
+      },
+      {
+        ackWaitMs: config.WORK_ACK_WAIT_MS,
+        maxDeliver: config.WORK_MAX_DELIVER,
+        concurrency: config.BUILD_CONCURRENCY,
+        backoffMs: [500, 1000, 2000, 5000],
+      },
+    );
+    return {
+      async stop() {
+        await consumer.stop();
+        await served.stop();
+      },
+    };
+  },
+});
