@@ -94,16 +94,42 @@ export type ParseModelJsonResult<T> = { ok: true; value: T } | { ok: false; erro
 
 /**
  * Extracts and validates model JSON against a zod schema. A null for an optional field is read as
- * absent (tried only when the value as sent fails, so nullable fields keep their nulls).
+ * absent: only nulls the schema rejects are removed, so nullable fields keep their nulls.
  */
 export function parseModelJson<T>(text: string, schema: z.ZodType<T>): ParseModelJsonResult<T> {
   const extracted = extractJson(text);
   if (!extracted.ok) return { ok: false, errors: [extracted.error] };
   const first = schema.safeParse(extracted.value);
   if (first.success) return { ok: true, value: first.data };
-  const second = schema.safeParse(dropNulls(extracted.value));
-  if (second.success) return { ok: true, value: second.data };
+  // Remove only the nulls the schema complained about, then try again (bounded).
+  const value = structuredClone(extracted.value);
+  let issues = first.error.issues;
+  for (let round = 0; round < 8; round++) {
+    let removed = false;
+    for (const issue of issues) removed = deleteNullAt(value, issue.path) || removed;
+    if (!removed) break;
+    const again = schema.safeParse(value);
+    if (again.success) return { ok: true, value: again.data };
+    issues = again.error.issues;
+  }
+  const lenient = schema.safeParse(dropNulls(extracted.value));
+  if (lenient.success) return { ok: true, value: lenient.data };
   return { ok: false, errors: first.error.issues.map(formatIssue) };
+}
+
+function deleteNullAt(root: unknown, path: readonly PropertyKey[]): boolean {
+  if (path.length === 0) return false;
+  let parent: unknown = root;
+  for (const key of path.slice(0, -1)) {
+    if (parent === null || typeof parent !== "object") return false;
+    parent = (parent as Record<PropertyKey, unknown>)[key];
+  }
+  const last = path.at(-1) as PropertyKey;
+  if (parent === null || typeof parent !== "object" || Array.isArray(parent)) return false;
+  const record = parent as Record<PropertyKey, unknown>;
+  if (record[last] !== null) return false;
+  delete record[last];
+  return true;
 }
 
 function formatIssue(issue: z.core.$ZodIssue): string {
