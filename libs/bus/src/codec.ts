@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
 import { type Envelope, EnvelopeSchema, type MessageContract } from "@insitu/contracts";
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
@@ -12,13 +13,28 @@ export interface DecodeLimits {
 
 export const DEFAULT_LIMITS: DecodeLimits = { maxBytes: 8 * 1024 * 1024, maxDepth: 64 };
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// Buffer's native UTF-8 paths are 4-5x faster than TextEncoder/TextDecoder here, which matters
+// on a path taken by every message.
+function utf8(text: string): Uint8Array {
+  return Buffer.from(text, "utf8");
+}
 
 export interface EnvelopeFields {
   id?: string;
   taskId?: string;
   traceparent?: string;
+}
+
+// toISOString costs ~0.5 µs; messages made within the same millisecond share the string.
+let lastMillis = 0;
+let lastIso = "";
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== lastMillis) {
+    lastMillis = now;
+    lastIso = new Date(now).toISOString();
+  }
+  return lastIso;
 }
 
 export function encodeEnvelope(
@@ -30,12 +46,12 @@ export function encodeEnvelope(
     id: fields.id ?? randomUUID(),
     type: contract.type,
     version: contract.version,
-    time: new Date().toISOString(),
+    time: isoNow(),
     data,
   };
   if (fields.taskId !== undefined) envelope.taskId = fields.taskId;
   if (fields.traceparent !== undefined) envelope.traceparent = fields.traceparent;
-  return encoder.encode(JSON.stringify(envelope));
+  return utf8(JSON.stringify(envelope));
 }
 
 /**
@@ -105,15 +121,13 @@ export function parseBounded(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_L
       details: { size: bytes.byteLength, limit: limits.maxBytes },
     });
   }
-  let text: string;
-  try {
-    text = decoder.decode(bytes);
-  } catch {
+  if (!isUtf8(bytes)) {
     throw new InsituError("message is not valid UTF-8", {
       code: ErrorCode.malformedJson,
       category: ErrorCategory.user,
     });
   }
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
   const depth = jsonDepth(text);
   if (depth > limits.maxDepth) {
     throw new InsituError(`message nests ${depth} levels deep; the limit is ${limits.maxDepth}`, {
@@ -157,5 +171,5 @@ export function jsonDepth(text: string): number {
 }
 
 export function encodeJson(value: unknown): Uint8Array {
-  return encoder.encode(JSON.stringify(value));
+  return utf8(JSON.stringify(value));
 }

@@ -35,6 +35,21 @@ export class Semaphore {
     }
   }
 
+  /** Like {@link run}, but starts `job` synchronously when a slot is free (no await on the way in). */
+  runNow<T>(job: () => Promise<T>): Promise<T> {
+    if (this.active >= this.limit) return this.run(job);
+    this.active++;
+    const release = this.releaser();
+    let running: Promise<T>;
+    try {
+      running = job();
+    } catch (error) {
+      release();
+      return Promise.reject(error);
+    }
+    return running.finally(release);
+  }
+
   /** Resolves once nothing is running or waiting. */
   async idle(): Promise<void> {
     while (this.active > 0 || this.waiting.length > 0) await new Promise((resolve) => setTimeout(resolve, 5));
