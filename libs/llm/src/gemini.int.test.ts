@@ -232,6 +232,76 @@ describe("Gemini through @google/genai against a local stand-in", () => {
     expect(server?.requests[0]?.path).toBe("/v1/models/gemini-3-pro-preview:streamGenerateContent?alt=sse");
   });
 
+  it("streams function calls and a thought signature, and retries a 503 before the stream starts", async () => {
+    const model = await gemini((_request, index) =>
+      index === 0
+        ? { status: 503, json: { error: { code: 503, message: "overloaded" } } }
+        : {
+            sse: [
+              {
+                candidates: [
+                  { content: { role: "model", parts: [{ text: "Checking", thoughtSignature: "dGV4dA==" }] } },
+                ],
+              },
+              {
+                candidates: [
+                  {
+                    content: {
+                      role: "model",
+                      parts: [{ functionCall: { id: "fc-1", name: "lookup", args: { q: "x" } } }],
+                    },
+                    finishReason: "STOP",
+                  },
+                ],
+                usageMetadata: { promptTokenCount: 5, candidatesTokenCount: 4, thoughtsTokenCount: 6 },
+              },
+            ],
+          },
+    );
+    const parts: StreamPart[] = [];
+    for await (const part of model.stream({
+      messages: [{ role: "user", content: "look it up" }],
+      tools: [{ name: "lookup", description: "looks up", parameters: { type: "object" } }],
+    })) {
+      parts.push(part);
+    }
+    expect(server?.requests).toHaveLength(2);
+    expect(parts.find((part) => part.type === "tool-call")).toEqual({
+      type: "tool-call",
+      toolCall: { id: "fc-1", name: "lookup", arguments: { q: "x" } },
+    });
+    const finish = parts.at(-1);
+    if (finish?.type !== "finish") throw new Error("no finish part");
+    expect(finish.result).toMatchObject({
+      text: "Checking",
+      finishReason: "tool-calls",
+      signature: "dGV4dA==",
+      usage: { inputTokens: 5, outputTokens: 10, reasoningTokens: 6 },
+    });
+    // The signature and the provider's call id go back on the next turn.
+    await model
+      .generate({ messages: [{ role: "user", content: "q" }, toModelMessage(finish.result)] })
+      .catch(() => undefined);
+    const contents = (server?.requests[2]?.body as { contents: unknown[] }).contents;
+    expect(contents[1]).toEqual({
+      role: "model",
+      parts: [
+        { text: "Checking", thoughtSignature: "dGV4dA==" },
+        { functionCall: { id: "fc-1", name: "lookup", args: { q: "x" } } },
+      ],
+    });
+  });
+
+  it("raises LLM_SAFETY_BLOCK from a stream whose prompt was blocked", async () => {
+    const model = await gemini(() => ({ sse: [{ promptFeedback: { blockReason: "PROHIBITED_CONTENT" } }] }));
+    const drain = async () => {
+      for await (const _part of model.stream({ messages: [{ role: "user", content: "bad" }] })) {
+        // drain
+      }
+    };
+    await expectError(drain(), LlmErrorCode.safetyBlock);
+  });
+
   it("retries a 429 after the Retry-After the server asked for, then succeeds", async () => {
     const model = await gemini((_request, index) =>
       index === 0
