@@ -30,8 +30,6 @@ export interface GatewayHandlerOptions {
    * one synthesized from its record, so a late client always sees how the task ended.
    */
   terminalGraceMs: number;
-  /** Serves GET /metrics (Prometheus text). */
-  metricsText: () => Promise<{ contentType: string; body: string }>;
   /** Observes each finished request (route label, status, seconds). */
   observe?: (route: string, method: string, status: number, seconds: number) => void;
 }
@@ -54,16 +52,21 @@ export const API_ROUTES = [
   "GET /v1/tools",
   "GET /v1/tools/:name/history",
   "GET /v1/metrics/summary",
-  "GET /healthz",
-  "GET /readyz",
-  "GET /metrics",
 ] as const;
 
-/** The gateway's whole HTTP surface as one request listener. */
-export function createGatewayHandler(
-  options: GatewayHandlerOptions,
-): (request: IncomingMessage, response: ServerResponse) => void {
+/** The gateway's HTTP API; /healthz, /readyz and /metrics come from the service runtime. */
+export interface GatewayApi {
+  /** Handles one request (answers 404 itself for unknown routes). */
+  handle(request: IncomingMessage, response: ServerResponse): void;
+  /** Ends every open event stream (on SIGTERM; clients reconnect with Last-Event-ID). */
+  close(): void;
+  /** Event streams open now. */
+  readonly openStreams: number;
+}
+
+export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
   const { backend, logger } = options;
+  const streams = new Set<SseStream>();
 
   const routes: Route<Handler>[] = [
     defineRoute("POST", "/v1/tasks", async ({ request, response }) => {
@@ -110,24 +113,6 @@ export function createGatewayHandler(
     defineRoute("GET", "/v1/metrics/summary", async ({ response }) => {
       sendJson(response, 200, await backend.metricsSummary());
     }),
-    defineRoute("GET", "/healthz", async ({ response }) => {
-      sendJson(response, 200, { status: "ok" });
-    }),
-    defineRoute("GET", "/readyz", async ({ response }) => {
-      const readiness = await backend.ready().catch((error: unknown) => ({
-        ready: false,
-        details: { error: InsituError.from(error).message },
-      }));
-      sendJson(response, readiness.ready ? 200 : 503, {
-        status: readiness.ready ? "ready" : "not-ready",
-        ...readiness.details,
-      });
-    }),
-    defineRoute("GET", "/metrics", async ({ response }) => {
-      const { contentType, body } = await options.metricsText();
-      response.writeHead(200, { "content-type": contentType });
-      response.end(body);
-    }),
   ];
 
   async function streamTaskEvents(
@@ -138,6 +123,8 @@ export function createGatewayHandler(
     const { request, response } = context;
     const skipThrough = parseLastEventId(request.headers["last-event-id"]);
     const stream = new SseStream(response, options.heartbeatMs);
+    streams.add(stream);
+    response.once("close", () => streams.delete(stream));
     stream.comment(`task ${taskId}`);
     let sequence = 0;
     let ended = false;
@@ -169,7 +156,7 @@ export function createGatewayHandler(
     }
   }
 
-  return (request, response) => {
+  const handle = (request: IncomingMessage, response: ServerResponse): void => {
     const started = performance.now();
     const requestId =
       typeof request.headers["x-request-id"] === "string"
@@ -222,6 +209,17 @@ export function createGatewayHandler(
       if (status === 413) response.setHeader("connection", "close");
       sendJson(response, status, { error: { ...publicError(typed), requestId } });
     });
+  };
+
+  return {
+    handle,
+    close() {
+      for (const stream of streams) stream.close();
+      streams.clear();
+    },
+    get openStreams() {
+      return streams.size;
+    },
   };
 }
 

@@ -21,8 +21,6 @@ export interface GatewayBackend {
   toolHistory(name: string): Promise<unknown>;
   /** Convergence figures for dashboards and `insitu status`. */
   metricsSummary(): Promise<MetricsSummary>;
-  /** Ready when the bus is connected and JetStream answers. */
-  ready(): Promise<{ ready: boolean; details: Record<string, unknown> }>;
 }
 
 /** GET /v1/metrics/summary. */
@@ -42,5 +40,8 @@ export interface MetricsSummary {
   /** Calls to tools created by an earlier task / all calls (null before the first call). */
   reuseRate: number | null;
   tasksSeen?: number;
+  /** Current library snapshot number. */
   snapshot?: number;
+  /** Most-called tools, most first. */
+  topTools?: { name: string; calls: number }[];
 }

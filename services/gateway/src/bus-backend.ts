@@ -27,9 +27,5 @@ export function createBusBackend(bus: Bus, options: { requestTimeoutMs: number }
     listTools: (query) => registry.listTools(query),
     toolHistory: (name) => registry.toolHistory(name),
     metricsSummary: (): Promise<MetricsSummary> => registry.metricsSummary(),
-    async ready() {
-      const health = await bus.health();
-      return { ready: health.connected && health.jetstream, details: { nats: health } };
-    },
   };
 }

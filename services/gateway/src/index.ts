@@ -1,12 +1,12 @@
-export { API_ROUTES, createGatewayHandler, sendJson, taskEndFromRecord } from "./api.js";
-export type { GatewayHandlerOptions } from "./api.js";
+export { API_ROUTES, createGatewayApi, sendJson, taskEndFromRecord } from "./api.js";
+export type { GatewayApi, GatewayHandlerOptions } from "./api.js";
 export type { GatewayBackend, MetricsSummary } from "./backend.js";
 export { createBusBackend } from "./bus-backend.js";
-export { GatewayConfigSchema, loadGatewayConfig } from "./config.js";
+export { GatewayConfigSchema } from "./config.js";
 export type { GatewayConfig } from "./config.js";
 export { GatewayErrorCode, httpStatusFor } from "./errors.js";
 export { formatSseComment, formatSseEvent, parseLastEventId } from "./http/sse.js";
 export type { SseEvent } from "./http/sse.js";
 export { GatewayMetricName, createGatewayMetrics } from "./metrics.js";
-export { listen } from "./server.js";
-export type { GatewayServer } from "./server.js";
+export { createRegistryClient, summarize } from "./registry-client.js";
+export { gatewayService } from "./service.js";

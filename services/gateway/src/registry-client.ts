@@ -1,6 +1,11 @@
 import type { Bus } from "@insitu/bus";
-import { contractRegistry, type EndpointContract } from "@insitu/contracts";
-import { ErrorCode, InsituError } from "@insitu/errors";
+import {
+  type ConvergenceStats,
+  RegistryHistory,
+  RegistryList,
+  RegistrySearch,
+  RegistryStats,
+} from "@insitu/contracts";
 import type { MetricsSummary } from "./backend.js";
 
 /** The registry endpoints the gateway reads: list / search, history, stats. */
@@ -10,42 +15,36 @@ export interface RegistryClient {
   metricsSummary(): Promise<MetricsSummary>;
 }
 
-function endpoint(name: string): EndpointContract {
-  const found = contractRegistry.contracts.find(
-    (contract): contract is EndpointContract =>
-      contract.kind === "endpoint" && contract.service === "registry" && contract.name === name,
-  );
-  if (!found) {
-    throw new InsituError(`the registry contract "${name}" is not defined in this build`, {
-      code: ErrorCode.unavailable,
-      retryable: false,
-    });
-  }
-  return found;
-}
-
 export function createRegistryClient(bus: Bus, options: { timeoutMs: number }): RegistryClient {
-  const call = (name: string, data: unknown): Promise<unknown> =>
-    bus.request(endpoint(name), data as never, { timeoutMs: options.timeoutMs });
+  const timeout = { timeoutMs: options.timeoutMs };
   return {
-    listTools: (query) => call("list", query),
-    toolHistory: (name) => call("history", { name }),
-    metricsSummary: async () => summarize(await call("stats", {})),
+    async listTools({ query, limit }) {
+      if (query !== undefined) {
+        return bus.request(RegistrySearch, { query, k: Math.min(limit ?? 10, 100), mode: "auto" }, timeout);
+      }
+      return bus.request(RegistryList, { scope: "library", offset: 0, limit: limit ?? 100 }, timeout);
+    },
+    toolHistory: (name) => bus.request(RegistryHistory, { name }, timeout),
+    async metricsSummary() {
+      const stats = await bus.request(RegistryStats, { top: 10 }, timeout);
+      return summarize(stats.global);
+    },
   };
 }
 
-export function summarize(stats: unknown): MetricsSummary {
-  const record = (stats ?? {}) as Record<string, unknown>;
-  const number = (value: unknown): number =>
-    typeof value === "number" && Number.isFinite(value) ? value : 0;
-  const toolCalls = number(record.toolCalls);
+/** Registry convergence figures → the gateway's summary (rates are null before the first call). */
+export function summarize(stats: ConvergenceStats): MetricsSummary {
+  const called = stats.toolCalls > 0;
   return {
-    librarySize: number(record.librarySize),
-    toolsCreated: number(record.toolsCreated),
-    toolCalls,
-    callsByOutcome: {},
-    egl: toolCalls > 0 ? number(record.toolsCreated) / toolCalls : null,
-    successRate: null,
-    reuseRate: null,
+    librarySize: stats.librarySize,
+    toolsCreated: stats.toolsCreated,
+    toolCalls: stats.toolCalls,
+    callsByOutcome: stats.callsByOutcome,
+    egl: called ? stats.egl : null,
+    successRate: called ? stats.successRate : null,
+    reuseRate: called ? stats.reuseRate : null,
+    tasksSeen: stats.tasksSeen,
+    snapshot: stats.snapshot,
+    topTools: stats.topTools,
   };
 }

@@ -17,6 +17,8 @@ export const StackStateSchema = z
       z.string(),
       z.object({ port: z.number().int(), pid: z.number().int().optional() }).strict(),
     ),
+    /** The model the services were started with (what `ask` checks before submitting). */
+    model: z.object({ configured: z.boolean(), description: z.string().optional() }).strict().optional(),
   })
   .strict();
 export type StackState = z.infer<typeof StackStateSchema>;

@@ -1,0 +1,278 @@
+import { type ParseArgsConfig, parseArgs } from "node:util";
+
+/**
+ * The command table: each command's options (node:util parseArgs config) and its help text.
+ * Parsing is pure so it is tested without running anything.
+ */
+type OptionSpec = NonNullable<ParseArgsConfig["options"]>[string] & {
+  description: string;
+  valueName?: string;
+};
+
+export interface CommandSpec {
+  name: string;
+  summary: string;
+  usage: string;
+  options: Record<string, OptionSpec>;
+  /** Positionals this command takes (for help and arity checks). */
+  positionals: { min: number; max: number };
+  details?: string;
+}
+
+const common = {
+  help: { type: "boolean", short: "h", description: "Show help for this command." },
+} satisfies Record<string, OptionSpec>;
+
+const target = {
+  gateway: {
+    type: "string",
+    valueName: "URL",
+    description:
+      "Gateway URL (default: the stack `insitu up` started, else $INSITU_GATEWAY_URL, else http://127.0.0.1:8080).",
+  },
+} satisfies Record<string, OptionSpec>;
+
+const natsTarget = {
+  nats: {
+    type: "string",
+    valueName: "URL",
+    description: "NATS URL (default: the running stack's, else $NATS_URL, else nats://127.0.0.1:4222).",
+  },
+  monitor: {
+    type: "string",
+    valueName: "URL",
+    description:
+      "NATS monitor URL (default: the running stack's, else $NATS_MONITOR_URL, else http://127.0.0.1:8222).",
+  },
+  prefix: {
+    type: "string",
+    valueName: "PREFIX",
+    description:
+      "Subject prefix of the stack (default: the running stack's, else $NATS_PREFIX, else insitu).",
+  },
+} satisfies Record<string, OptionSpec>;
+
+export const COMMANDS: readonly CommandSpec[] = [
+  {
+    name: "up",
+    summary: "Start the local stack: nats-server (JetStream, data in .data/nats) and every service.",
+    usage: "insitu up [--port 8080] [--only a,b] [--raw-logs]",
+    positionals: { min: 0, max: 0 },
+    options: {
+      ...common,
+      port: {
+        type: "string",
+        valueName: "PORT",
+        description: "Gateway port (default 8080, or $INSITU_GATEWAY_PORT; a free one if taken).",
+      },
+      only: {
+        type: "string",
+        valueName: "LIST",
+        description: "Start only these services (comma-separated).",
+      },
+      "raw-logs": { type: "boolean", description: "Print services' JSON log lines as they are." },
+    },
+    details:
+      "Uses $NATS_URL instead of starting nats-server when it is set. Ctrl-C stops everything\n" +
+      "(SIGTERM, then SIGKILL after a grace period). The library and tasks persist in .data/nats.",
+  },
+  {
+    name: "status",
+    summary: "Show NATS and JetStream health and the services found through $SRV discovery.",
+    usage: "insitu status [--json] [--all]",
+    positionals: { min: 0, max: 0 },
+    options: {
+      ...common,
+      ...natsTarget,
+      json: { type: "boolean", description: "Print one JSON object (for scripts)." },
+      all: { type: "boolean", description: "Show services of every subject prefix, not only this stack's." },
+      wait: {
+        type: "string",
+        valueName: "MS",
+        description: "How long to collect $SRV answers (default 750).",
+      },
+    },
+  },
+  {
+    name: "ask",
+    summary: "Ask a question; watch the plan, the tools being written, tested and called; get the answer.",
+    usage: 'insitu ask "question" [--json] [--rounds N] [--max-cost USD] [--timeout SECONDS]',
+    positionals: { min: 1, max: 1 },
+    options: {
+      ...common,
+      ...target,
+      json: { type: "boolean", description: "Print only the final task record as JSON (for scripts)." },
+      rounds: { type: "string", valueName: "N", description: "Manager round budget for this task." },
+      "max-tokens": { type: "string", valueName: "N", description: "Token budget for this task." },
+      "max-cost": {
+        type: "string",
+        valueName: "USD",
+        description: "Cost budget for this task, in US dollars.",
+      },
+      timeout: { type: "string", valueName: "SECONDS", description: "Wall-time budget for this task." },
+      quiet: { type: "boolean", short: "q", description: "Only the answer, no live progress." },
+    },
+    details:
+      "Needs a model: set GEMINI_API_KEY (Gemini), or an OpenAI-compatible endpoint\n" +
+      "(OPENAI_BASE_URL, plus OPENAI_API_KEY if it needs one, and INSITU_MODEL for the model name)\n" +
+      "in the terminal that runs `insitu up`. Without one, try `insitu demo`.",
+  },
+  {
+    name: "demo",
+    summary: "Watch a tool being written, tested, registered and reused — offline, with a SCRIPTED model.",
+    usage: "insitu demo [--json] [--verbose]",
+    positionals: { min: 0, max: 0 },
+    options: {
+      ...common,
+      json: { type: "boolean", description: "Print the figures as JSON at the end." },
+      verbose: { type: "boolean", short: "v", description: "Also print the services' log lines." },
+    },
+    details:
+      "Starts its own throw-away stack (temporary NATS data, free ports) so your library is untouched.\n" +
+      "Every service, the sandbox and the registry are real; only the model's answers are scripted.",
+  },
+  {
+    name: "library",
+    summary: "Export the tool library to plain files, or import it (warm start).",
+    usage: "insitu library export DIR | insitu library import DIR",
+    positionals: { min: 2, max: 2 },
+    options: { ...common, ...natsTarget },
+  },
+];
+
+export type ParsedCommandLine =
+  | { kind: "help"; command?: string }
+  | { kind: "version" }
+  | { kind: "error"; message: string; command?: string }
+  | {
+      kind: "command";
+      command: string;
+      values: Record<string, string | boolean | undefined>;
+      positionals: string[];
+    };
+
+export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
+  const [first, ...rest] = argv;
+  if (first === undefined || first === "help" || first === "--help" || first === "-h") {
+    return rest[0] && first === "help" ? { kind: "help", command: rest[0] } : { kind: "help" };
+  }
+  if (first === "--version" || first === "-V" || first === "version") return { kind: "version" };
+  const spec = COMMANDS.find((command) => command.name === first);
+  if (!spec) {
+    const suggestion = closest(
+      first,
+      COMMANDS.map((command) => command.name),
+    );
+    return {
+      kind: "error",
+      message: `unknown command "${first}"${suggestion ? ` — did you mean "${suggestion}"?` : ""}`,
+    };
+  }
+  let parsed: ReturnType<typeof parseArgs>;
+  try {
+    parsed = parseArgs({
+      args: [...rest],
+      options: Object.fromEntries(
+        Object.entries(spec.options).map(([name, option]) => [
+          name,
+          { type: option.type, ...(option.short ? { short: option.short } : {}) },
+        ]),
+      ),
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (error) {
+    return { kind: "error", command: spec.name, message: (error as Error).message };
+  }
+  if (parsed.values.help) return { kind: "help", command: spec.name };
+  const { min, max } = spec.positionals;
+  if (parsed.positionals.length < min || parsed.positionals.length > max) {
+    return {
+      kind: "error",
+      command: spec.name,
+      message:
+        parsed.positionals.length < min
+          ? `missing argument — usage: ${spec.usage}`
+          : `unexpected argument "${parsed.positionals[max]}" — usage: ${spec.usage}`,
+    };
+  }
+  return {
+    kind: "command",
+    command: spec.name,
+    values: parsed.values as Record<string, string | boolean | undefined>,
+    positionals: parsed.positionals,
+  };
+}
+
+export function helpText(command?: string): string {
+  const spec = command ? COMMANDS.find((candidate) => candidate.name === command) : undefined;
+  if (spec) {
+    const lines = [`${spec.summary}`, "", `Usage: ${spec.usage}`, "", "Options:"];
+    const width = Math.max(
+      ...Object.entries(spec.options).map(([name, option]) => optionLabel(name, option).length),
+    );
+    for (const [name, option] of Object.entries(spec.options)) {
+      lines.push(`  ${optionLabel(name, option).padEnd(width)}  ${option.description}`);
+    }
+    if (spec.details) lines.push("", spec.details);
+    return `${lines.join("\n")}\n`;
+  }
+  const width = Math.max(...COMMANDS.map((candidate) => candidate.name.length));
+  return [
+    "insitu — an agent system that writes, tests, keeps and reuses its own tools.",
+    "",
+    "Usage: insitu <command> [options]",
+    "",
+    "Commands:",
+    ...COMMANDS.map((candidate) => `  ${candidate.name.padEnd(width)}  ${candidate.summary}`),
+    "",
+    "First time? `npm run start` sets up and runs the stack; then, in another terminal, `insitu demo`.",
+    "Run `insitu <command> --help` for a command's options.",
+    "",
+  ].join("\n");
+}
+
+function optionLabel(name: string, option: OptionSpec): string {
+  const short = option.short ? `-${option.short}, ` : "    ";
+  const value = option.type === "string" ? ` ${option.valueName ?? "VALUE"}` : "";
+  return `${short}--${name}${value}`;
+}
+
+/** The candidate within edit distance 2, if any (for "did you mean"). */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: { candidate: string; distance: number } | undefined;
+  for (const candidate of candidates) {
+    const distance = editDistance(word, candidate);
+    if (distance <= 2 && (!best || distance < best.distance)) best = { candidate, distance };
+  }
+  return best?.candidate;
+}
+
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, index) => index);
+  for (let i = 1; i <= a.length; i += 1) {
+    let previous = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j += 1) {
+      const current = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
+      previous = current;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** Parses a positive number option, or returns an error message naming the option. */
+export function numberOption(
+  values: Record<string, unknown>,
+  name: string,
+  options: { integer?: boolean } = {},
+): number | undefined | string {
+  const raw = values[name];
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0 || (options.integer && !Number.isInteger(value))) {
+    return `--${name} expects a positive ${options.integer ? "integer" : "number"}, got "${String(raw)}"`;
+  }
+  return value;
+}

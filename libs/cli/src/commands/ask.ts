@@ -1,0 +1,114 @@
+import { randomBytes } from "node:crypto";
+import type { TaskRecord } from "@insitu/contracts";
+import { isInsituError } from "@insitu/errors";
+import { numberOption } from "../args.js";
+import { GatewayClient } from "../client/gateway-client.js";
+import { renderEvent, renderSummary } from "../client/progress.js";
+import { type CliIo, ExitCode } from "../io.js";
+import { NO_MODEL_MESSAGE, detectModelSetup } from "../model-setup.js";
+import { findRepoRoot } from "../stack/repo-root.js";
+import { readStackState } from "../stack/state.js";
+import { resolveTargets } from "../targets.js";
+
+export interface AskResult {
+  exitCode: number;
+  record?: TaskRecord;
+}
+
+/** `insitu ask "question"`: submit through the gateway, show live progress, print the answer. */
+export async function runAsk(question: string, values: Record<string, unknown>, io: CliIo): Promise<number> {
+  const budgets: { rounds?: number; tokens?: number; costUsd?: number; wallMs?: number } = {};
+  for (const [option, key, integer, scale] of [
+    ["rounds", "rounds", true, 1],
+    ["max-tokens", "tokens", true, 1],
+    ["max-cost", "costUsd", false, 1],
+    ["timeout", "wallMs", false, 1000],
+  ] as const) {
+    const value = numberOption(values, option, { integer });
+    if (typeof value === "string") {
+      io.err(`${value}\n`);
+      return ExitCode.usage;
+    }
+    if (value !== undefined) budgets[key] = key === "wallMs" ? Math.round(value * scale) : value;
+  }
+  if (!question.trim()) {
+    io.err('The question is empty. Usage: insitu ask "question"\n');
+    return ExitCode.usage;
+  }
+  const state = await readStackState(findRepoRoot());
+  // The services' environment is what counts: `insitu up` recorded it. Without a recorded stack
+  // (a gateway elsewhere), only the default target is judged by this terminal's environment.
+  const explicitGateway = typeof values.gateway === "string" || Boolean(io.env.INSITU_GATEWAY_URL);
+  const unconfigured = state
+    ? state.model?.configured === false
+    : !explicitGateway && !detectModelSetup(io.env).configured;
+  if (unconfigured) {
+    io.err(`${NO_MODEL_MESSAGE}\n`);
+    return ExitCode.notConfigured;
+  }
+  const targets = resolveTargets(values, io.env, state);
+  const result = await askThroughGateway(new GatewayClient(targets.gatewayUrl), question, {
+    budgets,
+    json: values.json === true,
+    quiet: values.quiet === true,
+    io,
+  });
+  return result.exitCode;
+}
+
+/** Submits, follows the events, fetches the final record; shared by `ask` and `demo`. */
+export async function askThroughGateway(
+  client: GatewayClient,
+  question: string,
+  options: {
+    budgets?: { rounds?: number; tokens?: number; costUsd?: number; wallMs?: number };
+    json?: boolean;
+    quiet?: boolean;
+    io: CliIo;
+    indent?: string;
+  },
+): Promise<AskResult> {
+  const { io } = options;
+  const indent = options.indent ?? "";
+  const controller = new AbortController();
+  const onSigint = (): void => controller.abort();
+  process.once("SIGINT", onSigint);
+  try {
+    const submitted = await client.submitTask({
+      question,
+      taskId: `cli-${Date.now().toString(36)}-${randomBytes(3).toString("hex")}`,
+      ...(options.budgets && Object.keys(options.budgets).length > 0
+        ? { options: { budgets: options.budgets } }
+        : {}),
+    });
+    if (!options.json && !options.quiet) io.out(`${indent}submitted as task ${submitted.taskId}\n`);
+    await client.followEvents(
+      submitted.taskId,
+      (event) => {
+        if (options.json || options.quiet) return;
+        for (const line of renderEvent(event, { color: io.color })) io.out(`${indent}${line}\n`);
+      },
+      { signal: controller.signal },
+    );
+    const record = await client.getTask(submitted.taskId);
+    if (options.json) io.out(`${JSON.stringify(record, null, 2)}\n`);
+    else for (const line of renderSummary(record, { color: io.color })) io.out(`${indent}${line}\n`);
+    return { exitCode: record.status === "succeeded" ? ExitCode.ok : ExitCode.taskFailed, record };
+  } catch (error) {
+    if (controller.signal.aborted) {
+      io.err("\nStopped following the task (it keeps running in the stack).\n");
+      return { exitCode: ExitCode.interrupted };
+    }
+    if (isInsituError(error, "GATEWAY_UNREACHABLE")) {
+      io.err(`${error.message}\n`);
+      return { exitCode: ExitCode.unreachable };
+    }
+    if (isInsituError(error)) {
+      io.err(`${error.code}: ${error.message}\n`);
+      return { exitCode: error.category === "user" ? ExitCode.usage : ExitCode.taskFailed };
+    }
+    throw error;
+  } finally {
+    process.off("SIGINT", onSigint);
+  }
+}

@@ -1,0 +1,261 @@
+import { Svcm } from "@nats-io/services";
+import { connect } from "@nats-io/transport-node";
+
+/** What `insitu status` reports. */
+export interface StatusReport {
+  nats: {
+    url: string;
+    monitorUrl: string;
+    /** The monitor's /healthz said ok (JetStream included). */
+    healthy: boolean;
+    reachable: boolean;
+    version?: string;
+    connections?: number;
+    error?: string;
+  };
+  jetstream: {
+    enabled: boolean;
+    streams?: number;
+    consumers?: number;
+    messages?: number;
+    bytes?: number;
+    storeDir?: string;
+    error?: string;
+  };
+  prefix: string;
+  /** Service instances that answered `$SRV.INFO` / `$SRV.STATS`. */
+  services: DiscoveredService[];
+  /** Processes of the `insitu up` stack and their /readyz (when that stack is running). */
+  processes: { name: string; port: number; ready: boolean }[];
+  discoveryError?: string;
+}
+
+export interface DiscoveredService {
+  name: string;
+  id: string;
+  version: string;
+  prefix?: string;
+  endpoints: { name: string; subject: string; requests: number; errors: number; averageMs: number }[];
+  started?: string;
+}
+
+export async function collectStatus(options: {
+  natsUrl: string;
+  monitorUrl: string;
+  prefix: string;
+  all: boolean;
+  waitMs: number;
+  processes?: { name: string; port: number }[];
+}): Promise<StatusReport> {
+  const [nats, jetstream, discovery, processes] = await Promise.all([
+    natsHealth(options.natsUrl, options.monitorUrl),
+    jetstreamHealth(options.monitorUrl),
+    discoverServices(options.natsUrl, options.waitMs),
+    Promise.all(
+      (options.processes ?? []).map(async (entry) => ({ ...entry, ready: await isReady(entry.port) })),
+    ),
+  ]);
+  const services = discovery.services
+    .filter((service) => options.all || service.prefix === undefined || service.prefix === options.prefix)
+    .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  return {
+    nats,
+    jetstream,
+    prefix: options.prefix,
+    services,
+    processes,
+    ...(discovery.error ? { discoveryError: discovery.error } : {}),
+  };
+}
+
+async function getJson(url: string): Promise<{ ok: boolean; status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+  const text = await response.text();
+  let body: Record<string, unknown> = {};
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed && typeof parsed === "object") body = parsed as Record<string, unknown>;
+  } catch {
+    // not JSON: keep an empty body
+  }
+  return { ok: response.ok, status: response.status, body };
+}
+
+async function natsHealth(url: string, monitorUrl: string): Promise<StatusReport["nats"]> {
+  try {
+    const [health, varz] = await Promise.all([
+      getJson(`${monitorUrl}/healthz?js-enabled-only=true`),
+      getJson(`${monitorUrl}/varz`).catch(() => undefined),
+    ]);
+    return {
+      url,
+      monitorUrl,
+      reachable: true,
+      healthy: health.ok && health.body.status === "ok",
+      ...(typeof varz?.body.version === "string" ? { version: varz.body.version } : {}),
+      ...(typeof varz?.body.connections === "number" ? { connections: varz.body.connections } : {}),
+      ...(health.ok ? {} : { error: String(health.body.error ?? `HTTP ${health.status}`) }),
+    };
+  } catch (error) {
+    return {
+      url,
+      monitorUrl,
+      reachable: false,
+      healthy: false,
+      error: `monitor unreachable: ${(error as Error).message}`,
+    };
+  }
+}
+
+async function jetstreamHealth(monitorUrl: string): Promise<StatusReport["jetstream"]> {
+  try {
+    const jsz = await getJson(`${monitorUrl}/jsz`);
+    const config = (jsz.body.config ?? {}) as Record<string, unknown>;
+    const disabled = jsz.body.disabled === true || !jsz.ok;
+    const num = (value: unknown): number | undefined => (typeof value === "number" ? value : undefined);
+    const result: StatusReport["jetstream"] = { enabled: !disabled };
+    const fields = {
+      streams: num(jsz.body.streams),
+      consumers: num(jsz.body.consumers),
+      messages: num(jsz.body.messages),
+      bytes: num(jsz.body.bytes),
+    };
+    for (const [key, value] of Object.entries(fields))
+      if (value !== undefined) (result as Record<string, unknown>)[key] = value;
+    if (typeof config.store_dir === "string") result.storeDir = config.store_dir;
+    return result;
+  } catch (error) {
+    return { enabled: false, error: (error as Error).message };
+  }
+}
+
+async function discoverServices(
+  natsUrl: string,
+  waitMs: number,
+): Promise<{ services: DiscoveredService[]; error?: string }> {
+  let connection: Awaited<ReturnType<typeof connect>> | undefined;
+  try {
+    connection = await connect({
+      servers: natsUrl.split(","),
+      name: "insitu-cli-status",
+      timeout: 2000,
+      maxReconnectAttempts: 0,
+    });
+    const client = new Svcm(connection).client({ strategy: "timer", maxWait: waitMs });
+    const [infos, stats] = await Promise.all([collect(client.info()), collect(client.stats())]);
+    const statsById = new Map(stats.map((entry) => [entry.id, entry]));
+    const services = infos.map((info): DiscoveredService => {
+      const stat = statsById.get(info.id);
+      const prefix = info.metadata?.prefix;
+      return {
+        name: info.name,
+        id: info.id,
+        version: info.version,
+        ...(prefix === undefined ? {} : { prefix }),
+        ...(stat?.started ? { started: stat.started } : {}),
+        endpoints: (info.endpoints ?? []).map((endpoint) => {
+          const endpointStats = stat?.endpoints?.find((candidate) => candidate.name === endpoint.name);
+          return {
+            name: endpoint.name,
+            subject: endpoint.subject,
+            requests: endpointStats?.num_requests ?? 0,
+            errors: endpointStats?.num_errors ?? 0,
+            averageMs: endpointStats ? Number(endpointStats.average_processing_time) / 1e6 : 0,
+          };
+        }),
+      };
+    });
+    return { services };
+  } catch (error) {
+    return { services: [], error: `service discovery failed: ${(error as Error).message}` };
+  } finally {
+    await connection?.close().catch(() => undefined);
+  }
+}
+
+async function collect<T>(iterator: Promise<AsyncIterable<T>>): Promise<T[]> {
+  const items: T[] = [];
+  for await (const item of await iterator) items.push(item);
+  return items;
+}
+
+async function isReady(port: number): Promise<boolean> {
+  try {
+    const response = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1500) });
+    await response.body?.cancel();
+    return response.ok;
+  } catch {
+    return false;
+  }
+}
+
+/** The report as a terminal table. */
+export function renderStatus(report: StatusReport, options: { color?: boolean } = {}): string {
+  const paint = (ok: boolean, text: string): string =>
+    options.color ? `\u001b[${ok ? 32 : 31}m${text}\u001b[0m` : text;
+  const lines: string[] = [];
+  const nats = report.nats;
+  lines.push(
+    `NATS       ${paint(nats.healthy, nats.healthy ? "healthy" : nats.reachable ? "UNHEALTHY" : "UNREACHABLE")}  ${nats.url}` +
+      (nats.version ? `  (nats-server ${nats.version}, ${nats.connections ?? 0} connections)` : "") +
+      (nats.error ? `  — ${nats.error}` : ""),
+  );
+  const js = report.jetstream;
+  lines.push(
+    `JetStream  ${paint(js.enabled, js.enabled ? "enabled" : "DISABLED")}` +
+      (js.enabled
+        ? `  ${js.streams ?? 0} streams, ${js.consumers ?? 0} consumers, ${js.messages ?? 0} messages, ${formatBytes(js.bytes ?? 0)}` +
+          (js.storeDir ? `  (data: ${js.storeDir})` : "")
+        : js.error
+          ? `  — ${js.error}`
+          : ""),
+  );
+  lines.push("");
+  if (report.services.length === 0) {
+    lines.push(
+      `Services (prefix ${report.prefix}): none found through $SRV${report.discoveryError ? ` — ${report.discoveryError}` : ""}`,
+    );
+  } else {
+    lines.push(`Services found through $SRV (prefix ${report.prefix}):`);
+    const rows = report.services.map((service) => [
+      service.name,
+      service.version,
+      service.id.slice(0, 12),
+      service.endpoints.map((endpoint) => endpoint.name).join(","),
+      String(service.endpoints.reduce((sum, endpoint) => sum + endpoint.requests, 0)),
+      String(service.endpoints.reduce((sum, endpoint) => sum + endpoint.errors, 0)),
+    ]);
+    lines.push(...table(["SERVICE", "VERSION", "INSTANCE", "ENDPOINTS", "REQUESTS", "ERRORS"], rows));
+  }
+  if (report.processes.length > 0) {
+    lines.push("", "Processes of the local stack (insitu up):");
+    lines.push(
+      ...table(
+        ["PROCESS", "PORT", "READY"],
+        report.processes.map((entry) => [
+          entry.name,
+          String(entry.port),
+          paint(entry.ready, entry.ready ? "ready" : "NOT READY"),
+        ]),
+      ),
+    );
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+function table(header: string[], rows: string[][]): string[] {
+  // Widths ignore ANSI colour codes.
+  const visible = (text: string): number => text.replace(/\u001b\[[0-9;]*m/g, "").length;
+  const widths = header.map((title, index) =>
+    Math.max(title.length, ...rows.map((row) => visible(row[index] ?? ""))),
+  );
+  const format = (row: string[]): string =>
+    `  ${row.map((cell, index) => cell + " ".repeat(Math.max(0, (widths[index] ?? 0) - visible(cell)))).join("  ")}`.trimEnd();
+  return [format(header), ...rows.map(format)];
+}
+
+function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,0 +1,167 @@
+import { join } from "node:path";
+import { isInsituError } from "@insitu/errors";
+import { type CliIo, ExitCode, natsInstallHint } from "../io.js";
+import { detectModelSetup } from "../model-setup.js";
+import { discoverServices } from "../stack/discover.js";
+import { formatLogLine } from "../stack/log-format.js";
+import { freePort, isPortInUse } from "../stack/ports.js";
+import { findRepoRoot } from "../stack/repo-root.js";
+import { type Stack, startStack } from "../stack/stack.js";
+import { readStackState, removeStackState, writeStackState } from "../stack/state.js";
+import { DEFAULTS } from "../targets.js";
+
+const MAX_RESTARTS = 5;
+
+/** `insitu up`: the local stack in the foreground until Ctrl-C. */
+export async function runUp(values: Record<string, unknown>, io: CliIo): Promise<number> {
+  const root = findRepoRoot();
+  const running = await readStackState(root);
+  if (running) {
+    io.err(
+      `A stack is already running (pid ${running.pid}, gateway port ${running.services.gateway?.port ?? "none"}). See \`insitu status\`.\n`,
+    );
+    return ExitCode.usage;
+  }
+  const available = discoverServices(root).map((entry) => entry.name);
+  const only =
+    typeof values.only === "string"
+      ? values.only
+          .split(",")
+          .map((name) => name.trim())
+          .filter(Boolean)
+      : undefined;
+  const unknown = only?.filter((name) => !available.includes(name)) ?? [];
+  if (unknown.length > 0) {
+    io.err(`No such service: ${unknown.join(", ")}. Services here: ${available.join(", ") || "none"}\n`);
+    return ExitCode.usage;
+  }
+
+  const wantedGatewayPort = Number(values.port ?? io.env.INSITU_GATEWAY_PORT ?? DEFAULTS.gatewayPort);
+  if (!Number.isInteger(wantedGatewayPort) || wantedGatewayPort <= 0 || wantedGatewayPort > 65_535) {
+    io.err(`--port expects a port number, got ${String(values.port ?? io.env.INSITU_GATEWAY_PORT)}\n`);
+    return ExitCode.usage;
+  }
+  const gatewayPort = await preferPort(wantedGatewayPort, "gateway", io);
+  const external = io.env.NATS_URL;
+  const natsPort = external ? undefined : await preferPort(DEFAULTS.natsPort, "NATS", io);
+  const natsMonitorPort = external
+    ? undefined
+    : await preferPort(DEFAULTS.natsMonitorPort, "NATS monitor", io);
+
+  const model = detectModelSetup(io.env);
+  if (!model.configured) io.err(`\nNote: ${model.message}\n\n`);
+
+  const raw = values["raw-logs"] === true;
+  const services = only ?? available;
+  const labelWidth = Math.max(5, ...services.map((name) => name.length));
+  let stack: Stack | undefined;
+  const restarts = new Map<string, number>();
+  io.out(
+    `Starting ${external ? `against NATS at ${external}` : "nats-server"} and ${services.length} service(s): ${services.join(", ") || "none"}\n`,
+  );
+  try {
+    stack = await startStack({
+      root,
+      services,
+      natsDataDir: join(root, ".data", "nats"),
+      ...(natsPort === undefined ? {} : { natsPort }),
+      ...(natsMonitorPort === undefined ? {} : { natsMonitorPort }),
+      prefix: io.env.NATS_PREFIX ?? DEFAULTS.prefix,
+      ports: { gateway: gatewayPort },
+      onLog: (service, line) =>
+        io.out(`${formatLogLine(service, line, { labelWidth, color: io.color, raw })}\n`),
+      onUnexpectedExit: (service) => {
+        // A crashed role is brought back (tasks are durable, so it picks up where it died).
+        const count = (restarts.get(service) ?? 0) + 1;
+        restarts.set(service, count);
+        if (count > MAX_RESTARTS || !stack) {
+          io.err(`[stack] ${service} crashed ${count} times; not restarting it again\n`);
+          return;
+        }
+        setTimeout(() => {
+          stack
+            ?.restart(service)
+            .catch((error: unknown) =>
+              io.err(`[stack] restart of ${service} failed: ${(error as Error).message}\n`),
+            );
+        }, 1000 * count);
+      },
+    });
+  } catch (error) {
+    if (isInsituError(error, "NATS_SERVER_MISSING")) {
+      io.err(`nats-server is not installed — ${natsInstallHint()}\n`);
+      return ExitCode.notConfigured;
+    }
+    if (isInsituError(error)) {
+      io.err(`insitu up failed: ${error.message}\n`);
+      const lastLines = error.details.lastLines;
+      if (Array.isArray(lastLines) && lastLines.length > 0)
+        io.err(`last lines:\n  ${lastLines.join("\n  ")}\n`);
+      return ExitCode.taskFailed;
+    }
+    throw error;
+  }
+
+  await writeStackState(root, {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    natsUrl: stack.natsUrl,
+    ...(stack.natsMonitorUrl ? { natsMonitorUrl: stack.natsMonitorUrl } : {}),
+    prefix: stack.prefix,
+    services: Object.fromEntries(
+      [...stack.services.values()].map((service) => [
+        service.name,
+        { port: service.port, ...(service.pid ? { pid: service.pid } : {}) },
+      ]),
+    ),
+    model: model.configured ? { configured: true, description: model.description } : { configured: false },
+  });
+
+  const gateway = stack.services.get("gateway");
+  io.out(
+    [
+      "",
+      "insitu is up.",
+      gateway ? `  gateway   ${gateway.url}` : "  gateway   (not started)",
+      `  NATS      ${stack.natsUrl}${stack.ownsNats ? `  (JetStream data in ${join(".data", "nats")})` : ""}`,
+      `  services  ${[...stack.services.keys()].join(", ") || "none"}`,
+      `  model     ${model.configured ? model.description : "NOT CONFIGURED (see the note above)"}`,
+      "",
+      'In another terminal:  ./bin/insitu status   |   ./bin/insitu demo   |   ./bin/insitu ask "your question"',
+      "Ctrl-C stops everything.",
+      "",
+    ].join("\n"),
+  );
+
+  return new Promise<number>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        io.err("\nForce-stopping (SIGKILL)…\n");
+        void Promise.all([...stack!.services.keys()].map((name) => stack!.kill(name, "SIGKILL"))).finally(
+          () => resolve(ExitCode.interrupted),
+        );
+        return;
+      }
+      stopping = true;
+      io.out(`\n${signal}: stopping services (Ctrl-C again to force)…\n`);
+      void stack!
+        .stop()
+        .then(() => removeStackState(root))
+        .then(() => {
+          io.out("Stopped.\n");
+          resolve(ExitCode.ok);
+        });
+    };
+    process.on("SIGINT", stop);
+    process.on("SIGTERM", stop);
+  });
+}
+
+/** `port` when free, otherwise a free one (said out loud). */
+async function preferPort(port: number, what: string, io: CliIo): Promise<number> {
+  if (!(await isPortInUse(port))) return port;
+  const other = await freePort();
+  io.err(`Port ${port} is taken; ${what} uses ${other} instead.\n`);
+  return other;
+}

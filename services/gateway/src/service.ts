@@ -1,0 +1,34 @@
+import type { ServiceSpec } from "@insitu/runtime";
+import { createGatewayApi } from "./api.js";
+import { createBusBackend } from "./bus-backend.js";
+import { GatewayConfigSchema } from "./config.js";
+import { createGatewayMetrics } from "./metrics.js";
+
+/** The gateway as a runtime service: the public HTTP API on the runtime's HTTP port, backed by the bus. */
+export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
+  name: "gateway",
+  version: "0.1.0",
+  config: GatewayConfigSchema,
+  async start({ config, bus, logger, metrics }) {
+    const gatewayMetrics = createGatewayMetrics(metrics);
+    const api = createGatewayApi({
+      backend: createBusBackend(bus, { requestTimeoutMs: config.GATEWAY_REQUEST_TIMEOUT_MS }),
+      logger,
+      bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+      heartbeatMs: config.GATEWAY_SSE_HEARTBEAT_MS,
+      terminalGraceMs: config.GATEWAY_TERMINAL_GRACE_MS,
+      observe: gatewayMetrics.observe,
+    });
+    logger.info("gateway API ready", { port: config.HTTP_PORT, prefix: config.NATS_PREFIX });
+    return {
+      http(request, response) {
+        api.handle(request, response);
+        return true;
+      },
+      async stop() {
+        // Open event streams never end on their own; clients resume with Last-Event-ID.
+        api.close();
+      },
+    };
+  },
+};
