@@ -282,7 +282,7 @@ describe("Gemini through @google/genai against a local stand-in", () => {
     await model
       .generate({ messages: [{ role: "user", content: "q" }, toModelMessage(finish.result)] })
       .catch(() => undefined);
-    const contents = (server?.requests[2]?.body as { contents: unknown[] }).contents;
+    const contents = (server?.requests[2]?.body as { contents: unknown[] } | undefined)?.contents ?? [];
     expect(contents[1]).toEqual({
       role: "model",
       parts: [
