@@ -72,7 +72,7 @@ export const UsageStatsSchema = z
     successRate: z.number().min(0).max(1),
     /** Calls made by a task other than the one that created the version. */
     reuseCalls: z.number().int().min(0),
-    /** Distinct tasks that called it (capped count; exact up to 10,000). */
+    /** Distinct tasks that called it (exact up to 1,000, then a floor). */
     tasks: z.number().int().min(0),
     meanLatencyMs: z.number().min(0),
     /** ISO-8601 time of the last call, when there was one. */

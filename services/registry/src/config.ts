@@ -1,0 +1,17 @@
+import { z } from "zod";
+
+/** The registry's own settings (merged with the runtime's base config, parsed once at start). */
+export const RegistryConfigSchema = z.object({
+  /**
+   * Where retrieval vectors come from: `auto` uses the `embedding` role of the models config
+   * (insitu.models.json / GEMINI_API_KEY / INSITU_OPENAI_BASE_URL) and falls back to lexical-only
+   * when none is configured; `off` is lexical-only; `hashing` is the offline feature-hashing
+   * embedder (not semantic; for demos and tests).
+   */
+  REGISTRY_EMBEDDINGS: z.enum(["auto", "off", "hashing"]).default("auto"),
+  /** How many tool names the top-tools metric exports (label cardinality bound). */
+  REGISTRY_TOP_TOOLS: z.coerce.number().int().min(1).max(200).default(20),
+  /** Requests handled at once per endpoint in this process. */
+  REGISTRY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
+});
+export type RegistryConfig = z.infer<typeof RegistryConfigSchema>;

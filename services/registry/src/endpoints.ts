@@ -1,0 +1,34 @@
+import { type EndpointHandler, endpoint } from "@insitu/bus";
+import {
+  RegistryAbsorb,
+  RegistryDiff,
+  RegistryFinishTask,
+  RegistryGet,
+  RegistryHistory,
+  RegistryList,
+  RegistryRecordUsage,
+  RegistryRegister,
+  RegistryRollback,
+  RegistrySearch,
+  RegistrySnapshots,
+  RegistryStats,
+} from "@insitu/contracts";
+import type { Registry } from "./registry.js";
+
+/** Every registry endpoint bound to its operation. */
+export function registryEndpoints(registry: Registry): EndpointHandler[] {
+  return [
+    endpoint(RegistryRegister, (data) => registry.register(data)),
+    endpoint(RegistryAbsorb, (data) => registry.absorb(data)),
+    endpoint(RegistryGet, (data) => registry.get(data)),
+    endpoint(RegistryList, (data) => registry.list(data)),
+    endpoint(RegistryHistory, (data) => registry.history(data)),
+    endpoint(RegistrySnapshots, (data) => registry.snapshots(data)),
+    endpoint(RegistryDiff, (data) => registry.diff(data)),
+    endpoint(RegistryRollback, (data) => registry.rollback(data)),
+    endpoint(RegistrySearch, (data) => registry.search(data)),
+    endpoint(RegistryRecordUsage, (data) => registry.recordUsage(data)),
+    endpoint(RegistryStats, async (data) => registry.stats(data)),
+    endpoint(RegistryFinishTask, (data) => registry.finishTask(data)),
+  ];
+}

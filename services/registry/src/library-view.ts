@@ -1,0 +1,313 @@
+import type { UsageStats, VersionStatus, VersionSummary } from "@insitu/contracts";
+import type { KvBucket, ObjectBucket, Subscription } from "@insitu/bus";
+import type { Logger } from "@insitu/telemetry";
+import {
+  Keys,
+  type PoolDocument,
+  type SnapshotBody,
+  type SnapshotDocument,
+  type StatsDocument,
+  type TaskDocument,
+  type VectorDocument,
+  type VersionDocument,
+  hashOfHex,
+} from "./documents.js";
+import { SearchIndex } from "./search-index.js";
+
+/** A version as the view keeps it: the document without code and tests. */
+export type VersionMeta = Omit<VersionDocument, "code" | "tests">;
+
+const decoder = new TextDecoder();
+
+/**
+ * The registry's in-memory view of its durable state, kept current by a KV watch. Every replica
+ * has one; reads (search, list, stats, history) are answered from it, writes go to KV first and
+ * reach every replica's view through the watch (the writer applies its own write at once, so it
+ * reads what it wrote). Entries carry KV revisions, so a late or duplicate watch event never
+ * overwrites something newer.
+ */
+export class LibraryView {
+  readonly versions = new Map<string, VersionMeta>();
+  /** name → hashes in registration order (createdAt, then hash). */
+  readonly byName = new Map<string, string[]>();
+  readonly pools = new Map<string, PoolDocument>();
+  readonly stats = new Map<string, StatsDocument>();
+  readonly tasks = new Set<string>();
+  readonly snapshots = new Map<number, SnapshotDocument>();
+  /** Every hash that has been in some snapshot (so its absence now means `deprecated`). */
+  readonly everInLibrary = new Set<string>();
+  current: SnapshotDocument | undefined;
+  currentTools = new Map<string, string>();
+  readonly search: SearchIndex;
+
+  private readonly revisions = new Map<string, number>();
+  private readonly bodies = new Map<string, SnapshotBody>();
+  private queue: Promise<void> = Promise.resolve();
+  private subscription: Subscription | undefined;
+  private readonly waiters: { check: () => boolean; resolve: () => void }[] = [];
+  private listeners: ((key: string) => void)[] = [];
+
+  constructor(
+    private readonly kv: KvBucket,
+    private readonly blobs: ObjectBucket,
+    private readonly logger: Logger,
+    embeddingModel?: string,
+    dimensions?: number,
+  ) {
+    this.search = new SearchIndex(this, embeddingModel, dimensions);
+  }
+
+  /** Watches first, then loads everything, then replays what changed meanwhile. */
+  async start(): Promise<void> {
+    let release!: () => void;
+    const loaded = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    this.queue = loaded;
+    this.subscription = await this.kv.watch((key, value, revision) => {
+      this.enqueue(() => this.apply(key, value, revision));
+    });
+    const keys = await this.kv.keys();
+    // Snapshots before `current`, so the current tool set sees every snapshot's changes.
+    keys.sort((left, right) => rank(left) - rank(right));
+    const entries = await mapConcurrent(keys, 64, (key) => this.kv.get(key));
+    for (const entry of entries) if (entry) await this.apply(entry.key, entry.value, entry.revision);
+    release();
+    await this.queue;
+  }
+
+  stop(): void {
+    this.subscription?.unsubscribe();
+  }
+
+  /** Resolves once everything queued so far is applied. */
+  settled(): Promise<void> {
+    return this.queue;
+  }
+
+  /** Resolves when `check` holds (checked after every applied change). */
+  until(check: () => boolean): Promise<void> {
+    if (check()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ check, resolve }));
+  }
+
+  onChange(listener: (key: string) => void): void {
+    this.listeners.push(listener);
+  }
+
+  /** Applies a write this replica just made (read-your-writes), in order with watch events. */
+  applyOwn(key: string, value: unknown, revision: number): Promise<void> {
+    return this.enqueue(() => this.apply(key, value, revision));
+  }
+
+  private enqueue(work: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(work).catch((error: unknown) => {
+      this.logger.error("registry view could not apply a change", { error });
+    });
+    this.queue = next;
+    return next;
+  }
+
+  private async apply(key: string, value: unknown, revision: number): Promise<void> {
+    const known = this.revisions.get(key);
+    if (known !== undefined && known >= revision) return;
+    this.revisions.set(key, revision);
+    if (value === undefined) return; // deletions: the registry never deletes what it serves
+    const [kind, ...rest] = key.split(".");
+    const id = rest.join(".");
+    switch (kind) {
+      case "version":
+        this.addVersion(value as VersionDocument);
+        break;
+      case "vector":
+        this.search.setVector(hashOfHex(id), value as VectorDocument);
+        break;
+      case "pool":
+        this.setPool(value as PoolDocument);
+        break;
+      case "stats":
+        this.stats.set(hashOfHex(id), value as StatsDocument);
+        break;
+      case "task":
+        this.tasks.add((value as TaskDocument).taskId);
+        break;
+      case "snapshot":
+        await this.addSnapshot(value as SnapshotDocument);
+        break;
+      case "current":
+        await this.setCurrent(value as SnapshotDocument);
+        break;
+    }
+    for (const listener of this.listeners) listener(key);
+    for (let index = this.waiters.length - 1; index >= 0; index--) {
+      const waiter = this.waiters[index];
+      if (waiter?.check()) {
+        this.waiters.splice(index, 1);
+        waiter.resolve();
+      }
+    }
+  }
+
+  private addVersion(document: VersionDocument): void {
+    const { code: _code, tests: _tests, ...meta } = document;
+    if (this.versions.has(meta.hash)) return;
+    this.versions.set(meta.hash, meta);
+    const list = this.byName.get(meta.name) ?? [];
+    list.push(meta.hash);
+    list.sort((left, right) => {
+      const a = this.versions.get(left)?.createdAt ?? "";
+      const b = this.versions.get(right)?.createdAt ?? "";
+      return a < b ? -1 : a > b ? 1 : left < right ? -1 : 1;
+    });
+    this.byName.set(meta.name, list);
+    this.search.refresh(meta.hash);
+  }
+
+  private setPool(pool: PoolDocument): void {
+    const previous = this.pools.get(pool.taskId);
+    this.pools.set(pool.taskId, pool);
+    for (const entry of previous?.versions ?? []) this.search.refresh(entry.hash);
+    for (const entry of pool.versions) this.search.refresh(entry.hash);
+  }
+
+  private async addSnapshot(document: SnapshotDocument): Promise<void> {
+    if (this.snapshots.has(document.info.number)) return;
+    this.snapshots.set(document.info.number, document);
+    await this.noteLibraryMembers(document);
+  }
+
+  private async setCurrent(document: SnapshotDocument): Promise<void> {
+    if (this.current && this.current.info.number >= document.info.number) return;
+    const body = await this.body(document.body);
+    this.snapshots.set(document.info.number, document);
+    await this.noteLibraryMembers(document, body);
+    const previous = this.currentTools;
+    this.current = document;
+    this.currentTools = new Map(Object.entries(body.tools));
+    for (const hash of previous.values()) this.search.refresh(hash);
+    for (const hash of this.currentTools.values()) this.search.refresh(hash);
+  }
+
+  private async noteLibraryMembers(document: SnapshotDocument, loaded?: SnapshotBody): Promise<void> {
+    const { info } = document;
+    if (info.changeCount <= info.changes.length) {
+      for (const change of info.changes) if (change.hash) this.everInLibrary.add(change.hash);
+      return;
+    }
+    const body = loaded ?? (await this.body(document.body));
+    for (const change of body.changes) if (change.hash) this.everInLibrary.add(change.hash);
+  }
+
+  /** A snapshot's full body (tool set and changes), cached: bodies are immutable. */
+  async body(name: string): Promise<SnapshotBody> {
+    const cached = this.bodies.get(name);
+    if (cached) return cached;
+    const bytes = await this.blobs.get(name);
+    if (!bytes) throw new Error(`snapshot body ${name} is missing from the object store`);
+    const body = JSON.parse(decoder.decode(bytes)) as SnapshotBody;
+    if (this.bodies.size > 64) this.bodies.delete(this.bodies.keys().next().value as string);
+    this.bodies.set(name, body);
+    return body;
+  }
+
+  get snapshotNumber(): number {
+    return this.current?.info.number ?? 0;
+  }
+
+  // ---------------------------------------------------------------- derived facts
+
+  status(hash: string): VersionStatus {
+    const meta = this.versions.get(hash);
+    if (meta && this.currentTools.get(meta.name) === hash) return "library";
+    if (this.everInLibrary.has(hash)) return "deprecated";
+    const pool = meta?.createdByTask ? this.pools.get(meta.createdByTask) : undefined;
+    if (pool?.state === "finished") return pool.offered?.includes(hash) ? "offered" : "dropped";
+    return "task-private";
+  }
+
+  /** The version a task's pool holds for a name (its newest), if any. */
+  poolVersion(taskId: string, name: string): string | undefined {
+    const pool = this.pools.get(taskId);
+    if (pool?.state !== "open") return undefined;
+    for (let index = pool.versions.length - 1; index >= 0; index--) {
+      const entry = pool.versions[index];
+      if (entry?.name === name) return entry.hash;
+    }
+    return undefined;
+  }
+
+  usage(hashes: Iterable<string>): UsageStats {
+    let calls = 0;
+    let successes = 0;
+    let reuseCalls = 0;
+    let latency = 0;
+    let lastCallAt: string | undefined;
+    const byOutcome: Record<string, number> = {};
+    const tasks = new Set<string>();
+    for (const hash of hashes) {
+      const stats = this.stats.get(hash);
+      if (!stats) continue;
+      calls += stats.calls;
+      successes += stats.successes;
+      reuseCalls += stats.reuseCalls;
+      latency += stats.latencySumMs;
+      for (const [outcome, count] of Object.entries(stats.byOutcome))
+        byOutcome[outcome] = (byOutcome[outcome] ?? 0) + count;
+      for (const task of stats.tasks) tasks.add(task);
+      if (stats.lastCallAt && (!lastCallAt || stats.lastCallAt > lastCallAt)) lastCallAt = stats.lastCallAt;
+    }
+    const usage: UsageStats = {
+      calls,
+      byOutcome,
+      successes,
+      successRate: calls === 0 ? 0 : successes / calls,
+      reuseCalls,
+      tasks: tasks.size,
+      meanLatencyMs: calls === 0 ? 0 : latency / calls,
+    };
+    if (lastCallAt) usage.lastCallAt = lastCallAt;
+    return usage;
+  }
+
+  summary(hash: string): VersionSummary | undefined {
+    const meta = this.versions.get(hash);
+    if (!meta) return undefined;
+    const summary: VersionSummary = {
+      hash,
+      name: meta.name,
+      description: meta.manifest.description,
+      status: this.status(hash),
+      origin: meta.origin,
+      parents: meta.parents,
+      createdAt: meta.createdAt,
+      ordinal: (this.byName.get(meta.name)?.indexOf(hash) ?? 0) + 1,
+      usage: this.usage([hash]),
+    };
+    if (meta.createdByTask) summary.createdByTask = meta.createdByTask;
+    return summary;
+  }
+}
+
+function rank(key: string): number {
+  if (key.startsWith("version.")) return 0;
+  if (key.startsWith("snapshot.")) return 1;
+  if (key === Keys.current) return 2;
+  return 3;
+}
+
+export async function mapConcurrent<T, R>(
+  items: T[],
+  limit: number,
+  work: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await work(items[index] as T);
+    }
+  });
+  await Promise.all(workers);
+  return results;
+}

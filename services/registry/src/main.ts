@@ -1,0 +1,51 @@
+import { createEmbeddingModelForRole, loadModelsConfig } from "@insitu/llm";
+import { runService } from "@insitu/runtime";
+import type { Logger } from "@insitu/telemetry";
+import { RegistryConfigSchema } from "./config.js";
+import { registryEndpoints } from "./endpoints.js";
+import { registerRegistryMetrics } from "./metrics.js";
+import { Registry } from "./registry.js";
+import { type EmbeddingProvider, HashingEmbedder } from "./retrieval/embedding.js";
+
+await runService({
+  name: "registry",
+  version: "0.1.0",
+  config: RegistryConfigSchema,
+  async start({ config, bus, logger, metrics }) {
+    const embeddings = chooseEmbeddings(config.REGISTRY_EMBEDDINGS, logger);
+    const registry = await Registry.open(bus, { logger, ...(embeddings ? { embeddings } : {}) });
+    registerRegistryMetrics(metrics, registry, config.REGISTRY_TOP_TOOLS);
+    const service = await bus.serve({
+      name: "registry",
+      version: "0.1.0",
+      description: "Versioned tool library: task pools, snapshots, retrieval, usage and convergence stats.",
+      endpoints: registryEndpoints(registry),
+      concurrency: config.REGISTRY_CONCURRENCY,
+    });
+    logger.info("registry ready", {
+      snapshot: registry.view.snapshotNumber,
+      librarySize: registry.view.currentTools.size,
+      versions: registry.view.versions.size,
+      retrieval: embeddings ? `hybrid (${embeddings.model})` : "lexical",
+    });
+    return {
+      stop: async () => {
+        await service.stop();
+        registry.stop();
+      },
+    };
+  },
+});
+
+function chooseEmbeddings(mode: "auto" | "off" | "hashing", logger: Logger): EmbeddingProvider | undefined {
+  if (mode === "off") return undefined;
+  if (mode === "hashing") return new HashingEmbedder();
+  try {
+    return createEmbeddingModelForRole(loadModelsConfig());
+  } catch (error) {
+    logger.info("no embedding model configured; retrieval is lexical (BM25) only", {
+      reason: (error as Error).message.split("\n")[0],
+    });
+    return undefined;
+  }
+}

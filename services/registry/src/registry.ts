@@ -1,0 +1,857 @@
+import { randomUUID, createHash } from "node:crypto";
+import type { Bus, KvBucket, ObjectBucket } from "@insitu/bus";
+import {
+  type AppliedChange,
+  type ConvergenceStats,
+  type LibraryChange,
+  type Payload,
+  type RegistryAbsorb,
+  type RegistryDiff,
+  RegistryErrorCode,
+  type RegistryFinishTask,
+  type RegistryGet,
+  type RegistryHistory,
+  type RegistryList,
+  type RegistryRecordUsage,
+  type RegistryRegister,
+  type RegistryRollback,
+  type RegistrySearch,
+  type RegistrySnapshots,
+  type RegistryStats,
+  type Reply,
+  type SnapshotInfo,
+  type ToolVersionRecord,
+  type UsageRecord,
+  type VersionStatus,
+  type VersionSummary,
+} from "@insitu/contracts";
+import { ErrorCategory, ErrorCode, InsituError, notFound } from "@insitu/errors";
+import type { Logger } from "@insitu/telemetry";
+import { canonicalJson, computeToolHash, type ToolTestCase } from "@insitu/tool-kit";
+import {
+  Buckets,
+  Keys,
+  MAX_TRACKED_TASKS,
+  type PoolDocument,
+  RECENT_CALL_IDS,
+  type SnapshotBody,
+  type SnapshotDocument,
+  type StatsDocument,
+  type VersionDocument,
+  hexOf,
+} from "./documents.js";
+import { LibraryView } from "./library-view.js";
+import type { EmbeddingProvider } from "./retrieval/embedding.js";
+import { parameterNames } from "./retrieval/tokenize.js";
+
+/** A version document above this many bytes keeps its code and tests in the object store. */
+const INLINE_VERSION_BYTES = 128 * 1024;
+/** Changes kept inline in a snapshot record; the full list is always in its body object. */
+const INLINE_CHANGES = 200;
+/** Compare-and-set attempts before an internal commit gives up (each attempt re-reads). */
+const MAX_ATTEMPTS = 200;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export interface RegistryOptions {
+  logger: Logger;
+  embeddings?: EmbeddingProvider;
+  /** Clock, for tests. */
+  now?: () => Date;
+}
+
+type Request<C> = Payload<C>;
+type Response<C> = Reply<C>;
+
+/**
+ * The registry's operations over JetStream KV and Object Store. Writes go to the store first
+ * (immutable versions with `create`, pools / stats / the `current` snapshot pointer with
+ * compare-and-set); reads come from the {@link LibraryView} every replica keeps current by watching
+ * the bucket.
+ */
+export class Registry {
+  readonly view: LibraryView;
+  private readonly now: () => Date;
+
+  private constructor(
+    private readonly kv: KvBucket,
+    private readonly calls: KvBucket,
+    private readonly blobs: ObjectBucket,
+    private readonly options: RegistryOptions,
+  ) {
+    this.now = options.now ?? (() => new Date());
+    this.view = new LibraryView(
+      kv,
+      blobs,
+      options.logger,
+      options.embeddings?.model,
+      options.embeddings?.dimensions,
+    );
+  }
+
+  static async open(bus: Bus, options: RegistryOptions): Promise<Registry> {
+    const [kv, calls, blobs] = await Promise.all([
+      bus.kv(Buckets.registry),
+      bus.kv(Buckets.calls),
+      bus.objects(Buckets.blobs),
+    ]);
+    const registry = new Registry(kv, calls, blobs, options);
+    await registry.ensureGenesis();
+    await registry.view.start();
+    if (options.embeddings) void registry.backfillVectors();
+    return registry;
+  }
+
+  stop(): void {
+    this.view.stop();
+  }
+
+  // ---------------------------------------------------------------- register
+
+  async register(request: Request<typeof RegistryRegister>): Promise<Response<typeof RegistryRegister>> {
+    const hash = computeToolHash({ manifest: request.manifest, code: request.code, tests: request.tests });
+    const parents = request.parents ?? [];
+    for (const parent of parents) {
+      if (!(await this.versionMeta(parent))) {
+        throw new InsituError(`parent version ${parent} is not registered`, {
+          code: RegistryErrorCode.invalidVersion,
+          category: ErrorCategory.user,
+          details: { parent },
+        });
+      }
+    }
+    let pool = await this.kv.get<PoolDocument>(Keys.pool(request.taskId));
+    if (pool?.value.state === "finished") {
+      throw new InsituError(`task ${request.taskId} is finished; its pool takes no more versions`, {
+        code: RegistryErrorCode.poolFinished,
+        category: ErrorCategory.user,
+        details: { taskId: request.taskId },
+      });
+    }
+
+    const document: VersionDocument = {
+      hash,
+      name: request.manifest.name,
+      manifest: request.manifest,
+      origin: request.origin ?? (parents.length > 0 ? "repaired" : "created"),
+      createdByTask: request.taskId,
+      parents,
+      createdAt: this.now().toISOString(),
+      evidence: request.evidence,
+      code: request.code,
+      tests: request.tests,
+    };
+    const created = await this.storeVersion(document);
+
+    // Add to the task's pool (compare-and-set; concurrent registrations into one pool all land).
+    for (let attempt = 0; ; attempt++) {
+      const versions = pool?.value.versions ?? [];
+      if (pool?.value.state === "finished") {
+        throw new InsituError(`task ${request.taskId} finished while registering`, {
+          code: RegistryErrorCode.poolFinished,
+          category: ErrorCategory.user,
+        });
+      }
+      if (versions.some((entry) => entry.hash === hash)) break;
+      const next: PoolDocument = {
+        taskId: request.taskId,
+        state: "open",
+        versions: [...versions, { hash, name: document.name, at: this.now().toISOString() }],
+      };
+      try {
+        const revision = pool
+          ? await this.kv.update(Keys.pool(request.taskId), next, pool.revision)
+          : await this.kv.create(Keys.pool(request.taskId), next);
+        await this.view.applyOwn(Keys.pool(request.taskId), next, revision);
+        break;
+      } catch (error) {
+        if (!isConflict(error) || attempt >= MAX_ATTEMPTS) throw error;
+        pool = await this.kv.get<PoolDocument>(Keys.pool(request.taskId));
+      }
+    }
+    await this.noteTask(request.taskId);
+    if (this.options.embeddings) await this.embed([hash]);
+    return { hash, name: document.name, created, status: this.view.status(hash) };
+  }
+
+  /** Writes an immutable version (idempotent). True when this call created it. */
+  async storeVersion(document: VersionDocument): Promise<boolean> {
+    let stored: VersionDocument = document;
+    if (encoder.encode(JSON.stringify(document)).byteLength > INLINE_VERSION_BYTES) {
+      const body = `version-${hexOf(document.hash)}`;
+      await this.blobs.put(
+        body,
+        encoder.encode(JSON.stringify({ code: document.code, tests: document.tests })),
+      );
+      const { code: _code, tests: _tests, ...rest } = document;
+      stored = { ...rest, body };
+    }
+    try {
+      const revision = await this.kv.create(Keys.version(document.hash), stored);
+      await this.view.applyOwn(Keys.version(document.hash), stored, revision);
+      return true;
+    } catch (error) {
+      if (isConflict(error)) return false;
+      throw error;
+    }
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  async absorb(request: Request<typeof RegistryAbsorb>): Promise<Response<typeof RegistryAbsorb>> {
+    return this.commit({
+      expected: request.expectedSnapshot,
+      kind: "absorb",
+      reason: request.reason,
+      ...(request.taskId === undefined ? {} : { taskId: request.taskId }),
+      change: (tools) => this.applyChanges(tools, request.changes),
+    });
+  }
+
+  async rollback(request: Request<typeof RegistryRollback>): Promise<Response<typeof RegistryRollback>> {
+    const target = await this.snapshotDocument(request.to);
+    const targetTools = (await this.view.body(target.body)).tools;
+    return this.commit({
+      expected: request.expectedSnapshot,
+      kind: "rollback",
+      reason: request.reason,
+      rollbackTo: request.to,
+      change: async (tools) => {
+        const changes: AppliedChange[] = [];
+        for (const [name, hash] of tools) {
+          if (!(name in targetTools))
+            changes.push({ op: "deprecate", name, previous: hash, reason: request.reason });
+        }
+        for (const [name, hash] of Object.entries(targetTools)) {
+          const previous = tools.get(name);
+          if (previous === hash) continue;
+          const change: AppliedChange = { op: "restore", name, hash };
+          if (previous) change.previous = previous;
+          changes.push(change);
+        }
+        tools.clear();
+        for (const [name, hash] of Object.entries(targetTools)) tools.set(name, hash);
+        return changes;
+      },
+    });
+  }
+
+  /**
+   * Commits one snapshot: reads `current`, applies `change` to a copy of its tool set, stores the
+   * new body object, then compare-and-sets `current`. With `expected` a stale caller gets
+   * SNAPSHOT_CONFLICT; without it (internal callers) the whole step is retried on a fresh read.
+   */
+  async commit(plan: {
+    expected?: number;
+    kind: SnapshotInfo["kind"];
+    reason: string;
+    taskId?: string;
+    rollbackTo?: number;
+    change: (tools: Map<string, string>) => Promise<AppliedChange[]>;
+  }): Promise<SnapshotInfo> {
+    for (let attempt = 0; ; attempt++) {
+      const current = await this.readCurrent();
+      const number = current.value.info.number;
+      if (plan.expected !== undefined && plan.expected !== number) {
+        throw snapshotConflict(plan.expected, number);
+      }
+      const tools = new Map(Object.entries((await this.view.body(current.value.body)).tools));
+      const changes = await plan.change(tools);
+      const sorted = Object.fromEntries([...tools].sort(([left], [right]) => (left < right ? -1 : 1)));
+      const body: SnapshotBody = { tools: sorted, changes };
+      const bodyName = `snapshot-${number + 1}-${randomUUID()}`;
+      await this.blobs.put(bodyName, encoder.encode(JSON.stringify(body)));
+      const info: SnapshotInfo = {
+        number: number + 1,
+        time: this.now().toISOString(),
+        kind: plan.kind,
+        reason: plan.reason,
+        size: tools.size,
+        changes: changes.slice(0, INLINE_CHANGES),
+        changeCount: changes.length,
+      };
+      if (plan.taskId !== undefined) info.taskId = plan.taskId;
+      if (plan.rollbackTo !== undefined) info.rollbackTo = plan.rollbackTo;
+      const document: SnapshotDocument = { info, body: bodyName };
+      // Archive the snapshot we build on before moving past it: if its own committer died right
+      // after its compare-and-set, this heals the archive (the value is the same either way).
+      await this.kv.put(Keys.snapshot(number), current.value);
+      try {
+        const revision = await this.kv.update(Keys.current, document, current.revision);
+        const archived = await this.kv.put(Keys.snapshot(info.number), document);
+        await this.view.applyOwn(Keys.current, document, revision);
+        await this.view.applyOwn(Keys.snapshot(info.number), document, archived);
+        return info;
+      } catch (error) {
+        await this.blobs.delete(bodyName);
+        if (!isConflict(error)) throw error;
+        if (plan.expected !== undefined) {
+          const latest = await this.readCurrent();
+          throw snapshotConflict(plan.expected, latest.value.info.number);
+        }
+        if (attempt >= MAX_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private async applyChanges(tools: Map<string, string>, changes: LibraryChange[]): Promise<AppliedChange[]> {
+    const applied: AppliedChange[] = [];
+    for (const [index, change] of changes.entries()) {
+      const invalid = (message: string): InsituError =>
+        new InsituError(`change ${index} (${change.op}): ${message}`, {
+          code: RegistryErrorCode.invalidChange,
+          category: ErrorCategory.user,
+          details: { index, change: change as never },
+        });
+      if (change.op === "deprecate") {
+        const previous = tools.get(change.name);
+        if (!previous) throw invalid(`the library has no tool named ${change.name}`);
+        tools.delete(change.name);
+        const entry: AppliedChange = { op: "deprecate", name: change.name, previous };
+        if (change.reason) entry.reason = change.reason;
+        applied.push(entry);
+        continue;
+      }
+      const meta = await this.versionMeta(change.hash);
+      if (!meta) throw invalid(`version ${change.hash} is not registered`);
+      const previous = tools.get(meta.name);
+      if (change.op === "add") {
+        if (previous) throw invalid(`the library already has ${meta.name} (${previous}); use replace`);
+        tools.set(meta.name, change.hash);
+        applied.push({ op: "add", name: meta.name, hash: change.hash });
+      } else {
+        if (!previous) throw invalid(`the library has no tool named ${meta.name}; use add`);
+        if (change.expected && change.expected !== previous) {
+          throw invalid(`${meta.name} is at ${previous}, not the expected ${change.expected}`);
+        }
+        tools.set(meta.name, change.hash);
+        applied.push({ op: "replace", name: meta.name, hash: change.hash, previous });
+      }
+    }
+    return applied;
+  }
+
+  private async readCurrent(): Promise<{ value: SnapshotDocument; revision: number }> {
+    const entry = await this.kv.get<SnapshotDocument>(Keys.current);
+    if (entry) return entry;
+    await this.ensureGenesis();
+    const created = await this.kv.get<SnapshotDocument>(Keys.current);
+    if (!created) throw new InsituError("library has no current snapshot", { code: ErrorCode.internal });
+    return created;
+  }
+
+  /** Snapshot 0, the empty library, committed once by whichever replica gets there first. */
+  private async ensureGenesis(): Promise<void> {
+    if (await this.kv.get(Keys.current)) return;
+    const body: SnapshotBody = { tools: {}, changes: [] };
+    const bodyName = "snapshot-0-genesis";
+    await this.blobs.put(bodyName, encoder.encode(JSON.stringify(body)));
+    const document: SnapshotDocument = {
+      info: {
+        number: 0,
+        time: this.now().toISOString(),
+        kind: "genesis",
+        reason: "empty library",
+        size: 0,
+        changes: [],
+        changeCount: 0,
+      },
+      body: bodyName,
+    };
+    try {
+      await this.kv.create(Keys.current, document);
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+
+  private async snapshotDocument(number: number): Promise<SnapshotDocument> {
+    const known = this.view.snapshots.get(number);
+    if (known) return known;
+    const archived = await this.kv.get<SnapshotDocument>(Keys.snapshot(number));
+    if (archived) return archived.value;
+    const current = await this.readCurrent();
+    if (current.value.info.number === number) return current.value;
+    throw notFound(`snapshot ${number}`, { snapshot: number });
+  }
+
+  private async toolsAt(
+    snapshot: number | undefined,
+  ): Promise<{ number: number; tools: Map<string, string> }> {
+    if (snapshot === undefined || snapshot === this.view.snapshotNumber) {
+      return { number: this.view.snapshotNumber, tools: this.view.currentTools };
+    }
+    const document = await this.snapshotDocument(snapshot);
+    return { number: snapshot, tools: new Map(Object.entries((await this.view.body(document.body)).tools)) };
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async get(request: Request<typeof RegistryGet>): Promise<Response<typeof RegistryGet>> {
+    let hash: string | undefined;
+    if (request.by === "hash") hash = request.hash;
+    else if (request.by === "ordinal") hash = this.view.byName.get(request.name)?.[request.ordinal - 1];
+    else {
+      if (request.taskId) hash = this.view.poolVersion(request.taskId, request.name);
+      hash ??= (await this.toolsAt(request.snapshot)).tools.get(request.name);
+    }
+    const record = hash ? await this.record(hash) : undefined;
+    if (!record) throw notFound(`tool ${JSON.stringify(request)}`, { request: request as never });
+    return record;
+  }
+
+  /** A whole version, read from the store (code and tests from the object store when large). */
+  async record(hash: string): Promise<ToolVersionRecord | undefined> {
+    const entry = await this.kv.get<VersionDocument>(Keys.version(hash));
+    if (!entry) return undefined;
+    const document = entry.value;
+    let code = document.code;
+    let tests = document.tests;
+    if (document.body) {
+      const bytes = await this.blobs.get(document.body);
+      if (!bytes) throw new InsituError(`code of ${hash} is missing`, { code: ErrorCode.internal });
+      ({ code, tests } = JSON.parse(decoder.decode(bytes)) as { code: string; tests: ToolTestCase[] });
+    }
+    if (!this.view.versions.has(hash)) await this.view.applyOwn(Keys.version(hash), document, entry.revision);
+    const summary = this.view.summary(hash) as VersionSummary;
+    const record: ToolVersionRecord = {
+      ...summary,
+      manifest: document.manifest,
+      code: code ?? "",
+      tests: tests ?? [],
+      evidence: document.evidence,
+    };
+    if (this.view.search.hasVector(hash) && this.options.embeddings) {
+      record.embeddingModel = this.options.embeddings.model;
+    }
+    return record;
+  }
+
+  async list(request: Request<typeof RegistryList>): Promise<Response<typeof RegistryList>> {
+    let hashes: string[];
+    let snapshot = this.view.snapshotNumber;
+    if (request.scope === "pool") {
+      if (!request.taskId) throw badRequest("scope pool needs taskId");
+      hashes = (this.view.pools.get(request.taskId)?.versions ?? []).map((entry) => entry.hash);
+    } else if (request.scope === "status") {
+      if (!request.status) throw badRequest("scope status needs status");
+      const wanted: VersionStatus = request.status;
+      hashes = [...this.view.versions.keys()].filter((hash) => this.view.status(hash) === wanted);
+    } else {
+      const at = await this.toolsAt(request.snapshot);
+      snapshot = at.number;
+      hashes = [...at.tools.values()];
+    }
+    let summaries = hashes.map((hash) => this.view.summary(hash)).filter((item) => item !== undefined);
+    if (request.nameContains)
+      summaries = summaries.filter((item) => item.name.includes(request.nameContains ?? ""));
+    summaries.sort((left, right) =>
+      left.name < right.name ? -1 : left.name > right.name ? 1 : left.ordinal - right.ordinal,
+    );
+    return {
+      snapshot,
+      total: summaries.length,
+      tools: summaries.slice(request.offset, request.offset + request.limit),
+    };
+  }
+
+  async history(request: Request<typeof RegistryHistory>): Promise<Response<typeof RegistryHistory>> {
+    const hashes = this.view.byName.get(request.name) ?? [];
+    const events: Response<typeof RegistryHistory>["events"] = [];
+    const numbers = [...this.view.snapshots.keys()].sort((left, right) => left - right);
+    for (const number of numbers) {
+      const document = this.view.snapshots.get(number);
+      if (!document) continue;
+      const { info } = document;
+      const changes =
+        info.changeCount > info.changes.length ? (await this.view.body(document.body)).changes : info.changes;
+      for (const change of changes) {
+        if (change.name === request.name)
+          events.push({ snapshot: number, time: info.time, kind: info.kind, change });
+      }
+    }
+    if (hashes.length === 0 && events.length === 0)
+      throw notFound(`tool ${request.name}`, { name: request.name });
+    const response: Response<typeof RegistryHistory> = {
+      name: request.name,
+      versions: hashes.map((hash) => this.view.summary(hash)).filter((item) => item !== undefined),
+      events,
+    };
+    const current = this.view.currentTools.get(request.name);
+    if (current) response.current = current;
+    return response;
+  }
+
+  async snapshots(request: Request<typeof RegistrySnapshots>): Promise<Response<typeof RegistrySnapshots>> {
+    const before = request.before ?? Number.POSITIVE_INFINITY;
+    const infos = [...this.view.snapshots.values()]
+      .map((document) => document.info)
+      .filter((info) => info.number < before)
+      .sort((left, right) => right.number - left.number)
+      .slice(0, request.limit);
+    return { current: this.view.snapshotNumber, snapshots: infos };
+  }
+
+  async diff(request: Request<typeof RegistryDiff>): Promise<Response<typeof RegistryDiff>> {
+    const from = await this.toolsAt(request.from);
+    const to = await this.toolsAt(request.to);
+    const response: Response<typeof RegistryDiff> = {
+      from: from.number,
+      to: to.number,
+      added: [],
+      removed: [],
+      changed: [],
+      unchanged: 0,
+    };
+    for (const [name, hash] of to.tools) {
+      const before = from.tools.get(name);
+      if (before === undefined) response.added.push({ name, hash });
+      else if (before !== hash) response.changed.push({ name, from: before, to: hash });
+      else response.unchanged++;
+    }
+    for (const [name, hash] of from.tools) if (!to.tools.has(name)) response.removed.push({ name, hash });
+    for (const list of [response.added, response.removed, response.changed]) {
+      list.sort((left, right) => (left.name < right.name ? -1 : 1));
+    }
+    return response;
+  }
+
+  // ---------------------------------------------------------------- retrieval
+
+  async search(request: Request<typeof RegistrySearch>): Promise<Response<typeof RegistrySearch>> {
+    const started = performance.now();
+    const embeddings = this.options.embeddings;
+    const hybrid = request.mode !== "lexical" && embeddings !== undefined && this.view.search.vectorCount > 0;
+    let vector: number[] | undefined;
+    if (hybrid && embeddings) {
+      try {
+        vector = (await embeddings.embed([request.query]))[0];
+      } catch (error) {
+        // A model outage degrades retrieval to lexical; it must not fail the task.
+        this.options.logger.warn("query embedding failed; answering with lexical ranking", { error });
+      }
+    }
+    if (request.taskId) await this.noteTask(request.taskId);
+    const hits = this.view.search.query(request.query, request.k, request.taskId, vector);
+    return {
+      mode: vector ? "hybrid" : "lexical",
+      snapshot: this.view.snapshotNumber,
+      hits,
+      tookMs: performance.now() - started,
+    };
+  }
+
+  /** Stores vectors for versions that lack one for the configured model. */
+  async embed(hashes: string[]): Promise<void> {
+    const embeddings = this.options.embeddings;
+    if (!embeddings) return;
+    const missing = hashes.filter(
+      (hash) => !this.view.search.hasVector(hash) && this.view.versions.has(hash),
+    );
+    for (let start = 0; start < missing.length; start += 64) {
+      const batch = missing.slice(start, start + 64);
+      try {
+        const vectors = await embeddings.embed(
+          batch.map((hash) => embeddingText(this.view.versions.get(hash)!)),
+        );
+        await Promise.all(
+          batch.map(async (hash, index) => {
+            const vector = vectors[index];
+            if (!vector) return;
+            const document = { model: embeddings.model, vector };
+            const revision = await this.kv.put(Keys.vector(hash), document);
+            await this.view.applyOwn(Keys.vector(hash), document, revision);
+          }),
+        );
+      } catch (error) {
+        this.options.logger.warn("embedding failed; these versions stay lexical-only until re-embedded", {
+          error,
+          versions: batch.length,
+        });
+      }
+    }
+  }
+
+  private async backfillVectors(): Promise<void> {
+    const hashes = [...this.view.currentTools.values()];
+    for (const pool of this.view.pools.values()) {
+      if (pool.state === "open") hashes.push(...pool.versions.map((entry) => entry.hash));
+    }
+    await this.embed(hashes);
+  }
+
+  // ---------------------------------------------------------------- usage
+
+  async recordUsage(
+    request: Request<typeof RegistryRecordUsage>,
+  ): Promise<Response<typeof RegistryRecordUsage>> {
+    const duplicates: string[] = [];
+    let recorded = 0;
+    for (const call of request.calls) {
+      if (await this.recordCall(call)) recorded++;
+      else duplicates.push(call.callId);
+    }
+    return { recorded, duplicates };
+  }
+
+  private async recordCall(call: UsageRecord): Promise<boolean> {
+    const meta = await this.versionMeta(call.hash);
+    if (!meta) throw notFound(`version ${call.hash}`, { hash: call.hash });
+    const time = call.time ?? this.now().toISOString();
+    const key = Keys.stats(call.hash);
+    let entry = await this.kv.get<StatsDocument>(key);
+    for (let attempt = 0; ; attempt++) {
+      const stats: StatsDocument = entry?.value ?? {
+        hash: call.hash,
+        name: meta.name,
+        calls: 0,
+        byOutcome: {},
+        successes: 0,
+        reuseCalls: 0,
+        latencySumMs: 0,
+        tasks: [],
+        recentCallIds: [],
+      };
+      if (stats.recentCallIds.includes(call.callId)) return false;
+      const next: StatsDocument = {
+        ...stats,
+        calls: stats.calls + 1,
+        byOutcome: { ...stats.byOutcome, [call.outcome]: (stats.byOutcome[call.outcome] ?? 0) + 1 },
+        successes: stats.successes + (call.outcome === "success" ? 1 : 0),
+        reuseCalls: stats.reuseCalls + (meta.createdByTask !== call.taskId ? 1 : 0),
+        latencySumMs: stats.latencySumMs + call.latencyMs,
+        lastCallAt: !stats.lastCallAt || time > stats.lastCallAt ? time : stats.lastCallAt,
+        tasks:
+          stats.tasks.includes(call.taskId) || stats.tasks.length >= MAX_TRACKED_TASKS
+            ? stats.tasks
+            : [...stats.tasks, call.taskId],
+        recentCallIds: [...stats.recentCallIds, call.callId].slice(-RECENT_CALL_IDS),
+      };
+      try {
+        const revision = entry
+          ? await this.kv.update(key, next, entry.revision)
+          : await this.kv.create(key, next);
+        await this.view.applyOwn(key, next, revision);
+        break;
+      } catch (error) {
+        if (!isConflict(error) || attempt >= MAX_ATTEMPTS) throw error;
+        entry = await this.kv.get<StatsDocument>(key);
+      }
+    }
+    // The raw record, for audits and replays (the aggregate above is what counts).
+    await this.calls.put(callKey(call.callId), { ...call, time, name: meta.name });
+    await this.noteTask(call.taskId);
+    return true;
+  }
+
+  /** Records that a task touched the registry (counted once, durably). */
+  async noteTask(taskId: string): Promise<void> {
+    if (this.view.tasks.has(taskId)) return;
+    const document = { taskId, firstSeen: this.now().toISOString() };
+    try {
+      const revision = await this.kv.create(Keys.task(taskId), document);
+      await this.view.applyOwn(Keys.task(taskId), document, revision);
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+
+  stats(request: Request<typeof RegistryStats>): Response<typeof RegistryStats> {
+    const response: Response<typeof RegistryStats> = { global: this.convergence(request.top) };
+    if (request.hash) response.tool = this.view.usage([request.hash]);
+    else if (request.name) response.tool = this.view.usage(this.view.byName.get(request.name) ?? []);
+    return response;
+  }
+
+  /** The convergence figures, all derived from durable state (so a restart resets nothing). */
+  convergence(top = 10): ConvergenceStats {
+    let toolsCreated = 0;
+    for (const meta of this.view.versions.values()) if (meta.origin !== "imported") toolsCreated++;
+    let toolCalls = 0;
+    let successes = 0;
+    let reuseCalls = 0;
+    const callsByOutcome: Record<string, number> = {};
+    const byName = new Map<string, number>();
+    for (const stats of this.view.stats.values()) {
+      toolCalls += stats.calls;
+      successes += stats.successes;
+      reuseCalls += stats.reuseCalls;
+      for (const [outcome, count] of Object.entries(stats.byOutcome))
+        callsByOutcome[outcome] = (callsByOutcome[outcome] ?? 0) + count;
+      byName.set(stats.name, (byName.get(stats.name) ?? 0) + stats.calls);
+    }
+    const topTools = [...byName]
+      .sort((left, right) => right[1] - left[1] || (left[0] < right[0] ? -1 : 1))
+      .slice(0, top)
+      .map(([name, calls]) => ({ name, calls }));
+    return {
+      snapshot: this.view.snapshotNumber,
+      librarySize: this.view.currentTools.size,
+      toolsCreated,
+      toolCalls,
+      callsByOutcome,
+      egl: toolCalls === 0 ? 0 : toolsCreated / toolCalls,
+      successRate: toolCalls === 0 ? 0 : successes / toolCalls,
+      reuseRate: toolCalls === 0 ? 0 : reuseCalls / toolCalls,
+      tasksSeen: this.view.tasks.size,
+      topTools,
+    };
+  }
+
+  // ---------------------------------------------------------------- task end
+
+  async finishTask(
+    request: Request<typeof RegistryFinishTask>,
+  ): Promise<Response<typeof RegistryFinishTask>> {
+    const key = Keys.pool(request.taskId);
+    const entry = await this.kv.get<PoolDocument>(key);
+    const named = (hashes: string[] | undefined) =>
+      (hashes ?? []).map((hash) => ({ name: this.view.versions.get(hash)?.name ?? "unknown_tool", hash }));
+    if (!entry) {
+      // A task that registered nothing: nothing to drop or offer, but it was seen.
+      await this.noteTask(request.taskId);
+      return { taskId: request.taskId, dropped: [], absorbed: [], offered: [] };
+    }
+    if (entry.value.state === "finished") {
+      return {
+        taskId: request.taskId,
+        dropped: named(entry.value.dropped),
+        absorbed: named(entry.value.absorbed),
+        offered: named(entry.value.offered),
+      };
+    }
+
+    // Decide from durable usage (not a replica's view, which may lag by a watch event).
+    const pool = entry.value;
+    const succeeded = new Set<string>();
+    await Promise.all(
+      pool.versions.map(async ({ hash }) => {
+        const stats = await this.kv.get<StatsDocument>(Keys.stats(hash));
+        if ((stats?.value.successes ?? 0) > 0) succeeded.add(hash);
+      }),
+    );
+    const kept = new Map<string, string>();
+    for (const { hash, name } of pool.versions) if (succeeded.has(hash)) kept.set(name, hash);
+    const keptHashes = new Set(kept.values());
+    const dropped = pool.versions.map((item) => item.hash).filter((hash) => !keptHashes.has(hash));
+
+    let absorbed: string[] = [];
+    let offered: string[] = [...keptHashes];
+    let snapshot: SnapshotInfo | undefined;
+    if (request.mode === "absorb" && kept.size > 0) {
+      const decide = async (tools: Map<string, string>): Promise<AppliedChange[]> => {
+        absorbed = [];
+        offered = [];
+        const changes: AppliedChange[] = [];
+        for (const [name, hash] of kept) {
+          const library = tools.get(name);
+          const meta = await this.versionMeta(hash);
+          if (library === hash) absorbed.push(hash);
+          else if (!library) {
+            tools.set(name, hash);
+            changes.push({ op: "add", name, hash });
+            absorbed.push(hash);
+          } else if (meta?.parents.includes(library)) {
+            tools.set(name, hash);
+            changes.push({ op: "replace", name, hash, previous: library });
+            absorbed.push(hash);
+          } else offered.push(hash);
+        }
+        return changes;
+      };
+      // Commit only when something changes; otherwise just decide against the current library.
+      const probe = new Map(this.view.currentTools);
+      if ((await decide(probe)).length > 0) {
+        snapshot = await this.commit({
+          kind: "finish-task",
+          reason: `tools of task ${request.taskId} that succeeded`,
+          taskId: request.taskId,
+          change: decide,
+        });
+        if (snapshot.changeCount === 0) snapshot = undefined;
+      }
+    }
+
+    const finished: PoolDocument = {
+      ...pool,
+      state: "finished",
+      finishedAt: this.now().toISOString(),
+      dropped,
+      offered,
+      absorbed,
+    };
+    try {
+      const revision = await this.kv.update(key, finished, entry.revision);
+      await this.view.applyOwn(key, finished, revision);
+    } catch (error) {
+      // A concurrent finish or a late registration: answer from whatever is there now.
+      if (!isConflict(error)) throw error;
+      return this.finishTask(request);
+    }
+    const response: Response<typeof RegistryFinishTask> = {
+      taskId: request.taskId,
+      dropped: named(dropped),
+      absorbed: named(absorbed),
+      offered: named(offered),
+    };
+    if (snapshot) response.snapshot = snapshot;
+    return response;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** A version's metadata: from the view, else from the store (another replica just wrote it). */
+  async versionMeta(hash: string) {
+    const known = this.view.versions.get(hash);
+    if (known) return known;
+    const entry = await this.kv.get<VersionDocument>(Keys.version(hash));
+    if (!entry) return undefined;
+    await this.view.applyOwn(Keys.version(hash), entry.value, entry.revision);
+    return this.view.versions.get(hash);
+  }
+
+  /** Reads every stored version with its code and tests (export). */
+  async allRecords(): Promise<ToolVersionRecord[]> {
+    const records: ToolVersionRecord[] = [];
+    for (const hash of this.view.versions.keys()) {
+      const record = await this.record(hash);
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
+  /** The canonical bytes a version's hash covers (for export checks). */
+  static sourceJson(record: { code: string; manifest: unknown; tests: unknown }): string {
+    return canonicalJson({ code: record.code, manifest: record.manifest, tests: record.tests });
+  }
+}
+
+/** Text a version is embedded from: name words, description and parameter names. */
+export function embeddingText(meta: {
+  name: string;
+  manifest: { description: string; inputSchema: Record<string, unknown> };
+}): string {
+  return `${meta.name.replace(/_/g, " ")}: ${meta.manifest.description} Parameters: ${parameterNames(meta.manifest.inputSchema).join(", ")}`;
+}
+
+function callKey(callId: string): string {
+  return `call.${createHash("sha256").update(callId).digest("hex")}`;
+}
+
+function isConflict(error: unknown): boolean {
+  return error instanceof InsituError && error.code === ErrorCode.conflict;
+}
+
+function snapshotConflict(expected: number, current: number): InsituError {
+  return new InsituError(`library is at snapshot ${current}, not ${expected}; re-read and retry`, {
+    code: RegistryErrorCode.snapshotConflict,
+    category: ErrorCategory.user,
+    retryable: true,
+    details: { expected, current },
+  });
+}
+
+function badRequest(message: string): InsituError {
+  return new InsituError(message, { code: ErrorCode.invalidMessage, category: ErrorCategory.user });
+}
