@@ -245,6 +245,11 @@ export function toLlmError(error: unknown, provider: string, signal?: AbortSigna
   if (signal?.aborted) return abortedError(provider, signal.reason);
   const cause = (error as { cause?: unknown } | undefined)?.cause;
   if (cause instanceof InsituError) return cause;
+  // @google/genai's ApiError (e.g. an error chunk inside a stream) carries the HTTP status.
+  const status = (error as { status?: unknown } | undefined)?.status;
+  if (typeof status === "number" && status >= 400) {
+    return errorForStatus(status, describe(error), { provider }, error);
+  }
   const details: Record<string, JsonValue> = { provider };
   return llmError(
     LlmErrorCode.badResponse,

@@ -295,6 +295,23 @@ describe("OpenAI-compatible chat completions against a local stand-in", () => {
     expect(server?.requests).toHaveLength(2);
   });
 
+  it("ends a response whose body stalls half-way with LLM_TIMEOUT", async () => {
+    const model = await openai(() => ({ stall: '{"choices": [' }), { retry: { maxAttempts: 1 } });
+    await expectError(
+      model.generate({ messages: [{ role: "user", content: "hi" }], timeoutMs: 150 }),
+      LlmErrorCode.timeout,
+    );
+    const drain = async () => {
+      for await (const _part of model.stream({
+        messages: [{ role: "user", content: "hi" }],
+        timeoutMs: 150,
+      })) {
+        // drain
+      }
+    };
+    await expectError(drain(), LlmErrorCode.timeout);
+  });
+
   it("reports malformed JSON and malformed tool arguments as LLM_BAD_RESPONSE", async () => {
     const model = await openai((_request, index) =>
       index === 0

@@ -24,7 +24,9 @@ export type StandInReply =
   /** A server-sent-events stream: each element is sent as one `data:` event. */
   | { status?: number; headers?: Record<string, string>; sse: unknown[]; done?: boolean }
   /** Never answer (the client's deadline must fire). */
-  | { hang: true };
+  | { hang: true }
+  /** Send the status line, headers and the start of a body, then stall. */
+  | { stall: string; status?: number; headers?: Record<string, string> };
 
 export interface StandInServer {
   url: string;
@@ -67,6 +69,13 @@ export async function startStandInServer(
         return;
       }
       const status = reply.status ?? 200;
+      if ("stall" in reply) {
+        hanging.add(response);
+        response.on("close", () => hanging.delete(response));
+        response.writeHead(status, { "content-type": "application/json", ...reply.headers });
+        response.write(reply.stall);
+        return;
+      }
       if ("sse" in reply) {
         response.writeHead(status, { "content-type": "text/event-stream", ...reply.headers });
         for (const event of reply.sse) response.write(`data: ${JSON.stringify(event)}\n\n`);
