@@ -1,0 +1,254 @@
+import type { ExecutorRunWork, Payload, TaskEvent } from "@insitu/contracts";
+import { createScriptedModel } from "@insitu/llm/testing";
+import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
+import { describe, expect, it } from "vitest";
+import { classifyOutcome } from "./classify.js";
+import { type ReactDeps, runReact } from "./react.js";
+import { capabilityRequestOf, conclusionOf } from "./report.js";
+import { loadPrompt } from "./template.js";
+
+const manifest = (name: string): ToolManifest => ({
+  name,
+  description: `${name} does its one thing.`,
+  inputSchema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] },
+  outputSchema: { type: "object" },
+  permissions: { network: [], secrets: [] },
+});
+
+const work = (overrides: Partial<Payload<typeof ExecutorRunWork>> = {}): Payload<typeof ExecutorRunWork> => ({
+  taskId: "t1",
+  round: 1,
+  step: "r1.execute",
+  question: "How many words are in 'a b c'?",
+  tools: [{ name: "count_words", version: "sha256:v1" }],
+  guidance: "Call count_words.",
+  maxSteps: 4,
+  ...overrides,
+});
+
+const REPORT =
+  "## Reasoning & Plan\nCount.\n\n## Key Findings & Evidence\n- count_words → 3\n\n## Final Conclusion\n3";
+
+/** FAKE tool ports for unit tests: outcomes from a function, everything recorded. */
+function ports(run: (version: string, input: unknown) => ToolOutcome, overrides: Partial<ReactDeps> = {}) {
+  const usage: unknown[] = [];
+  const events: TaskEvent[] = [];
+  const repairs: unknown[] = [];
+  const deps = (model: ReactDeps["model"]): ReactDeps => ({
+    model,
+    summarizer: model,
+    async getTool(ref) {
+      return { manifest: manifest(ref.name), code: `// ${ref.version}` };
+    },
+    async exec(source, input) {
+      return run(source.code.slice(3), input);
+    },
+    async recordUsage(record) {
+      usage.push(record);
+    },
+    async repair(request) {
+      repairs.push(request);
+      return {
+        ok: true,
+        version: "sha256:v2",
+        attempts: 1,
+        usage: { inputTokens: 7, outputTokens: 3, costUsd: 0, toolCalls: 0 },
+      };
+    },
+    async emit(event) {
+      events.push(event);
+    },
+    costOf: () => 0,
+    now: () => new Date(),
+    limits: { contextTokens: 100_000, maxToolOutputChars: 4000, maxRepairsPerTool: 2 },
+    ...overrides,
+  });
+  return { deps, usage, events, repairs };
+}
+
+describe("executor prompts", () => {
+  it("the worker prompt pins the report sections and the rules", () => {
+    const worker = loadPrompt("worker");
+    for (const pattern of [
+      /## Reasoning & Plan/,
+      /## Key Findings & Evidence/,
+      /## Final Conclusion/,
+      /never ask the user/i,
+      /Use only the bound tools/,
+      /request_capability/,
+      /web\.archive\.org/,
+      /bounded chunks/,
+      /Use tools for precision/,
+      /\{\{maxSteps\}\}/,
+    ]) {
+      expect(worker).toMatch(pattern);
+    }
+    expect(loadPrompt("budget")).toMatch(/## Additional Tool Requirement/);
+    expect(loadPrompt("summarize")).toMatch(/Task-Relevant Key Findings/);
+    expect(loadPrompt("reduce")).toMatch(/verbatim/);
+  });
+});
+
+describe("runReact", () => {
+  it("calls the bound tool in the sandbox, records the outcome and reports", async () => {
+    // FAKE: scripted model.
+    const model = createScriptedModel([
+      { toolCalls: [{ name: "count_words", arguments: { text: "a b c" } }] },
+      { text: REPORT },
+    ]);
+    const p = ports(() => ({ status: "ok", output: { count: 3 }, durationMs: 12 }));
+    const result = await runReact(work(), p.deps(model));
+    expect(result.conclusion).toBe("3");
+    expect(result.toolCalls).toEqual([
+      { tool: "count_words", version: "sha256:v1", outcome: "success", durationMs: 12 },
+    ]);
+    expect(result.succeeded).toEqual(["count_words"]);
+    expect(result.usage.toolCalls).toBe(1);
+    expect(p.usage).toMatchObject([{ callId: "t1.r1.execute.1.0", outcome: "success", sandboxStatus: "ok" }]);
+    expect(p.events.map((event) => event.kind)).toEqual(["tool-call-start", "tool-call-end"]);
+    expect(model.calls[0]?.tools?.map((tool) => tool.name)).toEqual(["count_words", "request_capability"]);
+    expect(model.calls[1]?.messages.at(-1)).toMatchObject({
+      role: "tool",
+      results: [{ output: { count: 3 } }],
+    });
+  });
+
+  it("repairs a tool that crashed on valid input and the model uses the repaired version", async () => {
+    const model = createScriptedModel([
+      { toolCalls: [{ name: "count_words", arguments: { text: "" } }] },
+      {
+        when: { lastMessageContains: "was repaired" },
+        reply: { toolCalls: [{ name: "count_words", arguments: { text: "" } }] },
+      },
+      { text: REPORT.replace("3", "0") },
+    ]);
+    const p = ports((version) =>
+      version === "sha256:v1"
+        ? { status: "CRASH", message: "Cannot read properties of undefined", durationMs: 4 }
+        : { status: "ok", output: { count: 0 }, durationMs: 4 },
+    );
+    const result = await runReact(work(), p.deps(model));
+    expect(p.repairs).toMatchObject([
+      {
+        tool: { name: "count_words", version: "sha256:v1" },
+        failingCalls: [{ input: { text: "" }, outcome: "execution-failure" }],
+      },
+    ]);
+    expect(result.repaired).toEqual([{ name: "count_words", version: "sha256:v2" }]);
+    expect(result.toolCalls.map((call) => [call.version, call.outcome])).toEqual([
+      ["sha256:v1", "execution-failure"],
+      ["sha256:v2", "success"],
+    ]);
+    expect(p.events.some((event) => event.kind === "tool-repair-end" && event.ok)).toBe(true);
+  });
+
+  it("does not repair a tool for the model's own input errors", async () => {
+    const model = createScriptedModel([
+      { toolCalls: [{ name: "count_words", arguments: { txt: "x" } }] },
+      { text: REPORT },
+    ]);
+    const p = ports(() => ({
+      status: "INVALID_INPUT",
+      issues: [{ path: "/text", message: "is required" }],
+      durationMs: 1,
+    }));
+    const result = await runReact(work(), p.deps(model));
+    expect(p.repairs).toEqual([]);
+    expect(result.toolCalls[0]?.outcome).toBe("input-error");
+    expect(JSON.stringify(model.calls[1]?.messages.at(-1))).toMatch(/INVALID_INPUT: \/text is required/);
+  });
+
+  it("request_capability ends the round with the request in the result", async () => {
+    const model = createScriptedModel([
+      {
+        toolCalls: [
+          {
+            name: "request_capability",
+            arguments: { capability: "read PDF text", reason: "the source is a PDF", intended_use: "page 2" },
+          },
+        ],
+      },
+    ]);
+    const p = ports(() => ({ status: "ok", output: {}, durationMs: 1 }));
+    const result = await runReact(work(), p.deps(model));
+    expect(result.capabilityRequest).toEqual({
+      capability: "read PDF text",
+      reason: "the source is a PDF",
+      intendedUse: "page 2",
+    });
+    expect(result.report).toMatch(/## Additional Tool Requirement/);
+    expect(model.calls).toHaveLength(1);
+  });
+
+  it("stops at the step budget and asks for the report without tools", async () => {
+    const call = { toolCalls: [{ name: "count_words", arguments: { text: "a" } }] };
+    const model = createScriptedModel([
+      call,
+      call,
+      {
+        when: { lastMessageContains: "budget for this round is used up" },
+        reply: {
+          text: `${REPORT}\n\n## Additional Tool Requirement\n- capability: count sentences\n- why: no tool\n- intended use: count`,
+        },
+      },
+    ]);
+    const p = ports(() => ({ status: "ok", output: { count: 1 }, durationMs: 1 }));
+    const result = await runReact(work({ maxSteps: 2 }), p.deps(model));
+    expect(result.stepBudgetExhausted).toBe(true);
+    expect(result.steps).toBe(2);
+    expect(model.calls[2]?.toolChoice).toBe("none");
+    expect(result.capabilityRequest?.capability).toBe("count sentences");
+  });
+
+  it("reduces a large tool output before it enters the context", async () => {
+    const model = createScriptedModel([
+      { toolCalls: [{ name: "count_words", arguments: { text: "a" } }] },
+      { when: { lastMessageContains: "Reduce a tool output" }, reply: { text: "relevant: count 1" } },
+      { text: REPORT },
+    ]);
+    const p = ports(() => ({ status: "ok", output: { count: 1, page: "x".repeat(10_000) }, durationMs: 1 }));
+    await runReact(work(), p.deps(model));
+    const toolMessage = JSON.stringify(model.calls[2]?.messages.at(-1));
+    expect(toolMessage).toContain("relevant: count 1");
+    expect(toolMessage.length).toBeLessThan(1000);
+  });
+
+  it("summarises the history when it nears the context limit", async () => {
+    const model = createScriptedModel([
+      { toolCalls: [{ name: "count_words", arguments: { text: "a" } }] },
+      {
+        when: { lastMessageContains: "Context summary" },
+        reply: { text: "Task-Relevant Key Findings: count is 1" },
+      },
+      { text: REPORT },
+    ]);
+    const p = ports(() => ({ status: "ok", output: { count: 1, note: "y".repeat(6000) }, durationMs: 1 }));
+    const deps = p.deps(model);
+    deps.limits = { ...deps.limits, contextTokens: 1500, maxToolOutputChars: 10_000 };
+    await runReact(work(), deps);
+    expect(model.calls[2]?.messages).toHaveLength(1);
+    expect(JSON.stringify(model.calls[2]?.messages[0])).toContain("## Context Summary");
+  });
+});
+
+describe("classification and report parsing", () => {
+  it("classifies outcomes like the original's reviewer", () => {
+    expect(classifyOutcome({ status: "ok", output: { count: 1 }, durationMs: 1 })).toBe("success");
+    expect(classifyOutcome({ status: "ok", output: {}, durationMs: 1 })).toBe("execution-failure");
+    expect(
+      classifyOutcome({ status: "ok", output: { error: "TypeError: x is undefined" }, durationMs: 1 }),
+    ).toBe("execution-failure");
+    expect(
+      classifyOutcome({ status: "ok", output: { error: "HTTP 404 from example.com" }, durationMs: 1 }),
+    ).toBe("success");
+    expect(classifyOutcome({ status: "INVALID_INPUT", issues: [], durationMs: 1 })).toBe("input-error");
+    expect(classifyOutcome({ status: "TIMEOUT", limitMs: 10, durationMs: 10 })).toBe("timeout");
+    expect(classifyOutcome({ status: "CRASH", message: "x", durationMs: 1 })).toBe("execution-failure");
+  });
+
+  it("reads the conclusion and a capability requirement", () => {
+    expect(conclusionOf(REPORT)).toBe("3");
+    expect(conclusionOf("just text\n\nlast paragraph")).toBe("last paragraph");
+    expect(capabilityRequestOf(REPORT)).toBeUndefined();
+  });
+});

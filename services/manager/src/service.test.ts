@@ -1,0 +1,333 @@
+import type {
+  ExecutionResult,
+  IntegrationResult,
+  ManagerWork,
+  Payload,
+  ToolBuildResult,
+} from "@insitu/contracts";
+import { ExecutionResultSchema } from "@insitu/contracts";
+import { InsituError } from "@insitu/errors";
+import { emptyUsage } from "@insitu/llm";
+import { createLogger } from "@insitu/telemetry";
+import { describe, expect, it } from "vitest";
+import type { Verdict } from "./judge.js";
+import type { Plan, ToolCandidate } from "./planner.js";
+import { type ManagerDeps, createManager } from "./service.js";
+import type { Effect, ManagerState } from "./state.js";
+
+/** FAKE stores and ports for unit tests: in-memory, compare-and-set like the KV bucket. */
+function fakes(options: {
+  plans: Plan[];
+  verdicts?: Verdict[];
+  candidates?: ToolCandidate[];
+  tokensPerCall?: number;
+}) {
+  const states = new Map<string, { state: ManagerState; revision: number }>();
+  const steps = new Map<string, unknown>();
+  const performed: Effect[] = [];
+  const enqueued: Payload<typeof ManagerWork>[] = [];
+  const plans = [...options.plans];
+  const verdicts = [...(options.verdicts ?? [])];
+  const planInputs: unknown[] = [];
+  let failNextPerform = false;
+  const usage = () => ({ ...emptyUsage(), inputTokens: options.tokensPerCall ?? 100, outputTokens: 10 });
+  const deps: ManagerDeps = {
+    store: {
+      async get(taskId) {
+        const entry = states.get(taskId);
+        return entry ? structuredClone(entry) : undefined;
+      },
+      async create(state) {
+        if (states.has(state.record.taskId)) throw new InsituError("exists", { code: "CONFLICT" });
+        states.set(state.record.taskId, { state: structuredClone(state), revision: 1 });
+        return 1;
+      },
+      async update(state, revision) {
+        const entry = states.get(state.record.taskId);
+        if (!entry || entry.revision !== revision) throw new InsituError("moved", { code: "CONFLICT" });
+        states.set(state.record.taskId, { state: structuredClone(state), revision: revision + 1 });
+        return revision + 1;
+      },
+      async list() {
+        return [...states.values()].map((entry) => entry.state);
+      },
+    },
+    effects: {
+      async enqueueManager(work) {
+        enqueued.push(work);
+      },
+      async perform(effect) {
+        if (failNextPerform) {
+          failNextPerform = false;
+          throw new InsituError("bus down", { code: "UNAVAILABLE", retryable: true });
+        }
+        performed.push(effect);
+      },
+    },
+    async plan(input) {
+      planInputs.push(input);
+      const plan = plans.shift();
+      if (!plan) throw new Error("no plan scripted");
+      return { plan, usage: usage() };
+    },
+    async judge() {
+      const verdict = verdicts.shift();
+      if (!verdict) throw new Error("no verdict scripted");
+      return { verdict, usage: usage() };
+    },
+    async search() {
+      return options.candidates ?? [];
+    },
+    async readStep(taskId, step, schema) {
+      const value = steps.get(`${taskId}.${step}`);
+      return value === undefined ? undefined : schema.parse(value);
+    },
+    costOf: (item) => (item.inputTokens + item.outputTokens) * 1e-6,
+    now: () => new Date(),
+    logger: createLogger({ service: "test", level: "error" }),
+    defaults: { rounds: 3, tokens: 1_000_000, costUsd: 5, wallMs: 60_000, executorSteps: 10 },
+  };
+  return {
+    deps,
+    manager: createManager(deps),
+    states,
+    steps,
+    performed,
+    enqueued,
+    planInputs,
+    failPerformOnce: () => {
+      failNextPerform = true;
+    },
+    record: (taskId: string) => states.get(taskId)?.state.record,
+  };
+}
+
+const requestOf = (name: string) => ({
+  name,
+  description: "does it",
+  input_schema: { type: "object", properties: { text: { type: "string" } } },
+  output_schema: { type: "object", properties: {} },
+});
+
+const build = (name: string, ok: boolean): ToolBuildResult => ({
+  ok,
+  name,
+  attempts: 1,
+  ...(ok ? { version: `sha256:${name}` } : { reason: "deno check failed 3 times" }),
+  usage: { inputTokens: 50, outputTokens: 50, costUsd: 0, toolCalls: 0 },
+});
+
+const execution = (overrides: Partial<ExecutionResult> = {}): ExecutionResult =>
+  ExecutionResultSchema.parse({
+    report: "## Final Conclusion\n42",
+    conclusion: "42",
+    stepBudgetExhausted: false,
+    steps: 1,
+    toolCalls: [{ tool: "count_words", version: "sha256:count_words", outcome: "success", durationMs: 20 }],
+    repaired: [],
+    succeeded: ["count_words"],
+    usage: { inputTokens: 200, outputTokens: 20, costUsd: 0, toolCalls: 1 },
+    ...overrides,
+  });
+
+const answer: IntegrationResult = {
+  answer: { final_answer: "42", reasoning_summary: "counted" },
+  usage: { inputTokens: 10, outputTokens: 5, costUsd: 0, toolCalls: 0 },
+};
+
+describe("manager state machine", () => {
+  it("drives a task plan → build → execute → judge → integrate → succeeded", async () => {
+    const f = fakes({
+      plans: [
+        { required_tool_names: [], tool_usage_guidance: "count", tool_requests: [requestOf("count_words")] },
+      ],
+      verdicts: [{ status: "FINISH", reason: "answered" }],
+    });
+    const { taskId } = await f.manager.submit({ question: "How many words?" });
+    expect(f.enqueued).toEqual([{ taskId, kind: "start", step: "start" }]);
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    expect(f.record(taskId)?.status).toBe("building");
+    const buildEffect = f.performed.find((effect) => effect.type === "build");
+    expect(buildEffect?.type === "build" && buildEffect.payload.step).toBe("r1.build.count_words");
+
+    f.steps.set(`${taskId}.r1.build.count_words`, build("count_words", true));
+    await f.manager.handleWork({ taskId, kind: "build-done", step: "r1.build.count_words" });
+    const execute = f.performed.find((effect) => effect.type === "execute");
+    expect(execute?.type === "execute" && execute.payload.tools).toEqual([
+      { name: "count_words", version: "sha256:count_words" },
+    ]);
+    expect(f.record(taskId)?.status).toBe("executing");
+
+    f.steps.set(`${taskId}.r1.execute`, execution());
+    await f.manager.handleWork({ taskId, kind: "execution-done", step: "r1.execute" });
+    expect(f.record(taskId)?.status).toBe("integrating");
+
+    f.steps.set(`${taskId}.integrate`, answer);
+    await f.manager.handleWork({ taskId, kind: "integration-done", step: "integrate" });
+    const record = f.record(taskId);
+    expect(record?.status).toBe("succeeded");
+    expect(record?.answer?.final_answer).toBe("42");
+    expect(record?.toolsCreated).toEqual(["count_words"]);
+    expect(record?.toolsUsed).toEqual(["count_words"]);
+    expect(record?.toolsKept).toEqual(["count_words"]);
+    expect(record?.usage.toolCalls).toBe(1);
+    expect(record?.usage.inputTokens).toBe(100 + 50 + 200 + 100 + 10);
+    const kinds = f.performed.map((effect) => (effect.type === "event" ? effect.event.kind : effect.type));
+    expect(kinds).toEqual([
+      "task-start",
+      "plan-end",
+      "build",
+      "execute",
+      "executor-report",
+      "judge-end",
+      "integrate",
+      "finish-task",
+      "task-end",
+    ]);
+    expect(f.states.get(taskId)?.state.outbox).toEqual([]);
+  });
+
+  it("acknowledges a redelivered step without doing it twice", async () => {
+    const f = fakes({
+      plans: [{ required_tool_names: [], tool_usage_guidance: "think", tool_requests: [] }],
+    });
+    const { taskId } = await f.manager.submit({ question: "q" });
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    const before = f.performed.length;
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    expect(f.performed.length).toBe(before);
+    expect(f.planInputs).toHaveLength(1);
+  });
+
+  it("performs a committed outbox on redelivery when the effects failed after the commit", async () => {
+    const f = fakes({
+      plans: [{ required_tool_names: [], tool_usage_guidance: "think", tool_requests: [] }],
+    });
+    const { taskId } = await f.manager.submit({ question: "q" });
+    f.failPerformOnce();
+    await expect(f.manager.handleWork({ taskId, kind: "start", step: "start" })).rejects.toThrow(/bus down/);
+    expect(f.record(taskId)?.status).toBe("executing");
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    expect(f.performed.some((effect) => effect.type === "execute")).toBe(true);
+    expect(f.planInputs).toHaveLength(1);
+  });
+
+  it("re-plans with the reason when a build fails (instead of answering with no findings)", async () => {
+    const f = fakes({
+      plans: [
+        { required_tool_names: [], tool_usage_guidance: "a", tool_requests: [requestOf("parse_table")] },
+        { required_tool_names: [], tool_usage_guidance: "b", tool_requests: [] },
+      ],
+    });
+    const { taskId } = await f.manager.submit({ question: "q" });
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    f.steps.set(`${taskId}.r1.build.parse_table`, build("parse_table", false));
+    await f.manager.handleWork({ taskId, kind: "build-done", step: "r1.build.parse_table" });
+    const record = f.record(taskId);
+    expect(record?.round).toBe(2);
+    expect(record?.status).toBe("executing");
+    expect(record?.rounds[0]?.buildFailures).toEqual([
+      { name: "parse_table", reason: "deno check failed 3 times" },
+    ]);
+    const second = f.planInputs[1] as { failureReport?: string };
+    expect(second.failureReport).toMatch(/tool parse_table could not be built: deno check failed 3 times/);
+  });
+
+  it("ends budget-exceeded with a clear error when every round's build fails", async () => {
+    const impossible = {
+      required_tool_names: [],
+      tool_usage_guidance: "x",
+      tool_requests: [requestOf("read_minds")],
+    };
+    const f = fakes({ plans: [impossible, impossible, impossible] });
+    const { taskId } = await f.manager.submit({ question: "q", options: { budgets: { rounds: 3 } } });
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    for (const round of [1, 2, 3]) {
+      f.steps.set(`${taskId}.r${round}.build.read_minds`, build("read_minds", false));
+      await f.manager.handleWork({ taskId, kind: "build-done", step: `r${round}.build.read_minds` });
+    }
+    const record = f.record(taskId);
+    expect(record?.status).toBe("budget-exceeded");
+    expect(record?.error?.code).toBe("ROUND_BUDGET_EXCEEDED");
+    expect(record?.error?.message).toMatch(/no conclusive answer after 3 rounds/);
+    expect(record?.answer).toBeUndefined();
+    expect(f.planInputs).toHaveLength(3);
+    expect(f.performed.at(-1)).toMatchObject({
+      type: "event",
+      event: { kind: "task-end", status: "budget-exceeded" },
+    });
+  });
+
+  it("answers best-effort but flags budget-exceeded when RETRY uses the last round", async () => {
+    const think = { required_tool_names: [], tool_usage_guidance: "x", tool_requests: [] };
+    const f = fakes({ plans: [think], verdicts: [{ status: "RETRY", reason: "not found" }] });
+    const { taskId } = await f.manager.submit({ question: "q", options: { budgets: { rounds: 1 } } });
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    f.steps.set(`${taskId}.r1.execute`, execution({ conclusion: "Not found" }));
+    await f.manager.handleWork({ taskId, kind: "execution-done", step: "r1.execute" });
+    expect(f.record(taskId)?.status).toBe("integrating");
+    f.steps.set(`${taskId}.integrate`, answer);
+    await f.manager.handleWork({ taskId, kind: "integration-done", step: "integrate" });
+    expect(f.record(taskId)?.status).toBe("budget-exceeded");
+    expect(f.record(taskId)?.answer?.final_answer).toBe("42");
+  });
+
+  it("stops with BUDGET_EXCEEDED when the token budget is spent", async () => {
+    const f = fakes({
+      plans: [{ required_tool_names: [], tool_usage_guidance: "x", tool_requests: [] }],
+      tokensPerCall: 5_000,
+    });
+    const { taskId } = await f.manager.submit({ question: "q", options: { budgets: { tokens: 1000 } } });
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    const record = f.record(taskId);
+    expect(record?.status).toBe("budget-exceeded");
+    expect(record?.error).toMatchObject({ code: "BUDGET_EXCEEDED" });
+    expect(record?.error?.message).toMatch(/token budget exceeded: 5010 of 1000/);
+  });
+
+  it("sends a capability request back to planning without a judge call", async () => {
+    const think = { required_tool_names: [], tool_usage_guidance: "x", tool_requests: [] };
+    const f = fakes({ plans: [think, think] });
+    const { taskId } = await f.manager.submit({ question: "q" });
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    f.steps.set(
+      `${taskId}.r1.execute`,
+      execution({
+        capabilityRequest: { capability: "read PDF text", reason: "a PDF", intendedUse: "page 3" },
+      }),
+    );
+    await f.manager.handleWork({ taskId, kind: "execution-done", step: "r1.execute" });
+    const second = f.planInputs[1] as { capabilityRequests: string[] };
+    expect(second.capabilityRequests[0]).toMatch(/read PDF text/);
+    expect(f.record(taskId)?.rounds[0]?.verdict).toBe("RETRY");
+  });
+
+  it("fails the task on a permanent error, and retries a transient one", async () => {
+    const f = fakes({ plans: [] });
+    const { taskId } = await f.manager.submit({ question: "q" });
+    f.deps.search = async () => {
+      throw new InsituError("registry down", { code: "UNAVAILABLE", retryable: true });
+    };
+    await expect(f.manager.handleWork({ taskId, kind: "start", step: "start" })).rejects.toThrow(
+      /registry down/,
+    );
+    expect(f.record(taskId)?.status).toBe("queued");
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" }, { lastDelivery: true });
+    expect(f.record(taskId)?.status).toBe("failed");
+    expect(f.record(taskId)?.error?.code).toBe("UNAVAILABLE");
+  });
+
+  it("a second submit with the same task id returns the task, and refuses another question", async () => {
+    const f = fakes({ plans: [] });
+    await f.manager.submit({ question: "q", taskId: "fixed-1" });
+    expect(await f.manager.submit({ question: "q", taskId: "fixed-1" })).toEqual({
+      taskId: "fixed-1",
+      status: "queued",
+    });
+    await expect(f.manager.submit({ question: "other", taskId: "fixed-1" })).rejects.toMatchObject({
+      code: "TASK_EXISTS",
+    });
+    expect((await f.manager.list({})).tasks).toHaveLength(1);
+    await expect(f.manager.get({ taskId: "nope" })).rejects.toMatchObject({ code: "NOT_FOUND" });
+  });
+});
