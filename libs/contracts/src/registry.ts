@@ -258,8 +258,8 @@ export const RegistryList = defineEndpoint({
     "Lists version summaries, sorted by name: the library at a snapshot (default current), or a task's pool, or every version with a status (e.g. `offered`, for the evolver's absorb).",
   request: z
     .object({
-      /** What to list: default `library`. */
-      scope: z.enum(["library", "pool", "status"]).default("library"),
+      /** What to list (default `library`). */
+      scope: z.enum(["library", "pool", "status"]).optional(),
       /** For scope `library`: which snapshot (default current). */
       snapshot: z.number().int().min(0).optional(),
       /** For scope `pool`: whose pool. */
@@ -268,8 +268,10 @@ export const RegistryList = defineEndpoint({
       status: VersionStatusSchema.optional(),
       /** Substring filter on the name. */
       nameContains: z.string().max(64).optional(),
-      offset: z.number().int().min(0).default(0),
-      limit: z.number().int().min(1).max(1000).default(100),
+      /** Default 0. */
+      offset: z.number().int().min(0).optional(),
+      /** Default 100. */
+      limit: z.number().int().min(1).max(1000).optional(),
     })
     .strict(),
   response: z
@@ -320,7 +322,8 @@ export const RegistrySnapshots = defineEndpoint({
     .object({
       /** Only snapshots with a number below this (paging). */
       before: z.number().int().min(0).optional(),
-      limit: z.number().int().min(1).max(500).default(50),
+      /** Default 50. */
+      limit: z.number().int().min(1).max(500).optional(),
     })
     .strict(),
   response: z.object({ current: z.number().int().min(0), snapshots: z.array(SnapshotInfoSchema) }).strict(),
@@ -392,10 +395,11 @@ export const RegistrySearch = defineEndpoint({
   request: z
     .object({
       query: z.string().min(1).max(8000),
-      k: z.number().int().min(1).max(100).default(10),
+      /** How many hits (default 10). */
+      k: z.number().int().min(1).max(100).optional(),
       taskId: TaskId.optional(),
       /** `auto` (default): hybrid when embeddings are available, else lexical. */
-      mode: z.enum(["auto", "lexical", "hybrid"]).default("auto"),
+      mode: z.enum(["auto", "lexical", "hybrid"]).optional(),
     })
     .strict(),
   response: z
@@ -474,7 +478,8 @@ export const RegistryStats = defineEndpoint({
     .object({
       name: ToolName.optional(),
       hash: ContentHash.optional(),
-      top: z.number().int().min(0).max(100).default(10),
+      /** How many top tools to list (default 10). */
+      top: z.number().int().min(0).max(100).optional(),
     })
     .strict(),
   response: z
@@ -496,7 +501,8 @@ export const RegistryFinishTask = defineEndpoint({
   request: z
     .object({
       taskId: TaskId,
-      mode: z.enum(["absorb", "offer"]).default("absorb"),
+      /** Default `absorb`. */
+      mode: z.enum(["absorb", "offer"]).optional(),
     })
     .strict(),
   response: z

@@ -431,10 +431,11 @@ export class Registry {
   async list(request: Request<typeof RegistryList>): Promise<Response<typeof RegistryList>> {
     let hashes: string[];
     let snapshot = this.view.snapshotNumber;
-    if (request.scope === "pool") {
+    const scope = request.scope ?? "library";
+    if (scope === "pool") {
       if (!request.taskId) throw badRequest("scope pool needs taskId");
       hashes = (this.view.pools.get(request.taskId)?.versions ?? []).map((entry) => entry.hash);
-    } else if (request.scope === "status") {
+    } else if (scope === "status") {
       if (!request.status) throw badRequest("scope status needs status");
       const wanted: VersionStatus = request.status;
       hashes = [...this.view.versions.keys()].filter((hash) => this.view.status(hash) === wanted);
@@ -452,7 +453,7 @@ export class Registry {
     return {
       snapshot,
       total: summaries.length,
-      tools: summaries.slice(request.offset, request.offset + request.limit),
+      tools: summaries.slice(request.offset ?? 0, (request.offset ?? 0) + (request.limit ?? 100)),
     };
   }
 
@@ -489,7 +490,7 @@ export class Registry {
       .map((document) => document.info)
       .filter((info) => info.number < before)
       .sort((left, right) => right.number - left.number)
-      .slice(0, request.limit);
+      .slice(0, request.limit ?? 50);
     return { current: this.view.snapshotNumber, snapshots: infos };
   }
 
@@ -533,7 +534,7 @@ export class Registry {
       }
     }
     if (request.taskId) await this.noteTask(request.taskId);
-    const hits = this.view.search.query(request.query, request.k, request.taskId, vector);
+    const hits = this.view.search.query(request.query, request.k ?? 10, request.taskId, vector);
     return {
       mode: vector ? "hybrid" : "lexical",
       snapshot: this.view.snapshotNumber,
@@ -658,7 +659,7 @@ export class Registry {
   }
 
   stats(request: Request<typeof RegistryStats>): Response<typeof RegistryStats> {
-    const response: Response<typeof RegistryStats> = { global: this.convergence(request.top) };
+    const response: Response<typeof RegistryStats> = { global: this.convergence(request.top ?? 10) };
     if (request.hash) response.tool = this.view.usage([request.hash]);
     else if (request.name) response.tool = this.view.usage(this.view.byName.get(request.name) ?? []);
     return response;
@@ -739,7 +740,7 @@ export class Registry {
     let absorbed: string[] = [];
     let offered: string[] = [...keptHashes];
     let snapshot: SnapshotInfo | undefined;
-    if (request.mode === "absorb" && kept.size > 0) {
+    if ((request.mode ?? "absorb") === "absorb" && kept.size > 0) {
       const decide = async (tools: Map<string, string>): Promise<AppliedChange[]> => {
         absorbed = [];
         offered = [];
