@@ -103,7 +103,11 @@ export function classifyRun(run: RawRun & { nonce: string }, limits: ClassifyLim
   }
 }
 
-const PERMISSION_PATTERN = /Requires (\w+) access to "([^"]*)"/;
+// "Requires net access to \"host:port\"", "Requires env access" (no target for enumerations),
+// "Requires all access to \"/dev/…\"" (Deno's special files), and the symlink refusal
+// "requires unscoped --allow-read and --allow-write".
+const PERMISSION_PATTERN = /Requires (\w+) access(?: to "([^"]*)")?/;
+const UNSCOPED_PATTERN = /requires unscoped --allow-(\w+)/;
 const REMOTE_IMPORT_PATTERN = /A remote specifier was requested: "([^"]+)"/;
 const NPM_IMPORT_PATTERN = /npm specifiers were requested/;
 const PERMISSION_KINDS = new Set<string>(["net", "env", "read", "write", "run", "ffi", "sys", "import"]);
@@ -139,9 +143,17 @@ function classifyError(
 
 export function findPermission(text: string): PermissionRef | undefined {
   const match = PERMISSION_PATTERN.exec(text);
-  if (match && PERMISSION_KINDS.has(match[1] ?? "")) {
-    return { kind: match[1] as PermissionKind, target: match[2] };
+  if (match) {
+    // "all" is what Deno asks for on special files (/dev, /proc/*/mem …): a file permission.
+    const kind = match[1] === "all" ? "read" : match[1];
+    if (PERMISSION_KINDS.has(kind ?? "")) {
+      return match[2] === undefined
+        ? { kind: kind as PermissionKind }
+        : { kind: kind as PermissionKind, target: match[2] };
+    }
   }
+  const unscoped = UNSCOPED_PATTERN.exec(text);
+  if (unscoped && PERMISSION_KINDS.has(unscoped[1] ?? "")) return { kind: unscoped[1] as PermissionKind };
   const remote = REMOTE_IMPORT_PATTERN.exec(text);
   if (remote) return { kind: "import", target: remote[1] };
   if (NPM_IMPORT_PATTERN.test(text)) return { kind: "import", target: "npm:" };

@@ -56,13 +56,9 @@ export const INTERNAL_RANGES_V4: readonly string[] = [
   "198.18.0.0/15",
   "224.0.0.0/3",
 ];
-export const INTERNAL_RANGES_V6: readonly string[] = [
-  "[::1]",
-  "[::]",
-  "[fc00::]/7",
-  "[fe80::]/10",
-  "[ff00::]/8",
-];
+// Deno 2.9's --deny-net takes IPv4 CIDRs but only single IPv6 addresses, so the IPv6 private and
+// link-local ranges cannot be listed here; see docs/adr/0011-sandbox-network-policy.md.
+export const INTERNAL_RANGES_V6: readonly string[] = ["[::1]", "[::]", "[fd00:ec2::254]"];
 
 /** The permissions one call gets, in the form the runner turns into Deno flags. */
 export interface Grant {
@@ -176,9 +172,7 @@ export function denyList(openedHosts: string[]): string[] {
     if (address === undefined) continue;
     v4 = v4.flatMap((range) => subtract(range, { base: address, bits: 32 }));
   }
-  const v6 = INTERNAL_RANGES_V6.filter(
-    (entry) => !openedHosts.some((host) => entry === host || entry.startsWith(`${host}/`)),
-  );
+  const v6 = INTERNAL_RANGES_V6.filter((entry) => !openedHosts.includes(entry));
   return [...v4.map(formatCidr), ...v6];
 }
 

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -39,8 +40,14 @@ export interface SandboxOptions {
   /** Pre-spawned processes; `perProfile: 0` turns the warm path off. */
   warm?: Partial<WarmPoolOptions>;
   enforcement?: Enforcement;
-  /** Parent of per-call work dirs; default /dev/shm under a cgroup (writes count as memory), else the OS temp dir. */
+  /** Parent of the replica's folders (work dirs, Deno cache); default the OS temp dir. */
   workRoot?: string;
+  /**
+   * Size of the tmpfs mounted over the work dirs (needs root; default 2 GiB; `false` = plain disk).
+   * On tmpfs a tool's files are memory charged to its own cgroup, so disk filling meets the memory
+   * limit, and all calls together can never write more than this.
+   */
+  workTmpfsBytes?: number | false;
   /** Largest file a tool may write (RLIMIT_FSIZE). */
   maxFileBytes?: number;
   maxPids?: number;
@@ -77,17 +84,22 @@ export class Sandbox {
   readonly admission: Admission;
   readonly warmPool: WarmPool;
   private readonly replicaDir: string;
+  /** `tmpfs` when the work dirs are on the sandbox's own tmpfs, else `disk`. */
+  readonly workStorage: "tmpfs" | "disk";
   private readonly observers: ExecObserver[] = [];
 
   constructor(readonly options: SandboxOptions) {
     this.enforcement = options.enforcement ?? detectEnforcement();
-    const cgroupMemory = this.enforcement.mechanism !== EnforcementMechanism.prlimit;
-    const workParent = options.workRoot ?? (cgroupMemory && existsSync("/dev/shm") ? "/dev/shm" : tmpdir());
-    this.replicaDir = join(workParent, `insitu-sandbox-${process.pid}-${Date.now().toString(36)}`);
+    // Not /dev/shm: Deno treats everything under /dev as a device and demands --allow-all for it.
+    this.replicaDir = join(
+      options.workRoot ?? tmpdir(),
+      `insitu-sandbox-${process.pid}-${Date.now().toString(36)}`,
+    );
     const workRoot = join(this.replicaDir, "work");
     const denoDir = join(this.replicaDir, "deno-dir");
-    mkdirSync(workRoot, { recursive: true });
+    mkdirSync(workRoot, { recursive: true, mode: 0o700 });
     mkdirSync(denoDir, { recursive: true });
+    this.workStorage = mountTmpfs(workRoot, options.workTmpfsBytes ?? 2 * 1024 * 1024 * 1024);
     const vendor =
       options.vendor === false
         ? undefined
@@ -210,7 +222,31 @@ export class Sandbox {
   async close(): Promise<void> {
     await this.warmPool.close();
     this.enforcement.dispose();
+    if (this.workStorage === "tmpfs") {
+      try {
+        execFileSync("umount", ["-l", join(this.replicaDir, "work")], { stdio: "ignore" });
+      } catch {
+        // already gone
+      }
+    }
     rmSync(this.replicaDir, { recursive: true, force: true });
+  }
+}
+
+function mountTmpfs(dir: string, bytes: number | false): "tmpfs" | "disk" {
+  if (bytes === false || process.platform !== "linux" || process.getuid?.() !== 0) return "disk";
+  try {
+    execFileSync(
+      "mount",
+      ["-t", "tmpfs", "-o", `size=${bytes},mode=0700,nosuid,nodev,noexec`, "tmpfs", dir],
+      {
+        stdio: "ignore",
+        timeout: 5000,
+      },
+    );
+    return "tmpfs";
+  } catch {
+    return "disk";
   }
 }
 

@@ -1,0 +1,19 @@
+export { Admission } from "./admission.js";
+export { classifyRun, cleanText, findPermission, trimStack } from "./classify.js";
+export { resolveDenoBinary } from "./deno-binary.js";
+export { EnforcementMechanism, detectEnforcement } from "./enforcement.js";
+export type { CallGroup, Enforcement } from "./enforcement.js";
+export { parseBoundedJson, scanFrames } from "./frame.js";
+export {
+  INTERNAL_RANGES_V4,
+  INTERNAL_RANGES_V6,
+  computeGrant,
+  defaultPolicy,
+  denyList,
+  effectiveLimits,
+} from "./policy.js";
+export type { Grant, SandboxPolicy } from "./policy.js";
+export { ProcessSlot, profileKey } from "./process-slot.js";
+export type { ProcessProfile, RawRun } from "./process-slot.js";
+export { RUNNER_PATH, Sandbox, VENDOR_DIR, toModuleUrl } from "./sandbox.js";
+export type { ExecRequest, SandboxOptions, TestReport, TestRequest } from "./sandbox.js";

@@ -1,0 +1,374 @@
+/**
+ * The hostile-code corpus: every program in ./corpus runs through the real sandbox (real Deno,
+ * real limits) and must end with exactly the outcome listed here. Nothing is widened to make a
+ * case pass: each case gets the default policy plus only what its row names.
+ */
+import { readFileSync } from "node:fs";
+import { type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { EnforcementMechanism, Sandbox, defaultPolicy } from "@insitu/sandbox";
+import type { ToolLimits, ToolManifest, ToolOutcome } from "@insitu/tool-kit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const corpusDir = join(fileURLToPath(new URL(".", import.meta.url)), "corpus");
+
+interface Case {
+  file: string;
+  network?: string[];
+  secrets?: string[];
+  grantedSecrets?: string[];
+  limits?: ToolLimits;
+  outputSchema?: Record<string, unknown>;
+  /** Expected status; a function of the enforcement mechanism where the machine decides. */
+  status: ToolOutcome["status"] | ((mechanism: string) => ToolOutcome["status"]);
+  /** For PERMISSION_DENIED: the permission named. `target` may be a pattern. */
+  permission?: { kind: string; target?: string | RegExp };
+  /** Text the message (CRASH/PERMISSION_DENIED) must contain. */
+  message?: RegExp;
+}
+
+const FAST: ToolLimits = { timeoutMs: 1500, memoryMb: 128, outputBytes: 256 * 1024 };
+
+const cases: Case[] = [
+  // files
+  {
+    file: "read-etc-passwd",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: "/etc/passwd" },
+  },
+  {
+    file: "read-proc-environ",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: "/proc/self/environ" },
+  },
+  {
+    file: "read-proc-1-cmdline",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: "/proc/1/cmdline" },
+  },
+  {
+    file: "read-relative-escape",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: /etc\/passwd$/ },
+  },
+  { file: "read-dir-root", status: "PERMISSION_DENIED", permission: { kind: "read", target: "/" } },
+  {
+    file: "write-outside-workdir",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "write", target: "/tmp/insitu-escape.txt" },
+  },
+  { file: "symlink-escape", status: "PERMISSION_DENIED", permission: { kind: "read" } },
+  { file: "chdir-root", status: "PERMISSION_DENIED", permission: { kind: "read", target: "/" } },
+  {
+    file: "static-import-local-file",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: "/etc/passwd" },
+  },
+  {
+    file: "dynamic-import-local-file",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: "/etc/hostname" },
+  },
+  { file: "static-import-absolute-path", status: "CRASH", message: /failed to load.*invalid URL/ },
+  {
+    file: "import-text-attribute",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: "/etc/shadow" },
+  },
+  {
+    file: "nested-data-import",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: "/etc/passwd" },
+  },
+  { file: "node-fs", status: "PERMISSION_DENIED", permission: { kind: "read", target: "/etc/passwd" } },
+  // Deno's node:child_process reads NODE_V8_COVERAGE before spawning; that denial comes first.
+  {
+    file: "node-child-process",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "env", target: "NODE_V8_COVERAGE" },
+  },
+  { file: "node-os-userinfo", status: "PERMISSION_DENIED", permission: { kind: "sys" } },
+  // environment and secrets
+  { file: "env-home", status: "PERMISSION_DENIED", permission: { kind: "env", target: "HOME" } },
+  { file: "env-to-object", status: "PERMISSION_DENIED", permission: { kind: "env" } },
+  {
+    file: "secret-declared-not-granted",
+    secrets: ["API_TOKEN"],
+    status: "PERMISSION_DENIED",
+    permission: { kind: "env", target: "API_TOKEN" },
+  },
+  {
+    file: "secret-undeclared",
+    secrets: ["GRANTED_TOKEN"],
+    grantedSecrets: ["GRANTED_TOKEN"],
+    status: "PERMISSION_DENIED",
+    permission: { kind: "env", target: "OTHER_TOKEN" },
+  },
+  // network
+  {
+    file: "net-undeclared-host",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "example.com:443" },
+  },
+  {
+    file: "net-loopback-undeclared",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "127.0.0.1:__PORT__" },
+  },
+  {
+    file: "net-localhost-declared-not-allowed",
+    network: ["localhost:__PORT__"],
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "localhost:__PORT__" },
+  },
+  {
+    file: "net-private-declared",
+    network: ["10.0.0.1"],
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "10.0.0.1:80" },
+  },
+  {
+    file: "net-metadata-declared",
+    network: ["169.254.169.254"],
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "169.254.169.254:80" },
+  },
+  {
+    file: "net-hex-ip",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "127.0.0.1:__PORT__" },
+  },
+  {
+    file: "net-ipv6-loopback",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "[::1]:__PORT__" },
+  },
+  { file: "net-dns-lookup", status: "PERMISSION_DENIED", permission: { kind: "net", target: /:53$/ } },
+  {
+    file: "net-websocket",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "127.0.0.1:__PORT__" },
+  },
+  {
+    file: "net-raw-tcp",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "127.0.0.1:__PORT__" },
+  },
+  { file: "net-listen", status: "PERMISSION_DENIED", permission: { kind: "net", target: "0.0.0.0:18080" } },
+  {
+    file: "net-declared-public-but-blocked-port",
+    network: ["example.com:443"],
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "example.com:8443" },
+  },
+  // subprocesses, FFI, signals, host info
+  { file: "subprocess-command", status: "PERMISSION_DENIED", permission: { kind: "run", target: "/bin/sh" } },
+  { file: "ffi-dlopen", status: "PERMISSION_DENIED", permission: { kind: "ffi", target: "libc.so.6" } },
+  { file: "kill-parent", status: "PERMISSION_DENIED", permission: { kind: "run" } },
+  { file: "sys-info", status: "PERMISSION_DENIED", permission: { kind: "sys", target: "systemMemoryInfo" } },
+  // imports
+  {
+    file: "remote-import",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "import", target: "https://deno.land/std/path/mod.ts" },
+  },
+  { file: "npm-import", status: "PERMISSION_DENIED", permission: { kind: "import", target: "npm:" } },
+  { file: "jsr-import", status: "PERMISSION_DENIED", permission: { kind: "import" } },
+  // permission requests and workers
+  {
+    file: "permission-request",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: "/etc/passwd" },
+  },
+  { file: "worker-escape", status: "PERMISSION_DENIED", permission: { kind: "read", target: "/etc/passwd" } },
+  { file: "worker-flood", status: "TIMEOUT" },
+  // resource bombs
+  { file: "cpu-spin", status: "TIMEOUT" },
+  { file: "heap-bomb", status: "MEMORY_LIMIT" },
+  { file: "arraybuffer-bomb", status: "MEMORY_LIMIT" },
+  // V8's maximum string length (~512 MB) stops it before any OS limit does.
+  { file: "string-bomb", status: "CRASH", message: /Invalid string length/ },
+  { file: "atomics-wait-hang", status: "TIMEOUT" },
+  { file: "redos", status: "TIMEOUT" },
+  { file: "never-settles", status: "TIMEOUT" },
+  // output
+  { file: "stdout-flood", status: "OUTPUT_LIMIT" },
+  { file: "stderr-flood", status: "OUTPUT_LIMIT" },
+  { file: "huge-output", status: "OUTPUT_LIMIT" },
+  { file: "deep-output", status: "INVALID_OUTPUT" },
+  {
+    file: "very-deep-output",
+    limits: { ...FAST, memoryMb: 512, outputBytes: 8 * 1024 * 1024 },
+    status: "INVALID_OUTPUT",
+    message: undefined,
+  },
+  { file: "cyclic-output", status: "INVALID_OUTPUT" },
+  // forged results
+  { file: "forged-frame-guess", status: "CRASH", message: /real failure/ },
+  { file: "forged-patched-globals", status: "CRASH", message: /real failure/ },
+  { file: "forged-exit-after-print", status: "CRASH", message: /before returning a result/ },
+  { file: "stdin-read", status: "CRASH" },
+  // disk
+  { file: "disk-fill-one-file", limits: { ...FAST, memoryMb: 512 }, status: "OUTPUT_LIMIT" },
+  {
+    file: "disk-fill-many-files",
+    // Under a memory cgroup the work dir is on tmpfs, so its pages count against the call's
+    // memory; with prlimit only, the wall clock is what stops it.
+    status: (mechanism) => (mechanism === EnforcementMechanism.prlimit ? "TIMEOUT" : "MEMORY_LIMIT"),
+  },
+];
+
+let server: Server;
+let port = 0;
+let sandbox: Sandbox;
+
+beforeAll(async () => {
+  server = createServer((request, response) => {
+    response.setHeader("content-type", "application/json");
+    response.end(JSON.stringify({ path: request.url, authorization: request.headers.authorization ?? null }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  port = (server.address() as AddressInfo).port;
+  sandbox = new Sandbox({
+    policy: defaultPolicy({
+      // The operator explicitly names the one internal host tests may reach.
+      internalHosts: [`127.0.0.1:${port}`],
+      secrets: { GRANTED_TOKEN: "s3cret-granted", OTHER_TOKEN: "s3cret-other", API_TOKEN: "s3cret-api" },
+    }),
+    concurrency: 3,
+    maxQueue: 200,
+    warm: { perProfile: 0 },
+    maxFileBytes: 32 * 1024 * 1024,
+  });
+});
+
+afterAll(async () => {
+  await sandbox?.close();
+  await new Promise((resolve) => server?.close(resolve));
+});
+
+function fill(text: string): string {
+  return text.replaceAll("__PORT__", String(port));
+}
+
+function manifestFor(name: string, row: Pick<Case, "network" | "secrets" | "outputSchema">): ToolManifest {
+  return {
+    name: `probe_${name.replace(/-/g, "_")}`,
+    description: `Hostile corpus program ${name}.`,
+    inputSchema: { type: "object" },
+    outputSchema: row.outputSchema ?? {},
+    permissions: { network: (row.network ?? []).map(fill), secrets: row.secrets ?? [] },
+  };
+}
+
+describe("hostile corpus", () => {
+  it("has at least 40 programs, each with an expectation", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(40);
+    expect(new Set(cases.map((row) => row.file)).size).toBe(cases.length);
+  });
+
+  it.concurrent.each(cases.map((row) => [row.file, row] as const))("%s", async (_name, row) => {
+    const code = fill(readFileSync(join(corpusDir, `${row.file}.ts`), "utf8"));
+    const outcome = await sandbox.exec({
+      tool: { code, manifest: manifestFor(row.file, row) },
+      input: {},
+      grantedSecrets: row.grantedSecrets,
+      limits: row.limits ?? FAST,
+    });
+    const expected =
+      typeof row.status === "function" ? row.status(sandbox.enforcement.mechanism) : row.status;
+    expect(outcome.status, JSON.stringify(outcome).slice(0, 600)).toBe(expected);
+    if (row.permission && outcome.status === "PERMISSION_DENIED") {
+      expect(outcome.permission.kind).toBe(row.permission.kind);
+      const target = row.permission.target;
+      if (typeof target === "string") expect(outcome.permission.target).toBe(fill(target));
+      else if (target) expect(outcome.permission.target).toMatch(target);
+    }
+    if (row.message && (outcome.status === "CRASH" || outcome.status === "PERMISSION_DENIED")) {
+      expect(outcome.message).toMatch(row.message);
+    }
+    // Nothing a hostile program does may leak a secret it was not granted.
+    const text = JSON.stringify(outcome);
+    if (!row.grantedSecrets?.includes("OTHER_TOKEN")) expect(text).not.toContain("s3cret-other");
+    if (!row.grantedSecrets?.includes("API_TOKEN")) expect(text).not.toContain("s3cret-api");
+    expect(text).not.toContain("root:x:0:0");
+  });
+});
+
+describe("declared permissions work, undeclared ones do not", () => {
+  const code = () => `
+export const manifest = {};
+export default async function run(input: { mode: string }): Promise<unknown> {
+  if (input.mode === "declared") {
+    const response = await fetch("http://127.0.0.1:${port}/hello", {
+      headers: { authorization: "Bearer " + Deno.env.get("GRANTED_TOKEN") },
+    });
+    return await response.json();
+  }
+  if (input.mode === "other-secret") return { value: Deno.env.get("OTHER_TOKEN") ?? null };
+  if (input.mode === "other-host") return await (await fetch("http://127.0.0.1:${port + 1}/")).json();
+  return await (await fetch("https://example.org/")).json();
+}`;
+  const manifest = (): ToolManifest => ({
+    name: "fetch_local_greeting",
+    description: "Fetches the local test server with a granted token.",
+    inputSchema: { type: "object", properties: { mode: { type: "string" } }, required: ["mode"] },
+    outputSchema: { type: "object" },
+    permissions: { network: [`127.0.0.1:${port}`], secrets: ["GRANTED_TOKEN"] },
+  });
+
+  it("reaches the declared, operator-allowed host with the granted secret", async () => {
+    const outcome = await sandbox.exec({
+      tool: { code: code(), manifest: manifest() },
+      input: { mode: "declared" },
+      grantedSecrets: ["GRANTED_TOKEN"],
+      limits: FAST,
+    });
+    expect(outcome).toMatchObject({
+      status: "ok",
+      output: { path: "/hello", authorization: "Bearer s3cret-granted" },
+    });
+  });
+
+  it.each([
+    ["other-secret", { kind: "env", target: "OTHER_TOKEN" }],
+    ["other-host", { kind: "net", target: `127.0.0.1:${0}` }],
+    ["public-host", { kind: "net", target: "example.org:443" }],
+  ] as const)("touching %s fails PERMISSION_DENIED naming it", async (mode, permission) => {
+    const outcome = await sandbox.exec({
+      tool: { code: code(), manifest: manifest() },
+      input: { mode },
+      grantedSecrets: ["GRANTED_TOKEN"],
+      limits: FAST,
+    });
+    const target = mode === "other-host" ? `127.0.0.1:${port + 1}` : permission.target;
+    expect(outcome).toMatchObject({
+      status: "PERMISSION_DENIED",
+      permission: { kind: permission.kind, target },
+    });
+  });
+
+  it("validates input before the run and output after it", async () => {
+    const invalidInput = await sandbox.exec({
+      tool: { code: code(), manifest: manifest() },
+      input: { mode: 3 },
+      limits: FAST,
+    });
+    expect(invalidInput).toMatchObject({
+      status: "INVALID_INPUT",
+      issues: [{ path: "/mode", message: "must be string" }],
+    });
+    const invalidOutput = await sandbox.exec({
+      tool: {
+        code: code(),
+        manifest: { ...manifest(), outputSchema: { type: "object", required: ["missing"] } },
+      },
+      input: { mode: "declared" },
+      grantedSecrets: ["GRANTED_TOKEN"],
+      limits: FAST,
+    });
+    expect(invalidOutput).toMatchObject({ status: "INVALID_OUTPUT" });
+  });
+});
