@@ -138,3 +138,23 @@ describe("per-role model settings", () => {
     expect(fake.calls[1]?.temperature).toBe(0);
   });
 });
+
+describe("the example config shipped with the library", () => {
+  it("is valid and gives every role a model", async () => {
+    const { readFileSync } = await import("node:fs");
+    const example = parseModelsConfig(
+      JSON.parse(readFileSync(new URL("../insitu.models.example.json", import.meta.url), "utf8")),
+    );
+    for (const role of [
+      "manager",
+      "tool-developer",
+      "executor",
+      "integrator",
+      "evolver",
+      "summarizer",
+      "embedding",
+    ] as const) {
+      expect(resolveRoleSettings(example, role, { GEMINI_API_KEY: "k" }).model).toMatch(/^gemini-/);
+    }
+  });
+});
