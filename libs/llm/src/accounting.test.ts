@@ -3,7 +3,7 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { Accountant, costOf } from "./accounting.js";
 import { createScriptedModel } from "./scripted.js";
-import type { GenerateRequest } from "./types.js";
+import type { GenerateRequest, LanguageModel } from "./types.js";
 
 const usage = (inputTokens: number, outputTokens: number, cachedTokens = 0) => ({
   usage: { inputTokens, outputTokens, cachedTokens },
@@ -116,6 +116,37 @@ describe("Accountant", () => {
         }
       })(),
     ).rejects.toMatchObject({ code: "BUDGET_EXCEEDED" });
+  });
+
+  it("cancels a call still running when the task's wall-time budget runs out, as BUDGET_EXCEEDED", async () => {
+    const accountant = new Accountant();
+    const seen: AbortSignal[] = [];
+    // A fake model that answers only when cancelled (like a provider waiting on a slow model).
+    const slow: LanguageModel = {
+      provider: "fake",
+      model: "slow",
+      generate: (request) =>
+        new Promise((_resolve, reject) => {
+          if (request.signal) seen.push(request.signal);
+          request.signal?.addEventListener("abort", () => reject(new Error("aborted by signal")), {
+            once: true,
+          });
+        }),
+      stream: () => {
+        throw new Error("not used");
+      },
+    };
+    accountant.startTask("t", { maxWallTimeMs: 50 });
+    const error = await accountant
+      .wrap(slow, { role: "executor" })
+      .generate(ask("t"))
+      .catch((caught: unknown) => caught);
+    expect(seen).toHaveLength(1);
+    expect(error).toMatchObject({
+      code: "BUDGET_EXCEEDED",
+      details: { taskId: "t", budget: "wall-time", limit: 50 },
+    });
+    expect(accountant.records().at(-1)?.errorCode).toBe("BUDGET_EXCEEDED");
   });
 
   it("exports calls, tokens by kind, cost, latency and errors by code on the registry, labelled by provider, model and role", async () => {

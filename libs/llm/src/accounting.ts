@@ -1,7 +1,7 @@
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 import { MetricName } from "@insitu/telemetry";
 import { Counter, Histogram, type Registry } from "prom-client";
-import { DEFAULT_PRICES, type ModelPrice } from "./config.js";
+import { DEFAULT_PRICES, type ModelPrice } from "./prices.js";
 import type { GenerateRequest, GenerateResult, LanguageModel, StreamPart, Usage } from "./types.js";
 
 /**
@@ -265,7 +265,11 @@ export class Accountant {
     return this.prices[model] ?? this.prices[model.replace(/^models\//, "")];
   }
 
-  /** Wraps a model: budgets checked before each call, usage and cost counted after. */
+  /**
+   * Wraps a model: budgets checked before each call, usage and cost counted after. A call of a
+   * task with a wall-time budget is also cancelled when that budget runs out mid-call, and then
+   * fails with BUDGET_EXCEEDED too.
+   */
   wrap(model: LanguageModel, labels: { role: string; prices?: ModelPrice }): LanguageModel {
     const price = labels.prices ?? this.priceFor(model.model);
     const finish = (request: GenerateRequest, started: number, result?: GenerateResult, error?: unknown) =>
@@ -275,18 +279,46 @@ export class Accountant {
       model: model.model,
       generate: async (request) => {
         if (request.taskId) this.checkBudget(request.taskId, labels.role);
+        const deadline = this.wallTimeDeadline(request, labels.role);
         const started = performance.now();
         try {
-          const result = await model.generate(request);
+          const result = await model.generate(deadline.request);
           finish(request, started, result);
           return result;
-        } catch (error) {
+        } catch (caught) {
+          const error = deadline.error() ?? caught;
           finish(request, started, undefined, error);
           throw error;
+        } finally {
+          deadline.clear();
         }
       },
       stream: (request) => this.wrapStream(model, request, labels.role, finish),
     };
+  }
+
+  /** Arms a cancellation for the rest of the task's wall-time budget, if it has one. */
+  private wallTimeDeadline(
+    request: GenerateRequest,
+    role: string,
+  ): { request: GenerateRequest; error(): InsituError | undefined; clear(): void } {
+    const state = request.taskId ? this.tasks.get(request.taskId) : undefined;
+    const limit = state?.budget.maxWallTimeMs;
+    if (!state || limit === undefined || !request.taskId) {
+      return { request, error: () => undefined, clear: () => undefined };
+    }
+    const taskId = request.taskId;
+    const remaining = Math.max(0, limit - (this.now() - state.startedAt));
+    const controller = new AbortController();
+    let exceeded: InsituError | undefined;
+    const timer = setTimeout(() => {
+      exceeded = budgetExceededError(taskId, "wall-time", limit, this.now() - state.startedAt);
+      this.metrics?.budgetExceeded.inc({ role, budget: "wall-time" });
+      controller.abort(exceeded);
+    }, remaining);
+    timer.unref();
+    const signal = request.signal ? AbortSignal.any([request.signal, controller.signal]) : controller.signal;
+    return { request: { ...request, signal }, error: () => exceeded, clear: () => clearTimeout(timer) };
   }
 
   private async *wrapStream(
@@ -296,19 +328,23 @@ export class Accountant {
     finish: (request: GenerateRequest, started: number, result?: GenerateResult, error?: unknown) => void,
   ): AsyncIterable<StreamPart> {
     if (request.taskId) this.checkBudget(request.taskId, role);
+    const deadline = this.wallTimeDeadline(request, role);
     const started = performance.now();
     let done = false;
     try {
-      for await (const part of model.stream(request)) {
+      for await (const part of model.stream(deadline.request)) {
         if (part.type === "finish") {
           finish(request, started, part.result);
           done = true;
         }
         yield part;
       }
-    } catch (error) {
+    } catch (caught) {
+      const error = deadline.error() ?? caught;
       if (!done) finish(request, started, undefined, error);
       throw error;
+    } finally {
+      deadline.clear();
     }
   }
 

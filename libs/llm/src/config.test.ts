@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { InsituError } from "@insitu/errors";
 import { describe, expect, it } from "vitest";
+import { Accountant } from "./accounting.js";
 import {
   createEmbeddingModelForRole,
   createModelForRole,
@@ -122,6 +123,23 @@ describe("per-role model settings", () => {
     expect(caught(() => loadModelsConfig(undefined, { INSITU_MODELS_CONFIG: "other.json" }, dir)).code).toBe(
       "INVALID_CONFIG",
     );
+  });
+
+  it("wraps the role's model for accounting when given an accountant, with the role's resolved prices", async () => {
+    const accountant = new Accountant();
+    const model = createModelForRole(
+      { manager: { provider: "scripted", prices: { input: 1, output: 0 } } },
+      "manager",
+      {},
+      {
+        scripted: createScriptedModel([
+          { text: "x", usage: { inputTokens: 1_000_000, outputTokens: 0, cachedTokens: 0 } },
+        ]),
+        accountant,
+      },
+    );
+    await model.generate({ messages: [{ role: "user", content: "x" }], taskId: "t" });
+    expect(accountant.roleUsage("manager")).toMatchObject({ calls: 1, costUsd: 1 });
   });
 
   it("applies role settings as request defaults; a request's own values win; scripted roles use the given fake", async () => {

@@ -10,6 +10,8 @@ import {
   OpenAiCompatibleEmbeddingModel,
   OpenAiCompatibleModel,
 } from "./openai-compatible.js";
+import type { Accountant } from "./accounting.js";
+import { DEFAULT_PRICES, type ModelPrice, priceSchema } from "./prices.js";
 import type { EmbeddingModel, GenerateRequest, LanguageModel } from "./types.js";
 
 /**
@@ -36,16 +38,6 @@ export const ProviderName = {
   scripted: "scripted",
 } as const;
 export type ProviderName = (typeof ProviderName)[keyof typeof ProviderName];
-
-/** USD per million tokens. `cachedInput` defaults to `input` when absent. */
-export const priceSchema = z
-  .object({
-    input: z.number().nonnegative(),
-    output: z.number().nonnegative(),
-    cachedInput: z.number().nonnegative().optional(),
-  })
-  .strict();
-export type ModelPrice = z.infer<typeof priceSchema>;
 
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
@@ -105,18 +97,6 @@ export const modelsConfigSchema = z
   })
   .strict();
 export type ModelsConfig = z.infer<typeof modelsConfigSchema>;
-
-/**
- * List prices in USD per million tokens at the time of writing (prompts ≤ 200k tokens).
- * Override in the config file's `prices` when they change or for other models.
- */
-export const DEFAULT_PRICES: Record<string, ModelPrice> = {
-  "gemini-3-pro-preview": { input: 2, output: 12, cachedInput: 0.2 },
-  "gemini-3-flash-preview": { input: 0.5, output: 3, cachedInput: 0.05 },
-  "gemini-2.5-pro": { input: 1.25, output: 10, cachedInput: 0.125 },
-  "gemini-2.5-flash": { input: 0.3, output: 2.5, cachedInput: 0.03 },
-  "gemini-embedding-001": { input: 0.15, output: 0 },
-};
 
 /** Environment variables the defaults read. */
 export const ModelEnv = {
@@ -245,6 +225,8 @@ export interface CreateModelOptions {
   /** Overrides the configured retry policy (tests use short delays). */
   retry?: RetryOptions;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  /** When given, the model is wrapped for accounting and budgets under this role with its resolved prices. */
+  accountant?: Accountant;
 }
 
 function retryFor(settings: ResolvedModelSettings, options: CreateModelOptions): RetryOptions | undefined {
@@ -293,7 +275,10 @@ export function createModelForRole(
     }
     model = scripted;
   }
-  return withRequestDefaults(model, settings);
+  const configured = withRequestDefaults(model, settings);
+  return options.accountant
+    ? options.accountant.wrap(configured, { role, ...(settings.prices ? { prices: settings.prices } : {}) })
+    : configured;
 }
 
 /** Applies settings as defaults of every request. */

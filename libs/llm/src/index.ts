@@ -73,8 +73,9 @@ export {
   stableStringify,
 } from "./cassette.js";
 export type { CassetteEntry, RecordingOptions, ReplayOptions } from "./cassette.js";
+export { DEFAULT_PRICES, priceSchema } from "./prices.js";
+export type { ModelPrice } from "./prices.js";
 export {
-  DEFAULT_PRICES,
   MODEL_ROLES,
   ModelEnv,
   ModelRole,
@@ -86,14 +87,12 @@ export {
   modelsConfigSchema,
   notConfiguredError,
   parseModelsConfig,
-  priceSchema,
   resolveRoleSettings,
   withRequestDefaults,
 } from "./config.js";
 export type {
   CreateModelOptions,
   Env,
-  ModelPrice,
   ModelSettings,
   ModelsConfig,
   ResolvedModelSettings,
