@@ -544,6 +544,8 @@ export type TaskEventKind = TaskEvent["kind"];
 /** Every task's progress; publish with `token: taskId`, subscribe with `token` to follow one task. */
 export const TaskEvents = defineEvent({
   subject: "task.events.*",
+  /** Kept in JetStream (7 days) so a late subscriber — the gateway's SSE, `insitu ask` — replays a task from its start. */
+  stream: "task-events",
   type: "task.event",
   version: 1,
   description:
