@@ -393,7 +393,7 @@ export class Registry {
     if (request.by === "hash") hash = request.hash;
     else if (request.by === "ordinal") hash = this.view.byName.get(request.name)?.[request.ordinal - 1];
     else {
-      if (request.taskId) hash = this.view.poolVersion(request.taskId, request.name);
+      if (request.taskId) hash = await this.freshPoolVersion(request.taskId, request.name);
       hash ??= (await this.toolsAt(request.snapshot)).tools.get(request.name);
     }
     const record = hash ? await this.record(hash) : undefined;
@@ -801,6 +801,20 @@ export class Registry {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /**
+   * The pool version of a name, read from the store when this replica's view does not have it yet
+   * (the task may have registered through another replica a moment ago).
+   */
+  private async freshPoolVersion(taskId: string, name: string): Promise<string | undefined> {
+    const known = this.view.poolVersion(taskId, name);
+    if (known) return known;
+    const entry = await this.kv.get<PoolDocument>(Keys.pool(taskId));
+    if (!entry) return undefined;
+    await this.view.applyOwn(Keys.pool(taskId), entry.value, entry.revision);
+    for (const { hash } of entry.value.versions) await this.versionMeta(hash);
+    return this.view.poolVersion(taskId, name);
+  }
 
   /** A version's metadata: from the view, else from the store (another replica just wrote it). */
   async versionMeta(hash: string) {
