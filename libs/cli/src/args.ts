@@ -136,7 +136,11 @@ export const COMMANDS: readonly CommandSpec[] = [
     summary: "Export the tool library to plain files, or import it (warm start).",
     usage: "insitu library export DIR | insitu library import DIR",
     positionals: { min: 2, max: 2 },
-    options: { ...common, ...natsTarget },
+    options: {
+      ...common,
+      ...natsTarget,
+      json: { type: "boolean", description: "Print the summary as JSON." },
+    },
   },
 ];
 

@@ -68,13 +68,16 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       ...(natsMonitorPort === undefined ? {} : { natsMonitorPort }),
       prefix: io.env.NATS_PREFIX ?? DEFAULTS.prefix,
       ports: { gateway: gatewayPort },
+      allowFailures: true,
       onLog: (service, line) =>
         io.out(`${formatLogLine(service, line, { labelWidth, color: io.color, raw })}\n`),
       onUnexpectedExit: (service) => {
         // A crashed role is brought back (tasks are durable, so it picks up where it died).
+        // While starting, a service that dies is reported as failed to start instead.
+        if (!stack) return;
         const count = (restarts.get(service) ?? 0) + 1;
         restarts.set(service, count);
-        if (count > MAX_RESTARTS || !stack) {
+        if (count > MAX_RESTARTS) {
           io.err(`[stack] ${service} crashed ${count} times; not restarting it again\n`);
           return;
         }
@@ -117,6 +120,13 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
     model: model.configured ? { configured: true, description: model.description } : { configured: false },
   });
 
+  const failedNames = new Set(stack.failed.map((entry) => entry.name));
+  if (stack.failed.length > 0) {
+    io.err(`\nCould not start: ${[...failedNames].join(", ")}\n`);
+    for (const { name, error } of stack.failed) io.err(`  ${name}: ${failureReason(error)}\n`);
+    if (!model.configured)
+      io.err("  (the roles need a model — see the note above; `insitu demo` works without one)\n");
+  }
   const gateway = stack.services.get("gateway");
   io.out(
     [
@@ -124,7 +134,8 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       "insitu is up.",
       gateway ? `  gateway   ${gateway.url}` : "  gateway   (not started)",
       `  NATS      ${stack.natsUrl}${stack.ownsNats ? `  (JetStream data in ${join(".data", "nats")})` : ""}`,
-      `  services  ${[...stack.services.keys()].join(", ") || "none"}`,
+      `  services  ${[...stack.services.keys()].filter((name) => !failedNames.has(name)).join(", ") || "none"}` +
+        (failedNames.size > 0 ? `  (not running: ${[...failedNames].join(", ")})` : ""),
       `  model     ${model.configured ? model.description : "NOT CONFIGURED (see the note above)"}`,
       "",
       'In another terminal:  ./bin/insitu status   |   ./bin/insitu demo   |   ./bin/insitu ask "your question"',
@@ -156,6 +167,29 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+}
+
+/** The line that says why a service died (its InsituError message), else its last words. */
+export function failureReason(error: { message: string; details: Record<string, unknown> }): string {
+  const lines = Array.isArray(error.details.lastLines)
+    ? (error.details.lastLines as unknown[]).map(String)
+    : [];
+  const thrown = lines.map((line) => /(?:InsituError|Error): (.+)$/.exec(line)?.[1]).find(Boolean);
+  if (thrown) return thrown;
+  const fromJson = lines
+    .map((line) => {
+      try {
+        const parsed = JSON.parse(line) as { level?: string; msg?: string; error?: { message?: string } };
+        return parsed.level === "error"
+          ? `${parsed.msg ?? ""}${parsed.error?.message ? `: ${parsed.error.message}` : ""}`
+          : undefined;
+      } catch {
+        return undefined;
+      }
+    })
+    .filter(Boolean)
+    .pop();
+  return fromJson ?? lines.filter((line) => line.trim()).pop() ?? error.message;
 }
 
 /** `port` when free, otherwise a free one (said out loud). */

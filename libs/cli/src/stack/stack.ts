@@ -39,6 +39,11 @@ export interface StackOptions {
   /** Called when a service exits without being asked to. */
   onUnexpectedExit?: (service: string, code: number | null, signal: NodeJS.Signals | null) => void;
   readyTimeoutMs?: number;
+  /**
+   * Keep going when a service fails to become ready (it is listed in `failed`); `insitu up` uses
+   * this so NATS and the services that can start stay up while one role lacks, say, a model.
+   */
+  allowFailures?: boolean;
   /** SIGTERM → SIGKILL grace on stop. */
   graceMs?: number;
 }
@@ -67,6 +72,8 @@ export interface Stack {
   restart(service: string): Promise<void>;
   /** Recent output of a service. */
   logs(service: string): readonly string[];
+  /** Services that did not become ready (only with `allowFailures`). */
+  readonly failed: readonly { name: string; error: InsituError }[];
   /** The nats-server this stack started (undefined for an external NATS). */
   readonly nats: NatsServerHandle | undefined;
   /** Stops every service (SIGTERM, SIGKILL after the grace), then the nats-server. Idempotent. */
@@ -105,6 +112,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
 
   const tsxLoader = import.meta.resolve("tsx");
   const processes = new Map<string, ServiceProcess>();
+  const failed: { name: string; error: InsituError }[] = [];
   try {
     for (const entry of wanted) {
       const port = options.ports?.[entry.name] ?? (await freePort());
@@ -140,7 +148,16 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       processes.set(entry.name, service);
     }
     for (const service of processes.values()) service.start();
-    await Promise.all([...processes.values()].map((service) => service.waitReady(readyTimeoutMs)));
+    const results = await Promise.allSettled(
+      [...processes.values()].map((service) => service.waitReady(readyTimeoutMs)),
+    );
+    const names = [...processes.keys()];
+    results.forEach((result, index) => {
+      if (result.status === "rejected")
+        failed.push({ name: names[index]!, error: InsituError.from(result.reason) });
+    });
+    if (failed.length > 0 && !options.allowFailures) throw failed[0]!.error;
+    for (const { name } of failed) await processes.get(name)?.stop(1000);
   } catch (error) {
     await Promise.all([...processes.values()].map((service) => service.stop(1000)));
     await nats?.dispose();
@@ -166,6 +183,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     natsMonitorUrl,
     ownsNats: nats !== undefined,
     prefix,
+    failed,
     services: processes,
     nats,
     url: (name) => get(name).url,

@@ -1,0 +1,63 @@
+import { readFileSync } from "node:fs";
+import { isInsituError } from "@insitu/errors";
+import { helpText, parseCommandLine } from "./args.js";
+import { runAsk } from "./commands/ask.js";
+import { runDemo } from "./commands/demo.js";
+import { runLibrary } from "./commands/library.js";
+import { runStatus } from "./commands/status-command.js";
+import { runUp } from "./commands/up.js";
+import { type CliIo, ExitCode } from "./io.js";
+
+/** Runs the `insitu` command line; resolves with the exit code. */
+export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
+  const parsed = parseCommandLine(argv);
+  switch (parsed.kind) {
+    case "help":
+      io.out(helpText(parsed.command));
+      return ExitCode.ok;
+    case "version":
+      io.out(`insitu ${version()}\n`);
+      return ExitCode.ok;
+    case "error":
+      io.err(
+        `insitu: ${parsed.message}\n${parsed.command ? `Run \`insitu ${parsed.command} --help\`.` : "Run `insitu --help`."}\n`,
+      );
+      return ExitCode.usage;
+    case "command":
+      break;
+  }
+  try {
+    switch (parsed.command) {
+      case "up":
+        return await runUp(parsed.values, io);
+      case "status":
+        return await runStatus(parsed.values, io);
+      case "ask":
+        return await runAsk(parsed.positionals[0] ?? "", parsed.values, io);
+      case "demo":
+        return await runDemo(parsed.values, io);
+      case "library":
+        return await runLibrary(parsed.positionals, parsed.values, io);
+      default:
+        io.err(`insitu: command ${parsed.command} is not implemented\n`);
+        return ExitCode.usage;
+    }
+  } catch (error) {
+    if (isInsituError(error)) {
+      io.err(`insitu ${parsed.command}: ${error.code}: ${error.message}\n`);
+      return error.category === "user" ? ExitCode.usage : ExitCode.taskFailed;
+    }
+    throw error;
+  }
+}
+
+function version(): string {
+  try {
+    const manifest = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+      version?: string;
+    };
+    return manifest.version ?? "unknown";
+  } catch {
+    return "unknown";
+  }
+}

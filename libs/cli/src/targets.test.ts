@@ -1,0 +1,121 @@
+import { describe, expect, it } from "vitest";
+import { detectModelSetup, NO_MODEL_MESSAGE } from "./model-setup.js";
+import { resolveTargets } from "./targets.js";
+import { demoFigures, renderFigures } from "./commands/demo.js";
+import { failureReason } from "./commands/up.js";
+
+const state = {
+  pid: 1,
+  startedAt: "now",
+  natsUrl: "nats://127.0.0.1:5000",
+  natsMonitorUrl: "http://127.0.0.1:5001",
+  prefix: "insitu",
+  services: { gateway: { port: 9000 } },
+};
+
+describe("resolveTargets", () => {
+  it("prefers flags, then the running stack, then env, then defaults", () => {
+    expect(resolveTargets({}, {}, undefined)).toEqual({
+      gatewayUrl: "http://127.0.0.1:8080",
+      natsUrl: "nats://127.0.0.1:4222",
+      monitorUrl: "http://127.0.0.1:8222",
+      prefix: "insitu",
+      source: "defaults",
+    });
+    expect(resolveTargets({}, { NATS_URL: "nats://elsewhere:4222" }, state)).toMatchObject({
+      gatewayUrl: "http://127.0.0.1:9000",
+      natsUrl: "nats://127.0.0.1:5000",
+      source: "stack",
+    });
+    expect(resolveTargets({ nats: "nats://flag:1" }, { NATS_URL: "nats://env:1" }, state)).toMatchObject({
+      natsUrl: "nats://flag:1",
+      source: "flags",
+    });
+    expect(resolveTargets({}, { NATS_URL: "nats://env:1", NATS_PREFIX: "p" }, undefined)).toMatchObject({
+      natsUrl: "nats://env:1",
+      prefix: "p",
+      source: "env",
+    });
+  });
+});
+
+describe("detectModelSetup", () => {
+  it("recognises Gemini, an OpenAI-compatible endpoint and a script", () => {
+    expect(detectModelSetup({ GEMINI_API_KEY: "k" })).toMatchObject({ configured: true, provider: "gemini" });
+    expect(detectModelSetup({ OPENAI_BASE_URL: "http://x/v1", INSITU_MODEL: "m" })).toMatchObject({
+      configured: true,
+      provider: "openai-compatible",
+      description: "OpenAI-compatible endpoint http://x/v1 (m)",
+    });
+    expect(detectModelSetup({ INSITU_SCRIPT: "/s.json" })).toMatchObject({
+      configured: true,
+      provider: "scripted",
+    });
+  });
+
+  it("says exactly what to set when nothing is configured", () => {
+    const setup = detectModelSetup({});
+    expect(setup).toEqual({ configured: false, message: NO_MODEL_MESSAGE });
+    expect(NO_MODEL_MESSAGE).toContain("export GEMINI_API_KEY=");
+    expect(NO_MODEL_MESSAGE).toContain("export OPENAI_BASE_URL=");
+    expect(NO_MODEL_MESSAGE).toContain("insitu demo");
+  });
+});
+
+describe("demo figures", () => {
+  const usage = (toolCalls: number) => ({ inputTokens: 100, outputTokens: 10, costUsd: 0, toolCalls });
+  const record = (taskId: string, created: string[], used: string[], calls: number) => ({
+    taskId,
+    question: "q",
+    status: "succeeded" as const,
+    round: 1,
+    budgets: { rounds: 5, tokens: 1, costUsd: 1, wallMs: 1000, executorSteps: 10 },
+    createdAt: "",
+    updatedAt: "",
+    toolsUsed: used,
+    toolsCreated: created,
+    usage: usage(calls),
+    rounds: [],
+  });
+
+  it("counts created and reused tools, calls, tokens and EGL", () => {
+    const figures = demoFigures(
+      ["q1", "q2"],
+      [record("a", ["count_vowels"], ["count_vowels"], 1), record("b", [], ["count_vowels"], 1)],
+      { egl: 0.5, librarySize: 1 },
+    );
+    expect(figures).toMatchObject({
+      toolsCreated: 1,
+      toolsReused: 1,
+      toolCalls: 2,
+      egl: 0.5,
+      librarySize: 1,
+      inputTokens: 200,
+    });
+    const text = renderFigures(figures);
+    expect(text).toContain("Q2 succeeded: created no tools; reused count_vowels; 1 tool call(s)");
+    expect(text).toContain("SCRIPTED");
+  });
+
+  it("computes EGL itself when the registry gave no summary", () => {
+    expect(demoFigures(["q"], [record("a", ["x_y", "y_z"], ["x_y"], 4)], undefined).egl).toBe(0.5);
+  });
+});
+
+describe("failureReason", () => {
+  it("finds the thrown error's message in a service's last lines", () => {
+    expect(
+      failureReason({
+        message: "exited",
+        details: { lastLines: ["", 'InsituError: no model is configured for role "manager"', "  at x"] },
+      }),
+    ).toBe('no model is configured for role "manager"');
+    expect(
+      failureReason({
+        message: "exited",
+        details: { lastLines: ['{"level":"error","msg":"cannot bind","error":{"message":"EADDRINUSE"}}'] },
+      }),
+    ).toBe("cannot bind: EADDRINUSE");
+    expect(failureReason({ message: "fallback", details: {} })).toBe("fallback");
+  });
+});
