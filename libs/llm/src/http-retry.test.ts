@@ -1,7 +1,13 @@
 import { InsituError } from "@insitu/errors";
 import { describe, expect, it } from "vitest";
 import { LlmErrorCode } from "./errors.js";
-import { backoffDelay, defaultRetryOptions, fetchWithRetry, parseRetryAfter } from "./http-retry.js";
+import {
+  backoffDelay,
+  defaultRetryOptions,
+  fetchWithRetry,
+  parseRetryAfter,
+  parseRetryDelayBody,
+} from "./http-retry.js";
 
 describe("parseRetryAfter", () => {
   it("reads seconds, milliseconds and HTTP dates; ignores garbage", () => {
@@ -11,6 +17,24 @@ describe("parseRetryAfter", () => {
     expect(parseRetryAfter(new Headers({ "retry-after": "Thu, 01 Jan 2026 00:00:05 GMT" }), now)).toBe(5000);
     expect(parseRetryAfter(new Headers({ "retry-after": "soon" }))).toBeUndefined();
     expect(parseRetryAfter(new Headers())).toBeUndefined();
+  });
+});
+
+describe("parseRetryDelayBody", () => {
+  it("reads Google's RetryInfo.retryDelay from an error body", () => {
+    const body = JSON.stringify({
+      error: {
+        code: 429,
+        status: "RESOURCE_EXHAUSTED",
+        details: [
+          { "@type": "type.googleapis.com/google.rpc.QuotaFailure" },
+          { "@type": "type.googleapis.com/google.rpc.RetryInfo", retryDelay: "1.5s" },
+        ],
+      },
+    });
+    expect(parseRetryDelayBody(body)).toBe(1500);
+    expect(parseRetryDelayBody('{"error": {"message": "x"}}')).toBeUndefined();
+    expect(parseRetryDelayBody("retryDelay but not json")).toBeUndefined();
   });
 });
 

@@ -48,6 +48,28 @@ export function parseRetryAfter(headers: Headers, now = Date.now()): number | un
   return Math.max(0, date - now);
 }
 
+/**
+ * Google APIs often put the wait in the error body instead of a header:
+ * `{"error": {"details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"}]}}`.
+ */
+export function parseRetryDelayBody(body: string): number | undefined {
+  if (!body.includes("retryDelay")) return undefined;
+  try {
+    const parsed = JSON.parse(body) as { error?: { details?: unknown } };
+    const details = Array.isArray(parsed.error?.details) ? parsed.error.details : [];
+    for (const detail of details) {
+      const delay = (detail as { retryDelay?: unknown } | null)?.retryDelay;
+      if (typeof delay === "string") {
+        const match = /^(\d+(?:\.\d+)?)s$/.exec(delay.trim());
+        if (match?.[1]) return Number(match[1]) * 1000;
+      }
+    }
+  } catch {
+    // not JSON: no delay
+  }
+  return undefined;
+}
+
 /** Delay before retry number `retry` (1-based), with jitter drawn from `random`. */
 export function backoffDelay(retry: number, options: Required<RetryOptions>, random = Math.random): number {
   const base = Math.min(options.maxDelayMs, options.initialDelayMs * options.multiplier ** (retry - 1));
@@ -139,7 +161,7 @@ export async function fetchWithRetry(
     const bodyText = await readBounded(response).catch(() => "");
     clearTimeout(timer);
     callerSignal?.removeEventListener("abort", onCallerAbort);
-    const retryAfterMs = parseRetryAfter(response.headers);
+    const retryAfterMs = parseRetryAfter(response.headers) ?? parseRetryDelayBody(bodyText);
     lastError = errorForStatus(response.status, providerMessage(bodyText) || response.statusText, {
       provider: options.provider,
       attempts: attempt,
