@@ -46,7 +46,9 @@ describe("the agent loop", () => {
     expect(record.toolsUsed).toEqual(["count_vowels"]);
     const built = eventsOf(task.events, "tool-build-end");
     expect(built).toMatchObject([{ name: "count_vowels", ok: true }]);
-    expect(eventsOf(task.events, "tool-build-attempt")).toMatchObject([{ result: "passed", testsPassed: 4, testsTotal: 4 }]);
+    expect(eventsOf(task.events, "tool-build-attempt")).toMatchObject([
+      { result: "passed", testsPassed: 4, testsTotal: 4 },
+    ]);
     // The value came from the model-written code running in Deno, not from the script.
     const calls = eventsOf(task.events, "tool-call-end");
     expect(calls).toHaveLength(1);
@@ -108,13 +110,17 @@ describe("the agent loop", () => {
     const record = await task.done;
     expect(record.status).toBe("budget-exceeded");
     expect(record.error?.code).toBe("ROUND_BUDGET_EXCEEDED");
-    expect(record.error?.message).toMatch(/no conclusive answer after 2 rounds.*predict_lottery_numbers could not be built/s);
+    expect(record.error?.message).toMatch(
+      /no conclusive answer after 2 rounds.*predict_lottery_numbers could not be built/s,
+    );
     expect(record.answer).toBeUndefined();
     expect(record.rounds.map((round) => round.buildFailures.map((failure) => failure.name))).toEqual([
       ["predict_lottery_numbers"],
       ["predict_lottery_numbers"],
     ]);
-    expect(eventsOf(task.events, "tool-build-attempt").every((attempt) => attempt.result === "check-failed")).toBe(true);
+    expect(
+      eventsOf(task.events, "tool-build-attempt").every((attempt) => attempt.result === "check-failed"),
+    ).toBe(true);
     expect(eventsOf(task.events, "tool-build-attempt")).toHaveLength(6);
     expect(Date.now() - started).toBeLessThan(120_000);
     const lookup = bus.request(RegistryGet, { by: "name", name: "predict_lottery_numbers" });
@@ -132,6 +138,8 @@ describe("the agent loop", () => {
     // The build was redelivered to the restarted developer and done once to completion.
     expect(eventsOf(task.events, "tool-build-start").length).toBeGreaterThanOrEqual(2);
     expect(eventsOf(task.events, "tool-build-end")).toMatchObject([{ name: "reverse_text", ok: true }]);
-    expect(JSON.parse(eventsOf(task.events, "tool-call-end")[0]?.output ?? "{}")).toEqual({ reversed: "gnieueuQ" });
+    expect(JSON.parse(eventsOf(task.events, "tool-call-end")[0]?.output ?? "{}")).toEqual({
+      reversed: "gnieueuQ",
+    });
   });
 });

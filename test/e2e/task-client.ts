@@ -50,7 +50,15 @@ export async function submitTask(
   const done = (async () => {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`task ${taskId} did not end within ${timeoutMs} ms; events: ${events.map((event) => event.kind).join(", ")}`)), timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `task ${taskId} did not end within ${timeoutMs} ms; events: ${events.map((event) => event.kind).join(", ")}`,
+            ),
+          ),
+        timeoutMs,
+      );
     });
     try {
       await Promise.race([ended, timeout]);
@@ -59,7 +67,8 @@ export async function submitTask(
       subscription.unsubscribe();
     }
     const record = await bus.request(TaskGet, { taskId });
-    if (!isTerminalTaskStatus(record.status)) throw new Error(`task-end seen but the record says ${record.status}`);
+    if (!isTerminalTaskStatus(record.status))
+      throw new Error(`task-end seen but the record says ${record.status}`);
     return record;
   })();
   return {
@@ -74,6 +83,9 @@ export async function submitTask(
   };
 }
 
-export function eventsOf<K extends TaskEvent["kind"]>(events: TaskEvent[], kind: K): Extract<TaskEvent, { kind: K }>[] {
+export function eventsOf<K extends TaskEvent["kind"]>(
+  events: TaskEvent[],
+  kind: K,
+): Extract<TaskEvent, { kind: K }>[] {
   return events.filter((event): event is Extract<TaskEvent, { kind: K }> => event.kind === kind);
 }

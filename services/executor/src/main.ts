@@ -9,11 +9,13 @@ await runService({
   name: "executor",
   config: ExecutorConfigSchema,
   async start({ config, bus, logger }) {
-    const model = modelForRole("executor", config.INSITU_SCRIPT);
+    const { model, costOf } = modelForRole("executor", config.INSITU_SCRIPT);
+    // The summarizer role (context summaries, output reduction) falls back to the executor's model in a scripted run.
+    const summarizer = config.INSITU_SCRIPT ? { model, costOf } : modelForRole("summarizer", undefined);
     const steps = await bus.kv(TASK_STEPS_BUCKET);
     const executor = createExecutor({
       model,
-      summarizer: model,
+      summarizer: summarizer.model,
       ...toolPorts(bus, {
         sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
         repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
@@ -21,7 +23,7 @@ await runService({
       steps: kvSteps(steps),
       notifyManager: notifyManager(bus),
       emit: publishEvent(bus),
-      costOf: () => 0,
+      costOf,
       now: () => new Date(),
       limits: {
         contextTokens: config.EXECUTOR_CONTEXT_TOKENS,

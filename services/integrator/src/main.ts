@@ -8,7 +8,7 @@ await runService({
   name: "integrator",
   config: IntegratorConfigSchema,
   async start({ config, bus, logger }) {
-    const model = modelForRole("integrator", config.INSITU_SCRIPT);
+    const { model, costOf } = modelForRole("integrator", config.INSITU_SCRIPT);
     const steps = await bus.kv(TASK_STEPS_BUCKET);
     const integrator = createIntegrator({
       model,
@@ -24,7 +24,7 @@ await runService({
           { taskId, kind: "integration-done", step },
           { id: workMessageId("manager", taskId, `integration-done.${step}`), taskId },
         ),
-      costOf: () => 0,
+      costOf,
       logger,
     });
     const consumer = await bus.consume(

@@ -1,15 +1,57 @@
-import { type LanguageModel, LlmErrorCode, llmError } from "@insitu/llm";
+import {
+  type GenerateRequest,
+  type LanguageModel,
+  type ModelRole,
+  type Usage,
+  costOf,
+  createModelForRole,
+  loadModelsConfig,
+  resolveRoleSettings,
+} from "@insitu/llm";
 import { loadScenario } from "@insitu/llm/testing";
 
+export interface RoleModel {
+  model: LanguageModel;
+  /** USD for a call's usage at the role's configured prices (0 when none are known). */
+  costOf(usage: Usage): number;
+}
+
 /**
- * The role's model: the FAKE scripted model when a scenario file is given (tests and
- * `insitu demo`), else the configured provider.
+ * The role's model. With a scenario file (`INSITU_SCRIPT`, tests and `insitu demo`) it is the
+ * FAKE scripted model; otherwise the provider from insitu.models.json / the environment. When no
+ * model is configured the service still starts, and every call fails with LLM_NOT_CONFIGURED
+ * saying exactly what to set — so the task ends `failed` with that message instead of the
+ * service crashing at boot.
  */
-export function modelForRole(role: string, scriptPath: string | undefined): LanguageModel {
-  if (scriptPath) return loadScenario(scriptPath).model(role);
-  throw llmError(
-    LlmErrorCode.notConfigured,
-    `no model is configured for role "${role}": set GEMINI_API_KEY (or an OpenAI-compatible endpoint in the model config), or INSITU_SCRIPT to a scenario file for a scripted run`,
-    { category: "user" },
-  );
+export function modelForRole(
+  role: Exclude<ModelRole, "embedding">,
+  scriptPath: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): RoleModel {
+  if (scriptPath) return { model: loadScenario(scriptPath).model(role), costOf: () => 0 };
+  try {
+    const config = loadModelsConfig(undefined, env);
+    const settings = resolveRoleSettings(config, role, env);
+    return {
+      model: createModelForRole(config, role, env),
+      costOf: (usage) => costOf(usage, settings.prices),
+    };
+  } catch (error) {
+    return { model: failingModel(error), costOf: () => 0 };
+  }
+}
+
+function failingModel(error: unknown): LanguageModel {
+  const fail = async (_request: GenerateRequest): Promise<never> => {
+    throw error;
+  };
+  return {
+    provider: "unconfigured",
+    model: "none",
+    generate: fail,
+    // biome-ignore lint/correctness/useYield: it only throws
+    async *stream(request) {
+      await fail(request);
+    },
+  };
 }

@@ -19,7 +19,7 @@ await runService({
   name: "manager",
   config: ManagerConfigSchema,
   async start({ config, bus, logger }) {
-    const model = modelForRole("manager", config.INSITU_SCRIPT);
+    const { model, costOf } = modelForRole("manager", config.INSITU_SCRIPT);
     const tasks = await bus.kv(TASKS_BUCKET, { history: 5 });
     const steps = await bus.kv(TASK_STEPS_BUCKET);
     const manager = createManager({
@@ -29,7 +29,7 @@ await runService({
       search: registrySearch(bus, config.RETRIEVAL_TOP_K),
       plan: async (input) => planRound(model, input),
       judge: async (input) => judgeRound(model, input),
-      costOf: () => 0,
+      costOf,
       now: () => new Date(),
       logger,
       defaults: {

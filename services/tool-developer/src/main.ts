@@ -10,7 +10,7 @@ await runService({
   name: "tool-developer",
   config: ToolDeveloperConfigSchema,
   async start({ config, bus, logger }) {
-    const model = modelForRole("tool-developer", config.INSITU_SCRIPT);
+    const { model, costOf } = modelForRole("tool-developer", config.INSITU_SCRIPT);
     const steps = await bus.kv(TASK_STEPS_BUCKET);
     const now = () => new Date();
     const developer = createToolDeveloper({
@@ -20,7 +20,7 @@ await runService({
       steps: kvSteps(steps),
       notifyManager: notifyManager(bus, "build-done"),
       emit: publishEvent(bus),
-      costOf: () => 0,
+      costOf,
       libraries: config.TOOL_LIBRARIES.split(",")
         .map((item) => item.trim())
         .filter(Boolean),
