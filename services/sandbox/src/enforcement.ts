@@ -36,7 +36,8 @@ export interface CallGroup {
   memoryExceeded(): boolean;
   /** Peak memory of the group in bytes, when the kernel reports it. */
   peakBytes(): number | undefined;
-  destroy(): void;
+  /** Removes the group once its last task is gone (retries briefly while the kernel reaps it). */
+  destroy(): Promise<void>;
 }
 
 /** Memory floor for RLIMIT_DATA: Deno 2.9 does not start with less (measured). */
@@ -115,7 +116,7 @@ function tryCgroupV2(root: string): Enforcement | string {
           destroy: () => removeGroup(dir),
         };
       },
-      dispose: () => removeGroup(base),
+      dispose: () => removeGroupNow(base),
     };
   } catch (error) {
     return (error as Error).message;
@@ -163,15 +164,14 @@ function tryCgroupV1(root: string): Enforcement | string {
             return (numberOrUndefined(safeRead(join(memoryDir, "memory.failcnt"))) ?? 0) > 0;
           },
           peakBytes: () => numberOrUndefined(safeRead(join(memoryDir, "memory.max_usage_in_bytes"))),
-          destroy: () => {
-            removeGroup(memoryDir);
-            removeGroup(pidsDir);
+          destroy: async () => {
+            await Promise.all([removeGroup(memoryDir), removeGroup(pidsDir)]);
           },
         };
       },
       dispose: () => {
-        removeGroup(memoryBase);
-        removeGroup(pidsBase);
+        removeGroupNow(memoryBase);
+        removeGroupNow(pidsBase);
       },
     };
   } catch (error) {
@@ -192,21 +192,26 @@ function numberOrUndefined(text: string): number | undefined {
   return Number.isFinite(value) ? value : undefined;
 }
 
-function removeGroup(dir: string): void {
+async function removeGroup(dir: string): Promise<void> {
   // A cgroup can be removed only once its last task has gone; the kernel may need a moment after
-  // the process is reaped, so retry briefly.
-  for (let attempt = 0; attempt < 50; attempt += 1) {
+  // the process is reaped, so retry with a short backoff (never blocking the event loop).
+  for (let attempt = 0; attempt < 40; attempt += 1) {
     try {
       rmdirSync(dir);
       return;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") return;
       if (code !== "EBUSY") return;
-      const until = Date.now() + 2;
-      while (Date.now() < until) {
-        // busy-wait a few ms; rmdir of an emptied cgroup succeeds within one or two tries
-      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, 2 ** attempt)));
     }
+  }
+}
+
+/** Removes the replica's (empty) parent group at shutdown; leftover children make this a no-op. */
+function removeGroupNow(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // busy or gone
   }
 }

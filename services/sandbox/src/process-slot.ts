@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type ResultPromise, execa } from "execa";
 import {
@@ -83,6 +84,12 @@ export interface Job {
 }
 
 let callCounter = 0;
+const pendingDisposals = new Set<Promise<void>>();
+
+/** Resolves when every process handed back so far is gone and cleaned up (for shutdown). */
+export async function settleDisposals(): Promise<void> {
+  while (pendingDisposals.size > 0) await Promise.all([...pendingDisposals]);
+}
 
 /**
  * One single-use Deno process: spawned (possibly ahead of time) with a profile's flags, its own
@@ -104,6 +111,8 @@ export class ProcessSlot {
   private disposed = false;
   private readonly exited: Promise<{ exitCode?: number; signal?: string }>;
   private exitedNow = false;
+  private nonce: string | undefined;
+  private frameSeen: (() => void) | undefined;
 
   constructor(
     private readonly environment: SpawnEnvironment,
@@ -198,6 +207,7 @@ export class ProcessSlot {
         return;
       }
       chunks.push(chunk);
+      if (chunks === this.stdoutChunks && this.nonce !== undefined) this.checkFrameComplete();
     };
     this.child.stdout?.on("data", collect(this.stdoutChunks));
     this.child.stderr?.on("data", collect(this.stderrChunks));
@@ -223,6 +233,10 @@ export class ProcessSlot {
     if (this.used) throw new Error("a sandbox process runs one job only");
     this.used = true;
     const nonce = randomBytes(24).toString("base64url");
+    this.nonce = nonce;
+    const frameComplete = new Promise<void>((resolve) => {
+      this.frameSeen = resolve;
+    });
     const started = performance.now();
     const timer = setTimeout(() => {
       if (!this.killedFor) this.killedFor = "timeout";
@@ -230,6 +244,10 @@ export class ProcessSlot {
     }, timeoutMs + this.environment.startupAllowanceMs);
     try {
       this.child.stdin?.end(JSON.stringify({ ...job, nonce }));
+      // The runner exits right after its frame; killing it then saves Deno's ~2.5 ms teardown.
+      // Waiting for the exit (not just the frame) keeps stderr complete.
+      await Promise.race([this.exited, frameComplete]);
+      this.kill();
       const status = await this.exited;
       const durationMs = performance.now() - started;
       return {
@@ -245,7 +263,24 @@ export class ProcessSlot {
       };
     } finally {
       clearTimeout(timer);
-      await this.dispose();
+      // Cleanup (cgroup removal, work dir deletion) happens after the answer, not before it.
+      void this.dispose();
+    }
+  }
+
+  private checkFrameComplete(): void {
+    if (!this.frameSeen || this.nonce === undefined) return;
+    const stdout = Buffer.concat(this.stdoutChunks);
+    const marker = Buffer.from(`\u001e${this.nonce}:`);
+    const start = stdout.indexOf(marker);
+    if (start < 0) return;
+    const colon = stdout.indexOf(0x3a, start + marker.length);
+    if (colon < 0) return;
+    const length = Number(stdout.subarray(start + marker.length, colon).toString("latin1"));
+    if (Number.isFinite(length) && stdout.length >= colon + 1 + length + 1) {
+      const resolve = this.frameSeen;
+      this.frameSeen = undefined;
+      resolve();
     }
   }
 
@@ -261,12 +296,20 @@ export class ProcessSlot {
   }
 
   /** Kills the process if needed, then removes its work dir and cgroup. */
-  async dispose(): Promise<void> {
-    if (this.disposed) return;
+  dispose(): Promise<void> {
+    if (this.disposed) return Promise.resolve();
     this.disposed = true;
+    const done = this.cleanUp().finally(() => pendingDisposals.delete(done));
+    pendingDisposals.add(done);
+    return done;
+  }
+
+  private async cleanUp(): Promise<void> {
     this.kill();
     await this.exited.catch(() => undefined);
-    this.group?.destroy();
-    rmSync(this.workDir, { recursive: true, force: true });
+    await Promise.all([
+      this.group?.destroy(),
+      rm(this.workDir, { recursive: true, force: true }).catch(() => undefined),
+    ]);
   }
 }

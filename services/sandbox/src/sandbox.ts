@@ -16,9 +16,15 @@ import {
 import { Admission } from "./admission.js";
 import { classifyRun } from "./classify.js";
 import { resolveDenoBinary } from "./deno-binary.js";
-import { type Enforcement, EnforcementMechanism, detectEnforcement } from "./enforcement.js";
+import { type Enforcement, detectEnforcement } from "./enforcement.js";
 import { type SandboxPolicy, computeGrant } from "./policy.js";
-import { type Job, type ProcessProfile, ProcessSlot, type SpawnEnvironment } from "./process-slot.js";
+import {
+  type Job,
+  type ProcessProfile,
+  ProcessSlot,
+  type SpawnEnvironment,
+  settleDisposals,
+} from "./process-slot.js";
 import { WarmPool, type WarmPoolOptions } from "./warm-pool.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -156,7 +162,12 @@ export class Sandbox {
     return this.admission.run(async () => {
       const warm = this.warmPool.take(profile);
       const slot = warm ?? new ProcessSlot(this.environment, profile);
-      const raw = await slot.run(job, grant.limits.timeoutMs);
+      let raw: Awaited<ReturnType<ProcessSlot["run"]>>;
+      try {
+        raw = await slot.run(job, grant.limits.timeoutMs);
+      } finally {
+        this.warmPool.replenish(profile);
+      }
       let outcome = classifyRun(raw, grant.limits);
       if (outcome.status === "ok") {
         const issues = validateAgainstSchema(manifest.outputSchema, outcome.output);
@@ -221,6 +232,7 @@ export class Sandbox {
 
   async close(): Promise<void> {
     await this.warmPool.close();
+    await settleDisposals();
     this.enforcement.dispose();
     if (this.workStorage === "tmpfs") {
       try {

@@ -55,8 +55,16 @@ export class WarmPool {
     }
     if (slot) this.hits += 1;
     else this.misses += 1;
-    setImmediate(() => this.refill(key));
     return slot;
+  }
+
+  /**
+   * Tops the profile's processes up. Called after a call has finished, not when it starts: a spawn
+   * competes for the CPU and the event loop with the call it would replace.
+   */
+  replenish(profile: ProcessProfile): void {
+    const key = profileKey(profile);
+    if (this.slots.has(key)) setImmediate(() => this.refill(key));
   }
 
   get size(): number {
