@@ -114,8 +114,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
     details:
       "Needs a model: set GEMINI_API_KEY (Gemini), or an OpenAI-compatible endpoint\n" +
-      "(OPENAI_BASE_URL, plus OPENAI_API_KEY if it needs one, and INSITU_MODEL for the model name)\n" +
-      "in the terminal that runs `insitu up`. Without one, try `insitu demo`.",
+      "(INSITU_OPENAI_BASE_URL and INSITU_OPENAI_MODEL, plus INSITU_OPENAI_API_KEY if it needs one),\n" +
+      "or write insitu.models.json — in the terminal that runs `insitu up`. Without one, try `insitu demo`.",
   },
   {
     name: "demo",

@@ -1,53 +1,34 @@
+import { isInsituError } from "@insitu/errors";
+import { loadModelsConfig, notConfiguredError, resolveRoleSettings } from "@insitu/llm";
+
 /**
- * Whether a model is configured for the roles, judged from the environment the services get.
- * The variable names are the ones libs/llm reads; the message says exactly what to set.
+ * Whether the roles have a model, judged the way the services judge it (libs/llm's models config:
+ * `insitu.models.json` in the repo root, else GEMINI_API_KEY / INSITU_OPENAI_BASE_URL), so the
+ * message the CLI prints is exactly what the services would need.
  */
 export type ModelSetup =
-  | { configured: true; provider: "gemini" | "openai-compatible" | "scripted"; description: string }
+  | { configured: true; provider: string; description: string }
   | { configured: false; message: string };
 
-export const MODEL_ENV = {
-  geminiKey: "GEMINI_API_KEY",
-  openAiBaseUrl: "OPENAI_BASE_URL",
-  openAiKey: "OPENAI_API_KEY",
-  model: "INSITU_MODEL",
-  script: "INSITU_SCRIPT",
-} as const;
+/** The instruction printed when nothing is configured (libs/llm's own wording). */
+export const NO_MODEL_MESSAGE = notConfiguredError("manager").message;
 
-export function detectModelSetup(env: Record<string, string | undefined>): ModelSetup {
-  if (env[MODEL_ENV.script]) {
+export function detectModelSetup(
+  env: Record<string, string | undefined>,
+  cwd: string = process.cwd(),
+): ModelSetup {
+  if (env.INSITU_SCRIPT) {
+    return { configured: true, provider: "scripted", description: `scripted model (${env.INSITU_SCRIPT})` };
+  }
+  try {
+    const settings = resolveRoleSettings(loadModelsConfig(undefined, env, cwd), "manager", env);
     return {
       configured: true,
-      provider: "scripted",
-      description: `scripted model (${env[MODEL_ENV.script]})`,
+      provider: settings.provider,
+      description: `${settings.provider} ${settings.model}${settings.baseUrl ? ` at ${settings.baseUrl}` : ""}`,
     };
+  } catch (error) {
+    if (isInsituError(error)) return { configured: false, message: error.message };
+    throw error;
   }
-  if (env[MODEL_ENV.geminiKey]) {
-    return {
-      configured: true,
-      provider: "gemini",
-      description: `Gemini${env[MODEL_ENV.model] ? ` (${env[MODEL_ENV.model]})` : ""}`,
-    };
-  }
-  if (env[MODEL_ENV.openAiBaseUrl]) {
-    return {
-      configured: true,
-      provider: "openai-compatible",
-      description: `OpenAI-compatible endpoint ${env[MODEL_ENV.openAiBaseUrl]}${env[MODEL_ENV.model] ? ` (${env[MODEL_ENV.model]})` : ""}`,
-    };
-  }
-  return { configured: false, message: NO_MODEL_MESSAGE };
 }
-
-export const NO_MODEL_MESSAGE = [
-  "No model is configured, so insitu cannot answer questions yet. Set ONE of these where you run `insitu up`:",
-  "",
-  `  export ${MODEL_ENV.geminiKey}=<your key>                     # Google Gemini (the default provider)`,
-  "",
-  "  or an OpenAI-compatible server (vLLM, Ollama, llama.cpp server, OpenRouter):",
-  `  export ${MODEL_ENV.openAiBaseUrl}=http://127.0.0.1:11434/v1    # its base URL`,
-  `  export ${MODEL_ENV.model}=<model name>                        # the model it serves`,
-  `  export ${MODEL_ENV.openAiKey}=<key>                          # only if the endpoint needs one`,
-  "",
-  "then restart `insitu up`. To watch the whole loop offline with a scripted model: insitu demo",
-].join("\n");

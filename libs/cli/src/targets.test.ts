@@ -40,25 +40,37 @@ describe("resolveTargets", () => {
 });
 
 describe("detectModelSetup", () => {
+  const nowhere = "/nonexistent-dir-without-models-config";
   it("recognises Gemini, an OpenAI-compatible endpoint and a script", () => {
-    expect(detectModelSetup({ GEMINI_API_KEY: "k" })).toMatchObject({ configured: true, provider: "gemini" });
-    expect(detectModelSetup({ OPENAI_BASE_URL: "http://x/v1", INSITU_MODEL: "m" })).toMatchObject({
+    expect(detectModelSetup({ GEMINI_API_KEY: "k" }, nowhere)).toMatchObject({
+      configured: true,
+      provider: "gemini",
+    });
+    expect(
+      detectModelSetup({ INSITU_OPENAI_BASE_URL: "http://x/v1", INSITU_OPENAI_MODEL: "m" }, nowhere),
+    ).toMatchObject({
       configured: true,
       provider: "openai-compatible",
-      description: "OpenAI-compatible endpoint http://x/v1 (m)",
+      description: "openai-compatible m at http://x/v1",
     });
-    expect(detectModelSetup({ INSITU_SCRIPT: "/s.json" })).toMatchObject({
+    expect(detectModelSetup({ INSITU_SCRIPT: "/s.json" }, nowhere)).toMatchObject({
       configured: true,
       provider: "scripted",
     });
   });
 
   it("says exactly what to set when nothing is configured", () => {
-    const setup = detectModelSetup({});
+    const setup = detectModelSetup({}, nowhere);
     expect(setup).toEqual({ configured: false, message: NO_MODEL_MESSAGE });
     expect(NO_MODEL_MESSAGE).toContain("export GEMINI_API_KEY=");
-    expect(NO_MODEL_MESSAGE).toContain("export OPENAI_BASE_URL=");
+    expect(NO_MODEL_MESSAGE).toContain("INSITU_OPENAI_BASE_URL=");
     expect(NO_MODEL_MESSAGE).toContain("insitu demo");
+  });
+
+  it("names the missing model when only the endpoint is set", () => {
+    const setup = detectModelSetup({ INSITU_OPENAI_BASE_URL: "http://x/v1" }, nowhere);
+    expect(setup.configured).toBe(false);
+    expect(setup.configured ? "" : setup.message).toContain("INSITU_OPENAI_MODEL");
   });
 });
 

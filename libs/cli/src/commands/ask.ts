@@ -35,15 +35,17 @@ export async function runAsk(question: string, values: Record<string, unknown>, 
     io.err('The question is empty. Usage: insitu ask "question"\n');
     return ExitCode.usage;
   }
-  const state = await readStackState(findRepoRoot());
+  const root = findRepoRoot();
+  const state = await readStackState(root);
   // The services' environment is what counts: `insitu up` recorded it. Without a recorded stack
   // (a gateway elsewhere), only the default target is judged by this terminal's environment.
   const explicitGateway = typeof values.gateway === "string" || Boolean(io.env.INSITU_GATEWAY_URL);
   const unconfigured = state
     ? state.model?.configured === false
-    : !explicitGateway && !detectModelSetup(io.env).configured;
+    : !explicitGateway && !detectModelSetup(io.env, root).configured;
   if (unconfigured) {
-    io.err(`${NO_MODEL_MESSAGE}\n`);
+    const setup = detectModelSetup(io.env, root);
+    io.err(`${setup.configured ? NO_MODEL_MESSAGE : setup.message}\n`);
     return ExitCode.notConfigured;
   }
   const targets = resolveTargets(values, io.env, state);

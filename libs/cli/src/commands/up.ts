@@ -48,7 +48,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
     ? undefined
     : await preferPort(DEFAULTS.natsMonitorPort, "NATS monitor", io);
 
-  const model = detectModelSetup(io.env);
+  const model = detectModelSetup(io.env, root);
   if (!model.configured) io.err(`\nNote: ${model.message}\n\n`);
 
   const raw = values["raw-logs"] === true;
