@@ -28,7 +28,7 @@ export function registryEndpoints(registry: Registry): EndpointHandler[] {
     endpoint(RegistryRollback, (data) => registry.rollback(data)),
     endpoint(RegistrySearch, (data) => registry.search(data)),
     endpoint(RegistryRecordUsage, (data) => registry.recordUsage(data)),
-    endpoint(RegistryStats, async (data) => registry.stats(data)),
+    endpoint(RegistryStats, (data) => registry.stats(data)),
     endpoint(RegistryFinishTask, (data) => registry.finishTask(data)),
   ];
 }

@@ -210,7 +210,10 @@ describe("registry on a real nats-server", () => {
       calls: [{ callId: "c1", taskId: "t1", hash: first.hash, outcome: "success", latencyMs: 2 }],
     });
     await client.request(RegistryFinishTask, { taskId: "t1" });
+    // Replicas converge through the watch (the finish may have been served by either).
+    for (const { registry } of [a, b]) await registry.view.until(() => registry.view.snapshotNumber === 1);
     const before = a.registry.convergence();
+    expect(b.registry.convergence()).toEqual(before);
 
     await server.restart();
 
