@@ -8,6 +8,7 @@ import {
   type TestReport,
   developTool,
   renderBuildPrompt,
+  renderRepairPrompt,
 } from "./develop.js";
 import { loadPrompt } from "./template.js";
 
@@ -90,6 +91,28 @@ describe("tool developer prompts", () => {
     expect(text).toContain("`count_words`");
     expect(text).toContain('"required": [\n    "text"\n  ]');
     expect(text).toContain("- `jsr:@std/csv`");
+    expect(text).not.toMatch(/\{\{\w+\}\}/);
+  });
+});
+
+describe("repair prompt rendering", () => {
+  it("carries the current code, tests and failing calls", () => {
+    const manifest = {
+      name: "count_words",
+      description: "Counts the words in a text.",
+      inputSchema: request.input_schema,
+      outputSchema: request.output_schema,
+      permissions: { network: [], secrets: [] },
+    };
+    const code = composeModule(manifest, "export default async function run() { return { count: 1 }; }");
+    const text = renderRepairPrompt(
+      { manifest, code, tests: [{ name: "one", input: { text: "a" }, expect: { subset: { count: 1 } } }] },
+      [{ input: { text: "" }, outcome: "execution-failure", error: "CRASH: boom" }],
+      [],
+    );
+    expect(text).toContain("export default async function run() { return { count: 1 }; }");
+    expect(text).not.toContain("export const manifest");
+    expect(text).toContain('1. input `{"text":""}` → execution-failure: CRASH: boom');
     expect(text).not.toMatch(/\{\{\w+\}\}/);
   });
 });
