@@ -1,3 +1,4 @@
+import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { isInsituError } from "@insitu/errors";
 import { type CliIo, ExitCode, natsInstallHint } from "../io.js";
@@ -120,6 +121,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
     model: model.configured ? { configured: true, description: model.description } : { configured: false },
   });
 
+  await writePrometheusTargets(root, stack);
   const failedNames = new Set(stack.failed.map((entry) => entry.name));
   if (stack.failed.length > 0) {
     io.err(`\nCould not start: ${[...failedNames].join(", ")}\n`);
@@ -190,6 +192,19 @@ export function failureReason(error: { message: string; details: Record<string, 
     .filter(Boolean)
     .pop();
   return fromJson ?? lines.filter((line) => line.trim()).pop() ?? error.message;
+}
+
+/**
+ * File-based service discovery for a local Prometheus (infra/prometheus/prometheus.yml reads it):
+ * every service's /metrics, labelled with its role.
+ */
+async function writePrometheusTargets(root: string, stack: Stack): Promise<void> {
+  const targets = [...stack.services.values()].map((service) => ({
+    targets: [`127.0.0.1:${service.port}`],
+    labels: { role: service.name },
+  }));
+  await mkdir(join(root, ".data", "prometheus"), { recursive: true });
+  await writeFile(join(root, ".data", "prometheus", "targets.json"), `${JSON.stringify(targets, null, 2)}\n`);
 }
 
 /** `port` when free, otherwise a free one (said out loud). */
