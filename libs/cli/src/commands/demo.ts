@@ -26,7 +26,7 @@ export const DemoManifestSchema = z
 export type DemoManifest = z.infer<typeof DemoManifestSchema>;
 
 /** Where the demo manifest is looked for, first match wins. */
-export const DEMO_MANIFEST_CANDIDATES = ["scripts/demo/demo.json"];
+export const DEMO_MANIFEST_CANDIDATES = ["test/e2e/scenarios/demo/manifest.json"];
 
 export function findDemoManifest(root: string, env: Record<string, string | undefined>): string | undefined {
   if (env.INSITU_DEMO) return resolve(env.INSITU_DEMO);
