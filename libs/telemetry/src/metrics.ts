@@ -30,6 +30,11 @@ export const MetricName = {
   sandboxExecutionDurationSeconds: "insitu_sandbox_execution_duration_seconds",
   sandboxQueueDepth: "insitu_sandbox_queue_depth",
   sandboxLimitEnforcement: "insitu_sandbox_limit_enforcement",
+  sandboxExecutionsRunning: "insitu_sandbox_executions_running",
+  sandboxWarmProcesses: "insitu_sandbox_warm_processes",
+  sandboxWarmTakesTotal: "insitu_sandbox_warm_takes_total",
+  sandboxCallPeakMemoryBytes: "insitu_sandbox_call_peak_memory_bytes",
+  sandboxChecksTotal: "insitu_sandbox_checks_total",
   // registry / convergence
   libraryTools: "insitu_library_tools",
   toolsCreatedTotal: "insitu_tools_created_total",

@@ -15,5 +15,13 @@ export {
 export type { Grant, SandboxPolicy } from "./policy.js";
 export { ProcessSlot, profileKey } from "./process-slot.js";
 export type { ProcessProfile, RawRun } from "./process-slot.js";
-export { RUNNER_PATH, Sandbox, VENDOR_DIR, toModuleUrl } from "./sandbox.js";
+export { RUNNER_PATH, Sandbox, VENDOR_DIR, toModuleUrl, vettedSpecifiers } from "./sandbox.js";
 export type { ExecRequest, SandboxOptions, TestReport, TestRequest } from "./sandbox.js";
+export { Checker, parseDenoDiagnostics, scanImports } from "./check.js";
+export type { CheckResult, Diagnostic } from "./check.js";
+export { SandboxConfigSchema, buildPolicy, forcedMechanism } from "./config.js";
+export type { SandboxConfig } from "./config.js";
+export { createHandlers } from "./handlers.js";
+export type { SandboxHandlers } from "./handlers.js";
+export { registerSandboxMetrics } from "./metrics.js";
+export { settleDisposals } from "./process-slot.js";

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -280,6 +280,15 @@ function checkInput(manifest: ToolManifest, input: unknown): { path: string; mes
       category: "user",
     });
   }
+}
+
+/** The specifiers tools may import (the import map's keys). */
+export function vettedSpecifiers(environment: SpawnEnvironment): string[] {
+  if (!environment.importMapPath) return [];
+  const map = JSON.parse(readFileSync(environment.importMapPath, "utf8")) as {
+    imports?: Record<string, string>;
+  };
+  return Object.keys(map.imports ?? {}).sort();
 }
 
 export function toModuleUrl(code: string): string {

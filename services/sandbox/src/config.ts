@@ -1,0 +1,92 @@
+import { availableParallelism } from "node:os";
+import { DefaultLimits, LimitCeilings, SECRET_NAME_PATTERN } from "@insitu/tool-kit";
+import { z } from "zod";
+import type { EnforcementMechanism } from "./enforcement.js";
+import { type SandboxPolicy, defaultPolicy } from "./policy.js";
+
+const csv = z
+  .string()
+  .default("")
+  .transform((text) =>
+    text
+      .split(",")
+      .map((item) => item.trim())
+      .filter((item) => item.length > 0),
+  );
+const flag = z
+  .enum(["true", "false", "1", "0"])
+  .default("true")
+  .transform((text) => text === "true" || text === "1");
+
+/** The sandbox's settings, from the environment (merged with the runtime's base settings). */
+export const SandboxConfigSchema = z.object({
+  /** Executions at once in this replica (default: CPU count). */
+  SANDBOX_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(Math.max(1, availableParallelism())),
+  /** Calls waiting for a slot before the replica answers SANDBOX_BUSY (retryable). */
+  SANDBOX_MAX_QUEUE: z.coerce.number().int().min(0).max(10_000).default(64),
+  /** Pre-spawned single-use processes per hot permission profile; 0 turns the warm path off. */
+  SANDBOX_WARM_PER_PROFILE: z.coerce.number().int().min(0).max(16).default(1),
+  /** Permission profiles kept warm. */
+  SANDBOX_WARM_PROFILES: z.coerce.number().int().min(0).max(64).default(4),
+  /** Whether public hosts a tool declares may be granted. */
+  SANDBOX_ALLOW_PUBLIC_HOSTS: flag,
+  /** Public hosts never granted (`host` or `host:port`, comma-separated). */
+  SANDBOX_BLOCKED_HOSTS: csv,
+  /** Internal hosts (loopback, private, metadata …) the operator explicitly allows, comma-separated. */
+  SANDBOX_INTERNAL_HOSTS: csv,
+  /** Names of environment variables of this service that tools may be granted as secrets. */
+  SANDBOX_SECRETS: csv,
+  SANDBOX_MAX_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(LimitCeilings.timeoutMs)
+    .default(LimitCeilings.timeoutMs),
+  SANDBOX_MAX_MEMORY_MB: z.coerce.number().int().min(64).max(LimitCeilings.memoryMb).default(1024),
+  SANDBOX_MAX_OUTPUT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(LimitCeilings.outputBytes)
+    .default(LimitCeilings.outputBytes),
+  SANDBOX_DEFAULT_TIMEOUT_MS: z.coerce.number().int().min(100).default(DefaultLimits.timeoutMs),
+  SANDBOX_DEFAULT_MEMORY_MB: z.coerce.number().int().min(64).default(DefaultLimits.memoryMb),
+  /** `auto` picks cgroup v2, then v1, then prlimit; naming one forces it (for tests and odd hosts). */
+  SANDBOX_LIMITS: z.enum(["auto", "cgroup-v2", "cgroup-v1", "prlimit"]).default("auto"),
+  /** Deno binary; default: the npm platform package's. */
+  SANDBOX_DENO_PATH: z.string().optional(),
+  /** Size of the tmpfs over the work dirs in MiB (root only); 0 keeps work dirs on disk. */
+  SANDBOX_WORK_TMPFS_MB: z.coerce.number().int().min(0).default(2048),
+});
+export type SandboxConfig = z.infer<typeof SandboxConfigSchema>;
+
+/** The operator policy from the config; secret values are read from `env` by the names listed. */
+export function buildPolicy(config: SandboxConfig, env: Record<string, string | undefined>): SandboxPolicy {
+  const secrets: Record<string, string> = {};
+  for (const name of config.SANDBOX_SECRETS) {
+    if (!SECRET_NAME_PATTERN.test(name))
+      throw new TypeError(`SANDBOX_SECRETS: ${name} is not an UPPER_SNAKE name`);
+    const value = env[name];
+    if (value !== undefined) secrets[name] = value;
+  }
+  return defaultPolicy({
+    allowPublicHosts: config.SANDBOX_ALLOW_PUBLIC_HOSTS,
+    blockedHosts: config.SANDBOX_BLOCKED_HOSTS,
+    internalHosts: config.SANDBOX_INTERNAL_HOSTS,
+    secrets,
+    maxLimits: {
+      timeoutMs: config.SANDBOX_MAX_TIMEOUT_MS,
+      memoryMb: config.SANDBOX_MAX_MEMORY_MB,
+      outputBytes: config.SANDBOX_MAX_OUTPUT_BYTES,
+    },
+    defaultLimits: {
+      timeoutMs: config.SANDBOX_DEFAULT_TIMEOUT_MS,
+      memoryMb: config.SANDBOX_DEFAULT_MEMORY_MB,
+      outputBytes: DefaultLimits.outputBytes,
+    },
+  });
+}
+
+export function forcedMechanism(config: SandboxConfig): EnforcementMechanism | undefined {
+  return config.SANDBOX_LIMITS === "auto" ? undefined : (config.SANDBOX_LIMITS as EnforcementMechanism);
+}

@@ -1,0 +1,61 @@
+import { endpoint } from "@insitu/bus";
+import { SandboxCheck, SandboxExec, SandboxTest } from "@insitu/contracts";
+import { runService } from "@insitu/runtime";
+import { Checker } from "./check.js";
+import { SandboxConfigSchema, buildPolicy, forcedMechanism } from "./config.js";
+import { detectEnforcement } from "./enforcement.js";
+import { createHandlers } from "./handlers.js";
+import { registerSandboxMetrics } from "./metrics.js";
+import { Sandbox, vettedSpecifiers } from "./sandbox.js";
+
+const running = await runService({
+  name: "sandbox",
+  config: SandboxConfigSchema,
+  async start({ config, bus, logger, metrics }) {
+    const sandbox = new Sandbox({
+      policy: buildPolicy(config, process.env),
+      denoPath: config.SANDBOX_DENO_PATH,
+      concurrency: config.SANDBOX_CONCURRENCY,
+      maxQueue: config.SANDBOX_MAX_QUEUE,
+      warm: { perProfile: config.SANDBOX_WARM_PER_PROFILE, maxProfiles: config.SANDBOX_WARM_PROFILES },
+      enforcement: detectEnforcement({ forceMechanism: forcedMechanism(config) }),
+      workTmpfsBytes: config.SANDBOX_WORK_TMPFS_MB === 0 ? false : config.SANDBOX_WORK_TMPFS_MB * 1024 * 1024,
+    });
+    logger.info("sandbox limits", {
+      mechanism: sandbox.enforcement.mechanism,
+      reason: sandbox.enforcement.reason,
+      workStorage: sandbox.workStorage,
+      deno: sandbox.environment.denoPath,
+      concurrency: config.SANDBOX_CONCURRENCY,
+      warmPerProfile: config.SANDBOX_WARM_PER_PROFILE,
+      vetted: vettedSpecifiers(sandbox.environment),
+    });
+    const sandboxMetrics = registerSandboxMetrics(metrics, sandbox);
+    const checker = new Checker(sandbox, { allowedSpecifiers: vettedSpecifiers(sandbox.environment) });
+    const handlers = createHandlers(sandbox, checker);
+    const served = await bus.serve({
+      name: "sandbox",
+      version: "0.1.0",
+      description: "Runs tool code in Deno with least privilege and hard limits.",
+      // Admission inside the sandbox bounds executions and queues the rest; the bus only has to
+      // hand requests over.
+      concurrency: config.SANDBOX_CONCURRENCY + config.SANDBOX_MAX_QUEUE,
+      endpoints: [
+        endpoint(SandboxExec, (data) => handlers.exec(data)),
+        endpoint(SandboxCheck, async (data) => {
+          const result = await handlers.check(data);
+          sandboxMetrics.countCheck(result.cached, result.ok);
+          return result;
+        }),
+        endpoint(SandboxTest, (data) => handlers.test(data)),
+      ],
+    });
+    return {
+      stop: async () => {
+        await served.stop();
+        await sandbox.close();
+      },
+    };
+  },
+});
+process.stdout.write(`http ${running.httpUrl}\n`);

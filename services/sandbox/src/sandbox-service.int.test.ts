@@ -1,0 +1,182 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { type Server, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { type Bus, type NatsServerHandle, connectBus, startNatsServer } from "@insitu/bus";
+import { SandboxCheck, SandboxExec, SandboxTest } from "@insitu/contracts";
+import { sampleTool } from "@insitu/tool-kit/testing";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+// The sandbox service as it runs in production (its own process, real NATS, real Deno), two
+// replicas sharing the subjects as a queue group.
+let nats: NatsServerHandle;
+let bus: Bus;
+let httpServer: Server;
+let httpPort = 0;
+const replicas: { child: ChildProcess; httpUrl: string }[] = [];
+const prefix = `sbx${randomBytes(4).toString("hex")}`;
+
+async function startReplica(): Promise<{ child: ChildProcess; httpUrl: string }> {
+  const script = fileURLToPath(new URL("./main.ts", import.meta.url));
+  const child = spawn(process.execPath, ["--import", "tsx", script], {
+    env: {
+      ...process.env,
+      NATS_URL: nats.url,
+      NATS_PREFIX: prefix,
+      LOG_LEVEL: "warn",
+      SANDBOX_CONCURRENCY: "2",
+      SANDBOX_WARM_PER_PROFILE: "1",
+      SANDBOX_INTERNAL_HOSTS: `127.0.0.1:${httpPort}`,
+      SANDBOX_SECRETS: "GREETING_TOKEN",
+      GREETING_TOKEN: "token-from-operator",
+      SANDBOX_WORK_TMPFS_MB: "256",
+    },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const httpUrl = await new Promise<string>((resolve, reject) => {
+    child.once("exit", (code) => reject(new Error(`sandbox replica exited with ${code}`)));
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      if (line.startsWith("http ")) resolve(line.slice(5));
+    });
+  });
+  return { child, httpUrl };
+}
+
+beforeAll(async () => {
+  httpServer = createServer((request, response) => {
+    response.setHeader("content-type", "application/json");
+    response.end(JSON.stringify({ greeting: "hello", token: request.headers.authorization ?? null }));
+  });
+  await new Promise<void>((resolve) => httpServer.listen(0, "127.0.0.1", resolve));
+  httpPort = (httpServer.address() as AddressInfo).port;
+  nats = await startNatsServer();
+  replicas.push(...(await Promise.all([startReplica(), startReplica()])));
+  bus = await connectBus({ url: nats.url, prefix, name: "sandbox-test-client" });
+});
+
+afterAll(async () => {
+  await bus?.drain();
+  await Promise.all(
+    replicas.map(
+      ({ child }) =>
+        new Promise<void>((resolve) => {
+          child.once("exit", () => resolve());
+          child.kill("SIGTERM");
+        }),
+    ),
+  );
+  await nats?.dispose();
+  await new Promise((resolve) => httpServer?.close(resolve));
+});
+
+describe("sandbox service over NATS", () => {
+  const tool = sampleTool();
+
+  it("runs a tool call and answers typed outcomes", async () => {
+    const ok = await bus.request(SandboxExec, {
+      tool: { code: tool.code, manifest: tool.manifest },
+      input: { a: 2, b: 40 },
+    });
+    expect(ok).toMatchObject({ status: "ok", output: { sum: 42 } });
+    const invalid = await bus.request(SandboxExec, {
+      tool: { code: tool.code, manifest: tool.manifest },
+      input: { a: "2" },
+    });
+    expect(invalid).toMatchObject({ status: "INVALID_INPUT" });
+  });
+
+  it("grants a declared, operator-allowed host and secret, and nothing else", async () => {
+    const manifest = {
+      name: "fetch_greeting",
+      description: "Fetches the greeting from the local test server.",
+      inputSchema: { type: "object", properties: { host: { type: "string" } }, required: ["host"] },
+      outputSchema: { type: "object", properties: { greeting: { type: "string" } }, required: ["greeting"] },
+      permissions: { network: [`127.0.0.1:${httpPort}`], secrets: ["GREETING_TOKEN"] },
+    };
+    const code = `export const manifest = ${JSON.stringify(manifest)};
+export default async function run(input: { host: string }) {
+  const response = await fetch("http://" + input.host + "/", { headers: { authorization: Deno.env.get("GREETING_TOKEN") ?? "none" } });
+  return await response.json();
+}`;
+    const ok = await bus.request(SandboxExec, {
+      tool: { code, manifest },
+      input: { host: `127.0.0.1:${httpPort}` },
+      grantedSecrets: ["GREETING_TOKEN"],
+    });
+    expect(ok).toMatchObject({ status: "ok", output: { greeting: "hello", token: "token-from-operator" } });
+    const otherHost = await bus.request(SandboxExec, {
+      tool: { code, manifest },
+      input: { host: `localhost:${httpPort}` },
+      grantedSecrets: ["GREETING_TOKEN"],
+    });
+    expect(otherHost).toMatchObject({
+      status: "PERMISSION_DENIED",
+      permission: { kind: "net", target: `localhost:${httpPort}` },
+    });
+    const notGranted = await bus.request(SandboxExec, {
+      tool: { code, manifest },
+      input: { host: `127.0.0.1:${httpPort}` },
+    });
+    expect(notGranted).toMatchObject({
+      status: "PERMISSION_DENIED",
+      permission: { kind: "env", target: "GREETING_TOKEN" },
+    });
+  });
+
+  it("type-checks with actionable diagnostics, cached by content", async () => {
+    const good = await bus.request(SandboxCheck, { code: tool.code }, { timeoutMs: 60_000 });
+    expect(good).toMatchObject({ ok: true, diagnostics: [], manifest: { name: "add_numbers" } });
+    const broken = tool.code.replace("return { sum: input.a + input.b };", 'return { sum: "three" };');
+    const bad = await bus.request(SandboxCheck, { code: broken }, { timeoutMs: 60_000 });
+    expect(bad.ok).toBe(false);
+    const line = broken.split("\n").findIndex((text) => text.includes('"three"')) + 1;
+    expect(bad.diagnostics[0]).toMatchObject({ code: "TS2322", line, source: 'return { sum: "three" };' });
+    expect(bad.diagnostics[0]?.message).toMatch(/not assignable to type 'number'/);
+    const again = await bus.request(SandboxCheck, { code: broken }, { timeoutMs: 60_000 });
+    // Either replica may answer; the one that checked it before answers from its cache.
+    expect(again.diagnostics).toEqual(bad.diagnostics);
+    const sneaky = `import secret from "file:///etc/passwd" with { type: "text" };\n${tool.code}`;
+    const refused = await bus.request(SandboxCheck, { code: sneaky }, { timeoutMs: 60_000 });
+    expect(refused.diagnostics[0]).toMatchObject({ code: "IMPORT_NOT_ALLOWED", line: 1 });
+    expect(JSON.stringify(refused)).not.toContain("root:x:0:0");
+  });
+
+  it("runs a tool's tests and judges each case", async () => {
+    const report = await bus.request(SandboxTest, {
+      tool: { code: tool.code, manifest: tool.manifest },
+      tests: [
+        ...tool.tests,
+        { name: "wrong expectation", input: { a: 1, b: 1 }, expect: { subset: { sum: 3 } } },
+      ],
+    });
+    expect(report.passed).toBe(false);
+    expect(report.results.map((result) => [result.name, result.passed])).toEqual([
+      ["adds", true],
+      ["rejects text", true],
+      ["wrong expectation", false],
+    ]);
+    expect(report.results[2]?.failures).toEqual(["at /sum: expected 3, got 2"]);
+  });
+
+  it("replicas share the work and report their limit mechanism on /metrics", async () => {
+    await Promise.all(
+      Array.from({ length: 16 }, (_, i) =>
+        bus.request(SandboxExec, {
+          tool: { code: tool.code, manifest: tool.manifest },
+          input: { a: i, b: 1 },
+        }),
+      ),
+    );
+    const texts = await Promise.all(
+      replicas.map(async ({ httpUrl }) => (await fetch(`${httpUrl}/metrics`)).text()),
+    );
+    for (const text of texts) {
+      expect(text).toMatch(
+        /insitu_sandbox_limit_enforcement\{mechanism="(cgroup-v2|cgroup-v1|prlimit)",work_storage="(tmpfs|disk)"[^}]*\} 1/,
+      );
+      expect(text).toMatch(/insitu_sandbox_executions_total\{status="ok",warm="(true|false)"[^}]*\} [1-9]/);
+    }
+  });
+});
