@@ -112,6 +112,11 @@ describe("demo figures", () => {
   it("computes EGL itself when the registry gave no summary", () => {
     expect(demoFigures(["q"], [record("a", ["x_y", "y_z"], ["x_y"], 4)], undefined).egl).toBe(0.5);
   });
+
+  it("says when repaired versions make the registry's count differ from the new tools", () => {
+    const figures = demoFigures(["q"], [record("a", ["x_y"], ["x_y"], 2)], { egl: 1, toolsCreated: 2 });
+    expect(renderFigures(figures)).toContain("tools created   1   (2 tool versions, counting repaired ones)");
+  });
 });
 
 describe("failureReason", () => {

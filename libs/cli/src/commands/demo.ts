@@ -51,6 +51,8 @@ export interface DemoFigures {
     toolCalls: number;
   }[];
   toolsCreated: number;
+  /** Tool versions the registry counts as created (new tools plus repaired versions); EGL's numerator. */
+  versionsCreated: number | null;
   toolsReused: number;
   toolCalls: number;
   egl: number | null;
@@ -95,8 +97,12 @@ export async function runDemo(values: Record<string, unknown>, io: CliIo): Promi
 
   const verbose = values.verbose === true;
   let stack: Stack;
+  const starting = new AbortController();
+  const abortStart = (): void => starting.abort();
+  process.once("SIGINT", abortStart);
   try {
     stack = await startStack({
+      signal: starting.signal,
       root,
       env: { INSITU_SCRIPT: manifest.scenarioPath, LOG_LEVEL: verbose ? "info" : "warn" },
       onLog: (service, line) => {
@@ -105,6 +111,7 @@ export async function runDemo(values: Record<string, unknown>, io: CliIo): Promi
       },
     });
   } catch (error) {
+    if (isInsituError(error, "INTERRUPTED")) return ExitCode.interrupted;
     if (isInsituError(error, "NATS_SERVER_MISSING")) {
       io.err(`nats-server is not installed — ${natsInstallHint()}\n`);
       return ExitCode.notConfigured;
@@ -116,6 +123,8 @@ export async function runDemo(values: Record<string, unknown>, io: CliIo): Promi
       return ExitCode.taskFailed;
     }
     throw error;
+  } finally {
+    process.off("SIGINT", abortStart);
   }
   const interrupt = (): void => void stack.stop();
   process.once("SIGINT", interrupt);
@@ -140,8 +149,14 @@ export async function runDemo(values: Record<string, unknown>, io: CliIo): Promi
     }
     const summary = await client.metricsSummary().catch(() => undefined);
     const figures = demoFigures(manifest.questions, records, summary);
-    if (json) io.out(`${JSON.stringify(figures, null, 2)}\n`);
-    else io.out(renderFigures(figures, bold));
+    if (json) {
+      const scripted = {
+        scripted: true,
+        note: "The model's answers were scripted; no model was called.",
+        scenario: manifest.scenarioPath,
+      };
+      io.out(`${JSON.stringify({ ...scripted, ...figures }, null, 2)}\n`);
+    } else io.out(renderFigures(figures, bold));
     const allSucceeded = records.every((record) => record?.status === "succeeded");
     return allSucceeded ? ExitCode.ok : ExitCode.taskFailed;
   } finally {
@@ -177,9 +192,12 @@ export function demoFigures(
   return {
     questions: rows,
     toolsCreated,
+    versionsCreated: number(summary?.toolsCreated),
     toolsReused: rows.reduce((total, row) => total + row.toolsReused.length, 0),
     toolCalls,
-    egl: number(summary?.egl) ?? (toolCalls > 0 ? toolsCreated / toolCalls : null),
+    egl:
+      number(summary?.egl) ??
+      (toolCalls > 0 ? (number(summary?.toolsCreated) ?? toolsCreated) / toolCalls : null),
     librarySize: number(summary?.librarySize),
     inputTokens: sum((record) => record.usage.inputTokens),
     outputTokens: sum((record) => record.usage.outputTokens),
@@ -198,12 +216,15 @@ export function renderFigures(figures: DemoFigures, bold: (text: string) => stri
   lines.push(
     "",
     bold("Figures:"),
-    `  tools created   ${figures.toolsCreated}`,
+    `  tools created   ${figures.toolsCreated}` +
+      (figures.versionsCreated !== null && figures.versionsCreated !== figures.toolsCreated
+        ? `   (${figures.versionsCreated} tool versions, counting repaired ones)`
+        : ""),
     `  tools reused    ${figures.toolsReused}`,
     `  tool calls      ${figures.toolCalls}`,
-    `  EGL             ${figures.egl === null ? "n/a" : figures.egl.toFixed(3)}   (tools created / tool calls; falls toward 0 as tools are reused)`,
+    `  EGL             ${figures.egl === null ? "n/a" : figures.egl.toFixed(3)}   (tool versions created / tool calls; falls toward 0 as tools are reused)`,
     `  library size    ${figures.librarySize ?? "n/a"}`,
-    `  tokens          ${figures.inputTokens} in / ${figures.outputTokens} out (scripted, so the counts come from the script)`,
+    `  tokens          ${figures.inputTokens} in / ${figures.outputTokens} out (counted by the scripted model; no model was called)`,
     `  cost            ${formatUsd(figures.costUsd)}`,
     "",
     "The model's answers above were SCRIPTED. For real questions set GEMINI_API_KEY (or an OpenAI-compatible",

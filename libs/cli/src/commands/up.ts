@@ -56,6 +56,12 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
   const services = only ?? available;
   const labelWidth = Math.max(5, ...services.map((name) => name.length));
   let stack: Stack | undefined;
+  // Ctrl-C while starting: stop what was started (children lead their own process groups, so
+  // nothing else would).
+  const starting = new AbortController();
+  const abortStart = (): void => starting.abort();
+  process.once("SIGINT", abortStart);
+  process.once("SIGTERM", abortStart);
   const restarts = new Map<string, number>();
   io.out(
     `Starting ${external ? `against NATS at ${external}` : "nats-server"} and ${services.length} service(s): ${services.join(", ") || "none"}\n`,
@@ -70,6 +76,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       prefix: io.env.NATS_PREFIX ?? DEFAULTS.prefix,
       ports: { gateway: gatewayPort },
       allowFailures: true,
+      signal: starting.signal,
       onLog: (service, line) =>
         io.out(`${formatLogLine(service, line, { labelWidth, color: io.color, raw })}\n`),
       onUnexpectedExit: (service) => {
@@ -92,6 +99,10 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       },
     });
   } catch (error) {
+    if (isInsituError(error, "INTERRUPTED")) {
+      io.err("Interrupted; everything that was started has been stopped.\n");
+      return ExitCode.interrupted;
+    }
     if (isInsituError(error, "NATS_SERVER_MISSING")) {
       io.err(`nats-server is not installed — ${natsInstallHint()}\n`);
       return ExitCode.notConfigured;
@@ -104,6 +115,9 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       return ExitCode.taskFailed;
     }
     throw error;
+  } finally {
+    process.off("SIGINT", abortStart);
+    process.off("SIGTERM", abortStart);
   }
 
   await writeStackState(root, {

@@ -119,10 +119,16 @@ export class ServiceProcess {
   }
 
   /** Polls `/readyz` until it answers 200; fails early with the service's last lines if it dies. */
-  async waitReady(timeoutMs: number): Promise<void> {
+  async waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let lastStatus = "no answer";
     while (Date.now() < deadline) {
+      if (signal?.aborted) {
+        throw new InsituError(`stopped waiting for ${this.name}: interrupted`, {
+          code: "INTERRUPTED",
+          category: "user",
+        });
+      }
       if (!this.running) {
         throw new InsituError(`${this.name} exited before it was ready`, {
           code: "SERVICE_START_FAILED",

@@ -39,6 +39,8 @@ export interface StackOptions {
   /** Called when a service exits without being asked to. */
   onUnexpectedExit?: (service: string, code: number | null, signal: NodeJS.Signals | null) => void;
   readyTimeoutMs?: number;
+  /** Aborting while starting stops whatever was started and rejects with INTERRUPTED. */
+  signal?: AbortSignal;
   /**
    * Keep going when a service fails to become ready (it is listed in `failed`); `insitu up` uses
    * this so NATS and the services that can start stay up while one role lacks, say, a model.
@@ -97,6 +99,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     ((service: string, line: string) =>
       process.stdout.write(`${formatLogLine(service, line, { labelWidth, color })}\n`));
 
+  if (options.signal?.aborted) throw interrupted();
   const externalNats = options.natsUrl ?? process.env.NATS_URL;
   let nats: NatsServerHandle | undefined;
   if (!externalNats) {
@@ -156,6 +159,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       if (result.status === "rejected")
         failed.push({ name: names[index]!, error: InsituError.from(result.reason) });
     });
+    if (options.signal?.aborted) throw interrupted();
     if (failed.length > 0 && !options.allowFailures) throw failed[0]!.error;
     for (const { name } of failed) await processes.get(name)?.stop(1000);
   } catch (error) {
@@ -209,6 +213,13 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       return stopped;
     },
   };
+}
+
+function interrupted(): InsituError {
+  return new InsituError("interrupted while the stack was starting", {
+    code: "INTERRUPTED",
+    category: "user",
+  });
 }
 
 function selectServices(available: ServiceEntry[], wanted: readonly string[] | undefined): ServiceEntry[] {

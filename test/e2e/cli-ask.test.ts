@@ -1,0 +1,84 @@
+import { execFile } from "node:child_process";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import type { TaskRecord } from "@insitu/contracts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
+
+// `insitu ask` through every real service (real nats-server, real Deno sandbox). The model is the
+// FAKE scripted model of the demo scenario: its answers are written by hand in
+// test/e2e/scenarios/demo/demo.json; the tool's code, its tests and its calls run for real.
+
+const run = promisify(execFile);
+const root = findRepoRoot();
+const insitu = join(root, "bin", "insitu");
+const cleanEnv = {
+  PATH: process.env.PATH ?? "/usr/bin:/bin",
+  HOME: process.env.HOME ?? "/tmp",
+  NO_COLOR: "1",
+};
+let stack: Stack;
+
+beforeAll(async () => {
+  stack = await startStack({
+    env: { INSITU_SCRIPT: join(root, "test/e2e/scenarios/demo/demo.json"), LOG_LEVEL: "warn" },
+    onLog: () => {},
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+async function ask(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return run(insitu, ["ask", ...args, "--gateway", stack.url("gateway")], {
+    cwd: "/",
+    env: cleanEnv,
+    timeout: 120_000,
+  }).then(
+    (result) => ({ code: 0, ...result }),
+    (error: { code: number; stdout: string; stderr: string }) => ({
+      code: error.code,
+      stdout: error.stdout,
+      stderr: error.stderr,
+    }),
+  );
+}
+
+describe("insitu ask through the whole stack", () => {
+  it("shows the tool being written, tested, registered and called, then the answer and figures", async () => {
+    const { code, stdout, stderr } = await ask("How many vowels are in the word 'encyclopedia'?");
+    expect(stderr).toBe("");
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/● planning round 1: .*new tools needed: count_vowels/);
+    expect(stdout).toContain("✎ writing tool count_vowels");
+    expect(stdout).toMatch(/attempt \d+ of count_vowels: type-checked and tested/);
+    expect(stdout).toMatch(/✔ registered count_vowels \(sha256:[0-9a-f]{12}…\)/);
+    expect(stdout).toMatch(/→ calling count_vowels\(.*encyclopedia.*\)/);
+    expect(stdout).toMatch(/← count_vowels: success in \d+ ms/);
+    expect(stdout).toMatch(/Answer:\n.*5/);
+    expect(stdout).toContain("Tools created: count_vowels");
+    expect(stdout).toMatch(/Tool calls: [1-9]\d*\s+Tokens: [\d,]+ in \/ [\d,]+ out\s+Cost: \$/);
+  });
+
+  it("with --json prints only the final record; the second question reuses the tool and creates none", async () => {
+    const { code, stdout } = await ask("Count the vowels in 'onomatopoeia'.", "--json");
+    expect(code).toBe(0);
+    const record = JSON.parse(stdout) as TaskRecord;
+    expect(record.status).toBe("succeeded");
+    expect(record.toolsCreated).toEqual([]);
+    expect(record.toolsUsed).toContain("count_vowels");
+    expect(record.answer?.final_answer).toContain("8");
+  });
+
+  it("says exactly what to set when no model is configured and no stack is given", async () => {
+    const result = await run(insitu, ["ask", "What is 2+2?"], { cwd: "/", env: cleanEnv }).then(
+      () => ({ code: 0, stderr: "" }),
+      (error: { code: number; stderr: string }) => error,
+    );
+    expect(result.code).toBe(3);
+    expect(result.stderr).toContain("GEMINI_API_KEY");
+    expect(result.stderr).toContain("INSITU_OPENAI_BASE_URL");
+    expect(result.stderr).toContain("insitu demo");
+  });
+});
