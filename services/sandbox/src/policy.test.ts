@@ -1,0 +1,83 @@
+import { sampleTool } from "@insitu/tool-kit/testing";
+import { describe, expect, it } from "vitest";
+import { computeGrant, defaultPolicy, denyList, effectiveLimits } from "./policy.js";
+
+const base = sampleTool().manifest;
+const manifest = (network: string[], secrets: string[] = []) => ({
+  ...base,
+  permissions: { network, secrets },
+});
+
+describe("computeGrant", () => {
+  it("grants declared public hosts and keeps internal ranges denied for DNS answers", () => {
+    const grant = computeGrant(manifest(["api.example.com", "data.example.org:8443"]), {}, defaultPolicy());
+    expect(grant.net).toEqual(["api.example.com", "data.example.org:8443"]);
+    expect(grant.denyNet).toEqual(
+      expect.arrayContaining(["127.0.0.0/8", "10.0.0.0/8", "169.254.0.0/16", "[::1]"]),
+    );
+    expect(grant.refused).toEqual([]);
+  });
+
+  it("refuses internal hosts unless the operator names them, and then opens only that address", () => {
+    const refused = computeGrant(
+      manifest(["127.0.0.1:8080", "169.254.169.254", "localhost:8080"]),
+      {},
+      defaultPolicy(),
+    );
+    expect(refused.net).toEqual([]);
+    expect(refused.refused.map((item) => item.reason)).toEqual([
+      "loopback address not allowed by the operator",
+      "cloud-metadata address not allowed by the operator",
+      "loopback address not allowed by the operator",
+    ]);
+    const allowed = computeGrant(
+      manifest(["127.0.0.1:8080", "127.0.0.1:9090"]),
+      {},
+      defaultPolicy({ internalHosts: ["127.0.0.1:8080"] }),
+    );
+    expect(allowed.net).toEqual(["127.0.0.1:8080"]);
+    expect(allowed.denyNet).not.toContain("127.0.0.0/8");
+    expect(allowed.denyNet).toContain("127.0.0.2/31");
+    expect(allowed.denyNet).toContain("127.0.0.0");
+  });
+
+  it("honours the operator's public-host switch and block list", () => {
+    expect(
+      computeGrant(manifest(["a.example.com"]), {}, defaultPolicy({ allowPublicHosts: false })).net,
+    ).toEqual([]);
+    expect(
+      computeGrant(manifest(["a.example.com"]), {}, defaultPolicy({ blockedHosts: ["a.example.com"] })).net,
+    ).toEqual([]);
+  });
+
+  it("gives a secret only when declared, granted by the caller and configured by the operator", () => {
+    const policy = defaultPolicy({ secrets: { A_KEY: "a", B_KEY: "b" } });
+    const grant = computeGrant(
+      manifest([], ["A_KEY", "B_KEY", "C_KEY"]),
+      { grantedSecrets: ["A_KEY", "C_KEY"] },
+      policy,
+    );
+    expect(grant.env).toEqual({ A_KEY: "a" });
+    expect(grant.refused.map((item) => item.permission)).toEqual(["env:B_KEY", "env:C_KEY"]);
+  });
+});
+
+describe("limits", () => {
+  it("takes the request's, else the manifest's, else the default — never above the operator's maximum", () => {
+    const policy = defaultPolicy({ maxLimits: { timeoutMs: 5000, memoryMb: 512, outputBytes: 1000 } });
+    expect(effectiveLimits({ timeoutMs: 9000 }, { memoryMb: 128 }, policy)).toEqual({
+      timeoutMs: 5000,
+      memoryMb: 128,
+      outputBytes: 1000,
+    });
+  });
+});
+
+describe("denyList", () => {
+  it("carves one address out of its range with the fewest CIDRs", () => {
+    const list = denyList(["10.1.2.3"]);
+    expect(list).not.toContain("10.0.0.0/8");
+    expect(list.filter((entry) => entry.startsWith("10.")).length).toBe(24);
+    expect(list).toContain("10.1.2.2/32".replace("/32", ""));
+  });
+});
