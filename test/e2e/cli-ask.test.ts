@@ -1,4 +1,6 @@
 import { execFile } from "node:child_process";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { TaskRecord } from "@insitu/contracts";
@@ -69,6 +71,32 @@ describe("insitu ask through the whole stack", () => {
     expect(record.toolsCreated).toEqual([]);
     expect(record.toolsUsed).toContain("count_vowels");
     expect(record.answer?.final_answer).toContain("8");
+  });
+
+  it("exports the library to plain folders and imports it into another library", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "insitu-library-"));
+    const copy = await mkdtemp(join(tmpdir(), "insitu-library-copy-"));
+    try {
+      const target = ["--nats", stack.natsUrl, "--prefix", stack.prefix];
+      const exported = await run(insitu, ["library", "export", dir, ...target], { cwd: "/", env: cleanEnv });
+      expect(exported.stdout).toMatch(/^Exported 1 tool\(s\) of library snapshot \d+ to /);
+      expect((await readdir(dir)).sort()).toEqual(["count_vowels", "library.json"]);
+      const module = await readFile(join(dir, "count_vowels", "module.ts"), "utf8");
+      expect(module).toContain("export default");
+
+      // Into an empty library under another prefix on the same NATS, then out again: same code.
+      const other = ["--nats", stack.natsUrl, "--prefix", `${stack.prefix}-copy`];
+      const imported = await run(insitu, ["library", "import", dir, ...other, "--json"], {
+        cwd: "/",
+        env: cleanEnv,
+      });
+      expect(JSON.parse(imported.stdout)).toMatchObject({ tools: 1, created: 1, edited: [] });
+      await run(insitu, ["library", "export", copy, ...other], { cwd: "/", env: cleanEnv });
+      expect(await readFile(join(copy, "count_vowels", "module.ts"), "utf8")).toBe(module);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await rm(copy, { recursive: true, force: true });
+    }
   });
 
   it("says exactly what to set when no model is configured and no stack is given", async () => {
