@@ -60,6 +60,16 @@ const cases: Case[] = [
     permission: { kind: "write", target: "/tmp/insitu-escape.txt" },
   },
   { file: "symlink-escape", status: "PERMISSION_DENIED", permission: { kind: "read" } },
+  {
+    file: "hardlink-escape",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: "/etc/passwd" },
+  },
+  {
+    file: "module-written-to-workdir",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "read", target: "/etc/passwd" },
+  },
   { file: "chdir-root", status: "PERMISSION_DENIED", permission: { kind: "read", target: "/" } },
   {
     file: "static-import-local-file",
@@ -210,6 +220,9 @@ const cases: Case[] = [
   { file: "forged-patched-globals", status: "CRASH", message: /real failure/ },
   { file: "forged-exit-after-print", status: "CRASH", message: /before returning a result/ },
   { file: "stdin-read", status: "CRASH" },
+  // state that would outlive a call
+  { file: "storage-local-storage", status: "CRASH", message: /Not a directory/ },
+  { file: "storage-cache-api", status: "CRASH", message: /cache storage/ },
   // disk
   { file: "disk-fill-one-file", limits: { ...FAST, memoryMb: 512 }, status: "OUTPUT_LIMIT" },
   {

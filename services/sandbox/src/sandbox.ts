@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -105,6 +105,12 @@ export class Sandbox {
     const denoDir = join(this.replicaDir, "deno-dir");
     mkdirSync(workRoot, { recursive: true, mode: 0o700 });
     mkdirSync(denoDir, { recursive: true });
+    // Deno keeps localStorage and the Cache API under DENO_DIR/location_data, keyed by the main
+    // module (the same runner for every tool) and without any permission check: a channel from one
+    // tool call to the next. A plain file in its place makes both unavailable to tools.
+    writeFileSync(join(denoDir, "location_data"), "storage is disabled in the insitu sandbox\n", {
+      mode: 0o444,
+    });
     this.workStorage = mountTmpfs(workRoot, options.workTmpfsBytes ?? 2 * 1024 * 1024 * 1024);
     const vendor =
       options.vendor === false
