@@ -142,4 +142,27 @@ describe("the agent loop", () => {
       reversed: "gnieueuQ",
     });
   });
+
+  it("(f) the manager killed between steps and the executor killed mid-call: the task still completes", async () => {
+    const task = await submitTask(bus, "Say marco, get the echo back after a pause.", { label: "f" });
+    await task.next("plan-end");
+    await stack.kill("manager", "SIGKILL");
+    await stack.restart("manager");
+    await task.next("tool-call-start");
+    await stack.kill("executor", "SIGKILL");
+    await stack.restart("executor");
+    const record = await task.done;
+    expect(record.status).toBe("succeeded");
+    expect(record.answer?.final_answer).toBe("polo");
+    // The call the kill interrupted never ended; the redelivered round made it again, to completion.
+    expect(eventsOf(task.events, "tool-call-start").length).toBeGreaterThanOrEqual(2);
+    const ends = eventsOf(task.events, "tool-call-end");
+    expect(ends).toHaveLength(1);
+    expect(JSON.parse(ends[0]?.output ?? "{}")).toEqual({ text: "polo", waited_ms: 2500 });
+    // Events are at-least-once (a restarted manager re-performs its committed outbox), but the
+    // plan itself was applied once: one round, one build.
+    expect(new Set(eventsOf(task.events, "plan-end").map((event) => event.round))).toEqual(new Set([1]));
+    expect(record.rounds).toHaveLength(1);
+    expect(eventsOf(task.events, "tool-build-end")).toHaveLength(1);
+  });
 });

@@ -27,6 +27,8 @@ export const ManagerConfigSchema = z.object({
   WORK_MAX_DELIVER: z.coerce.number().int().min(2).default(8),
   /** Manager work messages handled at once. */
   WORK_CONCURRENCY: z.coerce.number().int().min(1).default(8),
+  /** How often unfinished tasks are checked against their wall-time budget. */
+  TASK_SWEEP_MS: z.coerce.number().int().min(100).default(15_000),
   /** Path of a scenario file: the role's model is then the FAKE scripted model (tests, `insitu demo`). */
   INSITU_SCRIPT: z.string().optional(),
 });

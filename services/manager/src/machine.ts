@@ -82,6 +82,20 @@ export function failTask(state: ManagerState, error: TaskError, deps: Pick<Machi
   finalize(state, "failed", deps.now(), error);
 }
 
+/**
+ * Ends a task whose wall-time budget ran out while it waited for a role (a role down for longer
+ * than the budget). Returns false when the task is finished or still within its budget.
+ */
+export function expireIfOverdue(state: ManagerState, deps: Pick<MachineDeps, "now">): boolean {
+  if (isTerminal(state.record.status)) return false;
+  const now = deps.now();
+  const problem = budgetProblem(state.record, now);
+  if (!problem || !problem.message.startsWith("wall-time")) return false;
+  state.outbox = [];
+  finalize(state, "budget-exceeded", now, problem);
+  return true;
+}
+
 function isTerminal(status: TaskStatus): boolean {
   return status === "succeeded" || status === "failed" || status === "budget-exceeded";
 }

@@ -64,8 +64,13 @@ await runService({
         backoffMs: [500, 1000, 2000, 5000],
       },
     );
+    const sweeper = setInterval(() => {
+      manager.sweepOverdue().catch((error: unknown) => logger.warn("wall-time sweep failed", { error }));
+    }, config.TASK_SWEEP_MS);
+    sweeper.unref();
     return {
       async stop() {
+        clearInterval(sweeper);
         await consumer.stop();
         await served.stop();
       },

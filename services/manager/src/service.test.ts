@@ -317,6 +317,23 @@ describe("manager state machine", () => {
     expect(f.record(taskId)?.error?.code).toBe("UNAVAILABLE");
   });
 
+  it("ends a task whose wall-time budget runs out while it waits for a role", async () => {
+    const f = fakes({ plans: [{ required_tool_names: [], tool_usage_guidance: "x", tool_requests: [] }] });
+    let now = Date.parse("2026-01-01T00:00:00Z");
+    f.deps.now = () => new Date(now);
+    const { taskId } = await f.manager.submit({ question: "q", options: { budgets: { wallMs: 5000 } } });
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    expect(await f.manager.sweepOverdue()).toEqual([]);
+    now += 6000;
+    expect(await f.manager.sweepOverdue()).toEqual([taskId]);
+    expect(f.record(taskId)).toMatchObject({ status: "budget-exceeded", error: { code: "BUDGET_EXCEEDED" } });
+    expect(f.performed.at(-1)).toMatchObject({ type: "event", event: { kind: "task-end" } });
+    // The executor's late result is then acknowledged without effect.
+    f.steps.set(`${taskId}.r1.execute`, execution());
+    await f.manager.handleWork({ taskId, kind: "execution-done", step: "r1.execute" });
+    expect(f.record(taskId)?.status).toBe("budget-exceeded");
+  });
+
   it("a second submit with the same task id returns the task, and refuses another question", async () => {
     const f = fakes({ plans: [] });
     await f.manager.submit({ question: "q", taskId: "fixed-1" });

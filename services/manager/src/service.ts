@@ -12,7 +12,7 @@ import {
 import { ErrorCategory, InsituError, isInsituError, notFound } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import { randomUUID } from "node:crypto";
-import { type MachineDeps, applyWork, failTask } from "./machine.js";
+import { type MachineDeps, applyWork, expireIfOverdue, failTask } from "./machine.js";
 import { type Effect, type ManagerState, newTaskState } from "./state.js";
 
 /** The `tasks` KV bucket, typed. `create`/`update` reject with CONFLICT on a lost race. */
@@ -150,7 +150,32 @@ export function createManager(deps: ManagerDeps) {
     }
   }
 
-  return { submit, get, list, handleWork };
+  /**
+   * Ends every unfinished task past its wall-time budget (compare-and-set, so several manager
+   * replicas may sweep at once). Budgets are otherwise checked at each step; this catches a task
+   * whose next step never comes back. Returns the task ids it ended.
+   */
+  async function sweepOverdue(): Promise<string[]> {
+    const ended: string[] = [];
+    for (const candidate of await deps.store.list()) {
+      if (isFinished(candidate)) continue;
+      const entry = await deps.store.get(candidate.record.taskId);
+      if (!entry) continue;
+      const state: ManagerState = structuredClone(entry.state);
+      if (!expireIfOverdue(state, deps)) continue;
+      try {
+        const revision = await deps.store.update(state, entry.revision);
+        await flushOutbox(state, revision);
+        ended.push(state.record.taskId);
+        deps.logger.warn("task ran out of wall time while waiting; ended", { taskId: state.record.taskId });
+      } catch (error) {
+        if (!isInsituError(error, "CONFLICT")) throw error;
+      }
+    }
+    return ended;
+  }
+
+  return { submit, get, list, handleWork, sweepOverdue };
 }
 
 export type Manager = ReturnType<typeof createManager>;
