@@ -239,6 +239,12 @@ let sandbox: Sandbox;
 
 beforeAll(async () => {
   server = createServer((request, response) => {
+    if (request.url === "/redirect") {
+      // A declared host bouncing the tool to one it never declared.
+      response.writeHead(302, { location: `http://localhost:${port}/` });
+      response.end();
+      return;
+    }
     response.setHeader("content-type", "application/json");
     response.end(JSON.stringify({ path: request.url, authorization: request.headers.authorization ?? null }));
   });
@@ -321,6 +327,7 @@ export default async function run(input: { mode: string }): Promise<unknown> {
     return await response.json();
   }
   if (input.mode === "other-secret") return { value: Deno.env.get("OTHER_TOKEN") ?? null };
+  if (input.mode === "redirect") return await (await fetch("http://127.0.0.1:${port}/redirect")).json();
   if (input.mode === "other-host") return await (await fetch("http://127.0.0.1:${port + 1}/")).json();
   return await (await fetch("https://example.org/")).json();
 }`;
@@ -349,6 +356,7 @@ export default async function run(input: { mode: string }): Promise<unknown> {
     ["other-secret", { kind: "env", target: "OTHER_TOKEN" }],
     ["other-host", { kind: "net", target: `127.0.0.1:${0}` }],
     ["public-host", { kind: "net", target: "example.org:443" }],
+    ["redirect", { kind: "net", target: "localhost:PORT" }],
   ] as const)("touching %s fails PERMISSION_DENIED naming it", async (mode, permission) => {
     const outcome = await sandbox.exec({
       tool: { code: code(), manifest: manifest() },
@@ -356,7 +364,8 @@ export default async function run(input: { mode: string }): Promise<unknown> {
       grantedSecrets: ["GRANTED_TOKEN"],
       limits: FAST,
     });
-    const target = mode === "other-host" ? `127.0.0.1:${port + 1}` : permission.target;
+    const target =
+      mode === "other-host" ? `127.0.0.1:${port + 1}` : permission.target.replace("PORT", String(port));
     expect(outcome).toMatchObject({
       status: "PERMISSION_DENIED",
       permission: { kind: permission.kind, target },
