@@ -11,7 +11,7 @@ export const ToolDeveloperConfigSchema = z.object({
   WORK_MAX_DELIVER: z.coerce.number().int().min(2).default(5),
   /** Deadline of one sandbox request (check, test run, replay). */
   SANDBOX_TIMEOUT_MS: z.coerce.number().int().min(1000).default(180_000),
-  /** Import specifiers tools may use (comma-separated), shown to the model; the sandbox enforces its own list. */
+  /** Import specifiers tools may use (comma-separated), shown to the model; default: the sandbox's import map. The sandbox enforces its own list. */
   TOOL_LIBRARIES: z.string().default(""),
   /** Path of a scenario file: the role's model is then the FAKE scripted model (tests, `insitu demo`). */
   INSITU_SCRIPT: z.string().optional(),

@@ -4,6 +4,7 @@ import { runService } from "@insitu/runtime";
 import { kvSteps, notifyManager, publishEvent, registryPorts, sandboxPorts } from "./adapters.js";
 import { ToolDeveloperConfigSchema } from "./config.js";
 import { modelForRole } from "./model.js";
+import { vettedLibraries } from "./libraries.js";
 import { createToolDeveloper } from "./service.js";
 
 await runService({
@@ -21,9 +22,7 @@ await runService({
       notifyManager: notifyManager(bus, "build-done"),
       emit: publishEvent(bus),
       costOf,
-      libraries: config.TOOL_LIBRARIES.split(",")
-        .map((item) => item.trim())
-        .filter(Boolean),
+      libraries: vettedLibraries(config.TOOL_LIBRARIES),
       maxAttempts: config.BUILD_ATTEMPTS,
       now,
       logger,

@@ -1,0 +1,111 @@
+import type { TaskEvent, ToolBuildResult } from "@insitu/contracts";
+import { InsituError } from "@insitu/errors";
+import { createScriptedModel } from "@insitu/llm/testing";
+import { createLogger } from "@insitu/telemetry";
+import { describe, expect, it } from "vitest";
+import { type ToolDeveloperDeps, createToolDeveloper } from "./service.js";
+
+const request = {
+  name: "count_words",
+  description: "Counts the words in a text.",
+  input_schema: { type: "object", properties: { text: { type: "string" } }, required: ["text"] },
+  output_schema: { type: "object", properties: { count: { type: "integer" } } },
+};
+const work = { taskId: "t1", round: 1, step: "r1.build.count_words", request, question: "How many words?" };
+const draft = {
+  json: {
+    code: "export default async function run(input: { text: string }) { return { count: input.text.split(' ').length }; }",
+    tests: [
+      { name: "two", input: { text: "a b" }, expect: { subset: { count: 2 } } },
+      { name: "bad", input: { text: 1 }, expect: { outcome: "INVALID_INPUT" } },
+    ],
+  },
+};
+
+/** FAKE ports (sandbox, registry, step store) for unit tests; `log` records the order of effects. */
+function fakes(overrides: Partial<ToolDeveloperDeps> = {}) {
+  const steps = new Map<string, unknown>();
+  const log: string[] = [];
+  const events: TaskEvent[] = [];
+  const deps: ToolDeveloperDeps = {
+    model: createScriptedModel([draft]),
+    check: async () => ({ ok: true, diagnostics: [] }),
+    test: async () => ({
+      passed: true,
+      results: [{ name: "two", passed: true, failures: [], status: "ok" }],
+    }),
+    exec: async () => ({ status: "ok", output: {}, durationMs: 1 }),
+    registry: {
+      register: async ({ parents }) => {
+        log.push(`register parents=${parents.length}`);
+        return { version: "sha256:abc" };
+      },
+      get: async () => {
+        throw new Error("not used");
+      },
+    },
+    steps: {
+      get: async (taskId, step) => steps.get(`${taskId}.${step}`),
+      put: async (taskId, step, value) => {
+        log.push("put");
+        steps.set(`${taskId}.${step}`, value);
+      },
+    },
+    notifyManager: async () => {
+      log.push("notify");
+    },
+    emit: async (event) => {
+      events.push(event);
+    },
+    costOf: (usage) => usage.inputTokens * 1e-6,
+    libraries: [],
+    maxAttempts: 3,
+    now: () => new Date(),
+    logger: createLogger({ service: "test", level: "error" }),
+    ...overrides,
+  };
+  return { developer: createToolDeveloper(deps), steps, log, events, deps };
+}
+
+describe("tool developer service", () => {
+  it("registers the passing version, stores the result, then tells the manager", async () => {
+    const f = fakes();
+    const result = await f.developer.handleBuild(work);
+    expect(result).toMatchObject({ ok: true, name: "count_words", version: "sha256:abc", attempts: 1 });
+    expect(result.usage.costUsd).toBeGreaterThan(0);
+    expect(f.log).toEqual(["register parents=0", "put", "notify"]);
+    expect(f.events.map((event) => event.kind)).toEqual([
+      "tool-build-start",
+      "tool-build-attempt",
+      "tool-build-end",
+    ]);
+  });
+
+  it("a redelivered build only re-announces the stored result", async () => {
+    const f = fakes();
+    const first = await f.developer.handleBuild(work);
+    const again = await f.developer.handleBuild(work);
+    expect(again).toEqual(first);
+    expect(f.log).toEqual(["register parents=0", "put", "notify", "notify"]);
+  });
+
+  it("retries transient trouble, and stores a failed build on the last delivery", async () => {
+    const down = async (): Promise<never> => {
+      throw new InsituError("sandbox unreachable", { code: "UNAVAILABLE", retryable: true });
+    };
+    const f = fakes({ check: down });
+    await expect(f.developer.handleBuild(work)).rejects.toThrow(/sandbox unreachable/);
+    expect(f.steps.size).toBe(0);
+    const g = fakes({ check: down });
+    const result: ToolBuildResult = await g.developer.handleBuild(work, { lastDelivery: true });
+    expect(result).toMatchObject({ ok: false, reason: "UNAVAILABLE: sandbox unreachable" });
+    expect(g.log).toEqual(["put", "notify"]);
+  });
+
+  it("a permanent model error becomes a failed build at once", async () => {
+    const f = fakes({ model: createScriptedModel([]) });
+    const result = await f.developer.handleBuild(work);
+    expect(result.ok).toBe(false);
+    expect(result.reason).toMatch(/LLM_SCRIPT_EXHAUSTED/);
+  });
+});
