@@ -84,6 +84,7 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       ...common,
       ...natsTarget,
+      ...target,
       json: { type: "boolean", description: "Print one JSON object (for scripts)." },
       all: { type: "boolean", description: "Show services of every subject prefix, not only this stack's." },
       wait: {

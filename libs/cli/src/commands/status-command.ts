@@ -19,6 +19,9 @@ export async function runStatus(values: Record<string, unknown>, io: CliIo): Pro
     prefix: targets.prefix,
     all: values.all === true,
     waitMs,
+    ...(state?.services.gateway || values.gateway || io.env.INSITU_GATEWAY_URL
+      ? { gatewayUrl: targets.gatewayUrl }
+      : {}),
     ...(state && targets.source === "stack"
       ? { processes: Object.entries(state.services).map(([name, entry]) => ({ name, port: entry.port })) }
       : {}),

@@ -28,6 +28,15 @@ export interface StatusReport {
   /** Processes of the `insitu up` stack and their /readyz (when that stack is running). */
   processes: { name: string; port: number; ready: boolean }[];
   discoveryError?: string;
+  /** The library's convergence figures, from the gateway when one is known. */
+  library?: {
+    librarySize: number;
+    toolCalls: number;
+    egl: number | null;
+    reuseRate: number | null;
+    successRate: number | null;
+    snapshot?: number;
+  };
 }
 
 export interface DiscoveredService {
@@ -46,14 +55,16 @@ export async function collectStatus(options: {
   all: boolean;
   waitMs: number;
   processes?: { name: string; port: number }[];
+  gatewayUrl?: string;
 }): Promise<StatusReport> {
-  const [nats, jetstream, discovery, processes] = await Promise.all([
+  const [nats, jetstream, discovery, processes, library] = await Promise.all([
     natsHealth(options.natsUrl, options.monitorUrl),
     jetstreamHealth(options.monitorUrl),
     discoverServices(options.natsUrl, options.waitMs),
     Promise.all(
       (options.processes ?? []).map(async (entry) => ({ ...entry, ready: await isReady(entry.port) })),
     ),
+    options.gatewayUrl ? librarySummary(options.gatewayUrl) : Promise.resolve(undefined),
   ]);
   const services = discovery.services
     .filter((service) => options.all || service.prefix === undefined || service.prefix === options.prefix)
@@ -65,7 +76,26 @@ export async function collectStatus(options: {
     services,
     processes,
     ...(discovery.error ? { discoveryError: discovery.error } : {}),
+    ...(library ? { library } : {}),
   };
+}
+
+async function librarySummary(gatewayUrl: string): Promise<StatusReport["library"]> {
+  try {
+    const { ok, body } = await getJson(`${gatewayUrl.replace(/\/$/, "")}/v1/metrics/summary`);
+    if (!ok || typeof body.librarySize !== "number" || typeof body.toolCalls !== "number") return undefined;
+    const rate = (value: unknown): number | null => (typeof value === "number" ? value : null);
+    return {
+      librarySize: body.librarySize,
+      toolCalls: body.toolCalls,
+      egl: rate(body.egl),
+      reuseRate: rate(body.reuseRate),
+      successRate: rate(body.successRate),
+      ...(typeof body.snapshot === "number" ? { snapshot: body.snapshot } : {}),
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 async function getJson(url: string): Promise<{ ok: boolean; status: number; body: Record<string, unknown> }> {
@@ -210,6 +240,16 @@ export function renderStatus(report: StatusReport, options: { color?: boolean } 
           ? `  — ${js.error}`
           : ""),
   );
+  if (report.library) {
+    const library = report.library;
+    const percent = (value: number | null): string =>
+      value === null ? "n/a" : `${Math.round(value * 100)}%`;
+    lines.push(
+      `Library    ${library.librarySize} tool${library.librarySize === 1 ? "" : "s"}` +
+        (library.snapshot !== undefined ? ` (snapshot ${library.snapshot})` : "") +
+        `, ${library.toolCalls} calls, EGL ${library.egl === null ? "n/a" : library.egl.toFixed(3)}, reuse ${percent(library.reuseRate)}, success ${percent(library.successRate)}`,
+    );
+  }
   lines.push("");
   if (report.services.length === 0) {
     lines.push(
