@@ -90,7 +90,7 @@ export function expireIfOverdue(state: ManagerState, deps: Pick<MachineDeps, "no
   if (isTerminal(state.record.status)) return false;
   const now = deps.now();
   const problem = budgetProblem(state.record, now);
-  if (!problem || !problem.message.startsWith("wall-time")) return false;
+  if (!problem?.message.startsWith("wall-time")) return false;
   state.outbox = [];
   finalize(state, "budget-exceeded", now, problem);
   return true;
