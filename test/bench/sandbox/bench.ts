@@ -151,7 +151,31 @@ async function main(): Promise<void> {
   const warm2 = await throughput("warm @2", 2, 3000, check(warm));
   const peak = summary(peaks.map((bytes) => bytes / 1024 / 1024));
   console.log(
-    `peak memory per call (cgroup)      p50 ${peak.p50.toFixed(1)} MiB   p99 ${peak.p99.toFixed(1)} MiB   (n=${peaks.length})`,
+    `peak memory charged to the call's cgroup (after the process joined it, beyond Deno's own start-up): p50 ${peak.p50.toFixed(1)} MiB   p99 ${peak.p99.toFixed(1)} MiB   (n=${peaks.length})`,
+  );
+  // Whole-process resident memory at the end of a call, as the process itself reports it.
+  const rssTool = {
+    ...request.tool,
+    code: "export default async function run() { return { sum: Deno.memoryUsage().rss }; }",
+  };
+  const rss: number[] = [];
+  for (let i = 0; i < 10; i += 1) {
+    const outcome = await cold.exec({ tool: rssTool, input: { a: 0, b: 0 } });
+    if (outcome.status === "ok") rss.push((outcome.output as { sum: number }).sum / 1024 / 1024);
+  }
+  const bareRss: number[] = [];
+  const rssFile = join(dir, "rss.ts");
+  writeFileSync(rssFile, "console.log(Deno.memoryUsage().rss);\n");
+  for (let i = 0; i < 10; i += 1) {
+    const result = await execa(deno, ["run", "--no-prompt", "--no-config", "--no-lock", rssFile], {
+      env: { DENO_DIR: denoDir, NO_COLOR: "1" },
+      extendEnv: false,
+      stdin: "ignore",
+    });
+    bareRss.push(Number(result.stdout) / 1024 / 1024);
+  }
+  console.log(
+    `resident memory of a call's process at its end: p50 ${summary(rss).p50.toFixed(1)} MiB (bare deno run: ${summary(bareRss).p50.toFixed(1)} MiB)`,
   );
   console.log("");
   console.log(`cold p50 / floor p50 = ${(coldTimes.p50 / floor.p50).toFixed(2)}x   (target ≤ 1.30x)`);
