@@ -48,7 +48,7 @@ export class GatewayClient {
         });
       } catch (error) {
         if (options.signal?.aborted) throw error;
-        if (++reconnects > (options.maxReconnects ?? 5)) throw unreachable(this.baseUrl, error);
+        if (++reconnects > (options.maxReconnects ?? 20)) throw unreachable(this.baseUrl, error);
         await delay(Math.min(2000, 200 * reconnects));
         continue;
       }
@@ -68,7 +68,7 @@ export class GatewayClient {
       } catch (error) {
         if (options.signal?.aborted) throw error;
       }
-      if (++reconnects > (options.maxReconnects ?? 5)) {
+      if (++reconnects > (options.maxReconnects ?? 20)) {
         throw new InsituError("the event stream ended before the task did", {
           code: "STREAM_ENDED",
           retryable: true,
