@@ -1,0 +1,231 @@
+import { EventEmitter } from "node:events";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { Readable } from "node:stream";
+import type { TaskEvent, TaskRecord } from "@insitu/contracts";
+import { notFound } from "@insitu/errors";
+import { createLogger } from "@insitu/telemetry";
+import { describe, expect, it, vi } from "vitest";
+import { createGatewayApi } from "./api.js";
+import type { GatewayBackend } from "./backend.js";
+
+// Labelled fakes: a backend whose events the test pushes by hand, and request/response objects
+// with just the surface node:http gives the handler. No socket, no network.
+
+class FakeResponse extends EventEmitter {
+  statusCode = 200;
+  headers: Record<string, string | number> = {};
+  body = "";
+  headersSent = false;
+  writableEnded = false;
+  readonly ended: Promise<void>;
+  private markEnded!: () => void;
+  constructor() {
+    super();
+    this.ended = new Promise((resolve) => {
+      this.markEnded = resolve;
+    });
+  }
+  setHeader(name: string, value: string | number) {
+    this.headers[name.toLowerCase()] = value;
+  }
+  writeHead(status: number, headers: Record<string, string | number> = {}) {
+    this.statusCode = status;
+    for (const [name, value] of Object.entries(headers)) this.setHeader(name, value);
+    this.headersSent = true;
+    return this;
+  }
+  flushHeaders() {}
+  write(chunk: string) {
+    this.body += chunk;
+    return true;
+  }
+  end(chunk?: string) {
+    if (chunk) this.body += chunk;
+    this.writableEnded = true;
+    this.markEnded();
+    this.emit("close");
+  }
+}
+
+function request(
+  method: string,
+  url: string,
+  body?: string,
+  headers: Record<string, string> = {},
+): IncomingMessage {
+  const stream = Readable.from(body === undefined ? [] : [Buffer.from(body)]);
+  return Object.assign(stream, { method, url, headers }) as unknown as IncomingMessage;
+}
+
+function record(status: TaskRecord["status"]): TaskRecord {
+  return {
+    taskId: "t1",
+    question: "q",
+    status,
+    round: 1,
+    budgets: { rounds: 5, tokens: 1, costUsd: 1, wallMs: 1000, executorSteps: 10 },
+    createdAt: "c",
+    updatedAt: "u",
+    finishedAt: "f",
+    toolsUsed: ["count_vowels"],
+    toolsCreated: [],
+    usage: { inputTokens: 1, outputTokens: 2, costUsd: 0, toolCalls: 1 },
+    rounds: [],
+    answer: { final_answer: "5", reasoning_summary: "r" },
+  };
+}
+
+function setup(status: TaskRecord["status"] = "executing") {
+  let push: (event: TaskEvent) => void = () => {};
+  const stopped = vi.fn();
+  const backend: GatewayBackend = {
+    submitTask: async (input) => ({ taskId: input.taskId ?? "new", status: "queued" }),
+    getTask: async (taskId) => {
+      if (taskId !== "t1") throw notFound(`task ${taskId}`);
+      return record(status);
+    },
+    listTasks: async () => ({ tasks: [] }),
+    followTaskEvents(_taskId, onEvent) {
+      push = onEvent;
+      return stopped;
+    },
+    listTools: async () => ({ tools: [] }),
+    toolHistory: async (name) => ({ name }),
+    metricsSummary: async () => ({
+      librarySize: 0,
+      toolsCreated: 0,
+      toolCalls: 0,
+      callsByOutcome: {},
+      egl: null,
+      successRate: null,
+      reuseRate: null,
+    }),
+  };
+  const api = createGatewayApi({
+    backend,
+    logger: createLogger({ service: "gateway-test", write: () => {} }),
+    bodyLimitBytes: 1024,
+    heartbeatMs: 60_000,
+    terminalGraceMs: 50,
+  });
+  const call = async (req: IncomingMessage): Promise<FakeResponse> => {
+    const response = new FakeResponse();
+    api.handle(req, response as unknown as ServerResponse);
+    // Let the async route run up to its first await on the backend.
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    return response;
+  };
+  return { api, call, push: (event: TaskEvent) => push(event), stopped };
+}
+
+const at = "2026-01-01T00:00:00.000Z";
+const start: TaskEvent = { kind: "task-start", taskId: "t1", time: at, question: "q" };
+const judge: TaskEvent = {
+  kind: "judge-end",
+  taskId: "t1",
+  time: at,
+  round: 1,
+  verdict: "FINISH",
+  reason: "ok",
+};
+const end: TaskEvent = {
+  kind: "task-end",
+  taskId: "t1",
+  time: at,
+  status: "succeeded",
+  toolsUsed: [],
+  toolsCreated: [],
+  usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 },
+};
+
+describe("gateway API (no network)", () => {
+  it("numbers relayed events, ends the stream after task-end and stops following", async () => {
+    const { call, push, stopped } = setup();
+    const response = await call(request("GET", "/v1/tasks/t1/events"));
+    expect(response.headers["content-type"]).toBe("text/event-stream; charset=utf-8");
+    push(start);
+    push(judge);
+    push(end);
+    push(judge); // after the end: never written
+    await response.ended;
+    expect(response.body).toBe(
+      [
+        ": task t1",
+        "",
+        `id: 1\nevent: task-start\ndata: ${JSON.stringify(start)}`,
+        "",
+        `id: 2\nevent: judge-end\ndata: ${JSON.stringify(judge)}`,
+        "",
+        `id: 3\nevent: task-end\ndata: ${JSON.stringify(end)}`,
+        "",
+        "",
+      ].join("\n"),
+    );
+    expect(stopped).toHaveBeenCalled();
+  });
+
+  it("skips events up to Last-Event-ID", async () => {
+    const { call, push } = setup();
+    const response = await call(request("GET", "/v1/tasks/t1/events", undefined, { "last-event-id": "2" }));
+    push(start);
+    push(judge);
+    push(end);
+    await response.ended;
+    expect(response.body).not.toContain("event: task-start");
+    expect(response.body).not.toContain("event: judge-end");
+    expect(response.body).toContain("id: 3\nevent: task-end");
+  });
+
+  it("rebuilds task-end from the record of a finished task whose end never arrives", async () => {
+    const { call, push } = setup("succeeded");
+    const response = await call(request("GET", "/v1/tasks/t1/events"));
+    push(start);
+    await response.ended;
+    expect(response.body).toContain("id: 1\nevent: task-start");
+    expect(response.body).toContain(
+      'id: 2\nevent: task-end\ndata: {"kind":"task-end","taskId":"t1","time":"f","status":"succeeded","answer":{"final_answer":"5"',
+    );
+  });
+
+  it("close() ends every open stream", async () => {
+    const { api, call } = setup();
+    const first = await call(request("GET", "/v1/tasks/t1/events"));
+    const second = await call(request("GET", "/v1/tasks/t1/events"));
+    expect(api.openStreams).toBe(2);
+    api.close();
+    await Promise.all([first.ended, second.ended]);
+    expect(api.openStreams).toBe(0);
+  });
+
+  it("answers JSON errors: 404 unknown route, 405 with Allow, 404 unknown task, 400 bad body", async () => {
+    const { call } = setup();
+    const missing = await call(request("GET", "/nope"));
+    expect(missing.statusCode).toBe(404);
+    expect(JSON.parse(missing.body).error.code).toBe("ROUTE_NOT_FOUND");
+    const wrong = await call(request("PUT", "/v1/tasks"));
+    expect(wrong.statusCode).toBe(405);
+    expect(wrong.headers.allow).toBe("POST, GET");
+    const unknown = await call(request("GET", "/v1/tasks/zzz/events"));
+    expect(unknown.statusCode).toBe(404);
+    expect(unknown.headers["content-type"]).toContain("application/json");
+    const bad = await call(
+      request("POST", "/v1/tasks", JSON.stringify({ question: 3 }), { "content-type": "application/json" }),
+    );
+    expect(bad.statusCode).toBe(400);
+    expect(JSON.parse(bad.body).error).toMatchObject({ code: "INVALID_REQUEST", category: "user" });
+    expect(bad.headers["x-request-id"]).toBeTruthy();
+  });
+
+  it("submits with 202 and links to the task and its events", async () => {
+    const { call } = setup();
+    const response = await call(
+      request("POST", "/v1/tasks", JSON.stringify({ question: "hi", taskId: "abc" })),
+    );
+    expect(response.statusCode).toBe(202);
+    expect(JSON.parse(response.body)).toEqual({
+      taskId: "abc",
+      status: "queued",
+      links: { self: "/v1/tasks/abc", events: "/v1/tasks/abc/events" },
+    });
+  });
+});
