@@ -22,7 +22,7 @@ interface Case {
   limits?: ToolLimits;
   outputSchema?: Record<string, unknown>;
   /** Expected status; a function of the enforcement mechanism where the machine decides. */
-  status: ToolOutcome["status"] | ((mechanism: string) => ToolOutcome["status"]);
+  status: ToolOutcome["status"] | ((mechanism: string, workStorage: string) => ToolOutcome["status"]);
   /** For PERMISSION_DENIED: the permission named. `target` may be a pattern. */
   permission?: { kind: string; target?: string | RegExp };
   /** Text the message (CRASH/PERMISSION_DENIED) must contain. */
@@ -227,9 +227,10 @@ const cases: Case[] = [
   { file: "disk-fill-one-file", limits: { ...FAST, memoryMb: 512 }, status: "OUTPUT_LIMIT" },
   {
     file: "disk-fill-many-files",
-    // Under a memory cgroup the work dir is on tmpfs, so its pages count against the call's
-    // memory; with prlimit only, the wall clock is what stops it.
-    status: (mechanism) => (mechanism === EnforcementMechanism.prlimit ? "TIMEOUT" : "MEMORY_LIMIT"),
+    // On the sandbox's tmpfs under a memory cgroup, a tool's files are memory charged to its own
+    // cgroup; otherwise (no root, no cgroup) the wall clock is what stops it.
+    status: (mechanism, storage) =>
+      mechanism !== EnforcementMechanism.prlimit && storage === "tmpfs" ? "MEMORY_LIMIT" : "TIMEOUT",
   },
 ];
 
@@ -297,7 +298,9 @@ describe("hostile corpus", () => {
       limits: row.limits ?? FAST,
     });
     const expected =
-      typeof row.status === "function" ? row.status(sandbox.enforcement.mechanism) : row.status;
+      typeof row.status === "function"
+        ? row.status(sandbox.enforcement.mechanism, sandbox.workStorage)
+        : row.status;
     expect(outcome.status, JSON.stringify(outcome).slice(0, 600)).toBe(expected);
     if (row.permission && outcome.status === "PERMISSION_DENIED") {
       expect(outcome.permission.kind).toBe(row.permission.kind);
