@@ -111,6 +111,8 @@ export function registrySearch(bus: Bus, k: number) {
       description: hit.description,
       inputSchema: hit.manifest.inputSchema,
       score: hit.score,
+      source: hit.source,
+      usage: { calls: hit.usage.calls, successRate: hit.usage.successRate },
     }));
   };
 }

@@ -8,6 +8,8 @@ import {
   TaskSubmit,
 } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
+import { MetricName } from "@insitu/telemetry";
+import { Counter, Histogram } from "prom-client";
 import { busEffects, kvStepReader, kvTaskStore, registrySearch } from "./adapters.js";
 import { ManagerConfigSchema } from "./config.js";
 import { judgeRound } from "./judge.js";
@@ -18,7 +20,20 @@ import { createManager } from "./service.js";
 await runService({
   name: "manager",
   config: ManagerConfigSchema,
-  async start({ config, bus, logger }) {
+  async start({ config, bus, logger, metrics }) {
+    const tasksTotal = new Counter({
+      name: MetricName.tasksTotal,
+      help: "Tasks that ended, by final status.",
+      labelNames: ["status"],
+      registers: [metrics],
+    });
+    const taskDuration = new Histogram({
+      name: MetricName.taskDurationSeconds,
+      help: "Submission to end of a task, seconds, by final status.",
+      labelNames: ["status"],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
+      registers: [metrics],
+    });
     const { model, costOf } = modelForRole("manager", config.INSITU_SCRIPT);
     const tasks = await bus.kv(TASKS_BUCKET, { history: 5 });
     const steps = await bus.kv(TASK_STEPS_BUCKET);
@@ -32,6 +47,14 @@ await runService({
       costOf,
       now: () => new Date(),
       logger,
+      onFinished: (record) => {
+        tasksTotal.inc({ status: record.status });
+        const ended = Date.parse(record.finishedAt ?? record.updatedAt);
+        taskDuration.observe(
+          { status: record.status },
+          Math.max(0, (ended - Date.parse(record.createdAt)) / 1000),
+        );
+      },
       defaults: {
         rounds: config.TASK_ROUNDS,
         tokens: config.TASK_TOKENS,

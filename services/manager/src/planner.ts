@@ -12,6 +12,10 @@ export interface ToolCandidate {
   description: string;
   inputSchema: Record<string, unknown>;
   score?: number;
+  /** `pool`: built by this task in an earlier round; `library`: from the shared library. */
+  source?: "library" | "pool";
+  /** Calls recorded so far and the share that succeeded. */
+  usage?: { calls: number; successRate: number };
 }
 
 export interface PlanInput {
@@ -154,7 +158,14 @@ export function formatCandidates(candidates: ToolCandidate[]): string {
           return `    - ${key} (${type}${required.has(key) ? ", required" : ""})${description}`;
         })
         .join("\n");
-      return `${index + 1}. ${candidate.name}\n   ${candidate.description.replace(/\s+/g, " ").trim()}\n   parameters:\n${parameters || "    (none)"}`;
+      const facts = [
+        candidate.source === "pool" ? "built by this task in an earlier round" : undefined,
+        candidate.usage && candidate.usage.calls > 0
+          ? `${candidate.usage.calls} calls, ${Math.round(candidate.usage.successRate * 100)}% succeeded`
+          : undefined,
+      ].filter(Boolean);
+      const header = `${index + 1}. ${candidate.name}${facts.length > 0 ? ` (${facts.join("; ")})` : ""}`;
+      return `${header}\n   ${candidate.description.replace(/\s+/g, " ").trim()}\n   parameters:\n${parameters || "    (none)"}`;
     })
     .join("\n");
 }

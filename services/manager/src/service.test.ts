@@ -143,6 +143,8 @@ describe("manager state machine", () => {
       ],
       verdicts: [{ status: "FINISH", reason: "answered" }],
     });
+    const finished: string[] = [];
+    f.deps.onFinished = (record) => finished.push(record.status);
     const { taskId } = await f.manager.submit({ question: "How many words?" });
     expect(f.enqueued).toEqual([{ taskId, kind: "start", step: "start" }]);
     await f.manager.handleWork({ taskId, kind: "start", step: "start" });
@@ -185,6 +187,7 @@ describe("manager state machine", () => {
       "task-end",
     ]);
     expect(f.states.get(taskId)?.state.outbox).toEqual([]);
+    expect(finished).toEqual(["succeeded"]);
   });
 
   it("acknowledges a redelivered step without doing it twice", async () => {

@@ -34,6 +34,8 @@ export interface ManagerDeps extends MachineDeps {
   effects: EffectPort;
   defaults: ResolvedTaskBudgets;
   logger: Logger;
+  /** Called once per task when a committed transition ended it (metrics). */
+  onFinished?: (record: ManagerState["record"]) => void;
 }
 
 export interface WorkOptions {
@@ -131,6 +133,7 @@ export function createManager(deps: ManagerDeps) {
           throw error;
         }
         logger.info("task advanced", { status: state.record.status, round: state.record.round });
+        if (isFinished(state) && !isFinished(entry.state)) deps.onFinished?.(state.record);
       }
       await flushOutbox(state, revision);
       return;
@@ -165,6 +168,7 @@ export function createManager(deps: ManagerDeps) {
       if (!expireIfOverdue(state, deps)) continue;
       try {
         const revision = await deps.store.update(state, entry.revision);
+        deps.onFinished?.(state.record);
         await flushOutbox(state, revision);
         ended.push(state.record.taskId);
         deps.logger.warn("task ran out of wall time while waiting; ended", { taskId: state.record.taskId });
