@@ -81,6 +81,16 @@ export const UsageStatsSchema = z
   .strict();
 export type UsageStats = z.infer<typeof UsageStatsSchema>;
 
+/**
+ * A manifest as the registry serves it. It was checked with {@link ToolManifestSchema} (untrusted
+ * JSON Schemas included) when it was registered; replies do not re-run those checks, which compile
+ * each schema and would cost more than the search that found the tool.
+ */
+export const StoredManifestSchema = ToolManifestSchema.extend({
+  inputSchema: z.record(z.string(), z.unknown()),
+  outputSchema: z.record(z.string(), z.unknown()),
+}).strict();
+
 /** A version without its code and tests: what list and history return. */
 export const VersionSummarySchema = z
   .object({
@@ -103,7 +113,7 @@ export type VersionSummary = z.infer<typeof VersionSummarySchema>;
 
 /** A whole version: summary plus manifest, code, tests and evidence. */
 export const ToolVersionRecordSchema = VersionSummarySchema.extend({
-  manifest: ToolManifestSchema,
+  manifest: StoredManifestSchema,
   code: z.string().max(MAX_REGISTRY_CODE_CHARS),
   tests: ToolTestsSchema,
   evidence: z.array(EvidenceSchema),
@@ -371,7 +381,7 @@ export const SearchHitSchema = z
     hash: ContentHash,
     description: z.string(),
     /** The manifest, so a caller can bind the tool without another request. */
-    manifest: ToolManifestSchema,
+    manifest: StoredManifestSchema,
     /** Where the hit lives: the library or the asking task's pool. */
     source: z.enum(["library", "pool"]),
     /** Fused score, higher is better (reciprocal-rank fusion when hybrid, else normalized BM25). */

@@ -6,3 +6,6 @@ export { HashingEmbedder } from "./retrieval/embedding.js";
 export type { EmbeddingProvider } from "./retrieval/embedding.js";
 export { exportLibrary, importLibrary } from "./export.js";
 export type { ExportSummary, ImportSummary } from "./export.js";
+export { Bm25Index } from "./retrieval/bm25.js";
+export { EXACT_SCAN_BUDGET, VectorIndex } from "./retrieval/vector-index.js";
+export { reciprocalRankFusion } from "./retrieval/fuse.js";

@@ -483,7 +483,7 @@ describe("retrieval", () => {
       reason: "seed",
     });
     expect((await bus.request(RegistryGet, { by: "hash", hash: a.hash })).embeddingModel).toBe(
-      "feature-hashing-64",
+      "random-indexing-64",
     );
     const result = await bus.request(RegistrySearch, { query: "convert money", k: 2 });
     expect(result.mode).toBe("hybrid");

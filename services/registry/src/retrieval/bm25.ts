@@ -1,14 +1,20 @@
 /**
- * An incremental BM25 index (Okapi, k1 = 1.2, b = 0.75) over numeric document ids. Documents come
- * and go as the library changes; postings are kept per term so a query touches only the documents
- * that share a term with it.
+ * An incremental BM25 index (Okapi, k1 = 1.2, b = 0.75) over dense numeric document ids.
+ * Documents come and go as the library changes; postings are plain arrays per term (ids and term
+ * frequencies side by side, swap-removed) so a query touches only documents sharing a term with it
+ * and iterates them without Map overhead.
  */
+interface Posting {
+  ids: number[];
+  frequencies: number[];
+}
+
 export class Bm25Index {
-  private readonly postings = new Map<string, Map<number, number>>();
-  private readonly documentTerms = new Map<number, Map<string, number>>();
-  private readonly lengths = new Map<number, number>();
-  private totalLength = 0;
+  private readonly postings = new Map<string, Posting>();
+  private readonly documentTerms = new Map<number, string[]>();
+  private lengths = new Float64Array(1024);
   private scores = new Float64Array(1024);
+  private totalLength = 0;
 
   constructor(
     private readonly k1 = 1.2,
@@ -25,41 +31,51 @@ export class Bm25Index {
 
   add(id: number, tokens: string[]): void {
     if (this.documentTerms.has(id)) this.remove(id);
+    if (id >= this.lengths.length) {
+      let capacity = this.lengths.length;
+      while (capacity <= id) capacity *= 2;
+      const lengths = new Float64Array(capacity);
+      lengths.set(this.lengths);
+      this.lengths = lengths;
+      this.scores = new Float64Array(capacity);
+    }
     const counts = new Map<string, number>();
     for (const token of tokens) counts.set(token, (counts.get(token) ?? 0) + 1);
     for (const [term, count] of counts) {
       let posting = this.postings.get(term);
       if (!posting) {
-        posting = new Map();
+        posting = { ids: [], frequencies: [] };
         this.postings.set(term, posting);
       }
-      posting.set(id, count);
+      posting.ids.push(id);
+      posting.frequencies.push(count);
     }
-    this.documentTerms.set(id, counts);
-    this.lengths.set(id, tokens.length);
+    this.documentTerms.set(id, [...counts.keys()]);
+    this.lengths[id] = tokens.length;
     this.totalLength += tokens.length;
-    if (id >= this.scores.length) {
-      const grown = new Float64Array(Math.max(id + 1, this.scores.length * 2));
-      this.scores = grown;
-    }
   }
 
   remove(id: number): void {
-    const counts = this.documentTerms.get(id);
-    if (!counts) return;
-    for (const term of counts.keys()) {
+    const terms = this.documentTerms.get(id);
+    if (!terms) return;
+    for (const term of terms) {
       const posting = this.postings.get(term);
-      posting?.delete(id);
-      if (posting?.size === 0) this.postings.delete(term);
+      if (!posting) continue;
+      const index = posting.ids.indexOf(id);
+      if (index < 0) continue;
+      const last = posting.ids.length - 1;
+      posting.ids[index] = posting.ids[last] as number;
+      posting.frequencies[index] = posting.frequencies[last] as number;
+      posting.ids.pop();
+      posting.frequencies.pop();
+      if (posting.ids.length === 0) this.postings.delete(term);
     }
     this.documentTerms.delete(id);
-    this.totalLength -= this.lengths.get(id) ?? 0;
-    this.lengths.delete(id);
+    this.totalLength -= this.lengths[id] ?? 0;
+    this.lengths[id] = 0;
   }
 
-  /**
-   * The best `limit` documents for the query tokens that pass `accept`, best first.
-   */
+  /** The best `limit` documents for the query tokens that pass `accept`, best first. */
   search(
     queryTokens: string[],
     limit: number,
@@ -69,25 +85,40 @@ export class Bm25Index {
     if (documents === 0 || limit <= 0) return [];
     const averageLength = this.totalLength / documents;
     const scores = this.scores;
+    const lengths = this.lengths;
+    const k1 = this.k1;
+    const lengthWeight = (k1 * this.b) / averageLength;
+    const base = k1 * (1 - this.b);
     const touched: number[] = [];
     for (const term of new Set(queryTokens)) {
       const posting = this.postings.get(term);
       if (!posting) continue;
-      const idf = Math.log(1 + (documents - posting.size + 0.5) / (posting.size + 0.5));
-      for (const [id, frequency] of posting) {
-        const length = this.lengths.get(id) ?? 0;
-        const weight =
-          (idf * (frequency * (this.k1 + 1))) /
-          (frequency + this.k1 * (1 - this.b + (this.b * length) / averageLength));
+      const { ids, frequencies } = posting;
+      const idf = Math.log(1 + (documents - ids.length + 0.5) / (ids.length + 0.5));
+      const numerator = idf * (k1 + 1);
+      for (let index = 0; index < ids.length; index++) {
+        const id = ids[index] as number;
+        const frequency = frequencies[index] as number;
+        const weight = (numerator * frequency) / (frequency + base + lengthWeight * (lengths[id] as number));
         if (scores[id] === 0) touched.push(id);
-        scores[id] = (scores[id] ?? 0) + weight;
+        scores[id] = (scores[id] as number) + weight;
       }
     }
     const hits: { id: number; score: number }[] = [];
+    let floor = 0;
     for (const id of touched) {
-      const score = scores[id] ?? 0;
+      const score = scores[id] as number;
       scores[id] = 0;
-      if (score > 0 && (!accept || accept(id))) hits.push({ id, score });
+      // Only candidates that can still make the list pay for `accept` and an object.
+      if (score < floor && hits.length >= limit) continue;
+      if (score > 0 && (!accept || accept(id))) {
+        hits.push({ id, score });
+        if (hits.length >= limit * 8) {
+          topK(hits, limit);
+          hits.length = limit;
+          floor = hits[limit - 1]?.score ?? 0;
+        }
+      }
     }
     return topK(hits, limit);
   }
@@ -96,5 +127,6 @@ export class Bm25Index {
 /** The `limit` highest-scoring items, best first (ties broken by id for a stable order). */
 export function topK<T extends { id: number; score: number }>(items: T[], limit: number): T[] {
   items.sort((left, right) => right.score - left.score || left.id - right.id);
-  return items.length > limit ? items.slice(0, limit) : items;
+  if (items.length > limit) items.length = limit;
+  return items;
 }

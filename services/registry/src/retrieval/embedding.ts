@@ -14,15 +14,19 @@ export interface EmbeddingProvider {
 }
 
 /**
- * A feature-hashing embedder: each token (and each adjacent token pair) adds ±1 to a dimension
- * chosen by its hash. It is NOT a semantic model — it only knows surface words — and exists so the
- * hybrid path can run offline in tests and in the bench with real vector arithmetic of a realistic
+ * An offline embedder by random indexing: every token (and adjacent token pair) owns a fixed
+ * pseudo-random ±1 vector derived from its hash, and a text's vector is the sum of its features'
+ * vectors. Cosine similarity then approximates bag-of-words overlap, and the vectors are dense like
+ * a real model's. It is NOT a semantic model — it only knows surface words — and exists so the
+ * hybrid path runs offline in tests, demos and the bench with real vector arithmetic at a realistic
  * dimension. Deterministic across processes.
  */
 export class HashingEmbedder implements EmbeddingProvider {
   readonly model: string;
+  private readonly features = new Map<string, Int8Array>();
+
   constructor(readonly dimensions = 768) {
-    this.model = `feature-hashing-${dimensions}`;
+    this.model = `random-indexing-${dimensions}`;
   }
 
   async embed(texts: string[]): Promise<number[][]> {
@@ -34,10 +38,26 @@ export class HashingEmbedder implements EmbeddingProvider {
     const tokens = tokenize(text);
     const features = [...tokens, ...tokens.slice(1).map((token, index) => `${tokens[index]}_${token}`)];
     for (const feature of features) {
-      const digest = createHash("md5").update(feature).digest();
-      const slot = digest.readUInt32LE(0) % this.dimensions;
-      vector[slot] = (vector[slot] ?? 0) + ((digest[4] ?? 0) & 1 ? 1 : -1);
+      const signs = this.featureVector(feature);
+      for (let index = 0; index < this.dimensions; index++)
+        vector[index] = (vector[index] ?? 0) + (signs[index] ?? 0);
     }
     return vector;
+  }
+
+  private featureVector(feature: string): Int8Array {
+    let signs = this.features.get(feature);
+    if (signs) return signs;
+    let state = createHash("sha256").update(feature).digest().readUInt32LE(0) || 1;
+    signs = new Int8Array(this.dimensions);
+    for (let index = 0; index < this.dimensions; index++) {
+      // xorshift32: a fixed stream of signs per feature
+      state ^= state << 13;
+      state ^= state >>> 17;
+      state ^= state << 5;
+      signs[index] = state & 1 ? 1 : -1;
+    }
+    if (this.features.size < 100_000) this.features.set(feature, signs);
+    return signs;
   }
 }
