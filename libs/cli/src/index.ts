@@ -1,0 +1,13 @@
+export { COMMANDS, helpText, parseCommandLine } from "./args.js";
+export type { CommandSpec, ParsedCommandLine } from "./args.js";
+export { runCli } from "./cli.js";
+export { GatewayClient } from "./client/gateway-client.js";
+export { renderEvent, renderSummary } from "./client/progress.js";
+export { SseParser } from "./client/sse-parser.js";
+export type { ServerSentEvent } from "./client/sse-parser.js";
+export { collectStatus, renderStatus } from "./commands/status.js";
+export type { StatusReport } from "./commands/status.js";
+export { ExitCode } from "./io.js";
+export type { CliIo } from "./io.js";
+export { detectModelSetup } from "./model-setup.js";
+export * from "./stack/index.js";
