@@ -1,0 +1,111 @@
+/**
+ * Agent-loop overhead: what insitu itself costs per task when the model costs nothing. The
+ * model is the FAKE scripted one (test/e2e/scenarios/loop.json, zero latency), so every figure is
+ * orchestration: bus hops, KV compare-and-set, JetStream work queues, registry retrieval and
+ * usage records, and one real Deno sandbox call per task.
+ *
+ *   npx tsx test/bench/loop/bench.ts [--tasks 20] [--concurrency 4]
+ *
+ * Prints: the first task (writes, type-checks, tests and registers a tool), then sequential and
+ * concurrent reuse tasks (plan → sandbox call → judge → answer): p50/p99 end-to-end latency, the
+ * time each phase took (from the task's own events), tasks per second, and the registry's
+ * convergence figures (tools created, calls, EGL, reuse rate).
+ */
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { connectBus } from "@insitu/bus";
+import { RegistryStats } from "@insitu/contracts";
+import { startStack } from "../../harness/stack.js";
+import { eventsOf, submitTask } from "../../e2e/task-client.js";
+
+const { values } = parseArgs({
+  options: { tasks: { type: "string", default: "20" }, concurrency: { type: "string", default: "4" } },
+});
+const TASKS = Number(values.tasks);
+const CONCURRENCY = Number(values.concurrency);
+const SCRIPT = fileURLToPath(new URL("../../e2e/scenarios/loop.json", import.meta.url));
+const ROLES = ["manager", "tool-developer", "executor", "integrator"];
+
+function percentile(sorted: number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? Number.NaN;
+}
+const ms = (value: number) => `${value.toFixed(0)} ms`;
+
+const stack = await startStack({
+  services: ["registry", "sandbox", ...ROLES],
+  env: { LOG_LEVEL: "error" },
+  serviceEnv: Object.fromEntries(ROLES.map((role) => [role, { INSITU_SCRIPT: SCRIPT }])),
+  onLog: () => undefined,
+});
+const bus = await connectBus({ url: stack.natsUrl, prefix: stack.prefix, name: "bench-loop" });
+
+interface Sample {
+  totalMs: number;
+  phases: Record<string, number>;
+}
+
+async function runOne(question: string, label: string): Promise<Sample> {
+  const started = performance.now();
+  const task = await submitTask(bus, question, { label });
+  const record = await task.done;
+  const totalMs = performance.now() - started;
+  if (record.status !== "succeeded") throw new Error(`task ${task.taskId} ended ${record.status}`);
+  const at = (kind: Parameters<typeof eventsOf>[1]) => {
+    const event = eventsOf(task.events, kind)[0];
+    return event ? Date.parse(event.time) : Number.NaN;
+  };
+  const start = at("task-start");
+  const phases: Record<string, number> = {
+    "submit→plan-end": at("plan-end") - start,
+    "plan-end→tool-call-start": at("tool-call-start") - at("plan-end"),
+    "sandbox call": eventsOf(task.events, "tool-call-end")[0]?.durationMs ?? Number.NaN,
+    "tool-call-end→judge-end": at("judge-end") - at("tool-call-end"),
+    "judge-end→task-end": at("task-end") - at("judge-end"),
+  };
+  return { totalMs, phases };
+}
+
+function summarize(label: string, samples: Sample[], wallMs?: number): void {
+  const totals = samples.map((sample) => sample.totalMs).sort((a, b) => a - b);
+  console.log(`\n${label}: ${samples.length} tasks`);
+  console.log(`  end-to-end  p50 ${ms(percentile(totals, 50))}  p99 ${ms(percentile(totals, 99))}`);
+  for (const phase of Object.keys(samples[0]?.phases ?? {})) {
+    const values = samples.map((sample) => sample.phases[phase] ?? Number.NaN).sort((a, b) => a - b);
+    console.log(`  ${phase.padEnd(26)} p50 ${ms(percentile(values, 50))}`);
+  }
+  if (wallMs) console.log(`  throughput  ${((samples.length / wallMs) * 1000).toFixed(2)} tasks/s`);
+}
+
+try {
+  const first = await runOne("How many vowels are in the word 'encyclopedia'?", "bench-first");
+  console.log(
+    `first task (writes, checks, tests, registers count_vowels, then uses it): ${ms(first.totalMs)}`,
+  );
+
+  const sequential: Sample[] = [];
+  for (let index = 0; index < TASKS; index++)
+    sequential.push(await runOne("Count the vowels in 'onomatopoeia'.", "bench-seq"));
+  summarize("reuse, one at a time", sequential);
+
+  const concurrent: Sample[] = [];
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < TASKS) {
+        next++;
+        concurrent.push(await runOne("Count the vowels in 'onomatopoeia'.", "bench-par"));
+      }
+    }),
+  );
+  summarize(`reuse, ${CONCURRENCY} at a time`, concurrent, performance.now() - started);
+
+  const stats = await bus.request(RegistryStats, {});
+  const global = stats.global;
+  console.log(
+    `\nregistry: tools created ${global.toolsCreated}, tool calls ${global.toolCalls}, EGL ${global.egl.toFixed(4)}, reuse rate ${global.reuseRate.toFixed(3)}, success rate ${global.successRate.toFixed(3)}, library size ${global.librarySize}`,
+  );
+} finally {
+  await bus.drain();
+  await stack.stop();
+}
