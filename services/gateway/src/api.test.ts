@@ -75,7 +75,7 @@ function record(status: TaskRecord["status"]): TaskRecord {
   };
 }
 
-function setup(status: TaskRecord["status"] = "executing") {
+function setup(status: TaskRecord["status"] = "executing", apiToken?: string) {
   let push: (event: TaskEvent) => void = () => {};
   const stopped = vi.fn();
   const backend: GatewayBackend = {
@@ -107,6 +107,7 @@ function setup(status: TaskRecord["status"] = "executing") {
     bodyLimitBytes: 1024,
     heartbeatMs: 60_000,
     terminalGraceMs: 50,
+    ...(apiToken ? { apiToken } : {}),
   });
   const call = async (req: IncomingMessage): Promise<FakeResponse> => {
     const response = new FakeResponse();
@@ -214,6 +215,20 @@ describe("gateway API (no network)", () => {
     expect(bad.statusCode).toBe(400);
     expect(JSON.parse(bad.body).error).toMatchObject({ code: "INVALID_REQUEST", category: "user" });
     expect(bad.headers["x-request-id"]).toBeTruthy();
+  });
+
+  it("requires the bearer token when one is configured", async () => {
+    const { call } = setup("executing", "s3cret-token-0123456789");
+    const none = await call(request("GET", "/v1/tasks/t1"));
+    expect(none.statusCode).toBe(401);
+    expect(none.headers["www-authenticate"]).toContain("Bearer");
+    expect(JSON.parse(none.body).error.code).toBe("UNAUTHORIZED");
+    const wrong = await call(request("GET", "/v1/tasks/t1", undefined, { authorization: "Bearer nope" }));
+    expect(wrong.statusCode).toBe(401);
+    const right = await call(
+      request("GET", "/v1/tasks/t1", undefined, { authorization: "Bearer s3cret-token-0123456789" }),
+    );
+    expect(right.statusCode).toBe(200);
   });
 
   it("submits with 202 and links to the task and its events", async () => {

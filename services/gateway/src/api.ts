@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type TaskEvent, type TaskRecord, isTerminalTaskStatus } from "@insitu/contracts";
 import { ErrorCategory, InsituError } from "@insitu/errors";
@@ -30,6 +30,8 @@ export interface GatewayHandlerOptions {
    * one synthesized from its record, so a late client always sees how the task ended.
    */
   terminalGraceMs: number;
+  /** Bearer token required on every route when set. */
+  apiToken?: string;
   /** Observes each finished request (route label, status, seconds). */
   observe?: (route: string, method: string, status: number, seconds: number) => void;
 }
@@ -195,6 +197,13 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
           details: { allowed: match.allowed },
         });
       }
+      if (options.apiToken !== undefined && !bearerMatches(request.headers.authorization, options.apiToken)) {
+        response.setHeader("www-authenticate", 'Bearer realm="insitu"');
+        throw new InsituError("missing or wrong bearer token", {
+          code: GatewayErrorCode.unauthorized,
+          category: ErrorCategory.user,
+        });
+      }
       await match.route.handler({ request, response, params: match.params, url, requestId });
     };
     run().catch((error: unknown) => {
@@ -221,6 +230,15 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
       return streams.size;
     },
   };
+}
+
+/** Constant-time comparison of `Authorization: Bearer <token>` with the configured token. */
+export function bearerMatches(header: string | undefined, token: string): boolean {
+  const match = /^Bearer\s+(\S+)$/i.exec(header ?? "");
+  if (!match) return false;
+  const given = createHash("sha256").update(match[1]!).digest();
+  const expected = createHash("sha256").update(token).digest();
+  return timingSafeEqual(given, expected);
 }
 
 function publicError(error: InsituError): Record<string, unknown> {

@@ -16,6 +16,11 @@ export const GatewayConfigSchema = z.object({
   GATEWAY_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   /** Timeout of each bus request made on behalf of an HTTP request. */
   GATEWAY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
+  /**
+   * When set, every /v1 request must carry `Authorization: Bearer <token>` (401 otherwise). Leave
+   * it unset only while the gateway listens on loopback.
+   */
+  GATEWAY_API_TOKEN: z.string().min(16, "use a token of at least 16 characters").optional(),
   /** How long a finished task's stream waits for its `task-end` event before rebuilding it from the record. */
   GATEWAY_TERMINAL_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
 });

@@ -3,6 +3,7 @@ import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 /** Error codes the gateway itself produces (besides the shared ones in @insitu/errors). */
 export const GatewayErrorCode = {
   invalidRequest: "INVALID_REQUEST",
+  unauthorized: "UNAUTHORIZED",
   payloadTooLarge: "PAYLOAD_TOO_LARGE",
   unsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
   routeNotFound: "ROUTE_NOT_FOUND",
@@ -21,6 +22,8 @@ export function httpStatusFor(error: InsituError): number {
     case ErrorCode.malformedJson:
     case ErrorCode.messageTooDeep:
       return 400;
+    case GatewayErrorCode.unauthorized:
+      return 401;
     case ErrorCode.notFound:
     case GatewayErrorCode.routeNotFound:
       return 404;

@@ -17,9 +17,22 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
       bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
       heartbeatMs: config.GATEWAY_SSE_HEARTBEAT_MS,
       terminalGraceMs: config.GATEWAY_TERMINAL_GRACE_MS,
+      ...(config.GATEWAY_API_TOKEN ? { apiToken: config.GATEWAY_API_TOKEN } : {}),
       observe: gatewayMetrics.observe,
     });
-    logger.info("gateway API ready", { port: config.HTTP_PORT, prefix: config.NATS_PREFIX });
+    logger.info("gateway API ready", {
+      port: config.HTTP_PORT,
+      prefix: config.NATS_PREFIX,
+      auth: config.GATEWAY_API_TOKEN ? "bearer token" : "none",
+    });
+    if (!config.GATEWAY_API_TOKEN && !["127.0.0.1", "::1", "localhost"].includes(config.HTTP_HOST)) {
+      logger.warn(
+        "the gateway listens beyond loopback without GATEWAY_API_TOKEN: anyone who reaches it can submit tasks",
+        {
+          host: config.HTTP_HOST,
+        },
+      );
+    }
     return {
       http(request, response) {
         api.handle(request, response);

@@ -4,7 +4,15 @@ import { SseParser } from "./sse-parser.js";
 
 /** A thin client of the gateway's HTTP API (used by `ask`, `demo` and the e2e tests). */
 export class GatewayClient {
-  constructor(readonly baseUrl: string) {}
+  /** `token`: the gateway's GATEWAY_API_TOKEN, sent as a bearer token (default: $INSITU_GATEWAY_TOKEN). */
+  constructor(
+    readonly baseUrl: string,
+    private readonly token: string | undefined = process.env.INSITU_GATEWAY_TOKEN,
+  ) {}
+
+  private auth(): Record<string, string> {
+    return this.token ? { authorization: `Bearer ${this.token}` } : {};
+  }
 
   async submitTask(body: {
     question: string;
@@ -38,7 +46,7 @@ export class GatewayClient {
     let lastEventId: string | undefined;
     let reconnects = 0;
     for (;;) {
-      const headers: Record<string, string> = { accept: "text/event-stream" };
+      const headers: Record<string, string> = { accept: "text/event-stream", ...this.auth() };
       if (lastEventId) headers["last-event-id"] = lastEventId;
       let response: Response;
       try {
@@ -87,7 +95,7 @@ export class GatewayClient {
     try {
       response = await fetch(this.url(path.replace(/^\//, "")), {
         method,
-        headers: body === undefined ? {} : { "content-type": "application/json" },
+        headers: { ...this.auth(), ...(body === undefined ? {} : { "content-type": "application/json" }) },
         ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
     } catch (error) {

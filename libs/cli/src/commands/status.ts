@@ -82,7 +82,11 @@ export async function collectStatus(options: {
 
 async function librarySummary(gatewayUrl: string): Promise<StatusReport["library"]> {
   try {
-    const { ok, body } = await getJson(`${gatewayUrl.replace(/\/$/, "")}/v1/metrics/summary`);
+    const token = process.env.INSITU_GATEWAY_TOKEN;
+    const { ok, body } = await getJson(
+      `${gatewayUrl.replace(/\/$/, "")}/v1/metrics/summary`,
+      token ? { authorization: `Bearer ${token}` } : {},
+    );
     if (!ok || typeof body.librarySize !== "number" || typeof body.toolCalls !== "number") return undefined;
     const rate = (value: unknown): number | null => (typeof value === "number" ? value : null);
     return {
@@ -98,8 +102,11 @@ async function librarySummary(gatewayUrl: string): Promise<StatusReport["library
   }
 }
 
-async function getJson(url: string): Promise<{ ok: boolean; status: number; body: Record<string, unknown> }> {
-  const response = await fetch(url, { signal: AbortSignal.timeout(2000) });
+async function getJson(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ ok: boolean; status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, { headers, signal: AbortSignal.timeout(2000) });
   const text = await response.text();
   let body: Record<string, unknown> = {};
   try {
