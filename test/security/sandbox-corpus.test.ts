@@ -30,6 +30,8 @@ interface Case {
 }
 
 const FAST: ToolLimits = { timeoutMs: 1500, memoryMb: 128, outputBytes: 256 * 1024 };
+/** For programs a memory or size limit must stop: a wall limit a loaded machine cannot reach first. */
+const BOMB: ToolLimits = { ...FAST, timeoutMs: 10_000 };
 
 const cases: Case[] = [
   // files
@@ -196,25 +198,25 @@ const cases: Case[] = [
   { file: "worker-flood", status: "TIMEOUT" },
   // resource bombs
   { file: "cpu-spin", status: "TIMEOUT" },
-  { file: "heap-bomb", status: "MEMORY_LIMIT" },
-  { file: "arraybuffer-bomb", status: "MEMORY_LIMIT" },
+  { file: "heap-bomb", limits: BOMB, status: "MEMORY_LIMIT" },
+  { file: "arraybuffer-bomb", limits: BOMB, status: "MEMORY_LIMIT" },
   // V8's maximum string length (~512 MB) stops it before any OS limit does.
-  { file: "string-bomb", status: "CRASH", message: /Invalid string length/ },
+  { file: "string-bomb", limits: BOMB, status: "CRASH", message: /Invalid string length/ },
   { file: "atomics-wait-hang", status: "TIMEOUT" },
   { file: "redos", status: "TIMEOUT" },
   { file: "never-settles", status: "TIMEOUT" },
   // output
-  { file: "stdout-flood", status: "OUTPUT_LIMIT" },
-  { file: "stderr-flood", status: "OUTPUT_LIMIT" },
-  { file: "huge-output", status: "OUTPUT_LIMIT" },
-  { file: "deep-output", status: "INVALID_OUTPUT" },
+  { file: "stdout-flood", limits: BOMB, status: "OUTPUT_LIMIT" },
+  { file: "stderr-flood", limits: BOMB, status: "OUTPUT_LIMIT" },
+  { file: "huge-output", limits: BOMB, status: "OUTPUT_LIMIT" },
+  { file: "deep-output", limits: BOMB, status: "INVALID_OUTPUT" },
   {
     file: "very-deep-output",
-    limits: { ...FAST, memoryMb: 512, outputBytes: 8 * 1024 * 1024 },
+    limits: { ...BOMB, memoryMb: 512, outputBytes: 8 * 1024 * 1024 },
     status: "INVALID_OUTPUT",
     message: undefined,
   },
-  { file: "cyclic-output", status: "INVALID_OUTPUT" },
+  { file: "cyclic-output", limits: BOMB, status: "INVALID_OUTPUT" },
   // forged results
   { file: "forged-frame-guess", status: "CRASH", message: /real failure/ },
   { file: "forged-patched-globals", status: "CRASH", message: /real failure/ },
@@ -224,9 +226,10 @@ const cases: Case[] = [
   { file: "storage-local-storage", status: "CRASH", message: /Not a directory/ },
   { file: "storage-cache-api", status: "CRASH", message: /cache storage/ },
   // disk
-  { file: "disk-fill-one-file", limits: { ...FAST, memoryMb: 512 }, status: "OUTPUT_LIMIT" },
+  { file: "disk-fill-one-file", limits: { ...BOMB, memoryMb: 512 }, status: "OUTPUT_LIMIT" },
   {
     file: "disk-fill-many-files",
+    limits: { ...FAST, timeoutMs: 5000 },
     // On the sandbox's tmpfs under a memory cgroup, a tool's files are memory charged to its own
     // cgroup; otherwise (no root, no cgroup) the wall clock is what stops it.
     status: (mechanism, storage) =>

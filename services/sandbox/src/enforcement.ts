@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -83,6 +83,45 @@ function replicaDirName(): string {
   return `insitu-sandbox-${process.pid}`;
 }
 
+/**
+ * Removes replica cgroups left by sandbox processes that died without cleaning up (SIGKILL, OOM):
+ * only `insitu-sandbox-<pid>` groups whose pid is gone, and only once empty.
+ */
+function sweepStaleGroups(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = /^insitu-sandbox-(\d+)$/.exec(name);
+    if (!match || isAlive(Number(match[1]))) continue;
+    const dir = join(parent, name);
+    for (const child of safeReaddir(dir)) {
+      if (child.startsWith("call-")) removeGroupNow(join(dir, child));
+    }
+    removeGroupNow(dir);
+  }
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir);
+  } catch {
+    return [];
+  }
+}
+
 function tryCgroupV2(root: string): Enforcement | string {
   try {
     if (!existsSync(join(root, "cgroup.controllers"))) return "/sys/fs/cgroup is not a cgroup2 mount";
@@ -93,6 +132,7 @@ function tryCgroupV2(root: string): Enforcement | string {
     if (!available.includes("memory") || !available.includes("pids")) {
       return `memory/pids controllers not delegated here (have: ${available.join(" ").trim() || "none"})`;
     }
+    sweepStaleGroups(ownDir);
     const base = join(ownDir, replicaDirName());
     mkdirSync(base, { recursive: true });
     // Enabling controllers for children of `base` is allowed because `base` holds no process.
@@ -131,8 +171,12 @@ function tryCgroupV1(root: string): Enforcement | string {
     if (!existsSync(join(pidsRoot, "pids.max")) && !existsSync(join(pidsRoot, "cgroup.procs"))) {
       return "no v1 pids hierarchy";
     }
-    const memoryBase = join(memoryRoot, ownCgroupPath("memory") ?? "/", replicaDirName());
-    const pidsBase = join(pidsRoot, ownCgroupPath("pids") ?? "/", replicaDirName());
+    const memoryParent = join(memoryRoot, ownCgroupPath("memory") ?? "/");
+    const pidsParent = join(pidsRoot, ownCgroupPath("pids") ?? "/");
+    sweepStaleGroups(memoryParent);
+    sweepStaleGroups(pidsParent);
+    const memoryBase = join(memoryParent, replicaDirName());
+    const pidsBase = join(pidsParent, replicaDirName());
     mkdirSync(memoryBase, { recursive: true });
     mkdirSync(pidsBase, { recursive: true });
     return {

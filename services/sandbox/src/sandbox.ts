@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -16,7 +16,7 @@ import {
 import { Admission } from "./admission.js";
 import { classifyRun } from "./classify.js";
 import { resolveDenoBinary } from "./deno-binary.js";
-import { type Enforcement, detectEnforcement } from "./enforcement.js";
+import { type Enforcement, detectEnforcement, isAlive } from "./enforcement.js";
 import { type SandboxPolicy, computeGrant } from "./policy.js";
 import {
   type Job,
@@ -97,6 +97,7 @@ export class Sandbox {
   constructor(readonly options: SandboxOptions) {
     this.enforcement = options.enforcement ?? detectEnforcement();
     // Not /dev/shm: Deno treats everything under /dev as a device and demands --allow-all for it.
+    sweepStaleReplicaDirs(options.workRoot ?? tmpdir());
     this.replicaDir = join(
       options.workRoot ?? tmpdir(),
       `insitu-sandbox-${process.pid}-${Date.now().toString(36)}`,
@@ -248,6 +249,27 @@ export class Sandbox {
       }
     }
     rmSync(this.replicaDir, { recursive: true, force: true });
+  }
+}
+
+/** Removes folders (and tmpfs mounts) of sandbox replicas that died without cleaning up. */
+function sweepStaleReplicaDirs(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = /^insitu-sandbox-(\d+)-[a-z0-9]+$/.exec(name);
+    if (!match || isAlive(Number(match[1]))) continue;
+    const dir = join(parent, name);
+    try {
+      execFileSync("umount", ["-l", join(dir, "work")], { stdio: "ignore" });
+    } catch {
+      // not mounted
+    }
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
