@@ -360,6 +360,27 @@ describe("registry on the in-memory bus", () => {
     ]);
   });
 
+  it("keeps large code and tests in the object store and serves them back intact", async () => {
+    const request = registerRequest("t", "render_report", "Renders a long report template.");
+    request.code = `${request.code}\n// ${"padding ".repeat(20_000)}\n`;
+    const registered = await bus.request(RegistryRegister, request);
+    const stored = await (await bus.kv("registry")).get<{ code?: string; body?: string }>(
+      `version.${registered.hash.slice(7)}`,
+    );
+    expect(stored?.value.code).toBeUndefined();
+    expect(stored?.value.body).toBe(`version-${registered.hash.slice(7)}`);
+    const record = await bus.request(RegistryGet, { by: "hash", hash: registered.hash });
+    expect(record.code).toBe(request.code);
+    expect(record.tests).toEqual(request.tests);
+  });
+
+  it("refuses parents that were never registered", async () => {
+    const request = registerRequest("t", "trim_text", "Trims a text.", {
+      parents: [`sha256:${"0".repeat(64)}`],
+    });
+    expect((await rejection(bus.request(RegistryRegister, request))).code).toBe("INVALID_TOOL_VERSION");
+  });
+
   it("a second registry on the same store sees every change through the watch", async () => {
     const other = await Registry.open(bus, { logger });
     try {
