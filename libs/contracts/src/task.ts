@@ -287,6 +287,10 @@ export const ExecutorRunWork = defineWorkQueue({
       /** Key findings carried from earlier rounds. */
       priorFindings: z.string().max(50_000).optional(),
       maxSteps: z.number().int().min(1).max(100),
+      /** Tokens this round may still spend (what is left of the task's budget); the round stops when spent. */
+      maxTokens: z.number().int().min(1).optional(),
+      /** ISO-8601 time the task's wall-time budget ends; the round stops at it. */
+      deadline: z.string().max(40).optional(),
     })
     .strict(),
 });

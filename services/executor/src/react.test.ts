@@ -231,6 +231,29 @@ describe("runReact", () => {
   });
 });
 
+describe("budgets inside a round", () => {
+  it("stops when the task's remaining tokens are spent, without another model call", async () => {
+    const call = {
+      toolCalls: [{ name: "count_words", arguments: { text: "a" } }],
+      usage: { inputTokens: 600, outputTokens: 10 },
+    };
+    const model = createScriptedModel([call, call, call]);
+    const p = ports(() => ({ status: "ok", output: { count: 1 }, durationMs: 1 }));
+    const result = await runReact(work({ maxTokens: 1000 }), p.deps(model));
+    expect(model.calls).toHaveLength(2);
+    expect(result.stepBudgetExhausted).toBe(true);
+    expect(result.conclusion).toMatch(/Not found: the task's token budget ran out \(1220 tokens/);
+  });
+
+  it("stops at the task's deadline", async () => {
+    const model = createScriptedModel([]);
+    const p = ports(() => ({ status: "ok", output: {}, durationMs: 1 }));
+    const result = await runReact(work({ deadline: "2020-01-01T00:00:00.000Z" }), p.deps(model));
+    expect(model.calls).toHaveLength(0);
+    expect(result.conclusion).toMatch(/wall-time budget ran out/);
+  });
+});
+
 describe("classification and report parsing", () => {
   it("classifies outcomes like the original's reviewer", () => {
     expect(classifyOutcome({ status: "ok", output: { count: 1 }, durationMs: 1 })).toBe("success");

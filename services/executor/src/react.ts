@@ -162,7 +162,23 @@ export async function runReact(
     return result;
   };
 
+  const deadline = work.deadline ? Date.parse(work.deadline) : Number.POSITIVE_INFINITY;
+  /** Why the task's budget stops this round now, or undefined. */
+  const budgetStop = (): string | undefined => {
+    if (work.maxTokens !== undefined && usage.inputTokens + usage.outputTokens >= work.maxTokens) {
+      return `the task's token budget ran out (${usage.inputTokens + usage.outputTokens} tokens used this round)`;
+    }
+    if (deps.now().getTime() >= deadline) return "the task's wall-time budget ran out";
+    return undefined;
+  };
+
   for (;;) {
+    const stop = budgetStop();
+    if (stop) {
+      stepBudgetExhausted = true;
+      report = budgetStopReport(stop, calls);
+      break;
+    }
     messages = await maybeSummarize(messages, work, deps, charge);
     const result = await generate({ system, tools: definitions(), toolChoice: "auto" });
     messages.push(toModelMessage(result));
@@ -334,6 +350,25 @@ export async function runReact(
 }
 
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+function budgetStopReport(reason: string, calls: CallRecord[]): string {
+  const findings =
+    calls.length === 0
+      ? "- (no tool calls)"
+      : calls
+          .map((call) => `- ${call.tool.name}(${JSON.stringify(call.input).slice(0, 300)}) → ${call.outcome}`)
+          .join("\n");
+  return [
+    "## Reasoning & Plan",
+    `The round stopped early: ${reason}.`,
+    "",
+    "## Key Findings & Evidence",
+    findings,
+    "",
+    "## Final Conclusion",
+    `Not found: ${reason}.`,
+  ].join("\n");
+}
 
 function capabilityReport(
   text: string,

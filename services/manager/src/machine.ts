@@ -225,6 +225,11 @@ function dispatchExecute(state: ManagerState, deps: MachineDeps): void {
       failureReport: state.failureReport,
       priorFindings: state.findings,
       maxSteps: state.record.budgets.executorSteps,
+      maxTokens: Math.max(
+        1,
+        state.record.budgets.tokens - state.record.usage.inputTokens - state.record.usage.outputTokens,
+      ),
+      deadline: new Date(Date.parse(state.record.createdAt) + state.record.budgets.wallMs).toISOString(),
     },
   });
 }
