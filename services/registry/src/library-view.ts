@@ -111,7 +111,6 @@ export class LibraryView {
   private async apply(key: string, value: unknown, revision: number): Promise<void> {
     const known = this.revisions.get(key);
     if (known !== undefined && known >= revision) return;
-    this.revisions.set(key, revision);
     if (value === undefined) return; // deletions: the registry never deletes what it serves
     const [kind, ...rest] = key.split(".");
     const id = rest.join(".");
@@ -138,6 +137,9 @@ export class LibraryView {
         await this.setCurrent(value as SnapshotDocument);
         break;
     }
+    // Recorded only once applied: a change that failed (say, a body not readable yet) is applied
+    // again when it is seen again (the next read barrier or watch event).
+    this.revisions.set(key, revision);
     for (const listener of this.listeners) listener(key);
     for (let index = this.waiters.length - 1; index >= 0; index--) {
       const waiter = this.waiters[index];

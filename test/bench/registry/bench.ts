@@ -368,7 +368,7 @@ try {
       }),
     ),
   );
-  vectors.forEach((vector, index) => exactIndex.add(index, vector));
+  for (const [index, vector] of vectors.entries()) exactIndex.add(index, vector);
   const exactNote =
     TOOLS * DIMENSIONS > EXACT_SCAN_BUDGET
       ? "sign-bit prefilter + exact rescoring"
