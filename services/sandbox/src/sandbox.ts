@@ -197,16 +197,30 @@ export class Sandbox {
   /** Runs each test case as its own call (at most `concurrency` at once) and judges it. */
   async test(request: TestRequest): Promise<TestReport> {
     const started = performance.now();
-    const results = await Promise.all(
-      request.tests.map(async (testCase) => {
+    // At most `concurrency` cases of one request in flight, so a long test list waits its turn
+    // instead of overflowing the admission queue (which answers SANDBOX_BUSY).
+    const results: TestReport["results"] = new Array(request.tests.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < request.tests.length) {
+        const index = next;
+        next += 1;
+        const testCase = request.tests[index]!;
         const outcome = await this.exec({
           tool: request.tool,
           input: testCase.input,
           grantedSecrets: request.grantedSecrets,
         });
         const verdict = judgeTestCase(testCase, outcome);
-        return { ...verdict, durationMs: outcome.durationMs, ...(verdict.passed ? {} : { outcome }) };
-      }),
+        results[index] = {
+          ...verdict,
+          durationMs: outcome.durationMs,
+          ...(verdict.passed ? {} : { outcome }),
+        };
+      }
+    };
+    await Promise.all(
+      Array.from({ length: Math.min(this.admission.concurrency, request.tests.length) }, worker),
     );
     return { passed: results.every((result) => result.passed), results, durationMs: elapsed(started) };
   }
