@@ -190,6 +190,32 @@ describe("manager state machine", () => {
     expect(finished).toEqual(["succeeded"]);
   });
 
+  it("applies two builds finishing at once (compare-and-set retry) and dispatches the round once", async () => {
+    const f = fakes({
+      plans: [
+        {
+          required_tool_names: [],
+          tool_usage_guidance: "both",
+          tool_requests: [requestOf("parse_table"), requestOf("count_words")],
+        },
+      ],
+    });
+    const { taskId } = await f.manager.submit({ question: "q" });
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    f.steps.set(`${taskId}.r1.build.parse_table`, build("parse_table", true));
+    f.steps.set(`${taskId}.r1.build.count_words`, build("count_words", true));
+    await Promise.all([
+      f.manager.handleWork({ taskId, kind: "build-done", step: "r1.build.parse_table" }),
+      f.manager.handleWork({ taskId, kind: "build-done", step: "r1.build.count_words" }),
+    ]);
+    const executes = f.performed.filter((effect) => effect.type === "execute");
+    expect(executes).toHaveLength(1);
+    expect(
+      executes[0]?.type === "execute" && executes[0].payload.tools.map((tool) => tool.name).sort(),
+    ).toEqual(["count_words", "parse_table"]);
+    expect(f.record(taskId)?.toolsCreated.sort()).toEqual(["count_words", "parse_table"]);
+  });
+
   it("acknowledges a redelivered step without doing it twice", async () => {
     const f = fakes({
       plans: [{ required_tool_names: [], tool_usage_guidance: "think", tool_requests: [] }],
