@@ -1,10 +1,11 @@
 import { mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative } from "node:path";
 import { isInsituError } from "@insitu/errors";
 import { type CliIo, ExitCode, natsInstallHint } from "../io.js";
 import { detectModelSetup } from "../model-setup.js";
 import { discoverServices } from "../stack/discover.js";
 import { formatLogLine } from "../stack/log-format.js";
+import { dataDir } from "../stack/paths.js";
 import { freePort, isPortInUse } from "../stack/ports.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { type Stack, startStack } from "../stack/stack.js";
@@ -44,10 +45,16 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
   }
   const gatewayPort = await preferPort(wantedGatewayPort, "gateway", io);
   const external = io.env.NATS_URL;
-  const natsPort = external ? undefined : await preferPort(DEFAULTS.natsPort, "NATS", io);
+  const natsPort = external
+    ? undefined
+    : await preferPort(Number(io.env.INSITU_NATS_PORT ?? DEFAULTS.natsPort), "NATS", io);
   const natsMonitorPort = external
     ? undefined
-    : await preferPort(DEFAULTS.natsMonitorPort, "NATS monitor", io);
+    : await preferPort(
+        Number(io.env.INSITU_NATS_MONITOR_PORT ?? DEFAULTS.natsMonitorPort),
+        "NATS monitor",
+        io,
+      );
 
   const model = detectModelSetup(io.env, root);
   if (!model.configured) io.err(`\nNote: ${model.message}\n\n`);
@@ -70,7 +77,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
     stack = await startStack({
       root,
       services,
-      natsDataDir: join(root, ".data", "nats"),
+      natsDataDir: join(dataDir(root), "nats"),
       ...(natsPort === undefined ? {} : { natsPort }),
       ...(natsMonitorPort === undefined ? {} : { natsMonitorPort }),
       prefix: io.env.NATS_PREFIX ?? DEFAULTS.prefix,
@@ -149,7 +156,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       "",
       "insitu is up.",
       gateway ? `  gateway   ${gateway.url}` : "  gateway   (not started)",
-      `  NATS      ${stack.natsUrl}${stack.ownsNats ? `  (JetStream data in ${join(".data", "nats")})` : ""}`,
+      `  NATS      ${stack.natsUrl}${stack.ownsNats ? `  (JetStream data in ${relative(process.cwd(), join(dataDir(root), "nats")) || "."})` : ""}`,
       `  services  ${[...stack.services.keys()].filter((name) => !failedNames.has(name)).join(", ") || "none"}` +
         (failedNames.size > 0 ? `  (not running: ${[...failedNames].join(", ")})` : ""),
       `  model     ${model.configured ? model.description : "NOT CONFIGURED (see the note above)"}`,
@@ -217,8 +224,8 @@ async function writePrometheusTargets(root: string, stack: Stack): Promise<void>
     targets: [`127.0.0.1:${service.port}`],
     labels: { role: service.name },
   }));
-  await mkdir(join(root, ".data", "prometheus"), { recursive: true });
-  await writeFile(join(root, ".data", "prometheus", "targets.json"), `${JSON.stringify(targets, null, 2)}\n`);
+  await mkdir(join(dataDir(root), "prometheus"), { recursive: true });
+  await writeFile(join(dataDir(root), "prometheus", "targets.json"), `${JSON.stringify(targets, null, 2)}\n`);
 }
 
 /** `port` when free, otherwise a free one (said out loud). */

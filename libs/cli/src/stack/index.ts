@@ -4,7 +4,8 @@ export { colorFor, formatLogLine, splitLines } from "./log-format.js";
 export type { LogFormatOptions } from "./log-format.js";
 export { freePort, isPortInUse } from "./ports.js";
 export { findRepoRoot } from "./repo-root.js";
-export { dataDir, startStack } from "./stack.js";
+export { dataDir } from "./paths.js";
+export { startStack } from "./stack.js";
 export type { Stack, StackOptions, StackService } from "./stack.js";
 export {
   StackStateSchema,

@@ -235,8 +235,3 @@ function selectServices(available: ServiceEntry[], wanted: readonly string[] | u
   }
   return available.filter((entry) => wanted.includes(entry.name));
 }
-
-/** Where `insitu up` keeps its state (JetStream data, the running stack's ports). */
-export function dataDir(root: string): string {
-  return join(root, ".data");
-}

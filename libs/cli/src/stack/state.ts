@@ -1,6 +1,7 @@
 import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { z } from "zod";
+import { dataDir } from "./paths.js";
 
 /**
  * What `insitu up` writes to `.data/stack.json` so `insitu status` / `ask` / `demo` in another
@@ -24,7 +25,7 @@ export const StackStateSchema = z
 export type StackState = z.infer<typeof StackStateSchema>;
 
 export function stackStatePath(root: string): string {
-  return join(root, ".data", "stack.json");
+  return join(dataDir(root), "stack.json");
 }
 
 export async function writeStackState(root: string, state: StackState): Promise<void> {
