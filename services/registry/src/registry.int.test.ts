@@ -1,5 +1,8 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import {
@@ -24,6 +27,7 @@ import { InsituError } from "@insitu/errors";
 import { createLogger } from "@insitu/telemetry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registryEndpoints } from "./endpoints.js";
+import { exportLibrary, importLibrary } from "./export.js";
 import { Registry } from "./registry.js";
 import { registerRequest } from "./testing.js";
 
@@ -242,6 +246,40 @@ describe("registry on a real nats-server", () => {
     for (const { registry, served } of [a, b]) {
       await served.stop();
       registry.stop();
+    }
+  });
+
+  it("exports a library to files and warm-starts another stack from them", async () => {
+    const source = await replica(prefix());
+    for (const [index, name] of ["trim_text", "count_words", "parse_csv"].entries()) {
+      await source.registry.register(
+        registerRequest(`t${index}`, name, `Tool ${name.replace("_", " ")} for export.`),
+      );
+      const hash = source.registry.view.poolVersion(`t${index}`, name) as string;
+      await source.registry.recordUsage({
+        calls: [{ callId: `c${index}`, taskId: `t${index}`, hash, outcome: "success", latencyMs: 1 }],
+      });
+      await source.registry.finishTask({ taskId: `t${index}` });
+    }
+    const directory = await mkdtemp(join(tmpdir(), "registry-export-int-"));
+    try {
+      expect(await exportLibrary(source.registry, directory)).toMatchObject({ snapshot: 3, tools: 3 });
+      const target = await replica(prefix());
+      const imported = await importLibrary(target.registry, directory);
+      expect(imported).toMatchObject({ tools: 3, created: 3, edited: [] });
+      expect([...target.registry.view.currentTools].sort()).toEqual(
+        [...source.registry.view.currentTools].sort(),
+      );
+      const hash = source.registry.view.currentTools.get("parse_csv") as string;
+      expect((await target.registry.get({ by: "hash", hash })).code).toBe(
+        (await source.registry.get({ by: "hash", hash })).code,
+      );
+      for (const { registry, served } of [source, target]) {
+        await served.stop();
+        registry.stop();
+      }
+    } finally {
+      await rm(directory, { recursive: true, force: true });
     }
   });
 
