@@ -71,5 +71,10 @@ describe("planRound", () => {
     expect(JSON.stringify(feedback)).toMatch(/not_a_candidate is not one of the candidate tools/);
     expect(JSON.stringify(feedback)).toMatch(/arbitrary code/);
     expect(usage.inputTokens).toBeGreaterThan(0);
+    // The provider gets a schema without keywords its subset rejects.
+    expect(JSON.stringify(model.calls[0]?.responseSchema)).not.toContain("propertyNames");
+    expect(model.calls[0]?.responseSchema).toMatchObject({
+      required: ["required_tool_names", "tool_usage_guidance", "tool_requests"],
+    });
   });
 });

@@ -2,6 +2,7 @@ import { ToolRequestSchema } from "@insitu/contracts";
 import type { ToolRequest } from "@insitu/contracts";
 import { type LanguageModel, type Usage, generateObject } from "@insitu/llm";
 import { z } from "zod";
+import { responseSchemaFor } from "./response-schema.js";
 import { renderPrompt } from "./template.js";
 
 /** A tool the registry's retrieval offered for this task. */
@@ -193,15 +194,17 @@ export async function planRound(
   options: { signal?: AbortSignal; maxRepairs?: number } = {},
 ): Promise<{ plan: Plan; usage: Usage }> {
   const candidateNames = new Set(input.candidates.map((candidate) => candidate.name));
+  const schema = planSchema(candidateNames);
   const result = await generateObject(
     model,
     {
       system: "You are the Manager of insitu. Reply with JSON only.",
+      responseSchema: responseSchemaFor(schema),
       messages: [{ role: "user", content: renderPlanPrompt(input) }],
       taskId: input.taskId,
       signal: options.signal,
     },
-    planSchema(candidateNames),
+    schema,
     { maxRepairs: options.maxRepairs ?? 2 },
   );
   return { plan: result.object, usage: result.usage };

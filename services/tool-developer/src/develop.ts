@@ -10,6 +10,7 @@ import {
 } from "@insitu/tool-kit";
 import { z } from "zod";
 import { composeModule } from "./compose.js";
+import { responseSchemaFor } from "./response-schema.js";
 import { renderPrompt } from "./template.js";
 
 /** What the model answers when it writes (or repairs) a tool. */
@@ -20,6 +21,7 @@ export const DraftSchema = z.object({
   notes: z.string().max(4000).optional(),
 });
 export type Draft = z.infer<typeof DraftSchema>;
+const DRAFT_RESPONSE_SCHEMA = responseSchemaFor(DraftSchema);
 
 export interface CheckReport {
   ok: boolean;
@@ -123,6 +125,7 @@ export async function developTool(
       deps.model,
       {
         system: "You are the Tool Developer of insitu. Reply with JSON only.",
+        responseSchema: DRAFT_RESPONSE_SCHEMA,
         messages,
         taskId: options.taskId,
         signal: deps.signal,
