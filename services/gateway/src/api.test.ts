@@ -75,7 +75,7 @@ function record(status: TaskRecord["status"]): TaskRecord {
   };
 }
 
-function setup(status: TaskRecord["status"] = "executing", apiToken?: string) {
+function setup(status: TaskRecord["status"] = "executing", apiToken?: string, maxStreams?: number) {
   let push: (event: TaskEvent) => void = () => {};
   const stopped = vi.fn();
   const backend: GatewayBackend = {
@@ -108,6 +108,7 @@ function setup(status: TaskRecord["status"] = "executing", apiToken?: string) {
     heartbeatMs: 60_000,
     terminalGraceMs: 50,
     ...(apiToken ? { apiToken } : {}),
+    ...(maxStreams ? { maxStreams } : {}),
   });
   const call = async (req: IncomingMessage): Promise<FakeResponse> => {
     const response = new FakeResponse();
@@ -186,6 +187,14 @@ describe("gateway API (no network)", () => {
     expect(response.body).toContain(
       'id: 2\nevent: task-end\ndata: {"kind":"task-end","taskId":"t1","time":"f","status":"succeeded","answer":{"final_answer":"5"',
     );
+  });
+
+  it("refuses streams beyond the limit with a retryable 503", async () => {
+    const { call } = setup("executing", undefined, 1);
+    await call(request("GET", "/v1/tasks/t1/events"));
+    const refused = await call(request("GET", "/v1/tasks/t1/events"));
+    expect(refused.statusCode).toBe(503);
+    expect(JSON.parse(refused.body).error).toMatchObject({ code: "TOO_MANY_STREAMS", retryable: true });
   });
 
   it("close() ends every open stream", async () => {

@@ -30,6 +30,8 @@ export interface GatewayHandlerOptions {
    * one synthesized from its record, so a late client always sees how the task ended.
    */
   terminalGraceMs: number;
+  /** Event streams open at once (each holds a JetStream consumer); more are refused with 503. */
+  maxStreams?: number;
   /** Bearer token required on every route when set. */
   apiToken?: string;
   /** Observes each finished request (route label, status, seconds). */
@@ -93,6 +95,13 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
     }),
     defineRoute("GET", "/v1/tasks/:id/events", async (context) => {
       const { id } = parseInput(TaskIdParamSchema, context.params, "path");
+      if (streams.size >= (options.maxStreams ?? 1000)) {
+        throw new InsituError(`too many open event streams (${streams.size}); retry later`, {
+          code: GatewayErrorCode.tooManyStreams,
+          retryable: true,
+          details: { limit: options.maxStreams ?? 1000 },
+        });
+      }
       // 404 for an unknown task before the stream opens (afterwards only events can be sent).
       const record = await backend.getTask(id);
       await streamTaskEvents(context, id, record);

@@ -14,6 +14,8 @@ export const GatewayConfigSchema = z.object({
     .default(256 * 1024),
   /** Keep-alive comment interval on event streams. */
   GATEWAY_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
+  /** Event streams open at once per gateway process (each holds a JetStream consumer). */
+  GATEWAY_MAX_STREAMS: z.coerce.number().int().min(1).max(100_000).default(1000),
   /** Timeout of each bus request made on behalf of an HTTP request. */
   GATEWAY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /**

@@ -4,6 +4,7 @@ import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 export const GatewayErrorCode = {
   invalidRequest: "INVALID_REQUEST",
   unauthorized: "UNAUTHORIZED",
+  tooManyStreams: "TOO_MANY_STREAMS",
   payloadTooLarge: "PAYLOAD_TOO_LARGE",
   unsupportedMediaType: "UNSUPPORTED_MEDIA_TYPE",
   routeNotFound: "ROUTE_NOT_FOUND",
@@ -41,6 +42,7 @@ export function httpStatusFor(error: InsituError): number {
     case ErrorCode.timeout:
       return 504;
     case ErrorCode.unavailable:
+    case GatewayErrorCode.tooManyStreams:
       return 503;
     default:
       return error.category === ErrorCategory.user ? 400 : error.retryable ? 503 : 500;

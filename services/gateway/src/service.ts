@@ -17,6 +17,7 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
       bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
       heartbeatMs: config.GATEWAY_SSE_HEARTBEAT_MS,
       terminalGraceMs: config.GATEWAY_TERMINAL_GRACE_MS,
+      maxStreams: config.GATEWAY_MAX_STREAMS,
       ...(config.GATEWAY_API_TOKEN ? { apiToken: config.GATEWAY_API_TOKEN } : {}),
       observe: gatewayMetrics.observe,
     });
