@@ -50,13 +50,16 @@ export function detectEnforcement(
   const failures: string[] = [];
   if (options.forceMechanism !== EnforcementMechanism.prlimit) {
     if (options.forceMechanism !== EnforcementMechanism.cgroupV1) {
-      const v2 = tryCgroupV2(root);
+      // Unified mode mounts v2 at the root; hybrid mode (systemd) at <root>/unified.
+      const v2Root = existsSync(join(root, "cgroup.controllers")) ? root : join(root, "unified");
+      const v2 = tryCgroupV2(v2Root);
       if (typeof v2 !== "string") return v2;
       failures.push(`cgroup v2: ${v2}`);
     }
     if (options.forceMechanism !== EnforcementMechanism.cgroupV2) {
       const v1 = tryCgroupV1(root);
-      if (typeof v1 !== "string") return v1;
+      if (typeof v1 !== "string")
+        return { ...v1, reason: `${v1.reason}; not v2 because ${failures.join("; ") || "forced"}` };
       failures.push(`cgroup v1: ${v1}`);
     }
   }
@@ -124,13 +127,20 @@ function safeReaddir(dir: string): string[] {
 
 function tryCgroupV2(root: string): Enforcement | string {
   try {
-    if (!existsSync(join(root, "cgroup.controllers"))) return "/sys/fs/cgroup is not a cgroup2 mount";
+    if (!existsSync(join(root, "cgroup.controllers"))) return `${root} is not a cgroup2 mount`;
     const own = ownCgroupPath(undefined);
     if (own === undefined) return "no unified entry in /proc/self/cgroup";
     const ownDir = join(root, own);
     const available = readFileSync(join(ownDir, "cgroup.controllers"), "utf8").split(/\s+/);
     if (!available.includes("memory") || !available.includes("pids")) {
       return `memory/pids controllers not delegated here (have: ${available.join(" ").trim() || "none"})`;
+    }
+    const enabled = readFileSync(join(ownDir, "cgroup.subtree_control"), "utf8").split(/\s+/);
+    if (!enabled.includes("memory") || !enabled.includes("pids")) {
+      // Allowed at a cgroup namespace's root (a container) or in a delegated cgroup without
+      // processes of its own; anywhere else the kernel refuses ("no internal processes") and we
+      // fall back to v1 or prlimit.
+      writeFileSync(join(ownDir, "cgroup.subtree_control"), "+memory +pids");
     }
     sweepStaleGroups(ownDir);
     const base = join(ownDir, replicaDirName());
@@ -181,7 +191,7 @@ function tryCgroupV1(root: string): Enforcement | string {
     mkdirSync(pidsBase, { recursive: true });
     return {
       mechanism: EnforcementMechanism.cgroupV1,
-      reason: `v1 memory ${memoryBase}, pids ${pidsBase} (no delegated cgroup v2 memory controller)`,
+      reason: `v1 memory ${memoryBase}, pids ${pidsBase}`,
       createCallGroup(id, limits) {
         const memoryDir = join(memoryBase, id);
         const pidsDir = join(pidsBase, id);
