@@ -152,7 +152,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     }
     for (const service of processes.values()) service.start();
     const results = await Promise.allSettled(
-      [...processes.values()].map((service) => service.waitReady(readyTimeoutMs)),
+      [...processes.values()].map((service) => service.waitReady(readyTimeoutMs, options.signal)),
     );
     const names = [...processes.keys()];
     results.forEach((result, index) => {
