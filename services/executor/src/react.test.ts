@@ -80,6 +80,8 @@ describe("executor prompts", () => {
       /bounded chunks/,
       /Use tools for precision/,
       /\{\{maxSteps\}\}/,
+      /# Example of a good report/,
+      /confidence/,
     ]) {
       expect(worker).toMatch(pattern);
     }

@@ -322,7 +322,7 @@ async function onExecutionDone(state: ManagerState, step: string, deps: MachineD
   }
   state.reports.push(result.report.slice(0, MAX_REPORT_CHARS));
   if (state.reports.length > MAX_REPORTS) state.reports.splice(0, state.reports.length - MAX_REPORTS);
-  state.findings = result.conclusion.slice(0, 20_000);
+  state.findings = findingsOf(result.report, result.conclusion);
   event(state, deps, {
     kind: "executor-report",
     round: current.round,
@@ -373,6 +373,14 @@ async function onExecutionDone(state: ManagerState, step: string, deps: MachineD
   state.failureReport = `Round ${current.round}: ${verdict.reason}`;
   await startRound(state, current.round + 1, deps);
   return true;
+}
+
+/** What the next round should not redo: the report's key findings, then its conclusion. */
+export function findingsOf(report: string, conclusion: string): string {
+  const match = /^#{1,4}\s*Key Findings[^\n]*\n([\s\S]*?)(?=^#{1,4}\s|(?![\s\S]))/im.exec(report);
+  const findings = match?.[1]?.trim();
+  const text = findings ? `${findings}\n\nConclusion of that round: ${conclusion}` : conclusion;
+  return text.slice(0, 20_000);
 }
 
 /** Rounds used up: answer from what was found (flagged), or stop with no answer when nothing was. */

@@ -12,6 +12,7 @@ import { createLogger } from "@insitu/telemetry";
 import { describe, expect, it } from "vitest";
 import type { Verdict } from "./judge.js";
 import type { Plan, ToolCandidate } from "./planner.js";
+import { findingsOf } from "./machine.js";
 import { type ManagerDeps, createManager } from "./service.js";
 import type { Effect, ManagerState } from "./state.js";
 
@@ -134,6 +135,15 @@ const answer: IntegrationResult = {
   answer: { final_answer: "42", reasoning_summary: "counted" },
   usage: { inputTokens: 10, outputTokens: 5, costUsd: 0, toolCalls: 0 },
 };
+
+describe("findingsOf", () => {
+  it("carries the key findings and the conclusion into the next round", () => {
+    const report =
+      "## Reasoning & Plan\nx\n\n## Key Findings & Evidence\n- a = 1 (tool t)\n\n## Final Conclusion\nNot found";
+    expect(findingsOf(report, "Not found")).toBe("- a = 1 (tool t)\n\nConclusion of that round: Not found");
+    expect(findingsOf("no sections", "c")).toBe("c");
+  });
+});
 
 describe("manager state machine", () => {
   it("drives a task plan → build → execute → judge → integrate → succeeded", async () => {
