@@ -125,7 +125,7 @@ function classifyError(
     return {
       status: "PERMISSION_DENIED",
       permission,
-      message: truncate(firstLine(message) || firstLine(cause), 2000),
+      message: truncate(`${denialLine(message, cause)} — ${permissionHint(permission)}`, 2000),
       ...common,
     };
   }
@@ -139,6 +139,29 @@ function classifyError(
     ...(stack ? { stack } : {}),
     ...common,
   };
+}
+
+/** Deno's sentence without its advice to re-run with a flag (a tool cannot choose flags). */
+function denialLine(message: string, cause: string): string {
+  const line = PERMISSION_PATTERN.test(message) ? firstLine(message) : firstLine(cause) || firstLine(message);
+  return line.replace(/, run again with the --allow-[\w-]+ flag\.?/, "");
+}
+
+/** What a model can do about a denial. */
+export function permissionHint(permission: PermissionRef): string {
+  switch (permission.kind) {
+    case "net":
+      return `declare "${permission.target ?? "host:port"}" in manifest.permissions.network if the tool needs it (the operator must allow it too; internal addresses are refused)`;
+    case "env":
+      return `declare ${permission.target ?? "the variable"} in manifest.permissions.secrets if it is a secret the tool needs; no other environment is visible`;
+    case "read":
+    case "write":
+      return "tools may only use files in their working directory (relative paths)";
+    case "import":
+      return "tools may import only the vetted libraries by bare name; no remote, npm or jsr imports";
+    default:
+      return `tools may not use ${permission.kind} permissions`;
+  }
 }
 
 export function findPermission(text: string): PermissionRef | undefined {
