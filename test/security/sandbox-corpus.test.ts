@@ -205,6 +205,7 @@ const cases: Case[] = [
   { file: "atomics-wait-hang", status: "TIMEOUT" },
   { file: "redos", status: "TIMEOUT" },
   { file: "never-settles", status: "TIMEOUT" },
+  { file: "pending-forever", status: "CRASH", message: /never settles/ },
   // output
   { file: "stdout-flood", limits: BOMB, status: "OUTPUT_LIMIT" },
   { file: "stderr-flood", limits: BOMB, status: "OUTPUT_LIMIT" },

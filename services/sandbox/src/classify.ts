@@ -59,9 +59,13 @@ export function classifyRun(run: RawRun & { nonce: string }, limits: ClassifyLim
   const frameBytes = frames[0];
   if (frameBytes === undefined) {
     const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.exitCode ?? "unknown"}`;
+    // Deno's own last word ("error: Top-level await promise never resolved" …), when it left one.
+    const denoError = /^error: (.+)$/m.exec(cleanText(stderr))?.[1];
     return {
       status: "CRASH",
-      message: `the tool process ${how} before returning a result (Deno.exit, a fatal error, or a killed process)`,
+      message: denoError
+        ? `the tool process ${how} before returning a result: ${truncate(denoError, 500)}${denoError.includes("Top-level await") ? " (run() returned a promise that never settles)" : ""}`
+        : `the tool process ${how} before returning a result (Deno.exit, a fatal error, or a killed process)`,
       ...common,
     };
   }
