@@ -26,11 +26,14 @@ export class VectorIndex {
   private readonly words: number;
   private active = new Uint8Array(1024);
   private count = 0;
+  private distances = new Uint16Array(0);
+  private readonly histogram: Uint32Array;
 
   constructor(readonly dimensions: number) {
     this.buffer = new Float32Array(1024 * dimensions);
     this.words = Math.ceil(dimensions / 32);
     this.bits = new Uint32Array(1024 * this.words);
+    this.histogram = new Uint32Array(dimensions + 2);
   }
 
   get size(): number {
@@ -130,8 +133,11 @@ export class VectorIndex {
         queryBits[index >>> 5] = ((queryBits[index >>> 5] as number) | (1 << (index & 31))) >>> 0;
       }
     }
-    const distances = new Uint16Array(rows);
-    const histogram = new Uint32Array(this.dimensions + 2);
+    // Scratch buffers reused across queries (search is synchronous): no per-query garbage.
+    if (this.distances.length < rows) this.distances = new Uint16Array(this.active.length);
+    const distances = this.distances;
+    const histogram = this.histogram;
+    histogram.fill(0);
     const bits = this.bits;
     const active = this.active;
     for (let id = 0; id < rows; id++) {
