@@ -87,8 +87,9 @@ function replicaDirName(): string {
 }
 
 /**
- * Removes replica cgroups left by sandbox processes that died without cleaning up (SIGKILL, OOM):
- * only `insitu-sandbox-<pid>` groups whose pid is gone, and only once empty.
+ * Cleans up after sandbox replicas that died without doing it themselves (SIGKILL, OOM): only
+ * `insitu-sandbox-<pid>` groups whose pid is gone. Their calls' processes are killed (nothing
+ * enforces those calls' wall limits any more), then the groups are removed once empty.
  */
 function sweepStaleGroups(parent: string): void {
   let names: string[];
@@ -102,7 +103,18 @@ function sweepStaleGroups(parent: string): void {
     if (!match || isAlive(Number(match[1]))) continue;
     const dir = join(parent, name);
     for (const child of safeReaddir(dir)) {
-      if (child.startsWith("call-")) removeGroupNow(join(dir, child));
+      if (!child.startsWith("call-")) continue;
+      // A call still running here outlived its replica (no one enforces its wall limit any more).
+      for (const pid of safeRead(join(dir, child, "cgroup.procs"))
+        .split("\n")
+        .filter(Boolean)) {
+        try {
+          process.kill(Number(pid), "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      removeGroupNow(join(dir, child));
     }
     removeGroupNow(dir);
   }
