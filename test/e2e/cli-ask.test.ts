@@ -73,6 +73,16 @@ describe("insitu ask through the whole stack", () => {
     expect(record.answer?.final_answer).toContain("8");
   });
 
+  it("lists the library with usage, and ranks it for a query", async () => {
+    const gateway = ["--gateway", stack.url("gateway")];
+    const listed = await run(insitu, ["tools", ...gateway], { cwd: "/", env: cleanEnv });
+    expect(listed.stdout).toMatch(/^Library snapshot \d+: 1 tool\n {2}count_vowels {2}2 calls, 100% ok/);
+    const ranked = await run(insitu, ["tools", "vowels in a word", ...gateway], { cwd: "/", env: cleanEnv });
+    expect(ranked.stdout).toMatch(
+      /^Tools for "vowels in a word" .*best first:\n {2}count_vowels {2}score \d/,
+    );
+  });
+
   it("exports the library to plain folders and imports it into another library", async () => {
     const dir = await mkdtemp(join(tmpdir(), "insitu-library-"));
     const copy = await mkdtemp(join(tmpdir(), "insitu-library-copy-"));

@@ -97,7 +97,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "ask",
     summary: "Ask a question; watch the plan, the tools being written, tested and called; get the answer.",
-    usage: 'insitu ask "question" [--json] [--rounds N] [--max-cost USD] [--timeout SECONDS]',
+    usage: 'insitu ask "question"|- [--json] [--rounds N] [--max-cost USD] [--timeout SECONDS]',
     positionals: { min: 1, max: 1 },
     options: {
       ...common,
@@ -131,6 +131,17 @@ export const COMMANDS: readonly CommandSpec[] = [
     details:
       "Starts its own throw-away stack (temporary NATS data, free ports) so your library is untouched.\n" +
       "Every service, the sandbox and the registry are real; only the model's answers are scripted.",
+  },
+  {
+    name: "tools",
+    summary: "List the tool library, or the tools retrieval ranks best for a query.",
+    usage: 'insitu tools ["query"] [--json]',
+    positionals: { min: 0, max: 1 },
+    options: {
+      ...common,
+      ...target,
+      json: { type: "boolean", description: "Print the gateway's answer as JSON." },
+    },
   },
   {
     name: "library",

@@ -5,6 +5,7 @@ import { runAsk } from "./commands/ask.js";
 import { runDemo } from "./commands/demo.js";
 import { runLibrary } from "./commands/library.js";
 import { runStatus } from "./commands/status-command.js";
+import { runTools } from "./commands/tools.js";
 import { runUp } from "./commands/up.js";
 import { type CliIo, ExitCode } from "./io.js";
 
@@ -33,9 +34,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       case "status":
         return await runStatus(parsed.values, io);
       case "ask":
-        return await runAsk(parsed.positionals[0] ?? "", parsed.values, io);
+        return await runAsk(
+          parsed.positionals[0] === "-" ? await readStdin() : (parsed.positionals[0] ?? ""),
+          parsed.values,
+          io,
+        );
       case "demo":
         return await runDemo(parsed.values, io);
+      case "tools":
+        return await runTools(parsed.positionals[0], parsed.values, io);
       case "library":
         return await runLibrary(parsed.positionals, parsed.values, io);
       default:
@@ -43,12 +50,23 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return ExitCode.usage;
     }
   } catch (error) {
+    if (isInsituError(error, "GATEWAY_UNREACHABLE")) {
+      io.err(`insitu ${parsed.command}: ${error.message}\n`);
+      return ExitCode.unreachable;
+    }
     if (isInsituError(error)) {
       io.err(`insitu ${parsed.command}: ${error.code}: ${error.message}\n`);
       return error.category === "user" ? ExitCode.usage : ExitCode.taskFailed;
     }
     throw error;
   }
+}
+
+/** The question from standard input (`insitu ask -`), for long or generated questions. */
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) chunks.push(chunk);
+  return Buffer.concat(chunks).toString("utf8").trim();
 }
 
 function version(): string {

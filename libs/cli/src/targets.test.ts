@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { detectModelSetup, NO_MODEL_MESSAGE } from "./model-setup.js";
 import { resolveTargets } from "./targets.js";
 import { demoFigures, renderFigures } from "./commands/demo.js";
+import { renderTools } from "./commands/tools.js";
 import { failureReason } from "./commands/up.js";
 
 const state = {
@@ -134,5 +135,16 @@ describe("failureReason", () => {
       }),
     ).toBe("cannot bind: EADDRINUSE");
     expect(failureReason({ message: "fallback", details: {} })).toBe("fallback");
+  });
+});
+
+describe("renderTools", () => {
+  it("shows names, usage and descriptions, or says the library is empty", () => {
+    expect(renderTools([], { snapshot: 0, total: 0 })).toContain("Library snapshot 0: 0 tools\n  (none yet");
+    const text = renderTools(
+      [{ name: "count_vowels", description: "Counts   vowels", calls: 3, successRate: 2 / 3, hash: "h" }],
+      { snapshot: 2, total: 1 },
+    );
+    expect(text).toBe("Library snapshot 2: 1 tool\n  count_vowels  3 calls, 67% ok     Counts vowels\n");
   });
 });

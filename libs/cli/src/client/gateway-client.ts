@@ -26,8 +26,9 @@ export class GatewayClient {
     return (await this.json("GET", `/v1/tasks/${encodeURIComponent(taskId)}`)) as TaskRecord;
   }
 
-  async listTools(): Promise<unknown> {
-    return this.json("GET", "/v1/tools");
+  /** The library, or the ranked tools for `query`. */
+  async listTools(query?: string): Promise<unknown> {
+    return this.json("GET", query ? `/v1/tools?q=${encodeURIComponent(query)}` : "/v1/tools");
   }
 
   async metricsSummary(): Promise<Record<string, unknown>> {
