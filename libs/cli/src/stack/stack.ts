@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { join } from "node:path";
 import { startNatsServer, type NatsServerHandle } from "@insitu/bus";
 import { InsituError } from "@insitu/errors";
 import { discoverServices, type ServiceEntry } from "./discover.js";
