@@ -223,7 +223,11 @@ describe("gateway API (no network)", () => {
     );
     expect(bad.statusCode).toBe(400);
     expect(JSON.parse(bad.body).error).toMatchObject({ code: "INVALID_REQUEST", category: "user" });
-    expect(bad.headers["x-request-id"]).toBeTruthy();
+    expect(bad.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
+    const echoed = await call(request("GET", "/nope", undefined, { "x-request-id": "client-42" }));
+    expect(echoed.headers["x-request-id"]).toBe("client-42");
+    const hostile = await call(request("GET", "/nope", undefined, { "x-request-id": "a\r\nset-cookie: x" }));
+    expect(hostile.headers["x-request-id"]).toMatch(/^[0-9a-f-]{36}$/);
   });
 
   it("requires the bearer token when one is configured", async () => {

@@ -169,10 +169,10 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
 
   const handle = (request: IncomingMessage, response: ServerResponse): void => {
     const started = performance.now();
+    // A client's request id is echoed only when it is a plain token (no header injection).
+    const given = request.headers["x-request-id"];
     const requestId =
-      typeof request.headers["x-request-id"] === "string"
-        ? request.headers["x-request-id"].slice(0, 100)
-        : randomUUID();
+      typeof given === "string" && /^[A-Za-z0-9._:-]{1,100}$/.test(given) ? given : randomUUID();
     response.setHeader("x-request-id", requestId);
     let url: URL;
     try {
