@@ -20,6 +20,11 @@ export class SearchIndex {
   private readonly ids = new Map<string, number>();
   private readonly hashes: (string | undefined)[] = [];
   private readonly free: number[] = [];
+  /** Per id: 1 when the version is the current library's for its name (checked per candidate). */
+  private library = new Uint8Array(1024);
+  /** Per id: the task whose open pool holds the version as its newest of that name. */
+  private readonly owners: (string | undefined)[] = [];
+  private readonly names: (string | undefined)[] = [];
   /** Vectors of the configured model, by hash (kept even while a version is not searchable). */
   private readonly stored = new Map<string, number[]>();
 
@@ -65,14 +70,22 @@ export class SearchIndex {
         this.vectors?.remove(existing);
         this.ids.delete(hash);
         this.hashes[existing] = undefined;
+        this.names[existing] = undefined;
+        this.owners[existing] = undefined;
+        this.library[existing] = 0;
         this.free.push(existing);
       }
       return;
     }
-    if (existing !== undefined || !meta) return;
+    if (!meta) return;
+    if (existing !== undefined) {
+      this.mark(existing, hash, meta.name, meta.createdByTask);
+      return;
+    }
     const id = this.free.pop() ?? this.hashes.length;
     this.ids.set(hash, id);
     this.hashes[id] = hash;
+    this.mark(id, hash, meta.name, meta.createdByTask);
     this.lexical.add(
       id,
       documentTokens({
@@ -85,21 +98,35 @@ export class SearchIndex {
     if (vector) this.vectors?.add(id, vector);
   }
 
+  private mark(id: number, hash: string, name: string, createdByTask: string | undefined): void {
+    if (id >= this.library.length) {
+      const grown = new Uint8Array(Math.max(id + 1, this.library.length * 2));
+      grown.set(this.library);
+      this.library = grown;
+    }
+    this.library[id] = this.view.currentTools.get(name) === hash ? 1 : 0;
+    this.names[id] = name;
+    this.owners[id] =
+      createdByTask !== undefined && this.view.poolVersion(createdByTask, name) === hash
+        ? createdByTask
+        : undefined;
+  }
+
   /**
    * Top-k for a query. `queryVector` switches on hybrid ranking (RRF of BM25 and cosine). With a
    * task id, that task's pool versions are eligible too and shadow library versions of the same
    * name.
    */
   query(text: string, k: number, taskId: string | undefined, queryVector?: number[]): SearchHit[] {
-    const accept = (id: number): boolean => {
-      const hash = this.hashes[id];
-      const meta = hash === undefined ? undefined : this.view.versions.get(hash);
-      if (!meta || hash === undefined) return false;
-      if (this.view.currentTools.get(meta.name) === hash) {
-        return taskId === undefined || this.view.poolVersion(taskId, meta.name) === undefined;
-      }
-      return taskId !== undefined && meta.createdByTask === taskId;
-    };
+    // Eligibility from per-id flags kept by refresh(): candidates are checked by the thousand.
+    const library = this.library;
+    const accept =
+      taskId === undefined
+        ? (id: number): boolean => library[id] === 1
+        : (id: number): boolean =>
+            library[id] === 1
+              ? this.view.poolVersion(taskId, this.names[id] as string) === undefined
+              : this.owners[id] === taskId;
     const depth = Math.max(k, CANDIDATES);
     const lexical = this.lexical.search(tokenize(text), depth, accept);
     let fused: FusedHit[];

@@ -27,6 +27,8 @@ export class VectorIndex {
   private active = new Uint8Array(1024);
   private count = 0;
   private distances = new Uint16Array(0);
+  /** One past the highest id ever added: scans stop there, not at the buffer's capacity. */
+  private rows = 0;
   private readonly histogram: Uint32Array;
 
   constructor(readonly dimensions: number) {
@@ -66,6 +68,7 @@ export class VectorIndex {
     }
     if (this.active[id] !== 1) this.count++;
     this.active[id] = 1;
+    if (id >= this.rows) this.rows = id + 1;
   }
 
   remove(id: number): void {
@@ -89,7 +92,7 @@ export class VectorIndex {
     if (norm === 0) return [];
     const scale = 1 / Math.sqrt(norm);
     for (let index = 0; index < dimensions; index++) normalized[index] = (query[index] ?? 0) * scale;
-    const rows = Math.min(this.active.length, this.buffer.length / dimensions);
+    const rows = this.rows;
     const hits: { id: number; score: number }[] = [];
     if (options.exact || this.count * dimensions <= EXACT_SCAN_BUDGET) {
       for (let id = 0; id < rows; id++) {
