@@ -9,7 +9,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { EnforcementMechanism, Sandbox, defaultPolicy } from "@insitu/sandbox";
-import type { ToolLimits, ToolManifest, ToolOutcome } from "@insitu/tool-kit";
+import { type ToolLimits, type ToolManifest, type ToolOutcome, ToolOutcomeSchema } from "@insitu/tool-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const corpusDir = join(fileURLToPath(new URL(".", import.meta.url)), "corpus");
@@ -315,6 +315,8 @@ describe("hostile corpus", () => {
     if (row.message && (outcome.status === "CRASH" || outcome.status === "PERMISSION_DENIED")) {
       expect(outcome.message).toMatch(row.message);
     }
+    // Whatever a hostile program does, the answer fits the sandbox.exec contract.
+    expect(ToolOutcomeSchema.safeParse(outcome).success).toBe(true);
     // Nothing a hostile program does may leak a secret it was not granted.
     const text = JSON.stringify(outcome);
     if (!row.grantedSecrets?.includes("OTHER_TOKEN")) expect(text).not.toContain("s3cret-other");

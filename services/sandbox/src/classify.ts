@@ -176,13 +176,13 @@ export function findPermission(text: string): PermissionRef | undefined {
     if (PERMISSION_KINDS.has(kind ?? "")) {
       return match[2] === undefined
         ? { kind: kind as PermissionKind }
-        : { kind: kind as PermissionKind, target: match[2] };
+        : { kind: kind as PermissionKind, target: truncate(match[2], 1000) };
     }
   }
   const unscoped = UNSCOPED_PATTERN.exec(text);
   if (unscoped && PERMISSION_KINDS.has(unscoped[1] ?? "")) return { kind: unscoped[1] as PermissionKind };
   const remote = REMOTE_IMPORT_PATTERN.exec(text);
-  if (remote) return { kind: "import", target: remote[1] };
+  if (remote) return { kind: "import", target: truncate(remote[1] ?? "", 1000) };
   if (NPM_IMPORT_PATTERN.test(text)) return { kind: "import", target: "npm:" };
   return undefined;
 }
