@@ -360,6 +360,35 @@ describe("registry on the in-memory bus", () => {
     ]);
   });
 
+  it("a task's own repair shadows the library version in its searches only", async () => {
+    const original = await bus.request(
+      RegistryRegister,
+      registerRequest("t1", "parse_csv", "Parses CSV text into rows."),
+    );
+    await bus.request(RegistryAbsorb, {
+      expectedSnapshot: 0,
+      changes: [{ op: "add", hash: original.hash }],
+      reason: "r",
+    });
+    const repair = await bus.request(
+      RegistryRegister,
+      registerRequest("t2", "parse_csv", "Parses CSV text into rows, quoted fields too.", {
+        variant: "repair",
+        parents: [original.hash],
+      }),
+    );
+    const mine = await bus.request(RegistrySearch, { query: "parse csv rows", taskId: "t2" });
+    expect(mine.hits.map((hit) => [hit.hash, hit.source])).toEqual([[repair.hash, "pool"]]);
+    const others = await bus.request(RegistrySearch, { query: "parse csv rows", taskId: "t3" });
+    expect(others.hits.map((hit) => [hit.hash, hit.source])).toEqual([[original.hash, "library"]]);
+    expect((await bus.request(RegistryGet, { by: "name", name: "parse_csv", taskId: "t2" })).hash).toBe(
+      repair.hash,
+    );
+    expect((await bus.request(RegistryGet, { by: "name", name: "parse_csv", taskId: "t3" })).hash).toBe(
+      original.hash,
+    );
+  });
+
   it("keeps large code and tests in the object store and serves them back intact", async () => {
     const request = registerRequest("t", "render_report", "Renders a long report template.");
     request.code = `${request.code}\n// ${"padding ".repeat(20_000)}\n`;
