@@ -23,8 +23,8 @@ interface Case {
   outputSchema?: Record<string, unknown>;
   /** Expected status; a function of the enforcement mechanism where the machine decides. */
   status: ToolOutcome["status"] | ((mechanism: string, workStorage: string) => ToolOutcome["status"]);
-  /** For PERMISSION_DENIED: the permission named. `target` may be a pattern. */
-  permission?: { kind: string; target?: string | RegExp };
+  /** For PERMISSION_DENIED: the permission named. `target` may be a pattern; null = Deno names none. */
+  permission?: { kind: string; target?: string | RegExp | null };
   /** Text the message (CRASH/PERMISSION_DENIED) must contain. */
   message?: RegExp;
 }
@@ -53,7 +53,7 @@ const cases: Case[] = [
   {
     file: "read-relative-escape",
     status: "PERMISSION_DENIED",
-    permission: { kind: "read", target: /etc\/passwd$/ },
+    permission: { kind: "read", target: "../../../../../../etc/passwd" },
   },
   { file: "read-dir-root", status: "PERMISSION_DENIED", permission: { kind: "read", target: "/" } },
   {
@@ -61,7 +61,7 @@ const cases: Case[] = [
     status: "PERMISSION_DENIED",
     permission: { kind: "write", target: "/tmp/insitu-escape.txt" },
   },
-  { file: "symlink-escape", status: "PERMISSION_DENIED", permission: { kind: "read" } },
+  { file: "symlink-escape", status: "PERMISSION_DENIED", permission: { kind: "read", target: null } },
   {
     file: "hardlink-escape",
     status: "PERMISSION_DENIED",
@@ -101,10 +101,10 @@ const cases: Case[] = [
     status: "PERMISSION_DENIED",
     permission: { kind: "env", target: "NODE_V8_COVERAGE" },
   },
-  { file: "node-os-userinfo", status: "PERMISSION_DENIED", permission: { kind: "sys" } },
+  { file: "node-os-userinfo", status: "PERMISSION_DENIED", permission: { kind: "sys", target: "uid" } },
   // environment and secrets
   { file: "env-home", status: "PERMISSION_DENIED", permission: { kind: "env", target: "HOME" } },
-  { file: "env-to-object", status: "PERMISSION_DENIED", permission: { kind: "env" } },
+  { file: "env-to-object", status: "PERMISSION_DENIED", permission: { kind: "env", target: null } },
   {
     file: "secret-declared-not-granted",
     secrets: ["API_TOKEN"],
@@ -178,7 +178,7 @@ const cases: Case[] = [
   // subprocesses, FFI, signals, host info
   { file: "subprocess-command", status: "PERMISSION_DENIED", permission: { kind: "run", target: "/bin/sh" } },
   { file: "ffi-dlopen", status: "PERMISSION_DENIED", permission: { kind: "ffi", target: "libc.so.6" } },
-  { file: "kill-parent", status: "PERMISSION_DENIED", permission: { kind: "run" } },
+  { file: "kill-parent", status: "PERMISSION_DENIED", permission: { kind: "run", target: null } },
   { file: "sys-info", status: "PERMISSION_DENIED", permission: { kind: "sys", target: "systemMemoryInfo" } },
   // imports
   {
@@ -187,7 +187,11 @@ const cases: Case[] = [
     permission: { kind: "import", target: "https://deno.land/std/path/mod.ts" },
   },
   { file: "npm-import", status: "PERMISSION_DENIED", permission: { kind: "import", target: "npm:" } },
-  { file: "jsr-import", status: "PERMISSION_DENIED", permission: { kind: "import" } },
+  {
+    file: "jsr-import",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "import", target: "https://jsr.io/@std/path/meta.json" },
+  },
   // permission requests and workers
   {
     file: "permission-request",
@@ -311,6 +315,7 @@ describe("hostile corpus", () => {
       expect(outcome.permission.kind).toBe(row.permission.kind);
       const target = row.permission.target;
       if (typeof target === "string") expect(outcome.permission.target).toBe(fill(target));
+      else if (target === null) expect(outcome.permission.target).toBeUndefined();
       else if (target) expect(outcome.permission.target).toMatch(target);
     }
     if (row.message && (outcome.status === "CRASH" || outcome.status === "PERMISSION_DENIED")) {
