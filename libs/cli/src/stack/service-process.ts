@@ -118,7 +118,16 @@ export class ServiceProcess {
     signalGroup(pid, "SIGKILL");
   }
 
-  /** Polls `/readyz` until it answers 200; fails early with the service's last lines if it dies. */
+  /**
+   * Waits until the service has finished starting and `/readyz` answers 200; fails early with the
+   * service's last lines if it dies.
+   *
+   * "Finished starting" is read from the runtime's `insitu_service_ready` gauge on `/metrics`, which
+   * runService sets to 1 only after the service's `start()` resolved: `/readyz` alone can answer 200
+   * while `start()` is still running (before the service's endpoints are served), because it only
+   * checks the bus. Polling `/readyz` would also set that gauge, so the gauge is read first. A
+   * service without the gauge is judged by `/readyz` alone.
+   */
   async waitReady(timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let lastStatus = "no answer";
@@ -140,20 +149,36 @@ export class ServiceProcess {
         });
       }
       try {
-        const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
-        await response.body?.cancel();
-        if (response.ok) return;
-        lastStatus = `HTTP ${response.status}`;
+        const started = await this.startedGauge();
+        if (started === false) {
+          lastStatus = "still starting (insitu_service_ready 0)";
+        } else {
+          const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
+          await response.body?.cancel();
+          if (response.ok) return;
+          lastStatus = `/readyz HTTP ${response.status}`;
+        }
       } catch {
         lastStatus = "no answer";
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new InsituError(`${this.name} was not ready within ${timeoutMs} ms (/readyz: ${lastStatus})`, {
+    throw new InsituError(`${this.name} was not ready within ${timeoutMs} ms (${lastStatus})`, {
       code: "SERVICE_START_FAILED",
       retryable: true,
       details: { service: this.name, lastLines: this.recent.slice(-15) },
     });
+  }
+
+  /** The runtime's readiness gauge: true / false, or undefined when the service has none. */
+  private async startedGauge(): Promise<boolean | undefined> {
+    const response = await fetch(`${this.url}/metrics`, { signal: AbortSignal.timeout(1000) });
+    if (!response.ok) {
+      await response.body?.cancel();
+      return undefined;
+    }
+    const match = /^insitu_service_ready(?:\{[^}]*\})?\s+(\S+)\s*$/m.exec(await response.text());
+    return match ? Number(match[1]) === 1 : undefined;
   }
 }
 
