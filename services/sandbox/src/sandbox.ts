@@ -17,7 +17,7 @@ import { Admission } from "./admission.js";
 import { classifyRun } from "./classify.js";
 import { resolveDenoBinary } from "./deno-binary.js";
 import { type Enforcement, detectEnforcement, isAlive } from "./enforcement.js";
-import { type SandboxPolicy, computeGrant } from "./policy.js";
+import { type SandboxPolicy, computeGrant, effectiveLimits } from "./policy.js";
 import {
   type Job,
   type ProcessProfile,
@@ -43,8 +43,11 @@ export interface SandboxOptions {
   concurrency?: number;
   /** Calls waiting for a slot before SANDBOX_BUSY. */
   maxQueue?: number;
-  /** Pre-spawned processes; `perProfile: 0` turns the warm path off. */
-  warm?: Partial<WarmPoolOptions>;
+  /**
+   * Pre-spawned processes; `perProfile: 0` turns the warm path off. `prewarm` (default true)
+   * readies the profile of a tool without permissions at start-up.
+   */
+  warm?: Partial<WarmPoolOptions> & { prewarm?: boolean };
   enforcement?: Enforcement;
   /** Parent of the replica's folders (work dirs, Deno cache); default the OS temp dir. */
   workRoot?: string;
@@ -139,6 +142,11 @@ export class Sandbox {
       maxProfiles: options.warm?.maxProfiles ?? 4,
       maxIdleMs: options.warm?.maxIdleMs ?? 60_000,
     });
+    if (options.warm?.prewarm ?? true) {
+      // Most tools declare nothing and name no limits: have their process ready from the start.
+      const limits = effectiveLimits(undefined, undefined, options.policy);
+      this.warmPool.prime({ net: [], denyNet: [], envNames: [], ...limits });
+    }
   }
 
   onExec(observer: ExecObserver): void {

@@ -58,6 +58,17 @@ export class WarmPool {
     return slot;
   }
 
+  /** Marks a profile hot before any call used it (the start-up profile of tools without permissions). */
+  prime(profile: ProcessProfile): void {
+    if (this.closed || this.options.perProfile <= 0) return;
+    const key = profileKey(profile);
+    if (!this.slots.has(key)) {
+      this.slots.set(key, { profile, ready: [], lastUsed: Date.now() });
+      this.evictProfiles();
+    }
+    setImmediate(() => this.refill(key));
+  }
+
   /**
    * Tops the profile's processes up. Called after a call has finished, not when it starts: a spawn
    * competes for the CPU and the event loop with the call it would replace.
