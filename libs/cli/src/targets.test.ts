@@ -3,7 +3,7 @@ import { detectModelSetup, NO_MODEL_MESSAGE } from "./model-setup.js";
 import { resolveTargets } from "./targets.js";
 import { demoFigures, renderFigures } from "./commands/demo.js";
 import { renderTools } from "./commands/tools.js";
-import { failureReason } from "./commands/up.js";
+import { failureReason, isNotableNatsLine } from "./commands/up.js";
 
 const state = {
   pid: 1,
@@ -146,5 +146,24 @@ describe("renderTools", () => {
       { snapshot: 2, total: 1 },
     );
     expect(text).toBe("Library snapshot 2: 1 tool\n  count_vowels  3 calls, 67% ok     Counts vowels\n");
+  });
+});
+
+describe("isNotableNatsLine", () => {
+  it("keeps warnings, errors and where NATS listens; drops the banner", () => {
+    expect(
+      isNotableNatsLine(
+        "[1] 2026/01/01 00:00:00.000000 [INF] Listening for client connections on 127.0.0.1:4222",
+      ),
+    ).toBe(true);
+    expect(isNotableNatsLine("[1] 2026/01/01 00:00:00.000000 [WRN] JetStream resource limits exceeded")).toBe(
+      true,
+    );
+    expect(
+      isNotableNatsLine(
+        "[1] 2026/01/01 00:00:00.000000 [INF]  _ | | __|_   _/ __|_   _| _ \\ __| /_\\ |  \\/  |",
+      ),
+    ).toBe(false);
+    expect(isNotableNatsLine("[1] 2026/01/01 00:00:00.000000 [INF]   Version:  2.9.10")).toBe(false);
   });
 });

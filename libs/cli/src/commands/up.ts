@@ -84,8 +84,10 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       ports: { gateway: gatewayPort },
       allowFailures: true,
       signal: starting.signal,
-      onLog: (service, line) =>
-        io.out(`${formatLogLine(service, line, { labelWidth, color: io.color, raw })}\n`),
+      onLog: (service, line) => {
+        if (service === "nats" && !raw && !isNotableNatsLine(line)) return;
+        io.out(`${formatLogLine(service, line, { labelWidth, color: io.color, raw })}\n`);
+      },
       onUnexpectedExit: (service) => {
         // A crashed role is brought back (tasks are durable, so it picks up where it died).
         // While starting, a service that dies is reported as failed to start instead.
@@ -156,7 +158,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       "",
       "insitu is up.",
       gateway ? `  gateway   ${gateway.url}` : "  gateway   (not started)",
-      `  NATS      ${stack.natsUrl}${stack.ownsNats ? `  (JetStream data in ${relative(process.cwd(), join(dataDir(root), "nats")) || "."})` : ""}`,
+      `  NATS      ${stack.natsUrl}${stack.ownsNats ? `  (JetStream data in ${displayPath(join(dataDir(root), "nats"))})` : ""}`,
       `  services  ${[...stack.services.keys()].filter((name) => !failedNames.has(name)).join(", ") || "none"}` +
         (failedNames.size > 0 ? `  (not running: ${[...failedNames].join(", ")})` : ""),
       `  model     ${model.configured ? model.description : "NOT CONFIGURED (see the note above)"}`,
@@ -190,6 +192,17 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
   });
+}
+
+/** A path relative to the cwd when it is inside it, else absolute. */
+function displayPath(path: string): string {
+  const shown = relative(process.cwd(), path);
+  return shown && !shown.startsWith("..") ? shown : path;
+}
+
+/** nats-server's start-up banner is long; `up` keeps warnings, errors and where it listens. */
+export function isNotableNatsLine(line: string): boolean {
+  return /\[(WRN|ERR|FTL)\]|Server is ready|Listening for client connections|Store Directory/.test(line);
 }
 
 /** The line that says why a service died (its InsituError message), else its last words. */
