@@ -15,7 +15,14 @@ export {
 export type { Grant, SandboxPolicy } from "./policy.js";
 export { ProcessSlot, profileKey } from "./process-slot.js";
 export type { ProcessProfile, RawRun } from "./process-slot.js";
-export { RUNNER_PATH, Sandbox, VENDOR_DIR, toModuleUrl, vettedSpecifiers } from "./sandbox.js";
+export {
+  RUNNER_PATH,
+  Sandbox,
+  VENDOR_DIR,
+  toModuleUrl,
+  vettedLibraries,
+  vettedSpecifiers,
+} from "./sandbox.js";
 export type { ExecRequest, SandboxOptions, TestReport, TestRequest } from "./sandbox.js";
 export { Checker, parseDenoDiagnostics, scanImports } from "./check.js";
 export type { CheckResult, Diagnostic } from "./check.js";

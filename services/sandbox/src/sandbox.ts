@@ -332,6 +332,19 @@ function checkInput(manifest: ToolManifest, input: unknown): { path: string; mes
   }
 }
 
+/** The vetted libraries tools may import, for prompts (from vendor/vendor.lock.json). */
+export function vettedLibraries(): { specifier: string; version: string; purpose: string }[] {
+  const lockPath = join(VENDOR_DIR, "vendor.lock.json");
+  if (!existsSync(lockPath)) return [];
+  const lock = JSON.parse(readFileSync(lockPath, "utf8")) as Record<
+    string,
+    { version: string; purpose: string }
+  >;
+  return Object.entries(lock)
+    .map(([specifier, entry]) => ({ specifier, version: entry.version, purpose: entry.purpose }))
+    .sort((a, b) => a.specifier.localeCompare(b.specifier));
+}
+
 /** The specifiers tools may import (the import map's keys). */
 export function vettedSpecifiers(environment: SpawnEnvironment): string[] {
   if (!environment.importMapPath) return [];

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { defaultPolicy } from "./policy.js";
-import { Sandbox, VENDOR_DIR } from "./sandbox.js";
+import { Sandbox, VENDOR_DIR, vettedLibraries } from "./sandbox.js";
 
 // The vetted libraries load offline inside the sandbox (no network, read access to vendor/ only).
 let sandbox: Sandbox;
@@ -64,6 +64,7 @@ describe("vetted libraries", () => {
       imports: Record<string, string>;
     };
     expect(Object.keys(map.imports).sort()).toEqual(Object.keys(lock).sort());
+    expect(vettedLibraries().map((library) => library.specifier)).toEqual(Object.keys(lock).sort());
   });
 
   it.concurrent.each([
