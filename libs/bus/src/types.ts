@@ -1,4 +1,12 @@
-import type { EndpointContract, EventContract, Payload, Reply, WorkQueueContract } from "@insitu/contracts";
+import type {
+  EndpointContract,
+  EventContract,
+  Payload,
+  PayloadInput,
+  Reply,
+  ReplyInput,
+  WorkQueueContract,
+} from "@insitu/contracts";
 import type { Logger, TraceContext } from "@insitu/telemetry";
 
 /**
@@ -13,7 +21,7 @@ export interface Bus {
   /** Typed request/reply. Rejects with the handler's InsituError rebuilt typed. */
   request<C extends EndpointContract>(
     contract: C,
-    data: Payload<C>,
+    data: PayloadInput<C>,
     options?: RequestOptions,
   ): Promise<Reply<C>>;
 
@@ -25,14 +33,19 @@ export interface Bus {
   serve(definition: ServiceDefinition): Promise<ServedService>;
 
   /** Fire-and-forget event; `token` fills a trailing subject token (e.g. the task id). */
-  publish<C extends EventContract>(contract: C, data: Payload<C>, options?: PublishOptions): Promise<void>;
+  publish<C extends EventContract>(
+    contract: C,
+    data: PayloadInput<C>,
+    options?: PublishOptions,
+  ): Promise<void>;
 
   /** Subscribes to an event (all tokens when `token` is omitted). */
   subscribe<C extends EventContract>(
     contract: C,
     handler: (data: Payload<C>, context: MessageContext) => void | Promise<void>,
     options?: {
-      token?: string /** durable events: replay from the start (default true) */;
+      token?: string;
+      /** Durable events: replay from the start of the stream (default true). */
       replay?: boolean;
     },
   ): Subscription;
@@ -40,7 +53,7 @@ export interface Bus {
   /** Durable JetStream work queue (stream created on first use, WorkQueue retention). */
   enqueue<C extends WorkQueueContract>(
     contract: C,
-    data: Payload<C>,
+    data: PayloadInput<C>,
     options?: EnqueueOptions,
   ): Promise<void>;
 
@@ -130,7 +143,7 @@ export interface Consumer {
 
 export interface EndpointHandler<C extends EndpointContract = EndpointContract> {
   contract: C;
-  handle(data: Payload<C>, context: MessageContext): Promise<Reply<C>>;
+  handle(data: Payload<C>, context: MessageContext): Promise<ReplyInput<C>>;
 }
 
 export interface ServiceDefinition {
@@ -202,7 +215,7 @@ export interface BusHealth {
 /** Binds a handler to its contract with the payload and reply types inferred from the contract. */
 export function endpoint<C extends EndpointContract>(
   contract: C,
-  handle: (data: Payload<C>, context: MessageContext) => Promise<Reply<C>>,
+  handle: (data: Payload<C>, context: MessageContext) => Promise<ReplyInput<C>>,
 ): EndpointHandler {
   return { contract, handle } as unknown as EndpointHandler;
 }

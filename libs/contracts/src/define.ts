@@ -164,12 +164,25 @@ export const registry = {
   contracts: [] as AnyContract[],
 };
 
+/** What a handler receives: the payload after parsing (defaults applied). */
 export type Payload<C> =
   C extends EndpointContract<infer Req, z.ZodType>
-    ? z.infer<Req>
+    ? z.output<Req>
     : C extends WorkQueueContract<infer S>
-      ? z.infer<S>
+      ? z.output<S>
       : C extends EventContract<infer S>
-        ? z.infer<S>
+        ? z.output<S>
         : never;
-export type Reply<C> = C extends EndpointContract<z.ZodType, infer Res> ? z.infer<Res> : never;
+/** What a sender passes: the payload before parsing (fields with defaults may be omitted). */
+export type PayloadInput<C> =
+  C extends EndpointContract<infer Req, z.ZodType>
+    ? z.input<Req>
+    : C extends WorkQueueContract<infer S>
+      ? z.input<S>
+      : C extends EventContract<infer S>
+        ? z.input<S>
+        : never;
+/** What a caller receives back: the reply after parsing. */
+export type Reply<C> = C extends EndpointContract<z.ZodType, infer Res> ? z.output<Res> : never;
+/** What a handler returns: the reply before parsing. */
+export type ReplyInput<C> = C extends EndpointContract<z.ZodType, infer Res> ? z.input<Res> : never;

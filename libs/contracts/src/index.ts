@@ -11,7 +11,9 @@ export type {
   EventContract,
   MessageContract,
   Payload,
+  PayloadInput,
   Reply,
+  ReplyInput,
   WorkQueueContract,
 } from "./define.js";
 export { ContentHash, EnvelopeSchema, TaskId, ToolName } from "./envelope.js";
