@@ -88,7 +88,9 @@ export async function runService<Schema extends z.ZodObject>(
     () => connect({ url: config.NATS_URL, prefix: config.NATS_PREFIX, name: spec.name, logger, metrics }),
     logger,
   );
-  let started: StartedService = {};
+  // Undefined until start() resolves: the HTTP server is up before the service's endpoints are,
+  // and /readyz must not say ready in between.
+  let started: StartedService | undefined;
   let stopping = false;
 
   const server = createServer((request, response) => {
@@ -103,7 +105,12 @@ export async function runService<Schema extends z.ZodObject>(
     if (path === "/healthz") return json(response, 200, { status: "ok", service: spec.name });
     if (path === "/readyz") {
       const health = await bus.health();
-      const ready = !stopping && health.connected && health.jetstream && ((await started.ready?.()) ?? true);
+      const ready =
+        started !== undefined &&
+        !stopping &&
+        health.connected &&
+        health.jetstream &&
+        ((await started.ready?.()) ?? true);
       readyGauge.set(ready ? 1 : 0);
       return json(response, ready ? 200 : 503, { ready, service: spec.name, bus: health, stopping });
     }
@@ -112,7 +119,7 @@ export async function runService<Schema extends z.ZodObject>(
       response.end(await metrics.metrics());
       return;
     }
-    if (started.http && (await started.http(request, response))) return;
+    if (started?.http && (await started.http(request, response))) return;
     json(response, 404, { error: { code: "NOT_FOUND", message: `no route ${request.method} ${path}` } });
   };
   await listen(server, config.HTTP_PORT, config.HTTP_HOST);
@@ -134,7 +141,7 @@ export async function runService<Schema extends z.ZodObject>(
       readyGauge.set(0);
       logger.info("draining");
       const drained = (async () => {
-        await started.stop?.();
+        await started?.stop?.();
         await bus.drain();
       })();
       const timer = new Promise<"timeout">((resolve) =>
