@@ -63,4 +63,24 @@ describe("runService", () => {
     await consumer.stop();
     await producer.drain();
   });
+
+  it("shuts down by itself when the process named in INSITU_PARENT_PID dies", async () => {
+    const parent = spawn("sleep", ["120"], { stdio: "ignore" });
+    const script = fileURLToPath(new URL("./fixtures/slow-worker.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      env: {
+        ...process.env,
+        NATS_URL: server.url,
+        NATS_PREFIX: `t${randomBytes(4).toString("hex")}`,
+        INSITU_PARENT_PID: String(parent.pid),
+      },
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    await new Promise<void>((resolve) =>
+      createInterface({ input: child.stdout! }).on("line", (line) => line.startsWith("http ") && resolve()),
+    );
+    const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+    parent.kill("SIGKILL");
+    expect(await exited).toBe(0);
+  });
 });

@@ -23,6 +23,8 @@ export const BaseConfigSchema = z.object({
   LOG_LEVEL: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /** How long SIGTERM waits for in-flight work before exiting anyway. */
   DRAIN_TIMEOUT_MS: z.coerce.number().int().positive().default(30_000),
+  /** When set (by the process stack), the service shuts down once this process is gone. */
+  INSITU_PARENT_PID: z.coerce.number().int().positive().optional(),
 });
 export type BaseConfig = z.infer<typeof BaseConfigSchema>;
 
@@ -163,7 +165,23 @@ export async function runService<Schema extends z.ZodObject>(
       });
     }
   }
+  if (config.INSITU_PARENT_PID !== undefined) watchParent(config.INSITU_PARENT_PID, logger, shutdown);
   return { config, bus, logger, metrics, httpUrl, shutdown };
+}
+
+/** Node has no parent-death signal; poll the parent's pid and drain when it has gone. */
+function watchParent(pid: number, logger: Logger, shutdown: () => Promise<void>): void {
+  const timer = setInterval(() => {
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== "ESRCH") return; // EPERM: alive, not ours
+      clearInterval(timer);
+      logger.warn("parent process is gone; shutting down", { parentPid: pid });
+      void shutdown().then(() => process.exit(0));
+    }
+  }, 1000);
+  timer.unref();
 }
 
 async function connectWithRetry(connect: () => Promise<Bus>, logger: Logger): Promise<Bus> {

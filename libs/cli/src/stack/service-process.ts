@@ -59,7 +59,9 @@ export class ServiceProcess {
     const { launch } = this;
     const child = spawn(process.execPath, ["--import", launch.tsxLoader, launch.main], {
       cwd: launch.cwd,
-      env: launch.env,
+      // The runtime exits when this pid is gone, so a stack whose owner is SIGKILLed (a test
+      // runner timing out, a closed terminal) leaves no service behind.
+      env: { ...launch.env, INSITU_PARENT_PID: String(process.pid) },
       stdio: ["ignore", "pipe", "pipe"],
       detached: true,
     });
