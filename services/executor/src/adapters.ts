@@ -1,41 +1,6 @@
-import type { Bus, KvBucket } from "@insitu/bus";
-import {
-  ManagerWork,
-  RegistryGet,
-  RegistryRecordUsage,
-  SandboxExec,
-  TaskEvents,
-  type TaskEvent,
-  ToolRepair,
-  stepKey,
-  workMessageId,
-} from "@insitu/contracts";
+import type { Bus } from "@insitu/bus";
+import { RegistryGet, RegistryRecordUsage, SandboxExec, ToolRepair } from "@insitu/contracts";
 import type { ReactDeps } from "./react.js";
-import type { StepStore } from "./service.js";
-
-export function kvSteps(kv: KvBucket): StepStore {
-  return {
-    async get(taskId, step) {
-      return (await kv.get(stepKey(taskId, step)))?.value;
-    },
-    async put(taskId, step, value) {
-      await kv.put(stepKey(taskId, step), value);
-    },
-  };
-}
-
-export function notifyManager(bus: Bus) {
-  return (taskId: string, step: string) =>
-    bus.enqueue(
-      ManagerWork,
-      { taskId, kind: "execution-done", step },
-      { id: workMessageId("manager", taskId, `execution-done.${step}`), taskId },
-    );
-}
-
-export function publishEvent(bus: Bus) {
-  return (event: TaskEvent) => bus.publish(TaskEvents, event, { token: event.taskId, taskId: event.taskId });
-}
 
 export function toolPorts(
   bus: Bus,

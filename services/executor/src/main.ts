@@ -1,8 +1,9 @@
 import { ExecutorRunWork, TASK_STEPS_BUCKET } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
-import { kvSteps, notifyManager, publishEvent, toolPorts } from "./adapters.js";
+import { kvStepStore, managerNotifier, taskEventPublisher } from "@insitu/roles";
+import { toolPorts } from "./adapters.js";
 import { ExecutorConfigSchema } from "./config.js";
-import { modelForRole } from "./model.js";
+import { modelForRole } from "@insitu/roles";
 import { createExecutor } from "./service.js";
 
 await runService({
@@ -20,9 +21,9 @@ await runService({
         sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
         repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
       }),
-      steps: kvSteps(steps),
-      notifyManager: notifyManager(bus),
-      emit: publishEvent(bus),
+      steps: kvStepStore(steps),
+      notifyManager: managerNotifier(bus, "execution-done"),
+      emit: taskEventPublisher(bus),
       costOf,
       now: () => new Date(),
       limits: {

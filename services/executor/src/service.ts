@@ -8,10 +8,8 @@ import { InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import { type ReactDeps, runReact } from "./react.js";
 
-export interface StepStore {
-  get(taskId: string, step: string): Promise<unknown | undefined>;
-  put(taskId: string, step: string, value: unknown): Promise<void>;
-}
+export type { StepStore } from "@insitu/roles";
+import type { StepStore } from "@insitu/roles";
 
 export interface ExecutorDeps extends Omit<ReactDeps, "heartbeat" | "signal"> {
   steps: StepStore;

@@ -1,7 +1,7 @@
-import { IntegratorRunWork, ManagerWork, TASK_STEPS_BUCKET, stepKey, workMessageId } from "@insitu/contracts";
+import { IntegratorRunWork, TASK_STEPS_BUCKET } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
 import { IntegratorConfigSchema } from "./config.js";
-import { modelForRole } from "./model.js";
+import { kvStepStore, managerNotifier, modelForRole } from "@insitu/roles";
 import { createIntegrator } from "./service.js";
 
 await runService({
@@ -12,18 +12,8 @@ await runService({
     const steps = await bus.kv(TASK_STEPS_BUCKET);
     const integrator = createIntegrator({
       model,
-      steps: {
-        get: async (taskId, step) => (await steps.get(stepKey(taskId, step)))?.value,
-        put: async (taskId, step, value) => {
-          await steps.put(stepKey(taskId, step), value);
-        },
-      },
-      notifyManager: (taskId, step) =>
-        bus.enqueue(
-          ManagerWork,
-          { taskId, kind: "integration-done", step },
-          { id: workMessageId("manager", taskId, `integration-done.${step}`), taskId },
-        ),
+      steps: kvStepStore(steps),
+      notifyManager: managerNotifier(bus, "integration-done"),
       costOf,
       logger,
     });

@@ -9,10 +9,8 @@ import { InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import { integrate } from "./integrate.js";
 
-export interface StepStore {
-  get(taskId: string, step: string): Promise<unknown | undefined>;
-  put(taskId: string, step: string, value: unknown): Promise<void>;
-}
+export type { StepStore } from "@insitu/roles";
+import type { StepStore } from "@insitu/roles";
 
 export interface IntegratorDeps {
   model: LanguageModel;

@@ -13,7 +13,7 @@ import { Counter, Histogram } from "prom-client";
 import { busEffects, kvStepReader, kvTaskStore, registrySearch } from "./adapters.js";
 import { ManagerConfigSchema } from "./config.js";
 import { judgeRound } from "./judge.js";
-import { modelForRole } from "./model.js";
+import { modelForRole } from "@insitu/roles";
 import { planRound } from "./planner.js";
 import { createManager } from "./service.js";
 

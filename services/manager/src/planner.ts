@@ -2,7 +2,7 @@ import { ToolRequestSchema } from "@insitu/contracts";
 import type { ToolRequest } from "@insitu/contracts";
 import { type LanguageModel, type Usage, generateObject } from "@insitu/llm";
 import { z } from "zod";
-import { responseSchemaFor } from "./response-schema.js";
+import { responseSchemaFor } from "@insitu/roles";
 import { renderPrompt } from "./template.js";
 
 /** A tool the registry's retrieval offered for this task. */

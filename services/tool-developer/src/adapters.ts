@@ -1,44 +1,15 @@
-import type { Bus, KvBucket } from "@insitu/bus";
+import type { Bus } from "@insitu/bus";
 import {
   type Evidence,
-  ManagerWork,
   RegistryGet,
   RegistryRegister,
   SandboxCheck,
   SandboxExec,
   SandboxTest,
-  TaskEvents,
-  type TaskEvent,
-  stepKey,
-  workMessageId,
 } from "@insitu/contracts";
 import type { ToolOutcome } from "@insitu/tool-kit";
 import type { BuildEvidence, CheckReport, TestReport, ToolSourceInput } from "./develop.js";
-import type { DeveloperRegistry, StepStore } from "./service.js";
-
-export function kvSteps(kv: KvBucket): StepStore {
-  return {
-    async get(taskId, step) {
-      return (await kv.get(stepKey(taskId, step)))?.value;
-    },
-    async put(taskId, step, value) {
-      await kv.put(stepKey(taskId, step), value);
-    },
-  };
-}
-
-export function notifyManager(bus: Bus, kind: "build-done" | "execution-done" | "integration-done") {
-  return (taskId: string, step: string) =>
-    bus.enqueue(
-      ManagerWork,
-      { taskId, kind, step },
-      { id: workMessageId("manager", taskId, `${kind}.${step}`), taskId },
-    );
-}
-
-export function publishEvent(bus: Bus) {
-  return (event: TaskEvent) => bus.publish(TaskEvents, event, { token: event.taskId, taskId: event.taskId });
-}
+import type { DeveloperRegistry } from "./service.js";
 
 export function sandboxPorts(bus: Bus, timeoutMs: number) {
   return {

@@ -10,7 +10,7 @@ import {
 } from "@insitu/tool-kit";
 import { z } from "zod";
 import { composeModule } from "./compose.js";
-import { responseSchemaFor } from "./response-schema.js";
+import { responseSchemaFor } from "@insitu/roles";
 import { renderPrompt } from "./template.js";
 
 /** What the model answers when it writes (or repairs) a tool. */

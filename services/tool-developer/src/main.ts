@@ -1,9 +1,10 @@
 import { endpoint } from "@insitu/bus";
 import { TASK_STEPS_BUCKET, ToolBuildWork, ToolRepair } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
-import { kvSteps, notifyManager, publishEvent, registryPorts, sandboxPorts } from "./adapters.js";
+import { kvStepStore, managerNotifier, taskEventPublisher } from "@insitu/roles";
+import { registryPorts, sandboxPorts } from "./adapters.js";
 import { ToolDeveloperConfigSchema } from "./config.js";
-import { modelForRole } from "./model.js";
+import { modelForRole } from "@insitu/roles";
 import { vettedLibraries } from "./libraries.js";
 import { createToolDeveloper } from "./service.js";
 
@@ -18,9 +19,9 @@ await runService({
       model,
       ...sandboxPorts(bus, config.SANDBOX_TIMEOUT_MS),
       registry: registryPorts(bus, now),
-      steps: kvSteps(steps),
-      notifyManager: notifyManager(bus, "build-done"),
-      emit: publishEvent(bus),
+      steps: kvStepStore(steps),
+      notifyManager: managerNotifier(bus, "build-done"),
+      emit: taskEventPublisher(bus),
       costOf,
       libraries: vettedLibraries(config.TOOL_LIBRARIES),
       maxAttempts: config.BUILD_ATTEMPTS,

@@ -23,10 +23,8 @@ import {
 } from "./develop.js";
 import type { ToolOutcome } from "@insitu/tool-kit";
 
-export interface StepStore {
-  get(taskId: string, step: string): Promise<unknown | undefined>;
-  put(taskId: string, step: string, value: unknown): Promise<void>;
-}
+export type { StepStore } from "@insitu/roles";
+import type { StepStore } from "@insitu/roles";
 
 export interface DeveloperRegistry {
   /** Registers a version into the task's private pool; returns its version id. Idempotent by content. */
