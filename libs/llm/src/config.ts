@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
+import { readJsonFile } from "@insitu/config";
+import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 import { z } from "zod";
@@ -384,25 +385,6 @@ export function loadModelsConfig(path?: string, env: Env = process.env, cwd = pr
   const explicit = path ?? env[ModelEnv.configPath];
   const file = resolve(cwd, explicit ?? "insitu.models.json");
   if (!explicit && !existsSync(file)) return {};
-  let text: string;
-  try {
-    if (statSync(file).size > MAX_CONFIG_BYTES) throw new Error(`larger than ${MAX_CONFIG_BYTES} bytes`);
-    text = readFileSync(file, "utf8");
-  } catch (error) {
-    throw new InsituError(`cannot read models config ${file}: ${(error as Error).message}`, {
-      code: ErrorCode.invalidConfig,
-      category: ErrorCategory.user,
-      cause: error,
-    });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new InsituError(`models config ${file} is not valid JSON: ${(error as Error).message}`, {
-      code: ErrorCode.invalidConfig,
-      category: ErrorCategory.user,
-    });
-  }
+  const json = readJsonFile(file, "models config", MAX_CONFIG_BYTES);
   return parseModelsConfig(json, file);
 }

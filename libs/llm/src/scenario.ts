@@ -1,3 +1,4 @@
+import { readJsonFile } from "@insitu/config";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
@@ -105,25 +106,7 @@ export interface Scenario {
 
 /** Reads and validates a scenario file; errors name the file and the bad fields. */
 export function loadScenario(path: string): Scenario {
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch (error) {
-    throw new InsituError(`cannot read scenario file ${path}`, {
-      code: ErrorCode.invalidConfig,
-      category: ErrorCategory.user,
-      cause: error,
-    });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    throw new InsituError(`scenario file ${path} is not valid JSON: ${(error as Error).message}`, {
-      code: ErrorCode.invalidConfig,
-      category: ErrorCategory.user,
-    });
-  }
+  const json = readJsonFile(path, "scenario file");
   return parseScenario(json, dirname(resolve(path)), path);
 }
 
