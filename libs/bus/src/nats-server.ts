@@ -43,9 +43,11 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   let port = options.port ?? -1;
   let monitorPort = options.monitorPort ?? -1;
   let child: ChildProcess | undefined;
+  // nats-server deletes its own ports file on exit; the folder is removed after it has stopped.
+  let portsDir: string | undefined;
 
   const launch = async (): Promise<void> => {
-    const portsDir = await mkdtemp(join(tmpdir(), "insitu-nats-ports-"));
+    portsDir = await mkdtemp(join(tmpdir(), "insitu-nats-ports-"));
     const args = [
       "-a",
       "127.0.0.1",
@@ -83,7 +85,6 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       );
     });
     const ports = await Promise.race([waitForPortsFile(portsDir, spawned, () => stderr), spawnError]);
-    await rm(portsDir, { recursive: true, force: true });
     port = ports.client;
     monitorPort = ports.monitor;
     await waitForHealthy(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`);
@@ -100,6 +101,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const timer = setTimeout(() => running.kill("SIGKILL"), 5000);
     await exited;
     clearTimeout(timer);
+    if (portsDir) await rm(portsDir, { recursive: true, force: true });
   };
 
   return {
