@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets up a fresh machine for insitu: nats-server (apt-get when root with apt; otherwise a one-line
-# instruction for this platform), then `npm ci` when node_modules is missing. Safe to run again.
+# instruction for this platform), Chromium for the dashboard's browser test (apt-get when root with
+# apt; otherwise a one-line hint), then `npm ci` when node_modules is missing. Safe to run again.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
@@ -21,6 +22,7 @@ elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   say "installing nats-server with apt-get…"
   # `update` can fail on a mirror hiccup while the package index is still usable; try the install anyway.
   apt-get update -qq || say "apt-get update failed; trying the install with the current index"
+  apt_updated=1
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nats-server >/dev/null
   say "nats-server: $(command -v nats-server || echo /usr/sbin/nats-server)"
 else
@@ -37,6 +39,24 @@ else
   esac
   say "nats-server is missing and this script can only install it as root with apt-get. Run: $hint — then run this again (or set NATS_URL to a running server)."
   exit 1
+fi
+
+# The dashboard test (test/e2e/dashboard.test.ts) drives a real headless Chromium at /usr/bin/chromium
+# and fails without it; nothing else needs a browser, so a missing one is not fatal here.
+if [ -x /usr/bin/chromium ]; then
+  say "chromium: /usr/bin/chromium"
+elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing chromium with apt-get (for the dashboard's browser test)…"
+  if [ -z "${apt_updated:-}" ]; then
+    apt-get update -qq || say "apt-get update failed; trying the install with the current index"
+  fi
+  if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; then
+    say "chromium: $(command -v chromium || echo /usr/bin/chromium)"
+  else
+    say "could not install chromium with apt-get; test/e2e/dashboard.test.ts will fail until /usr/bin/chromium exists."
+  fi
+else
+  say "chromium is missing: the dashboard test (test/e2e/dashboard.test.ts) needs it at /usr/bin/chromium — run: sudo apt-get install -y chromium (Debian; elsewhere install Chromium and link it there)."
 fi
 
 if [ ! -d node_modules ] || [ ! -e node_modules/.package-lock.json ]; then

@@ -3,6 +3,8 @@ export type { GatewayApi, GatewayHandlerOptions } from "./api.js";
 export type { GatewayBackend, MetricsSummary } from "./backend.js";
 export { createBusBackend } from "./bus-backend.js";
 export { GatewayConfigSchema } from "./config.js";
+export { DASHBOARD_CSP, DASHBOARD_PATHS, loadDashboard } from "./dashboard/index.js";
+export type { Dashboard } from "./dashboard/index.js";
 export type { GatewayConfig } from "./config.js";
 export { GatewayErrorCode, httpStatusFor } from "./errors.js";
 export { formatSseComment, formatSseEvent, parseLastEventId } from "./http/sse.js";

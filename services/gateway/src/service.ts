@@ -2,6 +2,7 @@ import type { ServiceSpec } from "@insitu/runtime";
 import { createGatewayApi } from "./api.js";
 import { createBusBackend } from "./bus-backend.js";
 import { GatewayConfigSchema } from "./config.js";
+import { loadDashboard } from "./dashboard/index.js";
 import { createGatewayMetrics } from "./metrics.js";
 
 /** The gateway as a runtime service: the public HTTP API on the runtime's HTTP port, backed by the bus. */
@@ -11,6 +12,7 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
   config: GatewayConfigSchema,
   async start({ config, bus, logger, metrics }) {
     const gatewayMetrics = createGatewayMetrics(metrics);
+    const dashboard = loadDashboard();
     const api = createGatewayApi({
       backend: createBusBackend(bus, { requestTimeoutMs: config.GATEWAY_REQUEST_TIMEOUT_MS }),
       logger,
@@ -36,6 +38,7 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
     }
     return {
       http(request, response) {
+        if (dashboard.handle(request, response)) return true;
         api.handle(request, response);
         return true;
       },

@@ -1,0 +1,338 @@
+// The insitu dashboard: reads the gateway's JSON API and renders it. Every string from the API is
+// put into the page with textContent / setAttribute (never innerHTML): tool names and descriptions
+// come from a model and are treated as hostile.
+import {
+  EVENT_KINDS,
+  describeEvent,
+  formatAge,
+  formatCount,
+  formatEgl,
+  formatRate,
+  isTerminalStatus,
+  outcomeBars,
+  statusClass,
+  topToolRows,
+} from "./format.js";
+
+const REFRESH_MS = 3000;
+const TASKS_SHOWN = 10;
+const SVG = "http://www.w3.org/2000/svg";
+
+/** Finished tasks' records never change: fetched once. */
+const finishedRecords = new Map();
+let refreshes = 0;
+
+function byId(id) {
+  const element = document.getElementById(id);
+  if (!element) throw new Error(`dashboard markup lacks #${id}`);
+  return element;
+}
+
+/** Creates an element; children are nodes or strings (strings become text nodes). */
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  for (const child of children) element.append(child instanceof Node ? child : String(child ?? ""));
+  return element;
+}
+
+function svg(tag, attributes = {}) {
+  const element = document.createElementNS(SVG, tag);
+  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, String(value));
+  return element;
+}
+
+class ApiError extends Error {
+  constructor(message, status, code) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+async function getJson(path) {
+  let response;
+  try {
+    response = await fetch(path, { headers: { accept: "application/json" }, cache: "no-store" });
+  } catch {
+    throw new ApiError("the gateway cannot be reached", 0, "UNREACHABLE");
+  }
+  let body;
+  try {
+    body = await response.json();
+  } catch {
+    body = undefined;
+  }
+  if (!response.ok) {
+    const error = body && typeof body === "object" ? body.error : undefined;
+    const message =
+      response.status === 401
+        ? "the gateway requires a bearer token (GATEWAY_API_TOKEN); the dashboard cannot send one"
+        : typeof error?.message === "string"
+          ? error.message
+          : `HTTP ${response.status}`;
+    throw new ApiError(message, response.status, typeof error?.code === "string" ? error.code : "");
+  }
+  if (body === undefined) throw new ApiError(`${path} did not answer JSON`, response.status, "");
+  return body;
+}
+
+function showError(error) {
+  const banner = byId("error");
+  const code = error instanceof ApiError && error.code ? ` (${error.code})` : "";
+  const message = error instanceof Error ? error.message : String(error);
+  banner.textContent = `Gateway error${code}: ${message}. Showing the last figures; retrying every ${REFRESH_MS / 1000} s.`;
+  banner.hidden = false;
+  document.body.dataset.state = "error";
+}
+
+function clearError() {
+  const banner = byId("error");
+  banner.hidden = true;
+  banner.textContent = "";
+  document.body.dataset.state = "ok";
+}
+
+function renderFigures(summary) {
+  byId("m-library-size").textContent = formatCount(summary.librarySize);
+  byId("m-snapshot").textContent =
+    typeof summary.snapshot === "number" ? `snapshot ${formatCount(summary.snapshot)}` : "";
+  byId("m-tools-created").textContent = formatCount(summary.toolsCreated);
+  byId("m-tool-calls").textContent = formatCount(summary.toolCalls);
+  byId("m-egl").textContent = formatEgl(summary.egl);
+  byId("m-success-rate").textContent = formatRate(summary.successRate);
+  byId("m-reuse-rate").textContent = formatRate(summary.reuseRate);
+}
+
+function renderOutcomes(callsByOutcome) {
+  const container = byId("outcomes");
+  const bars = outcomeBars(callsByOutcome);
+  const total = bars.reduce((sum, bar) => sum + bar.count, 0);
+  if (total === 0) {
+    container.replaceChildren(h("p", { class: "muted" }, "No tool calls yet."));
+    return;
+  }
+  const width = 400;
+  const chart = svg("svg", {
+    viewBox: `0 0 ${width} 24`,
+    role: "img",
+    "aria-label": bars.map((bar) => `${bar.outcome}: ${bar.count}`).join(", "),
+  });
+  const legend = h("ul", { class: "legend" });
+  let x = 0;
+  let other = 0;
+  for (const bar of bars) {
+    const tone = bar.outcome === "success" ? "success" : String(Math.min(other++, 3));
+    const rect = svg("rect", {
+      x: x.toFixed(2),
+      y: 0,
+      width: Math.max(bar.fraction * width, bar.count > 0 ? 2 : 0).toFixed(2),
+      height: 24,
+      rx: 3,
+      class: `bar-${tone}`,
+    });
+    const title = svg("title");
+    title.textContent = `${bar.outcome}: ${bar.count}`;
+    rect.append(title);
+    chart.append(rect);
+    x += bar.fraction * width;
+    legend.append(
+      h(
+        "li",
+        { "data-outcome": bar.outcome },
+        h("span", { class: `swatch swatch-${tone}` }),
+        `${bar.outcome} `,
+        h("strong", {}, formatCount(bar.count)),
+      ),
+    );
+  }
+  container.className = "outcomes";
+  container.replaceChildren(chart, legend);
+}
+
+function renderTopTools(summary, listing) {
+  const body = byId("top-tools").querySelector("tbody");
+  const rows = topToolRows(summary, listing, 10);
+  if (rows.length === 0) {
+    body.replaceChildren(
+      h(
+        "tr",
+        {},
+        h("td", { colspan: 3, class: "empty" }, "The library is empty: no tool has been created yet."),
+      ),
+    );
+    return;
+  }
+  body.replaceChildren(
+    ...rows.map((row) =>
+      h(
+        "tr",
+        { "data-tool": row.name },
+        h(
+          "td",
+          {},
+          h("div", { class: "tool-name" }, row.name),
+          h("div", { class: "tool-description" }, row.description),
+        ),
+        h("td", { class: "num" }, formatCount(row.calls)),
+        h("td", { class: "num" }, formatRate(row.successRate)),
+      ),
+    ),
+  );
+}
+
+async function taskRecord(summary) {
+  const cached = finishedRecords.get(summary.taskId);
+  if (cached) return cached;
+  try {
+    const record = await getJson(`/v1/tasks/${encodeURIComponent(summary.taskId)}`);
+    if (isTerminalStatus(record.status)) finishedRecords.set(summary.taskId, record);
+    return record;
+  } catch {
+    return undefined;
+  }
+}
+
+function toolList(names) {
+  return Array.isArray(names) && names.length > 0 ? names.join(", ") : "—";
+}
+
+async function renderTasks(list) {
+  const body = byId("tasks").querySelector("tbody");
+  const tasks = (list.tasks ?? []).slice(0, TASKS_SHOWN);
+  if (tasks.length === 0) {
+    body.replaceChildren(
+      h("tr", {}, h("td", { colspan: 6, class: "empty" }, "No tasks yet. Ask one with `insitu ask`.")),
+    );
+    return;
+  }
+  const records = await Promise.all(tasks.map(taskRecord));
+  const now = Date.now();
+  body.replaceChildren(
+    ...tasks.map((task, index) => {
+      const record = records[index];
+      const status = record?.status ?? task.status;
+      const link = h(
+        "a",
+        { href: `#events/${encodeURIComponent(task.taskId)}`, class: "events-link" },
+        "events",
+      );
+      return h(
+        "tr",
+        { "data-task": task.taskId },
+        h("td", {}, h("span", { class: `status ${statusClass(status)}` }, status)),
+        h("td", { class: "question" }, task.question),
+        h("td", { class: "created" }, record ? toolList(record.toolsCreated) : "…"),
+        h("td", { class: "used" }, record ? toolList(record.toolsUsed) : "…"),
+        h("td", { class: "muted", title: task.createdAt }, formatAge(task.createdAt, now)),
+        h("td", {}, link),
+      );
+    }),
+  );
+}
+
+async function refresh() {
+  try {
+    const [summary, listing, tasks] = await Promise.all([
+      getJson("/v1/metrics/summary"),
+      getJson("/v1/tools?limit=100"),
+      getJson(`/v1/tasks?limit=${TASKS_SHOWN}`),
+    ]);
+    renderFigures(summary);
+    renderOutcomes(summary.callsByOutcome);
+    renderTopTools(summary, listing);
+    await renderTasks(tasks);
+    clearError();
+    byId("updated").textContent =
+      `updated ${new Date().toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`;
+  } catch (error) {
+    showError(error);
+  } finally {
+    refreshes += 1;
+    document.body.dataset.refreshes = String(refreshes);
+    setTimeout(refresh, REFRESH_MS);
+  }
+}
+
+// ------------------------------------------------------------------ live event panel (SSE)
+
+let source;
+
+function closeEvents() {
+  if (source) source.close();
+  source = undefined;
+}
+
+function openEvents(taskId) {
+  closeEvents();
+  const panel = byId("events-panel");
+  const list = byId("events-list");
+  const state = byId("events-state");
+  byId("events-task").textContent = `task ${taskId}`;
+  list.replaceChildren();
+  state.textContent = "connecting…";
+  panel.hidden = false;
+  panel.dataset.state = "connecting";
+  const stream = new EventSource(`/v1/tasks/${encodeURIComponent(taskId)}/events`);
+  source = stream;
+  stream.onopen = () => {
+    if (source !== stream) return;
+    state.textContent = "live";
+    panel.dataset.state = "live";
+  };
+  const onEvent = (message) => {
+    if (source !== stream) return;
+    let event;
+    try {
+      event = JSON.parse(message.data);
+    } catch {
+      return;
+    }
+    const time = typeof event.time === "string" ? event.time.slice(11, 19) : "";
+    list.append(
+      h(
+        "li",
+        { "data-kind": String(event.kind ?? message.type) },
+        h("span", { class: "time" }, time),
+        h("span", { class: "kind" }, String(event.kind ?? message.type)),
+        describeEvent(event),
+      ),
+    );
+    if (event.kind === "task-end") {
+      // The task is over: the server ends the stream; do not let EventSource reconnect.
+      stream.close();
+      state.textContent = `ended: ${String(event.status)}`;
+      panel.dataset.state = "ended";
+    }
+  };
+  for (const kind of EVENT_KINDS) stream.addEventListener(kind, onEvent);
+  stream.onmessage = onEvent;
+  stream.onerror = () => {
+    if (source !== stream) return;
+    if (stream.readyState === EventSource.CLOSED) {
+      state.textContent = "the event stream could not be opened (unknown task or gateway error)";
+      panel.dataset.state = "failed";
+    } else {
+      state.textContent = "connection lost; reconnecting…";
+      panel.dataset.state = "reconnecting";
+    }
+  };
+}
+
+function followHash() {
+  const match = /^#events\/([A-Za-z0-9_-]+)$/.exec(window.location.hash);
+  if (match) {
+    openEvents(match[1]);
+  } else {
+    closeEvents();
+    byId("events-panel").hidden = true;
+  }
+}
+
+byId("events-close").addEventListener("click", () => {
+  if (window.location.hash) window.location.hash = "";
+  else followHash();
+});
+window.addEventListener("hashchange", followHash);
+followHash();
+refresh();

@@ -1,0 +1,170 @@
+// Pure formatting helpers of the dashboard (no DOM): served to the browser as /dashboard/format.js
+// and unit-tested in Node (format.test.ts). Types: format.d.ts.
+
+const TERMINAL = new Set(["succeeded", "failed", "budget-exceeded"]);
+const STATUSES = new Set([
+  "queued",
+  "planning",
+  "building",
+  "executing",
+  "judging",
+  "integrating",
+  "succeeded",
+  "failed",
+  "budget-exceeded",
+]);
+
+/** Whole numbers with thousands separators; "—" when not a finite number. */
+export function formatCount(value) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "—";
+  return Math.round(value).toLocaleString("en-US");
+}
+
+/** A 0..1 rate as a percentage ("—" before the first call, i.e. null). */
+export function formatRate(rate) {
+  if (typeof rate !== "number" || !Number.isFinite(rate)) return "—";
+  const percent = rate * 100;
+  if (percent === 0 || percent === 100) return `${percent}%`;
+  return `${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%`;
+}
+
+/** EGL (tools created / tool calls) with three decimals ("—" before the first call). */
+export function formatEgl(egl) {
+  if (typeof egl !== "number" || !Number.isFinite(egl)) return "—";
+  return egl.toFixed(3);
+}
+
+/** "12 s ago", "3 min ago", "2 h ago", "4 d ago" (time is ISO-8601; now in ms). */
+export function formatAge(time, now) {
+  const then = Date.parse(String(time));
+  if (Number.isNaN(then)) return "";
+  const seconds = Math.max(0, Math.round((now - then) / 1000));
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.floor(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.floor(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.floor(hours / 24)} d ago`;
+}
+
+/** A CSS class for a task status: only known statuses map to their own class (no injection). */
+export function statusClass(status) {
+  return STATUSES.has(status) ? `status-${status}` : "status-unknown";
+}
+
+export function isTerminalStatus(status) {
+  return TERMINAL.has(status);
+}
+
+/**
+ * Calls by outcome as bars, largest first: `fraction` is of all calls (0 when there are none).
+ * Entries that are not non-negative numbers are ignored.
+ */
+export function outcomeBars(callsByOutcome) {
+  const entries = Object.entries(callsByOutcome ?? {}).filter(
+    ([, count]) => typeof count === "number" && Number.isFinite(count) && count >= 0,
+  );
+  const total = entries.reduce((sum, [, count]) => sum + count, 0);
+  return entries
+    .map(([outcome, count]) => ({ outcome, count, fraction: total > 0 ? count / total : 0 }))
+    .sort((a, b) => b.count - a.count || a.outcome.localeCompare(b.outcome));
+}
+
+/**
+ * The top-tools table: the summary's most-called tools joined with the library listing (for the
+ * success rate and description), then the rest of the library by calls. At most `limit` rows.
+ */
+export function topToolRows(summary, listing, limit = 10) {
+  const byName = new Map();
+  for (const tool of listing?.tools ?? []) {
+    if (tool && typeof tool.name === "string") byName.set(tool.name, tool);
+  }
+  const rows = [];
+  const seen = new Set();
+  const push = (name, calls) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    const tool = byName.get(name);
+    const usage = tool?.usage;
+    rows.push({
+      name,
+      calls,
+      successRate: usage && usage.calls > 0 ? usage.successRate : null,
+      description: typeof tool?.description === "string" ? tool.description : "",
+    });
+  };
+  for (const top of summary?.topTools ?? []) {
+    if (top && typeof top.name === "string") push(top.name, Number(top.calls) || 0);
+  }
+  const rest = [...byName.values()].sort(
+    (a, b) => (b.usage?.calls ?? 0) - (a.usage?.calls ?? 0) || a.name.localeCompare(b.name),
+  );
+  for (const tool of rest) push(tool.name, tool.usage?.calls ?? 0);
+  return rows.slice(0, limit);
+}
+
+function clip(text, max) {
+  const value = String(text ?? "");
+  return value.length > max ? `${value.slice(0, max - 1)}…` : value;
+}
+
+/** One line describing a task event for the live event panel. */
+export function describeEvent(event) {
+  if (!event || typeof event !== "object") return "";
+  switch (event.kind) {
+    case "task-start":
+      return `question: ${clip(event.question, 200)}`;
+    case "plan-end":
+      return `round ${event.round}: chose [${(event.toolsChosen ?? []).join(", ")}], requested [${(event.toolsRequested ?? []).join(", ")}]`;
+    case "tool-build-start":
+      return `writing ${event.name}: ${clip(event.description, 160)}`;
+    case "tool-build-attempt": {
+      const tests =
+        event.testsTotal === undefined ? "" : ` (${event.testsPassed ?? 0}/${event.testsTotal} tests)`;
+      return `attempt ${event.attempt} of ${event.name}: ${event.result}${tests}`;
+    }
+    case "tool-build-end":
+      return event.ok
+        ? `registered ${event.name}`
+        : `could not build ${event.name}: ${clip(event.reason, 160)}`;
+    case "tool-call-start":
+      return `calling ${event.tool}(${clip(event.input, 160)})`;
+    case "tool-call-end":
+      return `${event.tool}: ${event.outcome} in ${Math.round(Number(event.durationMs) || 0)} ms → ${clip(event.output, 160)}`;
+    case "tool-repair-end":
+      return event.ok
+        ? `repaired ${event.tool}`
+        : `could not repair ${event.tool}: ${clip(event.reason, 160)}`;
+    case "executor-report":
+      return `report: ${clip(event.conclusion, 200)}`;
+    case "judge-end":
+      return `judge: ${event.verdict} (${clip(event.reason, 160)})`;
+    case "task-end": {
+      const answer = event.answer?.final_answer;
+      const tail =
+        answer === undefined
+          ? event.error
+            ? `: ${clip(event.error.message, 200)}`
+            : ""
+          : ` → ${clip(answer, 200)}`;
+      return `${event.status}${tail}`;
+    }
+    default:
+      return clip(JSON.stringify(event), 200);
+  }
+}
+
+/** Every event kind the gateway's SSE stream names (EventSource needs a listener per name). */
+export const EVENT_KINDS = [
+  "task-start",
+  "plan-end",
+  "tool-build-start",
+  "tool-build-attempt",
+  "tool-build-end",
+  "tool-call-start",
+  "tool-call-end",
+  "tool-repair-end",
+  "executor-report",
+  "judge-end",
+  "task-end",
+];

@@ -1,0 +1,71 @@
+import { readFileSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+/**
+ * The web dashboard: one HTML page, a stylesheet and two plain ES modules, read once at start-up
+ * and served as they are (no build step, no third-party origin). The page reads the gateway's JSON
+ * API from the same origin.
+ */
+export interface Dashboard {
+  /** Answers GET/HEAD for the dashboard's paths; returns false for every other request. */
+  handle(request: IncomingMessage, response: ServerResponse): boolean;
+}
+
+/** Scripts only from this origin (none inline), nothing from any other origin. */
+export const DASHBOARD_CSP = [
+  "default-src 'none'",
+  "script-src 'self'",
+  "style-src 'self'",
+  "connect-src 'self'",
+  "img-src 'self' data:",
+  "base-uri 'none'",
+  "form-action 'none'",
+  "frame-ancestors 'none'",
+].join("; ");
+
+const FILES = {
+  "index.html": "text/html; charset=utf-8",
+  "style.css": "text/css; charset=utf-8",
+  "app.js": "text/javascript; charset=utf-8",
+  "format.js": "text/javascript; charset=utf-8",
+} as const;
+type FileName = keyof typeof FILES;
+
+const PATHS: Record<string, FileName> = {
+  "/": "index.html",
+  "/dashboard": "index.html",
+  "/dashboard/": "index.html",
+  "/dashboard/style.css": "style.css",
+  "/dashboard/app.js": "app.js",
+  "/dashboard/format.js": "format.js",
+};
+
+export const DASHBOARD_PATHS = Object.keys(PATHS);
+
+export function loadDashboard(directory: URL = new URL("./", import.meta.url)): Dashboard {
+  const bodies = new Map<FileName, Buffer>();
+  for (const name of Object.keys(FILES) as FileName[]) {
+    bodies.set(name, readFileSync(new URL(name, directory)));
+  }
+  return {
+    handle(request, response) {
+      const method = request.method ?? "GET";
+      if (method !== "GET" && method !== "HEAD") return false;
+      const path = (request.url ?? "/").split("?", 1)[0] ?? "/";
+      const name = PATHS[path];
+      if (name === undefined) return false;
+      const body = bodies.get(name)!;
+      response.writeHead(200, {
+        "content-type": FILES[name],
+        "content-length": body.length,
+        "cache-control": "no-cache",
+        "content-security-policy": DASHBOARD_CSP,
+        "x-content-type-options": "nosniff",
+        "referrer-policy": "no-referrer",
+        "x-frame-options": "DENY",
+      });
+      response.end(method === "HEAD" ? undefined : body);
+      return true;
+    },
+  };
+}
