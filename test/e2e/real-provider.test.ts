@@ -574,6 +574,9 @@ describe("the real provider path (Gemini SDK → stand-in) with a web tool under
       "integrator:answer",
     ])
       expect(kinds, kind).toContain(kind);
+    // The host is declared and the operator refused it: rewriting the tool cannot help, so the
+    // executor asks for no repair.
+    expect(kinds).not.toContain("tool-developer:repair");
     expect(calls.every((call) => call.apiKey === variant.geminiKey)).toBe(true);
   });
 });

@@ -87,6 +87,26 @@ interface CallRecord {
   outcome: ToolCallOutcome;
   error: string;
   durationMs: number;
+  /** False when no rewrite of the tool can help (see {@link repairCanHelp}). */
+  repairable: boolean;
+}
+
+/**
+ * A denial of a permission the tool already declares is the operator's policy at work: rewriting
+ * the tool cannot change it, so no repair is asked for. A denial of something undeclared can be
+ * repaired (the tool may declare it, and the policy then decides).
+ */
+export function repairCanHelp(outcome: ToolOutcome, manifest: ToolManifest): boolean {
+  if (outcome.status !== "PERMISSION_DENIED") return true;
+  const { kind, target } = outcome.permission;
+  if (target === undefined) return true;
+  const declared: readonly string[] =
+    kind === "net"
+      ? (manifest.permissions?.network ?? [])
+      : kind === "env"
+        ? (manifest.permissions?.secrets ?? [])
+        : [];
+  return !declared.includes(target);
 }
 
 export function formatBoundTools(tools: { ref: ToolRef; manifest: ToolManifest }[]): string {
@@ -230,6 +250,7 @@ export async function runReact(
         outcome: classified,
         error: classified === "success" ? "" : described,
         durationMs: outcome.durationMs,
+        repairable: isRepairable(classified) && repairCanHelp(outcome, tool.source.manifest),
       });
       await deps.recordUsage({
         callId: `${work.taskId}.${callId}`,
@@ -278,7 +299,7 @@ export async function runReact(
     const notes: string[] = [];
     const failingByTool = new Map<string, CallRecord[]>();
     for (const call of calls) {
-      if (!isRepairable(call.outcome) || succeeded.has(call.tool.name)) continue;
+      if (!call.repairable || succeeded.has(call.tool.name)) continue;
       const current = bound.get(call.tool.name);
       if (!current || current.ref.version !== call.tool.version) continue;
       failingByTool.set(call.tool.name, [...(failingByTool.get(call.tool.name) ?? []), call]);
