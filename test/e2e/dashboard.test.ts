@@ -54,13 +54,23 @@ async function hostileScript(): Promise<string> {
   return path;
 }
 
-beforeAll(async () => {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
+/**
+ * Without Chromium every test FAILS with this message (a throw in beforeAll would only mark them
+ * skipped): CI must install it (scripts/setup.sh does, as root with apt-get).
+ */
+const missingChromium = existsSync(CHROMIUM)
+  ? undefined
+  : new Error(
       `the dashboard test drives real Chromium and found none at ${CHROMIUM}: install it (as root, ` +
-        "`bash scripts/setup.sh` runs `apt-get install chromium`); this test does not skip",
+        "`bash scripts/setup.sh` runs `apt-get install chromium`); this test never skips",
     );
-  }
+
+function requireChromium(): void {
+  if (missingChromium) throw missingChromium;
+}
+
+beforeAll(async () => {
+  if (missingChromium) return;
   stack = await startStack({
     env: { INSITU_SCRIPT: await hostileScript(), LOG_LEVEL: "warn" },
     onLog: () => {},
@@ -87,6 +97,7 @@ const text = (selector: string): Promise<string> => shown(page.locator(selector)
 
 describe("the web dashboard in headless Chromium", () => {
   it("serves the page with a strict CSP and shows an empty library", async () => {
+    requireChromium();
     const response = await page.goto(`${base}/`);
     expect(response?.status()).toBe(200);
     const csp = response?.headers()["content-security-policy"] ?? "";
@@ -110,6 +121,7 @@ describe("the web dashboard in headless Chromium", () => {
   });
 
   it("after a task that creates a tool, shows the figures, the tool and the task (auto-refresh)", async () => {
+    requireChromium();
     const client = new GatewayClient(base, undefined);
     const submitted = await client.submitTask({ question: HOSTILE_QUESTION });
     taskId = submitted.taskId;
@@ -151,6 +163,7 @@ describe("the web dashboard in headless Chromium", () => {
   });
 
   it("opens the task's live event stream (SSE) in a panel", async () => {
+    requireChromium();
     await page.locator(`#tasks tr[data-task="${taskId}"] a.events-link`).click();
     await page.waitForSelector("#events-panel[data-state=ended]", { timeout: 30_000 });
     expect(await page.locator("#events-panel").isVisible()).toBe(true);
@@ -173,13 +186,20 @@ describe("the web dashboard in headless Chromium", () => {
   });
 
   it("shows a visible message while the registry is down, keeps the last figures, and recovers", async () => {
+    requireChromium();
     await stack.kill("registry", "SIGKILL");
     await page.waitForSelector("body[data-state=error]", { timeout: 30_000 });
     expect(await page.locator("#error").isVisible()).toBe(true);
     expect(await text("#error")).toMatch(/^Gateway error/);
     expect(await text("#m-library-size")).toBe("1");
     await page.screenshot({ path: "/tmp/dashboard-error.png" });
-    await stack.restart("registry");
+    await stack.restart("registry").catch((error: unknown) => {
+      // Say why (the registry's own last lines), so a failed restart is diagnosable from CI output.
+      throw new Error(
+        `the registry did not come back: ${error instanceof Error ? error.message : String(error)}\n` +
+          stack.logs("registry").slice(-20).join("\n"),
+      );
+    });
     await page.waitForSelector("body[data-state=ok]", { timeout: 30_000 });
     expect(await page.locator("#error").isHidden()).toBe(true);
     expect(pageErrors).toEqual([]);
