@@ -14,6 +14,7 @@ import type { Logger } from "@insitu/telemetry";
 import {
   type BuildEvidence,
   type CheckReport,
+  type DeveloperDeps,
   type TestReport,
   type ToolSourceInput,
   developTool,
@@ -61,6 +62,20 @@ export interface WorkHooks {
   lastDelivery?: boolean;
 }
 
+/** The ports `developTool` needs, from the service's deps and this delivery's hooks. */
+function developPorts(deps: ToolDeveloperDeps, hooks: WorkHooks): DeveloperDeps {
+  return {
+    model: deps.model,
+    check: deps.check,
+    test: deps.test,
+    exec: deps.exec,
+    libraries: deps.libraries,
+    maxAttempts: deps.maxAttempts,
+    heartbeat: hooks.heartbeat,
+    signal: hooks.signal,
+  };
+}
+
 export function createToolDeveloper(deps: ToolDeveloperDeps) {
   const taskUsage = (usage: Usage): TaskUsage => ({
     inputTokens: usage.inputTokens,
@@ -86,14 +101,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
       work.request,
       renderBuildPrompt(work.request, work.question, deps.libraries),
       {
-        model: deps.model,
-        check: deps.check,
-        test: deps.test,
-        exec: deps.exec,
-        libraries: deps.libraries,
-        maxAttempts: deps.maxAttempts,
-        heartbeat: hooks.heartbeat,
-        signal: hooks.signal,
+        ...developPorts(deps, hooks),
         onAttempt: (attempt) => {
           void emit({
             kind: "tool-build-attempt",
@@ -199,16 +207,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
     const developed = await developTool(
       requestOf(source.manifest),
       renderRepairPrompt(source, request.failingCalls, deps.libraries),
-      {
-        model: deps.model,
-        check: deps.check,
-        test: deps.test,
-        exec: deps.exec,
-        libraries: deps.libraries,
-        maxAttempts: deps.maxAttempts,
-        heartbeat: hooks.heartbeat,
-        signal: hooks.signal,
-      },
+      developPorts(deps, hooks),
       { taskId: request.taskId, replayInputs: request.failingCalls.map((call) => call.input) },
     );
     if (!developed.ok) {
