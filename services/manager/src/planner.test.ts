@@ -78,3 +78,22 @@ describe("planRound", () => {
     });
   });
 });
+
+describe("planRound with a model that returns garbage", () => {
+  it("feeds the parse errors back a bounded number of times, then fails with a typed, permanent error", async () => {
+    // FAKE: a scripted model that never answers with JSON.
+    const model = createScriptedModel(() => ({ text: "Sure! I think we should search the web. {oops" }));
+    const error = await planRound(model, {
+      taskId: "t1",
+      question: "q",
+      round: 1,
+      maxRounds: 3,
+      candidates: [],
+      capabilityRequests: [],
+    }).catch((caught: unknown) => caught);
+    expect(error).toMatchObject({ code: "LLM_INVALID_OUTPUT", retryable: false });
+    expect(model.calls.length).toBeGreaterThan(1);
+    expect(model.calls.length).toBeLessThanOrEqual(5);
+    expect(JSON.stringify(model.calls[1]?.messages.at(-1))).toMatch(/JSON/i);
+  });
+});
