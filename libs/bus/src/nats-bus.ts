@@ -465,11 +465,11 @@ class NatsBus implements Bus {
           .catch((error: unknown) => this.logger.error("work handling failed", { error }))
           .finally(release);
       }
-    })();
+    })().catch((error: unknown) => this.logger.error("work queue consumer stopped", { stream, error }));
     const stop = async (): Promise<void> => {
       abort.abort();
       await messages.close().catch(() => undefined);
-      await loop.catch(() => undefined);
+      await loop;
       await semaphore.idle();
     };
     this.stoppers.add(stop);
@@ -644,6 +644,7 @@ class NatsBus implements Bus {
       storage: StorageType.File,
     });
     const limits = this.limits;
+    const logger = this.logger;
     const encodeValue = (value: unknown): Uint8Array => {
       const bytes = encodeJson(value);
       if (bytes.byteLength > this.inlineLimit) {
@@ -678,9 +679,13 @@ class NatsBus implements Bus {
         void (async () => {
           for await (const entry of watcher) {
             const value = entry.operation === "PUT" ? safeParse(entry.value, limits) : undefined;
-            onChange(entry.key, value, entry.revision);
+            try {
+              onChange(entry.key, value, entry.revision);
+            } catch (error) {
+              logger.error("KV watch callback failed", { bucket, key: entry.key, error });
+            }
           }
-        })();
+        })().catch((error: unknown) => logger.error("KV watch ended with an error", { bucket, error }));
         return { unsubscribe: () => watcher.stop() };
       },
     };
