@@ -1,5 +1,6 @@
 export { connectBus } from "./nats-bus.js";
 export type { BusOptions } from "./nats-bus.js";
+export { freePort, isPortInUse } from "./ports.js";
 export { startNatsServer } from "./nats-server.js";
 export type { NatsServerHandle, NatsServerOptions } from "./nats-server.js";
 export { DEFAULT_LIMITS, decodeEnvelope, encodeEnvelope, jsonDepth, parseBounded } from "./codec.js";

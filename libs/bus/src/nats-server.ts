@@ -3,6 +3,7 @@ import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InsituError } from "@insitu/errors";
+import { freePort } from "./ports.js";
 
 /**
  * Starts and stops a real nats-server (JetStream on, bound to 127.0.0.1). Used by the local stack
@@ -40,8 +41,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const ownsDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "insitu-nats-")));
   const binary = options.binary ?? process.env.NATS_SERVER_BIN ?? "nats-server";
-  let port = options.port ?? -1;
-  let monitorPort = options.monitorPort ?? -1;
+  // Ports from below the ephemeral range (see ports.ts): a restart reuses them, and an outbound
+  // connection could otherwise have taken one as its local port in the meantime.
+  let port = options.port ?? (await freePort());
+  let monitorPort = options.monitorPort ?? (await freePort());
   let child: ChildProcess | undefined;
   // nats-server deletes its own ports file on exit; the folder is removed after it has stopped.
   let portsDir: string | undefined;
@@ -90,7 +93,20 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     await waitForHealthy(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`);
   };
 
-  await launch();
+  // Two processes can pick the same free port between our check and the server's bind; with
+  // ports we chose ourselves, try fresh ones a few times before giving up.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await launch();
+      break;
+    } catch (error) {
+      const chosenByUs = options.port === undefined && options.monitorPort === undefined;
+      if (!chosenByUs || attempt >= 3 || !/address already in use/i.test((error as Error).message))
+        throw error;
+      port = await freePort();
+      monitorPort = await freePort();
+    }
+  }
 
   const stop = async (): Promise<void> => {
     const running = child;
