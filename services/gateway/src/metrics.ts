@@ -1,10 +1,10 @@
-import { createMetricsRegistry } from "@insitu/telemetry";
+import { createMetricsRegistry, MetricName } from "@insitu/telemetry";
 import { Counter, Histogram, type Registry } from "prom-client";
 
-/** Gateway metric names (units in the names, per libs/telemetry's convention). */
+/** Gateway metric names; defined once with every other name in libs/telemetry. */
 export const GatewayMetricName = {
-  httpRequestsTotal: "insitu_gateway_http_requests_total",
-  httpRequestDurationSeconds: "insitu_gateway_http_request_duration_seconds",
+  httpRequestsTotal: MetricName.gatewayHttpRequestsTotal,
+  httpRequestDurationSeconds: MetricName.gatewayHttpRequestDurationSeconds,
 } as const;
 
 export interface GatewayMetrics {
