@@ -42,16 +42,15 @@ export function encodeEnvelope(
   data: unknown,
   fields: EnvelopeFields = {},
 ): Uint8Array {
-  const envelope: Envelope = {
-    id: fields.id ?? randomUUID(),
-    type: contract.type,
-    version: contract.version,
-    time: isoNow(),
-    data,
-  };
-  if (fields.taskId !== undefined) envelope.taskId = fields.taskId;
-  if (fields.traceparent !== undefined) envelope.traceparent = fields.traceparent;
-  return utf8(JSON.stringify(envelope));
+  // Built as text rather than JSON.stringify of an envelope object: every message pays for this.
+  // Values we do not control (id, task id, traceparent) still go through JSON.stringify.
+  const id = fields.id === undefined ? randomUUID() : JSON.stringify(fields.id).slice(1, -1);
+  let text = `{"id":"${id}","type":${JSON.stringify(contract.type)},"version":${contract.version},"time":"${isoNow()}"`;
+  if (fields.taskId !== undefined) text += `,"taskId":${JSON.stringify(fields.taskId)}`;
+  if (fields.traceparent !== undefined) text += `,"traceparent":${JSON.stringify(fields.traceparent)}`;
+  const body = JSON.stringify(data);
+  // JSON.stringify(undefined) is undefined: the envelope then carries no data, as before.
+  return utf8(body === undefined ? `${text}}` : `${text},"data":${body}}`);
 }
 
 /**
@@ -128,7 +127,7 @@ export function parseBounded(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_L
     });
   }
   const text = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("utf8");
-  const depth = jsonDepth(text);
+  const depth = openingBrackets(text, limits.maxDepth) <= limits.maxDepth ? 0 : jsonDepth(text);
   if (depth > limits.maxDepth) {
     throw new InsituError(`message nests ${depth} levels deep; the limit is ${limits.maxDepth}`, {
       code: ErrorCode.messageTooDeep,
@@ -144,6 +143,20 @@ export function parseBounded(bytes: Uint8Array, limits: DecodeLimits = DEFAULT_L
       category: ErrorCategory.user,
     });
   }
+}
+
+/**
+ * Counts `{` and `[` (also inside strings), stopping once past `limit`. Depth can never exceed the
+ * count, so a small message skips the exact scan; native indexOf makes this far cheaper.
+ */
+function openingBrackets(text: string, limit: number): number {
+  let count = 0;
+  for (const bracket of ["{", "["]) {
+    for (let index = text.indexOf(bracket); index !== -1; index = text.indexOf(bracket, index + 1)) {
+      if (++count > limit) return count;
+    }
+  }
+  return count;
 }
 
 /**

@@ -283,7 +283,8 @@ class NatsBus implements Bus {
       const result = await handle(decoded.data as never, context);
       const body = encodeEnvelope(contract.response, result, {
         taskId: decoded.envelope.taskId,
-        traceparent: formatTraceparent(context.trace),
+        // The reply continues the caller's span: its traceparent is echoed as it came.
+        traceparent: decoded.envelope.traceparent ?? formatTraceparent(context.trace),
       });
       if (body.byteLength <= this.inlineLimit) {
         message.respond(body);
@@ -786,19 +787,24 @@ class NatsBus implements Bus {
     subject: string,
     headers?: MsgHdrs,
   ): MessageContext {
-    const trace = parseTraceparent(envelope.traceparent ?? headers?.get(TRACEPARENT_HEADER)) ?? newTrace();
     const base = this.logger;
+    // Both built on first use: most handlers never log or look at the trace, and parsing or
+    // making ids per message shows up in the request path's profile.
+    let trace: TraceContext | undefined;
     let logger: Logger | undefined;
+    const traceOf = (): TraceContext => {
+      trace ??= parseTraceparent(envelope.traceparent ?? headers?.get(TRACEPARENT_HEADER)) ?? newTrace();
+      return trace;
+    };
     const context: MessageContext = {
       id: envelope.id,
-      trace,
       subject,
-      // Built on first use: most requests never log, and a child logger per message shows up
-      // in the request path's profile.
+      get trace() {
+        return traceOf();
+      },
       get logger() {
-        logger ??= base.child(
-          envelope.taskId ? { traceId: trace.traceId, taskId: envelope.taskId } : { traceId: trace.traceId },
-        );
+        const traceId = traceOf().traceId;
+        logger ??= base.child(envelope.taskId ? { traceId, taskId: envelope.taskId } : { traceId });
         return logger;
       },
     };
