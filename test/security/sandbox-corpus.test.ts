@@ -153,6 +153,19 @@ const cases: Case[] = [
     permission: { kind: "net", target: "127.0.0.1:__PORT__" },
   },
   {
+    file: "net-ipv4-mapped-ipv6-declared",
+    network: ["[::ffff:7f00:1]:__PORT__"],
+    status: "PERMISSION_DENIED",
+    // Deno names the address it normalised the literal to.
+    permission: { kind: "net", target: "127.0.0.1:__PORT__" },
+  },
+  {
+    file: "net-nat64-metadata-declared",
+    network: ["[64:ff9b::a9fe:a9fe]"],
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: /^\[64:ff9b::a9fe:a9fe\]:80$/ },
+  },
+  {
     file: "net-ipv6-loopback",
     status: "PERMISSION_DENIED",
     permission: { kind: "net", target: "[::1]:__PORT__" },

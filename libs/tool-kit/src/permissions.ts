@@ -1,3 +1,4 @@
+import { isIP } from "node:net";
 /**
  * The permission vocabulary shared by tool-developer, sandbox and registry.
  *
@@ -97,6 +98,8 @@ export const InternalHostReason = {
   sharedAddress: "shared-address",
   multicast: "multicast",
   localName: "local-name",
+  /** An IPv6 literal outside global unicast (2000::/3), or one that cannot be read. */
+  reservedIpv6: "reserved-ipv6",
 } as const;
 export type InternalHostReason = (typeof InternalHostReason)[keyof typeof InternalHostReason];
 
@@ -145,13 +148,44 @@ function classifyIpv4(octets: number[]): InternalHostReason | undefined {
 }
 
 function classifyIpv6(address: string): InternalHostReason | undefined {
-  const value = address.toLowerCase();
-  if (value === "::1" || value === "0:0:0:0:0:0:0:1") return InternalHostReason.loopback;
-  if (value === "::" || value === "0:0:0:0:0:0:0:0") return InternalHostReason.unspecified;
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(value);
-  if (mapped) return classifyIpv4((mapped[1] ?? "").split(".").map(Number)) ?? undefined;
-  if (/^fe[89ab]/.test(value)) return InternalHostReason.linkLocal;
-  if (/^f[cd]/.test(value)) return InternalHostReason.private;
-  if (value.startsWith("ff")) return InternalHostReason.multicast;
+  const groups = ipv6Groups(address);
+  // Unreadable spellings are refused rather than guessed at.
+  if (!groups) return InternalHostReason.reservedIpv6;
+  const [g0 = 0, g1 = 0, , , , g5 = 0, g6 = 0, g7 = 0] = groups;
+  const embedded = [g6 >> 8, g6 & 0xff, g7 >> 8, g7 & 0xff];
+  const leadingZeros = groups.findIndex((group) => group !== 0);
+  if (leadingZeros === -1) return InternalHostReason.unspecified;
+  if (leadingZeros === 7 && g7 === 1) return InternalHostReason.loopback;
+  // Forms that carry an IPv4 address are judged by it (Deno's IPv4 deny ranges do not match
+  // them): ::ffff:0:0/96 mapped, ::/96 compatible, 64:ff9b::/96 NAT64, 2002::/16 6to4.
+  if (leadingZeros >= 5 && (g5 === 0xffff || g5 === 0))
+    return classifyIpv4(embedded) ?? InternalHostReason.reservedIpv6;
+  if (g0 === 0x64 && g1 === 0xff9b) return classifyIpv4(embedded) ?? InternalHostReason.reservedIpv6;
+  if (g0 === 0x2002)
+    return classifyIpv4([g1 >> 8, g1 & 0xff, (groups[2] ?? 0) >> 8, (groups[2] ?? 0) & 0xff]);
+  if ((g0 & 0xffc0) === 0xfe80) return InternalHostReason.linkLocal;
+  if ((g0 & 0xfe00) === 0xfc00 || (g0 & 0xffc0) === 0xfec0) return InternalHostReason.private;
+  if ((g0 & 0xff00) === 0xff00) return InternalHostReason.multicast;
+  // Only global unicast is public; everything else (documentation, benchmarking, discard …) is not.
+  if ((g0 & 0xe000) !== 0x2000) return InternalHostReason.reservedIpv6;
   return undefined;
+}
+
+/** The eight 16-bit groups of an IPv6 address (with `::` and a trailing dotted IPv4), or undefined. */
+function ipv6Groups(address: string): number[] | undefined {
+  let text = address.toLowerCase();
+  if (isIP(text) !== 6) return undefined;
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(text);
+  if (dotted) {
+    const [a, b, c, d] = dotted.slice(1).map(Number) as [number, number, number, number];
+    text = `${text.slice(0, dotted.index)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head = "", tail] = text.split("::");
+  const headGroups = head === "" ? [] : head.split(":");
+  const tailGroups = tail === undefined || tail === "" ? [] : tail.split(":");
+  const missing = 8 - headGroups.length - tailGroups.length;
+  if (tail === undefined ? missing !== 0 : missing < 0) return undefined;
+  const all = [...headGroups, ...Array<string>(tail === undefined ? 0 : missing).fill("0"), ...tailGroups];
+  const groups = all.map((group) => Number.parseInt(group, 16));
+  return groups.length === 8 && groups.every((group) => group >= 0 && group <= 0xffff) ? groups : undefined;
 }

@@ -197,3 +197,24 @@ describe("tool tests", () => {
     ).toBe(false);
   });
 });
+
+describe("classifyHost: IPv6 spellings of internal addresses", () => {
+  it("judges IPv4-carrying IPv6 forms by the IPv4 address inside", () => {
+    expect(classifyHost("[::ffff:7f00:1]")).toBe("loopback");
+    expect(classifyHost("[::ffff:127.0.0.1]")).toBe("loopback");
+    expect(classifyHost("[::ffff:a9fe:a9fe]")).toBe("link-local");
+    expect(classifyHost("[64:ff9b::a9fe:a9fe]")).toBe("link-local");
+    expect(classifyHost("[::127.0.0.1]")).toBe("loopback");
+    expect(classifyHost("[2002:c0a8:101::]")).toBe("private");
+  });
+
+  it("refuses every IPv6 literal outside global unicast, and passes global unicast", () => {
+    expect(classifyHost("[0::1]")).toBe("loopback");
+    expect(classifyHost("[0:0:0:0:0:0:0:0]")).toBe("unspecified");
+    expect(classifyHost("[fe80::1]")).toBe("link-local");
+    expect(classifyHost("[fd12:3456::1]")).toBe("private");
+    expect(classifyHost("[100::1]")).toBe("reserved-ipv6");
+    expect(classifyHost("[::ffff:8.8.8.8]")).toBe("reserved-ipv6");
+    expect(classifyHost("[2606:4700:4700::1111]")).toBeUndefined();
+  });
+});
