@@ -256,6 +256,36 @@ describe("work queues", () => {
     await raw.close();
   });
 
+  it("hands an item back when the consumer stops mid-work, even if the handler fails permanently on the abort", async () => {
+    const prefix = uniquePrefix();
+    const first = await bus(prefix, "stopping");
+    let started: () => void = () => undefined;
+    const working = new Promise<void>((resolve) => {
+      started = resolve;
+    });
+    const consumer = await first.consume(
+      testQueue,
+      async (_data, context) => {
+        started();
+        await new Promise<void>((resolve) => context.signal.addEventListener("abort", () => resolve()));
+        // What an LLM client or a role may make of the cancellation: a permanent-looking error.
+        throw new InsituError("cancelled", { code: "LLM_ABORTED", category: "user", retryable: false });
+      },
+      { ackWaitMs: 30_000 },
+    );
+    await first.enqueue(testQueue, { n: 5 });
+    await working;
+    await consumer.stop();
+    const second = await bus(prefix, "taking-over");
+    const received: number[] = [];
+    await second.consume(testQueue, async (data) => {
+      received.push(data.n);
+    });
+    // Well within the 30 s ack deadline: handed back by a nak, not recovered by a timeout.
+    await until(() => (received.includes(5) ? true : undefined), 10_000);
+    expect(await second.deadLetters(testQueue)).toEqual([]);
+  });
+
   it("drops a duplicate enqueue with the same id", async () => {
     const prefix = uniquePrefix();
     const client = await bus(prefix);

@@ -521,10 +521,15 @@ class NatsBus implements Bus {
     const heartbeat = setInterval(() => message.working(), Math.max(100, Math.floor(settings.ackWaitMs / 3)));
     try {
       await handler(decoded.data as never, context);
-      clearInterval(heartbeat);
-      await message.ackAck();
     } catch (error) {
       clearInterval(heartbeat);
+      if (settings.signal.aborted) {
+        // The consumer is stopping (SIGTERM): whatever the handler made of the cancellation, the
+        // item is handed back at once for another replica, not counted as a failure.
+        context.logger.info("work item handed back: consumer stopping", { deliveries });
+        message.nak();
+        return;
+      }
       const typed = InsituError.from(error);
       const permanent = !typed.retryable && typed.category === ErrorCategory.user;
       if (permanent || deliveries >= settings.maxDeliver) {
@@ -540,7 +545,17 @@ class NatsBus implements Bus {
         context.logger.warn("work item failed; will retry", { deliveries, delayMs: delay, error: typed });
         message.nak(delay);
       }
+      return;
     }
+    clearInterval(heartbeat);
+    // Outside the handler's try: the work is committed, so a lost ack confirmation must not be
+    // treated as a failed handler (it would dead-letter or redo finished work). At worst the item
+    // is redelivered, and handlers are idempotent.
+    await message
+      .ackAck()
+      .catch((error: unknown) =>
+        context.logger.warn("ack not confirmed; the item may be redelivered", { deliveries, error }),
+      );
   }
 
   private async deadLetter(

@@ -214,8 +214,11 @@ export function sleep(ms: number, signal: AbortSignal | undefined, provider: str
 
 export function abortedError(provider: string, reason: unknown): InsituError {
   if (reason instanceof InsituError && reason.code === LlmErrorCode.aborted) return reason;
+  // Retryable: a cancelled call (a service shutting down, a caller giving up) may be made again,
+  // and work queues must hand the step back instead of storing it as failed for good.
   return llmError(LlmErrorCode.aborted, `${provider} call was cancelled`, {
     category: ErrorCategory.user,
+    retryable: true,
     details: { provider },
     cause: reason,
   });
