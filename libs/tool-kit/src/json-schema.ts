@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
 import addFormatsModule from "ajv-formats";
+import { linearRegExp, linearRegExpEngine } from "./linear-regexp.js";
 import { canonicalJson } from "./canonical-json.js";
 
 // ajv-formats is CommonJS with `export default`; under NodeNext the default import is the module
@@ -131,9 +132,9 @@ export function checkPattern(pattern: string): string | undefined {
     return `pattern longer than ${SchemaLimits.maxPatternLength} characters`;
   }
   try {
-    new RegExp(pattern, "u");
+    linearRegExp(pattern);
   } catch (error) {
-    return `pattern is not a valid regular expression: ${(error as Error).message}`;
+    return `pattern is not a valid regular expression that runs in linear time (no back-references or lookaround): ${(error as Error).message}`;
   }
   if (/\\[1-9]|\\k</.test(pattern)) return "pattern must not use back-references";
   // Track, per open group, whether it contains a quantifier or alternation; if a group that does is
@@ -200,7 +201,8 @@ function getAjv(): Ajv {
       allowUnionTypes: true,
       validateSchema: true,
       // No loadSchema: a remote $ref can never be fetched.
-      code: { optimize: 1 },
+      // Every `pattern` runs on V8's linear-time engine: no catastrophic backtracking in Node.
+      code: { optimize: 1, regExp: linearRegExpEngine },
     });
     addFormats(ajv);
   }

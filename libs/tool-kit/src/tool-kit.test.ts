@@ -218,3 +218,27 @@ describe("classifyHost: IPv6 spellings of internal addresses", () => {
     expect(classifyHost("[2606:4700:4700::1111]")).toBeUndefined();
   });
 });
+
+describe("patterns from a model cannot freeze the service", () => {
+  it("validates against a backtracking-prone pattern without backtracking", () => {
+    const schema = {
+      type: "object",
+      properties: { s: { type: "string", pattern: `^${"\\d*".repeat(12)}x$` } },
+    };
+    expect(checkUntrustedSchema(schema)).toEqual([]);
+    const started = performance.now();
+    const issues = validateAgainstSchema(schema as never, { s: "1".repeat(22) });
+    expect(issues[0]?.message).toMatch(/must match pattern/);
+    // Not a speed benchmark: a backtracking engine takes over a second on these 22 characters
+    // (about 1.3 s here, growing exponentially), the linear engine well under a millisecond.
+    expect(performance.now() - started).toBeLessThan(1_000);
+    // And it stays linear on input far beyond any backtracking engine's reach.
+    expect(validateAgainstSchema(schema as never, { s: "1".repeat(100_000) })).toHaveLength(1);
+  });
+
+  it("refuses patterns that cannot run in linear time", () => {
+    expect(checkPattern("(a)\\1")).toMatch(/linear time/);
+    expect(checkPattern("(?=a)b")).toMatch(/linear time/);
+    expect(checkPattern("^[a-z]+@[a-z]+\\.[a-z]+$")).toBeUndefined();
+  });
+});

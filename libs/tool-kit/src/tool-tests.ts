@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { linearRegExp } from "./linear-regexp.js";
 import { checkPattern } from "./json-schema.js";
 import { type OutcomeStatus, OutcomeStatusSchema, type ToolOutcome } from "./outcome.js";
 
@@ -264,7 +265,7 @@ function runCheck(check: ToolCheck, output: unknown): string | undefined {
       if (typeof value !== "string" || typeof expected !== "string")
         return `${where}: matches needs a string, ${got}`;
       // The pattern passed checkPattern at parse time; bound the subject too.
-      return new RegExp(expected, "u").test(value.slice(0, 100_000))
+      return linearRegExp(expected).test(value.slice(0, 100_000))
         ? undefined
         : `${where}: expected to match /${expected}/, ${got}`;
     }
