@@ -387,7 +387,11 @@ async function startVariant(label: Variant["label"]): Promise<void> {
   variants.set(label, variant);
   const sandboxPolicy =
     label === "granted"
-      ? { SANDBOX_INTERNAL_HOSTS: variant.tavilyHost, SANDBOX_SECRETS: "TAVILY_API_KEY" }
+      ? // The key is bound to the search host: a tool that could also reach elsewhere would not get it.
+        {
+          SANDBOX_INTERNAL_HOSTS: variant.tavilyHost,
+          SANDBOX_SECRETS: `TAVILY_API_KEY@${variant.tavilyHost}`,
+        }
       : { SANDBOX_INTERNAL_HOSTS: "", SANDBOX_SECRETS: "TAVILY_API_KEY" };
   const stack = await startStack({
     services: SERVICES,

@@ -26,6 +26,18 @@ describe("sandbox config", () => {
     expect(forcedMechanism(parseConfig(SandboxConfigSchema, {}))).toBeUndefined();
   });
 
+  it("binds a secret to hosts with NAME@host[:port], repeatable", () => {
+    const env = {
+      SANDBOX_SECRETS: "TAVILY_API_KEY@api.tavily.com:443,TAVILY_API_KEY@api2.tavily.com",
+      TAVILY_API_KEY: "k",
+    };
+    const policy = buildPolicy(parseConfig(SandboxConfigSchema, env), env);
+    expect(policy.secrets).toEqual({ TAVILY_API_KEY: "k" });
+    expect(policy.secretHosts).toEqual({ TAVILY_API_KEY: ["api.tavily.com:443", "api2.tavily.com"] });
+    const bad = { SANDBOX_SECRETS: "TAVILY_API_KEY@not a host" };
+    expect(() => buildPolicy(parseConfig(SandboxConfigSchema, bad), bad)).toThrow(/host\[:port\]/);
+  });
+
   it("refuses a secret name that is not an environment variable name", () => {
     const env = { SANDBOX_SECRETS: "lower_case" };
     expect(() => buildPolicy(parseConfig(SandboxConfigSchema, env), env)).toThrow(/UPPER_SNAKE/);

@@ -1,5 +1,5 @@
 import { availableParallelism } from "node:os";
-import { DefaultLimits, LimitCeilings, SECRET_NAME_PATTERN } from "@insitu/tool-kit";
+import { DefaultLimits, LimitCeilings, parseNetworkTarget, SECRET_NAME_PATTERN } from "@insitu/tool-kit";
 import { z } from "zod";
 import type { EnforcementMechanism } from "./enforcement.js";
 import { type SandboxPolicy, defaultPolicy } from "./policy.js";
@@ -34,7 +34,10 @@ export const SandboxConfigSchema = z.object({
   SANDBOX_BLOCKED_HOSTS: csv,
   /** Internal hosts (loopback, private, metadata …) the operator explicitly allows, comma-separated. */
   SANDBOX_INTERNAL_HOSTS: csv,
-  /** Names of environment variables of this service that tools may be granted as secrets. */
+  /**
+   * Environment variables of this service that tools may be granted as secrets: `NAME`, or
+   * `NAME@host[:port]` (repeatable) to bind the secret to the hosts it may be sent to.
+   */
   SANDBOX_SECRETS: csv,
   SANDBOX_MAX_TIMEOUT_MS: z.coerce
     .number()
@@ -63,9 +66,16 @@ export type SandboxConfig = z.infer<typeof SandboxConfigSchema>;
 /** The operator policy from the config; secret values are read from `env` by the names listed. */
 export function buildPolicy(config: SandboxConfig, env: Record<string, string | undefined>): SandboxPolicy {
   const secrets: Record<string, string> = {};
-  for (const name of config.SANDBOX_SECRETS) {
+  const secretHosts: Record<string, string[]> = {};
+  for (const entry of config.SANDBOX_SECRETS) {
+    const [name = "", host] = entry.split("@", 2);
     if (!SECRET_NAME_PATTERN.test(name))
       throw new TypeError(`SANDBOX_SECRETS: ${name} is not an UPPER_SNAKE name`);
+    if (host !== undefined) {
+      if (!parseNetworkTarget(host))
+        throw new TypeError(`SANDBOX_SECRETS: ${entry}: ${host} is not host[:port]`);
+      secretHosts[name] = [...(secretHosts[name] ?? []), host];
+    }
     const value = env[name];
     if (value !== undefined) secrets[name] = value;
   }
@@ -74,6 +84,7 @@ export function buildPolicy(config: SandboxConfig, env: Record<string, string | 
     blockedHosts: config.SANDBOX_BLOCKED_HOSTS,
     internalHosts: config.SANDBOX_INTERNAL_HOSTS,
     secrets,
+    secretHosts,
     maxLimits: {
       timeoutMs: config.SANDBOX_MAX_TIMEOUT_MS,
       memoryMb: config.SANDBOX_MAX_MEMORY_MB,

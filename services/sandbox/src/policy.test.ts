@@ -81,3 +81,32 @@ describe("denyList", () => {
     expect(list).toContain("10.1.2.2/32".replace("/32", ""));
   });
 });
+
+describe("computeGrant: secrets bound to hosts", () => {
+  const policy = defaultPolicy({
+    secrets: { SEARCH_KEY: "s3cret" },
+    secretHosts: { SEARCH_KEY: ["api.search.example:443"] },
+  });
+
+  it("grants a bound secret to a call that can reach only its hosts", () => {
+    const grant = computeGrant(
+      manifest(["api.search.example:443"], ["SEARCH_KEY"]),
+      { grantedSecrets: ["SEARCH_KEY"] },
+      policy,
+    );
+    expect(grant.env).toEqual({ SEARCH_KEY: "s3cret" });
+    expect(grant.refused).toEqual([]);
+  });
+
+  it("refuses it to a call that could also carry it to another host", () => {
+    const grant = computeGrant(
+      manifest(["api.search.example:443", "evil.example:443"], ["SEARCH_KEY"]),
+      { grantedSecrets: ["SEARCH_KEY"] },
+      policy,
+    );
+    expect(grant.env).toEqual({});
+    expect(grant.refused).toEqual([
+      { permission: "env:SEARCH_KEY", reason: expect.stringContaining("evil.example:443") },
+    ]);
+  });
+});

@@ -25,6 +25,12 @@ export interface SandboxPolicy {
   internalHosts: string[];
   /** Secret values tools may be granted, by name. Values come from the sandbox's environment. */
   secrets: Record<string, string>;
+  /**
+   * Hosts a secret is bound to (`NAME@host[:port]` in SANDBOX_SECRETS). A bound secret is granted
+   * only to a call whose every network grant is one of its hosts, so a tool cannot carry the value
+   * anywhere else. An unbound secret goes to any host the call may reach.
+   */
+  secretHosts: Record<string, string[]>;
   /** Upper bounds on any call's limits. */
   maxLimits: Required<ToolLimits>;
   /** Limits of a call whose manifest and request name none. */
@@ -37,6 +43,7 @@ export function defaultPolicy(overrides: Partial<SandboxPolicy> = {}): SandboxPo
     blockedHosts: [],
     internalHosts: [],
     secrets: {},
+    secretHosts: {},
     maxLimits: { ...LimitCeilings },
     defaultLimits: { ...DefaultLimits },
     ...overrides,
@@ -136,6 +143,11 @@ export function computeGrant(
       refused.push({ permission: `env:${name}`, reason: "not granted by the caller" });
     } else if (!Object.hasOwn(policy.secrets, name)) {
       refused.push({ permission: `env:${name}`, reason: "not configured by the operator" });
+    } else if (unboundHosts(name, net, policy).length > 0) {
+      refused.push({
+        permission: `env:${name}`,
+        reason: `the secret is bound to ${policy.secretHosts[name]?.join(", ")}; this call may also reach ${unboundHosts(name, net, policy).join(", ")}`,
+      });
     } else {
       env[name] = policy.secrets[name] as string;
     }
@@ -148,6 +160,24 @@ export function computeGrant(
     refused,
     limits: effectiveLimits(manifest.limits, request.limits, policy),
   };
+}
+
+/** Network grants of this call outside the hosts `name` is bound to (none when it is unbound). */
+function unboundHosts(name: string, net: Set<string>, policy: SandboxPolicy): string[] {
+  const bound = policy.secretHosts[name];
+  if (!bound) return [];
+  const allowed = bound
+    .map((text) => parseNetworkTarget(text))
+    .filter((target): target is NetworkTarget => target !== undefined);
+  return [...net].filter((granted) => {
+    const target = parseNetworkTarget(granted);
+    return (
+      !target ||
+      !allowed.some(
+        (host) => host.host === target.host && (host.port === undefined || host.port === target.port),
+      )
+    );
+  });
 }
 
 /** Each limit: the request's, else the manifest's, else the default; never above the operator's maximum. */
