@@ -56,7 +56,9 @@ export async function applyWork(
 ): Promise<boolean> {
   if (state.appliedSteps.includes(work.step)) return false;
   if (isTerminal(state.record.status)) return false;
-  state.outbox = [];
+  // New effects are appended: an outbox still here was committed by a replica that crashed before
+  // flushing it, and must be performed with ours (effects are idempotent: enqueues carry
+  // deterministic ids; an event may at worst be seen twice, never lost).
   let applied: boolean;
   switch (work.kind) {
     case "start":

@@ -251,6 +251,31 @@ describe("manager state machine", () => {
     expect(f.planInputs).toHaveLength(1);
   });
 
+  it("keeps a crashed replica's unflushed outbox when a sibling step is applied first", async () => {
+    const f = fakes({
+      plans: [
+        {
+          required_tool_names: [],
+          tool_usage_guidance: "both",
+          tool_requests: [requestOf("parse_table"), requestOf("count_words")],
+        },
+      ],
+    });
+    const { taskId } = await f.manager.submit({ question: "q" });
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    // A replica committed a transition and died before performing its effects.
+    const stored = f.states.get(taskId)!;
+    const pending: Effect = {
+      type: "event",
+      event: { kind: "plan-end", taskId, time: new Date().toISOString() } as never,
+    };
+    stored.state.outbox = [pending];
+    f.steps.set(`${taskId}.r1.build.parse_table`, build("parse_table", true));
+    await f.manager.handleWork({ taskId, kind: "build-done", step: "r1.build.parse_table" });
+    expect(f.performed).toContainEqual(pending);
+    expect(f.states.get(taskId)?.state.outbox).toEqual([]);
+  });
+
   it("re-plans with the reason when a build fails (instead of answering with no findings)", async () => {
     const f = fakes({
       plans: [
