@@ -14,11 +14,16 @@ export async function freePort(): Promise<number> {
   if (low - floor > 1000) {
     for (let attempt = 0; attempt < 50; attempt++) {
       const candidate = floor + Math.floor(Math.random() * (low - floor));
-      if (!(await isPortInUse(candidate))) return candidate;
+      // A port handed out moments ago may not be bound yet: never hand it out twice.
+      if (handedOut.has(candidate) || (await isPortInUse(candidate))) continue;
+      handedOut.add(candidate);
+      return candidate;
     }
   }
   return kernelPickedPort();
 }
+
+const handedOut = new Set<number>();
 
 /** `net.ipv4.ip_local_port_range` (Linux); the usual default elsewhere. */
 function ephemeralRange(): [number, number] {

@@ -156,9 +156,15 @@ export class ServiceProcess {
           lastStatus = "still starting (insitu_service_ready 0)";
         } else {
           const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
-          await response.body?.cancel();
-          if (response.ok) return;
-          lastStatus = `/readyz HTTP ${response.status}`;
+          const body = (await response.json().catch(() => ({}))) as { service?: unknown };
+          // Another process answering on this port (a port picked twice, a leftover) is not us.
+          if (typeof body.service === "string" && body.service !== this.name) {
+            lastStatus = `port ${this.url} is answered by ${body.service}`;
+          } else if (response.ok) {
+            return;
+          } else {
+            lastStatus = `/readyz HTTP ${response.status}`;
+          }
         }
       } catch {
         lastStatus = "no answer";
