@@ -42,8 +42,11 @@ else
 fi
 
 # The dashboard test (test/e2e/dashboard.test.ts) drives a real headless Chromium at /usr/bin/chromium
-# and fails without it; nothing else needs a browser, so a missing one is not fatal here.
-if [ -x /usr/bin/chromium ]; then
+# and fails without it; nothing else needs a browser, so a missing one is not fatal here, and
+# `npm run start` (which only runs the stack) passes --no-browser to skip it.
+if [ "${1:-}" = "--no-browser" ]; then
+  :
+elif [ -x /usr/bin/chromium ]; then
   say "chromium: /usr/bin/chromium"
 elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   say "installing chromium with apt-get (for the dashboard's browser test)…"
