@@ -5,3 +5,5 @@ export { modelForRole } from "./role-model.js";
 export type { RoleModel } from "./role-model.js";
 export { kvStepStore, managerNotifier, taskEventPublisher } from "./steps.js";
 export type { StepDoneKind, StepStore } from "./steps.js";
+export { consumeRoleWork } from "./work.js";
+export type { RoleWorkOptions, WorkHooks } from "./work.js";

@@ -1,6 +1,6 @@
 import { ExecutorRunWork, TASK_STEPS_BUCKET } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
-import { kvStepStore, managerNotifier, taskEventPublisher } from "@insitu/roles";
+import { kvStepStore, managerNotifier, taskEventPublisher, consumeRoleWork } from "@insitu/roles";
 import { toolPorts } from "./adapters.js";
 import { ExecutorConfigSchema } from "./config.js";
 import { modelForRole } from "@insitu/roles";
@@ -33,20 +33,14 @@ await runService({
       },
       logger,
     });
-    const consumer = await bus.consume(
+    const consumer = await consumeRoleWork(
+      bus,
       ExecutorRunWork,
-      async (work, context) => {
-        await executor.handleRun(work, {
-          heartbeat: () => context.heartbeat(),
-          signal: context.signal,
-          lastDelivery: context.deliveryCount >= config.WORK_MAX_DELIVER,
-        });
-      },
+      (work, hooks) => executor.handleRun(work, hooks),
       {
         ackWaitMs: config.WORK_ACK_WAIT_MS,
         maxDeliver: config.WORK_MAX_DELIVER,
         concurrency: config.EXECUTOR_CONCURRENCY,
-        backoffMs: [500, 1000, 2000, 5000],
       },
     );
     return { stop: () => consumer.stop() };

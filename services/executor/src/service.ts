@@ -9,7 +9,7 @@ import type { Logger } from "@insitu/telemetry";
 import { type ReactDeps, runReact } from "./react.js";
 
 export type { StepStore } from "@insitu/roles";
-import type { StepStore } from "@insitu/roles";
+import type { StepStore, WorkHooks } from "@insitu/roles";
 
 export interface ExecutorDeps extends Omit<ReactDeps, "heartbeat" | "signal"> {
   steps: StepStore;
@@ -22,7 +22,7 @@ export function createExecutor(deps: ExecutorDeps) {
   /** One `executor.run` message. Idempotent: a stored result is only re-announced. */
   async function handleRun(
     work: Payload<typeof ExecutorRunWork>,
-    hooks: { heartbeat?: () => void; signal?: AbortSignal; lastDelivery?: boolean } = {},
+    hooks: Partial<WorkHooks> = {},
   ): Promise<ExecutionResult> {
     const logger = deps.logger.child({ taskId: work.taskId, step: work.step });
     const stored = ExecutionResultSchema.safeParse(await deps.steps.get(work.taskId, work.step));

@@ -1,7 +1,7 @@
 import { IntegratorRunWork, TASK_STEPS_BUCKET } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
 import { IntegratorConfigSchema } from "./config.js";
-import { kvStepStore, managerNotifier, modelForRole } from "@insitu/roles";
+import { kvStepStore, managerNotifier, modelForRole, consumeRoleWork } from "@insitu/roles";
 import { createIntegrator } from "./service.js";
 
 await runService({
@@ -17,19 +17,14 @@ await runService({
       costOf,
       logger,
     });
-    const consumer = await bus.consume(
+    const consumer = await consumeRoleWork(
+      bus,
       IntegratorRunWork,
-      async (work, context) => {
-        await integrator.handleRun(work, {
-          signal: context.signal,
-          lastDelivery: context.deliveryCount >= config.WORK_MAX_DELIVER,
-        });
-      },
+      (work, hooks) => integrator.handleRun(work, hooks),
       {
         ackWaitMs: config.WORK_ACK_WAIT_MS,
         maxDeliver: config.WORK_MAX_DELIVER,
         concurrency: config.INTEGRATOR_CONCURRENCY,
-        backoffMs: [500, 1000, 2000, 5000],
       },
     );
     return { stop: () => consumer.stop() };

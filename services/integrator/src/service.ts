@@ -10,7 +10,7 @@ import type { Logger } from "@insitu/telemetry";
 import { integrate } from "./integrate.js";
 
 export type { StepStore } from "@insitu/roles";
-import type { StepStore } from "@insitu/roles";
+import type { StepStore, WorkHooks } from "@insitu/roles";
 
 export interface IntegratorDeps {
   model: LanguageModel;
@@ -24,7 +24,7 @@ export function createIntegrator(deps: IntegratorDeps) {
   /** One `integrator.run` message. Idempotent: a stored answer is only re-announced. */
   async function handleRun(
     work: Payload<typeof IntegratorRunWork>,
-    hooks: { signal?: AbortSignal; lastDelivery?: boolean } = {},
+    hooks: Partial<WorkHooks> = {},
   ): Promise<IntegrationResult> {
     const stored = IntegrationResultSchema.safeParse(await deps.steps.get(work.taskId, work.step));
     if (stored.success) {

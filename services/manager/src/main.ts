@@ -13,7 +13,7 @@ import { Counter, Histogram } from "prom-client";
 import { busEffects, kvStepReader, kvTaskStore, registrySearch } from "./adapters.js";
 import { ManagerConfigSchema } from "./config.js";
 import { judgeRound } from "./judge.js";
-import { modelForRole } from "@insitu/roles";
+import { modelForRole, consumeRoleWork } from "@insitu/roles";
 import { planRound } from "./planner.js";
 import { createManager } from "./service.js";
 
@@ -73,18 +73,14 @@ await runService({
         endpoint(TaskList, (data) => manager.list(data)),
       ],
     });
-    const consumer = await bus.consume(
+    const consumer = await consumeRoleWork(
+      bus,
       ManagerWork,
-      (work, context) =>
-        manager.handleWork(work, {
-          lastDelivery: context.deliveryCount >= config.WORK_MAX_DELIVER,
-          heartbeat: () => context.heartbeat(),
-        }),
+      (work, hooks) => manager.handleWork(work, hooks),
       {
         ackWaitMs: config.WORK_ACK_WAIT_MS,
         maxDeliver: config.WORK_MAX_DELIVER,
         concurrency: config.WORK_CONCURRENCY,
-        backoffMs: [500, 1000, 2000, 5000],
       },
     );
     const sweeper = setInterval(() => {

@@ -1,3 +1,4 @@
+import type { WorkHooks } from "@insitu/roles";
 import {
   type ManagerWork,
   type Payload,
@@ -38,11 +39,7 @@ export interface ManagerDeps extends MachineDeps {
   onFinished?: (record: ManagerState["record"]) => void;
 }
 
-export interface WorkOptions {
-  /** True on the last delivery the bus will make: a failure now fails the task instead. */
-  lastDelivery?: boolean;
-  heartbeat?: () => void;
-}
+export type WorkOptions = Partial<WorkHooks>;
 
 const MAX_CAS_ATTEMPTS = 20;
 

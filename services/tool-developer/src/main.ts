@@ -1,7 +1,7 @@
 import { endpoint } from "@insitu/bus";
 import { TASK_STEPS_BUCKET, ToolBuildWork, ToolRepair } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
-import { kvStepStore, managerNotifier, taskEventPublisher } from "@insitu/roles";
+import { kvStepStore, managerNotifier, taskEventPublisher, consumeRoleWork } from "@insitu/roles";
 import { registryPorts, sandboxPorts } from "./adapters.js";
 import { ToolDeveloperConfigSchema } from "./config.js";
 import { modelForRole } from "@insitu/roles";
@@ -35,20 +35,14 @@ await runService({
       endpoints: [endpoint(ToolRepair, (data) => developer.handleRepair(data))],
       concurrency: config.BUILD_CONCURRENCY,
     });
-    const consumer = await bus.consume(
+    const consumer = await consumeRoleWork(
+      bus,
       ToolBuildWork,
-      async (work, context) => {
-        await developer.handleBuild(work, {
-          heartbeat: () => context.heartbeat(),
-          signal: context.signal,
-          lastDelivery: context.deliveryCount >= config.WORK_MAX_DELIVER,
-        });
-      },
+      (work, hooks) => developer.handleBuild(work, hooks),
       {
         ackWaitMs: config.WORK_ACK_WAIT_MS,
         maxDeliver: config.WORK_MAX_DELIVER,
         concurrency: config.BUILD_CONCURRENCY,
-        backoffMs: [500, 1000, 2000, 5000],
       },
     );
     return {

@@ -25,7 +25,7 @@ import {
 import type { ToolOutcome } from "@insitu/tool-kit";
 
 export type { StepStore } from "@insitu/roles";
-import type { StepStore } from "@insitu/roles";
+import type { StepStore, WorkHooks } from "@insitu/roles";
 
 export interface DeveloperRegistry {
   /** Registers a version into the task's private pool; returns its version id. Idempotent by content. */
@@ -55,15 +55,8 @@ export interface ToolDeveloperDeps {
   logger: Logger;
 }
 
-export interface WorkHooks {
-  heartbeat?: () => void;
-  signal?: AbortSignal;
-  /** True on the bus's last delivery: a failure now is stored as a failed build. */
-  lastDelivery?: boolean;
-}
-
 /** The ports `developTool` needs, from the service's deps and this delivery's hooks. */
-function developPorts(deps: ToolDeveloperDeps, hooks: WorkHooks): DeveloperDeps {
+function developPorts(deps: ToolDeveloperDeps, hooks: Partial<WorkHooks>): DeveloperDeps {
   return {
     model: deps.model,
     check: deps.check,
@@ -94,7 +87,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
 
   async function buildOnce(
     work: Payload<typeof ToolBuildWork>,
-    hooks: WorkHooks,
+    hooks: Partial<WorkHooks>,
     time: () => string,
   ): Promise<ToolBuildResult> {
     const developed = await developTool(
@@ -146,7 +139,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
   /** One `tool-developer.build` message. Idempotent: a stored result is only re-announced. */
   async function handleBuild(
     work: Payload<typeof ToolBuildWork>,
-    hooks: WorkHooks = {},
+    hooks: Partial<WorkHooks> = {},
   ): Promise<ToolBuildResult> {
     const logger = deps.logger.child({ taskId: work.taskId, step: work.step, tool: work.request.name });
     const stored = ToolBuildResultSchema.safeParse(await deps.steps.get(work.taskId, work.step));
@@ -201,7 +194,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
   /** `tool-developer.repair`: a new version from the failing calls, accepted only if the replays pass. */
   async function handleRepair(
     request: Payload<typeof ToolRepair>,
-    hooks: WorkHooks = {},
+    hooks: Partial<WorkHooks> = {},
   ): Promise<Reply<typeof ToolRepair>> {
     const source = await deps.registry.get(request.tool.version);
     const developed = await developTool(
