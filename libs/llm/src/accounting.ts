@@ -2,6 +2,7 @@ import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 import { MetricName } from "@insitu/telemetry";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { DEFAULT_PRICES, type ModelPrice } from "./prices.js";
+import { usageOfError } from "./attempt-usage.js";
 import type { GenerateRequest, GenerateResult, LanguageModel, StreamPart, Usage } from "./types.js";
 
 /**
@@ -104,6 +105,7 @@ class LlmMetrics {
   readonly latency: Histogram<"provider" | "model" | "role">;
   readonly errors: Counter<"provider" | "model" | "role" | "code">;
   readonly budgetExceeded: Counter<"role" | "budget">;
+  readonly retries: Counter<"provider" | "model" | "role" | "reason">;
 
   constructor(registry: Registry) {
     const existing = <T>(name: string) => registry.getSingleMetric(name) as T | undefined;
@@ -156,6 +158,14 @@ class LlmMetrics {
         labelNames: ["role", "budget"],
         registers: [registry],
       });
+    this.retries =
+      existing(MetricName.llmRetriesTotal) ??
+      new Counter({
+        name: MetricName.llmRetriesTotal,
+        help: "Provider requests retried (or held back by a shared rate-limit cooldown), by reason.",
+        labelNames: ["provider", "model", "role", "reason"],
+        registers: [registry],
+      });
   }
 }
 
@@ -172,6 +182,11 @@ export interface AccountantOptions {
   onCall?: (record: CallRecord) => void;
   /** Records kept for {@link Accountant.records}; default 10 000 (oldest dropped). */
   maxRecords?: number;
+  /**
+   * Keep totals for tasks never started with {@link Accountant.startTask}. Default true; a
+   * long-running service that only wants metrics sets false (the task's record holds its usage).
+   */
+  trackUnstartedTasks?: boolean;
 }
 
 /**
@@ -204,6 +219,18 @@ export class Accountant {
   startTask(taskId: string, budget: TaskBudget = {}, startedAt = this.now()): void {
     const existing = this.tasks.get(taskId);
     this.tasks.set(taskId, { budget, startedAt, totals: existing?.totals ?? emptyTotals() });
+  }
+
+  /** A retry callback counting `insitu_llm_retries_total` for one role's model. */
+  retryObserver(labels: { provider: string; model: string; role: string }) {
+    return (info: { reason: string }) => {
+      const reason = info.reason.startsWith("status ")
+        ? info.reason
+        : info.reason === "shared cooldown"
+          ? "cooldown"
+          : info.reason.toLowerCase();
+      this.metrics?.retries.inc({ ...labels, reason: reason.slice(0, 40) });
+    };
   }
 
   /** Forgets a finished task and returns its totals. */
@@ -357,7 +384,9 @@ export class Accountant {
     result: GenerateResult | undefined,
     error: unknown,
   ): void {
-    const usage = result?.usage ?? { inputTokens: 0, outputTokens: 0, cachedTokens: 0 };
+    // A failed call still bills what the provider served (safety stops, empty or malformed answers).
+    const usage = result?.usage ??
+      usageOfError(error) ?? { inputTokens: 0, outputTokens: 0, cachedTokens: 0 };
     const record: CallRecord = {
       provider: model.provider,
       model: model.model,
@@ -378,11 +407,11 @@ export class Accountant {
     addTo(roleTotals, record);
     if (taskId) {
       let state = this.tasks.get(taskId);
-      if (!state) {
+      if (!state && this.options.trackUnstartedTasks !== false) {
         state = { budget: {}, startedAt: this.now(), totals: emptyTotals() };
         this.tasks.set(taskId, state);
       }
-      addTo(state.totals, record);
+      if (state) addTo(state.totals, record);
     }
     this.kept.push(record);
     if (this.kept.length > (this.options.maxRecords ?? 10_000)) this.kept.shift();

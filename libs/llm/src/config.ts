@@ -5,7 +5,7 @@ import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 import { z } from "zod";
 import { LlmErrorCode, llmError } from "./errors.js";
 import { GEMINI_PROVIDER, GeminiEmbeddingModel, GeminiModel } from "./gemini.js";
-import type { RetryOptions } from "./http-retry.js";
+import type { RateLimitGate, RetryOptions } from "./http-retry.js";
 import {
   OPENAI_COMPATIBLE_PROVIDER,
   OpenAiCompatibleEmbeddingModel,
@@ -70,6 +70,10 @@ export const modelSettingsSchema = z
         maxAttempts: z.number().int().min(1).max(20).optional(),
         initialDelayMs: z.number().int().nonnegative().optional(),
         maxDelayMs: z.number().int().nonnegative().optional(),
+        /** Total time of one call, every attempt and wait included. */
+        maxTotalMs: z.number().int().positive().optional(),
+        /** Longest Retry-After honoured; beyond it the call fails at once. */
+        maxRetryAfterMs: z.number().int().nonnegative().optional(),
       })
       .strict()
       .optional(),
@@ -226,6 +230,8 @@ export interface CreateModelOptions {
   /** Overrides the configured retry policy (tests use short delays). */
   retry?: RetryOptions;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  /** Shared rate-limit cooldowns (a role's replicas share one through the bus; default per process). */
+  gate?: RateLimitGate;
   /** When given, the model is wrapped for accounting and budgets under this role with its resolved prices. */
   accountant?: Accountant;
 }
@@ -255,6 +261,7 @@ export function createModelForRole(
       ...(settings.baseUrl ? { baseUrl: settings.baseUrl } : {}),
       ...(retry ? { retry } : {}),
       ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+      ...(options.gate ? { gate: options.gate } : {}),
     });
   } else if (settings.provider === "openai-compatible") {
     const apiKey = apiKeyFor(settings, env, false);
@@ -264,6 +271,7 @@ export function createModelForRole(
       ...(apiKey ? { apiKey } : {}),
       ...(retry ? { retry } : {}),
       ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+      ...(options.gate ? { gate: options.gate } : {}),
     });
   } else {
     const scripted = typeof options.scripted === "function" ? options.scripted(role) : options.scripted;

@@ -332,7 +332,9 @@ describe("Gemini through @google/genai against a local stand-in", () => {
     expect(server?.requests).toHaveLength(3);
     expect(error.message).toContain("The model is overloaded");
     expect(error.details).toMatchObject({ status: 503, attempts: 3, provider: "gemini" });
-    expect(error.retryable).toBe(true);
+    // The call spent its retry budget: final, so a work queue must not redeliver the step (ADR 0061).
+    expect(error.retryable).toBe(false);
+    expect(error.details.retryBudgetSpent).toBe(true);
   });
 
   it("does not retry a 400 and reports LLM_BAD_REQUEST", async () => {

@@ -11,7 +11,9 @@ import {
 } from "@google/genai";
 import { ErrorCategory } from "@insitu/errors";
 import { LlmErrorCode, llmError } from "./errors.js";
-import { type RetryOptions, fetchWithRetry, toLlmError } from "./http-retry.js";
+import { usageDetail } from "./attempt-usage.js";
+import { callSignal, deadlineExceededError } from "./deadline.js";
+import { type RateLimitGate, type RetryOptions, fetchWithRetry, toLlmError } from "./http-retry.js";
 import {
   type EmbedOptions,
   type EmbeddingModel,
@@ -41,6 +43,8 @@ export interface GeminiOptions {
   timeoutMs?: number;
   /** Called before each retry wait. */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  /** Shared rate-limit cooldowns (default: process-wide). */
+  gate?: RateLimitGate;
 }
 
 /** Finish reasons that mean the answer was withheld for safety/policy. */
@@ -73,37 +77,45 @@ export class GeminiModel implements LanguageModel {
   }
 
   async generate(request: GenerateRequest): Promise<GenerateResult> {
+    // One signal per call: the SDK leaves a listener on the signal it is given after a successful
+    // call, so a long-lived caller signal must never reach it (REFERENCE.md part B).
+    const call = callSignal(request);
     let response: GenerateContentResponse;
     try {
       response = await this.client.models.generateContent({
         model: this.model,
         contents: toGeminiContents(request.messages),
-        config: this.config(request),
+        config: this.config(request, call.signal),
       });
     } catch (error) {
-      throw toLlmError(error, this.provider, request.signal);
+      throw toLlmError(error, this.provider, call.signal);
+    } finally {
+      call.release();
     }
     return readGeminiResponse(response, this.model);
   }
 
   async *stream(request: GenerateRequest): AsyncIterable<StreamPart> {
     const accumulator = new GeminiStreamAccumulator(this.model);
+    const call = callSignal(request);
     try {
       const stream = await this.client.models.generateContentStream({
         model: this.model,
         contents: toGeminiContents(request.messages),
-        config: this.config(request),
+        config: this.config(request, call.signal),
       });
       for await (const chunk of stream) {
         for (const part of accumulator.add(chunk)) yield part;
       }
     } catch (error) {
-      throw toLlmError(error, this.provider, request.signal);
+      throw toLlmError(error, this.provider, call.signal);
+    } finally {
+      call.release();
     }
     yield { type: "finish", result: accumulator.finish() };
   }
 
-  private config(request: GenerateRequest): GenerateContentConfig {
+  private config(request: GenerateRequest, signal: AbortSignal): GenerateContentConfig {
     const config: GenerateContentConfig = {
       httpOptions: {
         fetch: (url, init) =>
@@ -111,12 +123,17 @@ export class GeminiModel implements LanguageModel {
             provider: this.provider,
             retry: this.options.retry,
             timeoutMs: request.timeoutMs ?? this.options.timeoutMs,
-            signal: request.signal,
-            onRetry: this.options.onRetry,
+            signal,
+            ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+            ...(request.deadline !== undefined
+              ? { deadline: request.deadline, deadlineError: () => deadlineExceededError(request) }
+              : {}),
+            ...(this.options.gate ? { gate: this.options.gate } : {}),
+            gateKey: `${this.provider}/${this.model}`,
           }),
       },
     };
-    if (request.signal) config.abortSignal = request.signal;
+    config.abortSignal = signal;
     if (request.system) config.systemInstruction = request.system;
     if (request.temperature !== undefined) config.temperature = request.temperature;
     if (request.maxOutputTokens !== undefined) config.maxOutputTokens = request.maxOutputTokens;
@@ -159,8 +176,10 @@ const THINKING_LEVEL = {
 function createGeminiClient(options: { apiKey: string; baseUrl?: string; apiVersion?: string }): GoogleGenAI {
   return new GoogleGenAI({
     apiKey: options.apiKey,
+    // No base URL unless one is configured: the SDK then reads GOOGLE_GEMINI_BASE_URL, and an
+    // explicit one would always win over it (REFERENCE.md part B).
     httpOptions: {
-      baseUrl: options.baseUrl ?? GEMINI_DEFAULT_BASE_URL,
+      ...(options.baseUrl ? { baseUrl: options.baseUrl } : {}),
       ...(options.apiVersion ? { apiVersion: options.apiVersion } : {}),
     },
   });
@@ -244,7 +263,25 @@ function readUsage(response: GenerateContentResponse): Usage {
   return usage;
 }
 
-function checkPromptBlocked(response: GenerateContentResponse, model: string): void {
+/** MALFORMED_FUNCTION_CALL, typed the same whether the answer was streamed or not. */
+function malformedCall(model: string, finishMessage: string | undefined, usage: Usage): never {
+  throw llmError(
+    LlmErrorCode.badResponse,
+    `Gemini produced a malformed function call${finishMessage ? `: ${finishMessage}` : ""}`,
+    {
+      retryable: true,
+      details: {
+        provider: GEMINI_PROVIDER,
+        model,
+        finishReason: "MALFORMED_FUNCTION_CALL",
+        finishMessage: finishMessage?.slice(0, 4000),
+        usage: usageDetail(usage),
+      },
+    },
+  );
+}
+
+function checkPromptBlocked(response: GenerateContentResponse, model: string, usage: Usage): void {
   const feedback = response.promptFeedback;
   if (feedback?.blockReason) {
     throw llmError(
@@ -257,13 +294,14 @@ function checkPromptBlocked(response: GenerateContentResponse, model: string): v
           model,
           blockReason: feedback.blockReason,
           safetyRatings: JSON.parse(JSON.stringify(feedback.safetyRatings ?? [])),
+          usage: usageDetail(usage),
         },
       },
     );
   }
 }
 
-function safetyStop(raw: string, model: string, ratings: unknown): never {
+function safetyStop(raw: string, model: string, ratings: unknown, usage: Usage): never {
   throw llmError(LlmErrorCode.safetyBlock, `Gemini stopped the answer for safety (${raw})`, {
     category: ErrorCategory.user,
     details: {
@@ -271,6 +309,7 @@ function safetyStop(raw: string, model: string, ratings: unknown): never {
       model,
       finishReason: raw,
       safetyRatings: JSON.parse(JSON.stringify(ratings ?? [])),
+      usage: usageDetail(usage),
     },
   });
 }
@@ -284,35 +323,27 @@ function callId(id: string | undefined): string {
 
 /** Reads one whole (non-streamed) response; safety blocks and empty answers throw typed errors. */
 export function readGeminiResponse(response: GenerateContentResponse, model: string): GenerateResult {
-  checkPromptBlocked(response, model);
+  const usage = readUsage(response);
+  checkPromptBlocked(response, model, usage);
   const candidate = response.candidates?.[0];
   if (!candidate) {
     throw llmError(LlmErrorCode.emptyResponse, "Gemini returned no candidates", {
       retryable: true,
-      details: { provider: GEMINI_PROVIDER, model },
+      details: { provider: GEMINI_PROVIDER, model, usage: usageDetail(usage) },
     });
   }
   const raw = candidate.finishReason as string | undefined;
-  if (raw && SAFETY_FINISH.has(raw)) safetyStop(raw, model, candidate.safetyRatings);
+  if (raw && SAFETY_FINISH.has(raw)) safetyStop(raw, model, candidate.safetyRatings, usage);
   const parts = candidate.content?.parts ?? [];
   const collected = collectParts(parts);
-  if (raw === "MALFORMED_FUNCTION_CALL") {
-    throw llmError(
-      LlmErrorCode.badResponse,
-      `Gemini produced a malformed function call: ${candidate.finishMessage ?? ""}`,
-      {
-        retryable: true,
-        details: { provider: GEMINI_PROVIDER, model, finishReason: raw },
-      },
-    );
-  }
+  if (raw === "MALFORMED_FUNCTION_CALL") malformedCall(model, candidate.finishMessage, usage);
   if (collected.text === "" && collected.toolCalls.length === 0 && raw !== "MAX_TOKENS") {
     throw llmError(
       LlmErrorCode.emptyResponse,
       `Gemini returned a candidate with no content (finish ${raw ?? "none"})`,
       {
         retryable: true,
-        details: { provider: GEMINI_PROVIDER, model, finishReason: raw ?? null },
+        details: { provider: GEMINI_PROVIDER, model, finishReason: raw ?? null, usage: usageDetail(usage) },
       },
     );
   }
@@ -320,7 +351,7 @@ export function readGeminiResponse(response: GenerateContentResponse, model: str
     text: collected.text,
     toolCalls: collected.toolCalls,
     finishReason: mapFinishReason(raw, collected.toolCalls.length > 0),
-    usage: readUsage(response),
+    usage,
     model: response.modelVersion ?? model,
     provider: GEMINI_PROVIDER,
   };
@@ -367,6 +398,7 @@ export class GeminiStreamAccumulator {
   private signature: string | undefined;
   private readonly toolCalls: ToolCall[] = [];
   private rawFinish: string | undefined;
+  private finishMessage: string | undefined;
   private usage: Usage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0 };
   private modelVersion: string | undefined;
   private chunks = 0;
@@ -375,14 +407,15 @@ export class GeminiStreamAccumulator {
 
   add(chunk: GenerateContentResponse): StreamPart[] {
     this.chunks += 1;
-    checkPromptBlocked(chunk, this.model);
     if (chunk.usageMetadata) this.usage = readUsage(chunk);
+    checkPromptBlocked(chunk, this.model, this.usage);
     if (chunk.modelVersion) this.modelVersion = chunk.modelVersion;
     const candidate = chunk.candidates?.[0];
     if (!candidate) return [];
     const raw = candidate.finishReason as string | undefined;
-    if (raw && SAFETY_FINISH.has(raw)) safetyStop(raw, this.model, candidate.safetyRatings);
+    if (raw && SAFETY_FINISH.has(raw)) safetyStop(raw, this.model, candidate.safetyRatings, this.usage);
     if (raw) this.rawFinish = raw;
+    if (candidate.finishMessage) this.finishMessage = candidate.finishMessage;
     const parts: StreamPart[] = [];
     const collected = collectParts(candidate.content?.parts ?? []);
     if (collected.reasoning) {
@@ -402,13 +435,20 @@ export class GeminiStreamAccumulator {
   }
 
   finish(): GenerateResult {
+    if (this.rawFinish === "MALFORMED_FUNCTION_CALL")
+      malformedCall(this.model, this.finishMessage, this.usage);
     if (this.text === "" && this.toolCalls.length === 0 && this.rawFinish !== "MAX_TOKENS") {
       throw llmError(
         LlmErrorCode.emptyResponse,
         `Gemini stream ended with no content after ${this.chunks} chunks`,
         {
           retryable: true,
-          details: { provider: GEMINI_PROVIDER, model: this.model, finishReason: this.rawFinish ?? null },
+          details: {
+            provider: GEMINI_PROVIDER,
+            model: this.model,
+            finishReason: this.rawFinish ?? null,
+            usage: usageDetail(this.usage),
+          },
         },
       );
     }
@@ -462,6 +502,7 @@ export class GeminiEmbeddingModel implements EmbeddingModel {
     for (let start = 0; start < texts.length; start += GEMINI_EMBED_BATCH) {
       const batch = texts.slice(start, start + GEMINI_EMBED_BATCH);
       let response: Awaited<ReturnType<GoogleGenAI["models"]["embedContent"]>>;
+      const call = callSignal({ signal: options.signal });
       try {
         response = await this.client.models.embedContent({
           model: this.model,
@@ -469,20 +510,22 @@ export class GeminiEmbeddingModel implements EmbeddingModel {
           config: {
             outputDimensionality: this.dimensions,
             ...(this.options.taskType ? { taskType: this.options.taskType } : {}),
-            ...(options.signal ? { abortSignal: options.signal } : {}),
+            abortSignal: call.signal,
             httpOptions: {
               fetch: (url, init) =>
                 fetchWithRetry(url, init ?? {}, {
                   provider: this.provider,
                   retry: this.options.retry,
                   timeoutMs: options.timeoutMs ?? this.options.timeoutMs,
-                  signal: options.signal,
+                  signal: call.signal,
                 }),
             },
           },
         });
       } catch (error) {
-        throw toLlmError(error, this.provider, options.signal);
+        throw toLlmError(error, this.provider, call.signal);
+      } finally {
+        call.release();
       }
       const embeddings = response.embeddings ?? [];
       if (embeddings.length !== batch.length) {

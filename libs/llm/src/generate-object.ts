@@ -1,5 +1,6 @@
-import { ErrorCategory } from "@insitu/errors";
+import { ErrorCategory, InsituError } from "@insitu/errors";
 import { z } from "zod";
+import { addUsageTo, usageDetail, usageOfError, withUsage } from "./attempt-usage.js";
 import { LlmErrorCode, llmError } from "./errors.js";
 import type { GenerateRequest, GenerateResult, JsonSchema, LanguageModel, Message, Usage } from "./types.js";
 import { emptyUsage } from "./types.js";
@@ -29,19 +30,83 @@ export function extractJson(text: string): ExtractJsonResult {
   for (const candidate of candidates) {
     const parsed = tryParse(candidate);
     if (parsed.ok) return parsed;
-    const inner = firstBalanced(candidate);
-    if (inner !== undefined) {
-      const innerParsed = tryParse(inner);
-      if (innerParsed.ok) return innerParsed;
+    const inner = scanTopLevel(candidate);
+    if (inner.kind === "value") return { ok: true, value: inner.value };
+  }
+  const scanned = scanTopLevel(trimmed);
+  if (scanned.kind === "value") return { ok: true, value: scanned.value };
+  if (scanned.kind === "truncated") {
+    return {
+      ok: false,
+      error: `response is truncated: the JSON value starting at offset ${scanned.offset} is never closed (the answer was cut off)`,
+    };
+  }
+  if (scanned.kind === "malformed")
+    return { ok: false, error: `response holds malformed JSON: ${scanned.error}` };
+  return { ok: false, error: `response is not JSON: ${direct.error}` };
+}
+
+type Scan =
+  | { kind: "value"; value: unknown }
+  | { kind: "truncated"; offset: number }
+  | { kind: "malformed"; error: string }
+  | { kind: "none" };
+
+/**
+ * Walks the text's top-level `{…}` / `[…]` spans left to right. A span that parses is the answer;
+ * a span that is never closed means the answer was cut off — nothing nested inside it is ever
+ * taken for the answer (a truncated plan must not pass as one of its inner objects).
+ */
+function scanTopLevel(text: string): Scan {
+  let firstError: string | undefined;
+  let start = 0;
+  while (start < text.length) {
+    const opener = nextOpener(text, start);
+    if (opener === -1) break;
+    const end = balancedEnd(text, opener);
+    if (end === -1) return { kind: "truncated", offset: opener };
+    if (end === -2) {
+      // A closing bracket of the wrong kind: not JSON here; look past this opener.
+      start = opener + 1;
+      continue;
+    }
+    const parsed = tryParse(text.slice(opener, end + 1));
+    if (parsed.ok) return { kind: "value", value: parsed.value };
+    firstError ??= parsed.error;
+    start = end + 1;
+  }
+  return firstError === undefined ? { kind: "none" } : { kind: "malformed", error: firstError };
+}
+
+function nextOpener(text: string, from: number): number {
+  for (let index = from; index < text.length; index++) {
+    const char = text[index];
+    if (char === "{" || char === "[") return index;
+  }
+  return -1;
+}
+
+/** Index of the bracket closing the one at `start`; -1 when never closed, -2 on a mismatch. */
+function balancedEnd(text: string, start: number): number {
+  const stack: string[] = [];
+  let inString = false;
+  let escaped = false;
+  for (let index = start; index < text.length; index++) {
+    const char = text[index];
+    if (inString) {
+      if (escaped) escaped = false;
+      else if (char === "\\") escaped = true;
+      else if (char === '"') inString = false;
+      continue;
+    }
+    if (char === '"') inString = true;
+    else if (char === "{" || char === "[") stack.push(char === "{" ? "}" : "]");
+    else if (char === "}" || char === "]") {
+      if (stack.pop() !== char) return -2;
+      if (stack.length === 0) return index;
     }
   }
-  const balanced = firstBalanced(trimmed);
-  if (balanced !== undefined) {
-    const parsed = tryParse(balanced);
-    if (parsed.ok) return parsed;
-    return { ok: false, error: `response holds malformed JSON: ${parsed.error}` };
-  }
-  return { ok: false, error: `response is not JSON: ${direct.error}` };
+  return -1;
 }
 
 function tryParse(text: string): ExtractJsonResult {
@@ -50,33 +115,6 @@ function tryParse(text: string): ExtractJsonResult {
   } catch (error) {
     return { ok: false, error: error instanceof Error ? error.message : String(error) };
   }
-}
-
-/** The first `{…}` or `[…]` span with balanced brackets, respecting strings and escapes. */
-function firstBalanced(text: string): string | undefined {
-  for (let start = 0; start < text.length; start++) {
-    const opener = text[start];
-    if (opener !== "{" && opener !== "[") continue;
-    const stack: string[] = [];
-    let inString = false;
-    let escaped = false;
-    for (let index = start; index < text.length; index++) {
-      const char = text[index];
-      if (inString) {
-        if (escaped) escaped = false;
-        else if (char === "\\") escaped = true;
-        else if (char === '"') inString = false;
-        continue;
-      }
-      if (char === '"') inString = true;
-      else if (char === "{" || char === "[") stack.push(char === "{" ? "}" : "]");
-      else if (char === "}" || char === "]") {
-        if (stack.pop() !== char) break;
-        if (stack.length === 0) return text.slice(start, index + 1);
-      }
-    }
-  }
-  return undefined;
 }
 
 /** Removes object keys whose value is null, at every depth (models send null for "absent"). */
@@ -147,6 +185,12 @@ export function zodToJsonSchema(schema: z.ZodType): JsonSchema {
 export interface GenerateObjectOptions {
   /** How many times a failing answer is sent back with its validation errors. Default 2. */
   maxRepairs?: number;
+  /**
+   * Tokens (input + output) this call may spend over all its attempts — the task's remaining
+   * token budget. Checked before every attempt after the first: once spent, the call ends with
+   * BUDGET_EXCEEDED (carrying the usage) instead of asking again.
+   */
+  maxTokens?: number;
 }
 
 export interface GenerateObjectResult<T> {
@@ -159,11 +203,19 @@ export interface GenerateObjectResult<T> {
   usage: Usage;
 }
 
+/** Provider errors that are a bad answer rather than a bad request: asked again like invalid JSON. */
+const REPAIRABLE = new Set<string>([LlmErrorCode.emptyResponse, LlmErrorCode.badResponse]);
+
+/** Characters of an invalid answer quoted back to the model in a repair turn (head + tail). */
+export const REPAIR_EXCERPT_CHARS = 4000;
+
 /**
  * Structured output with repair: asks for JSON matching `schema` (sent to the provider as JSON
- * Schema unless the request already has one), reads it leniently, and when it fails validation
- * sends the answer back with the errors, at most `maxRepairs` times. Then throws
- * LLM_INVALID_OUTPUT carrying the last errors and text.
+ * Schema unless the request already has one), reads it strictly (a truncated answer — cut at the
+ * token limit or never closed — is never parsed), and when it fails sends a bounded excerpt of
+ * the answer back with the errors, at most `maxRepairs` times. Then throws LLM_INVALID_OUTPUT.
+ * Every error it throws — its own, the provider's, a budget stop — carries the usage summed over
+ * all attempts in `details.usage`, so the caller can charge what was spent.
  */
 export async function generateObject<T>(
   model: LanguageModel,
@@ -178,15 +230,52 @@ export async function generateObject<T>(
   let lastErrors: string[] = [];
   let lastText = "";
   for (let attempt = 1; attempt <= maxRepairs + 1; attempt++) {
-    const result = await model.generate({ ...request, messages, responseSchema });
-    usage.inputTokens += result.usage.inputTokens;
-    usage.outputTokens += result.usage.outputTokens;
-    usage.cachedTokens += result.usage.cachedTokens;
-    const parsed = parseModelJson(result.text, schema);
+    if (attempt > 1 && options.maxTokens !== undefined) {
+      const spent = usage.inputTokens + usage.outputTokens;
+      if (spent >= options.maxTokens) {
+        throw withUsage(
+          llmError(
+            LlmErrorCode.budgetExceeded,
+            `structured output stopped after ${attempt - 1} attempts: ${spent} of ${options.maxTokens} tokens spent`,
+            {
+              category: ErrorCategory.user,
+              details: { budget: "tokens", limit: options.maxTokens, used: spent, ...taskDetail(request) },
+            },
+          ),
+          usage,
+          { attempts: attempt - 1 },
+        );
+      }
+    }
+    let result: GenerateResult;
+    try {
+      result = await model.generate({ ...request, messages, responseSchema });
+    } catch (error) {
+      const failure = InsituError.from(error);
+      addUsageTo(usage, usageOfError(failure));
+      // An empty or unreadable answer is one failed attempt of this call, asked again here within
+      // the same bound — never handed to a work queue to redeliver (a fresh budget each time).
+      if (REPAIRABLE.has(failure.code) && attempt <= maxRepairs) {
+        lastErrors = [`your previous answer could not be used: ${failure.message.slice(0, 500)}`];
+        lastText = "";
+        continue;
+      }
+      throw withUsage(failure, usage, { attempts: attempt });
+    }
+    addUsageTo(usage, result.usage);
+    const parsed =
+      result.finishReason === "length"
+        ? {
+            ok: false as const,
+            errors: [
+              `your answer was cut off at the output token limit (finish ${result.rawFinishReason ?? "length"}) and is incomplete; answer again with a shorter JSON value`,
+            ],
+          }
+        : parseModelJson(result.text, schema);
     if (parsed.ok) return { object: parsed.value, result, attempts: attempt, usage };
     lastErrors = parsed.errors;
     lastText = result.text;
-    messages.push({ role: "model", content: result.text });
+    messages.push({ role: "model", content: excerptForRepair(result.text) });
     messages.push({ role: "user", content: repairPrompt(parsed.errors) });
   }
   throw llmError(
@@ -198,9 +287,27 @@ export async function generateObject<T>(
         attempts: maxRepairs + 1,
         errors: lastErrors.slice(0, 50),
         lastText: lastText.slice(0, 4000),
+        usage: usageDetail(usage),
       },
     },
   );
+}
+
+function taskDetail(request: GenerateRequest): { taskId?: string } {
+  return request.taskId ? { taskId: request.taskId } : {};
+}
+
+/**
+ * The part of an invalid answer that goes back to the model: whole when short, else its head and
+ * tail around a marker saying how much was left out. Never more than about
+ * {@link REPAIR_EXCERPT_CHARS} characters, however large the answer.
+ */
+export function excerptForRepair(text: string, limit = REPAIR_EXCERPT_CHARS): string {
+  if (text.length <= limit) return text;
+  const head = Math.floor(limit * 0.6);
+  const tail = limit - head;
+  const omitted = text.length - head - tail;
+  return `${text.slice(0, head)}\n[… ${omitted} characters of the invalid answer omitted …]\n${text.slice(-tail)}`;
 }
 
 /** The message sent back to the model when its JSON did not validate. */
@@ -208,6 +315,6 @@ export function repairPrompt(errors: string[]): string {
   return [
     "Your previous answer was not valid against the required JSON Schema.",
     "Fix these problems and answer again with only the corrected JSON value (no prose, no code fences):",
-    ...errors.slice(0, 20).map((error) => `- ${error}`),
+    ...errors.slice(0, 20).map((error) => `- ${error.slice(0, 500)}`),
   ].join("\n");
 }

@@ -20,6 +20,11 @@ export interface RetryOptions {
   jitter?: number;
   /** Longest Retry-After honoured; beyond it the call fails instead of waiting. Default 120 000 ms. */
   maxRetryAfterMs?: number;
+  /**
+   * Total time of one model call — every attempt and every wait, shared cooldowns included.
+   * A wait that would end past it is not started: the call fails at once. Default 120 000 ms.
+   */
+  maxTotalMs?: number;
 }
 
 export const defaultRetryOptions: Required<RetryOptions> = {
@@ -29,7 +34,33 @@ export const defaultRetryOptions: Required<RetryOptions> = {
   multiplier: 2,
   jitter: 0.5,
   maxRetryAfterMs: 120_000,
+  maxTotalMs: 120_000,
 };
+
+/**
+ * Cooldowns shared by every caller of one provider model: a 429's Retry-After slows all of them,
+ * not only the request that got it. The default is process-wide; services pass one backed by the
+ * bus so a role's replicas share it (libs/roles). Keys are `provider/model`.
+ */
+export interface RateLimitGate {
+  /** Epoch ms before which no request for `key` may go out (undefined or past: none). */
+  cooldownUntil(key: string): number | undefined | Promise<number | undefined>;
+  /** Records that `key` is rate limited until `until` (epoch ms); keeps the later of two. */
+  coolDown(key: string, until: number): void | Promise<void>;
+}
+
+/** An in-process gate (one per process by default — every model of a service shares it). */
+export class MemoryRateLimitGate implements RateLimitGate {
+  private readonly until = new Map<string, number>();
+  cooldownUntil(key: string): number | undefined {
+    return this.until.get(key);
+  }
+  coolDown(key: string, until: number): void {
+    this.until.set(key, Math.max(until, this.until.get(key) ?? 0));
+  }
+}
+
+export const processRateLimitGate = new MemoryRateLimitGate();
 
 export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 429 || status >= 500;
@@ -87,6 +118,19 @@ export interface FetchWithRetryOptions {
   fetch?: typeof fetch;
   /** Called before each wait, for logs and tests. */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  /**
+   * Absolute deadline of the whole call (epoch ms; the task's remaining wall time): no attempt
+   * runs and no wait ends past it. On expiry the call fails with `deadlineError()` when given.
+   */
+  deadline?: number;
+  /** Error raised when {@link deadline} is reached (e.g. the task's BUDGET_EXCEEDED). */
+  deadlineError?: () => InsituError;
+  /** Shared rate-limit cooldowns; default {@link processRateLimitGate}. */
+  gate?: RateLimitGate;
+  /** Gate key, `provider/model`; without it no cooldown is shared. */
+  gateKey?: string;
+  /** Clock (tests). */
+  now?: () => number;
 }
 
 /** Largest error body read for a message. */
@@ -106,25 +150,65 @@ export async function fetchWithRetry(
 ): Promise<Response> {
   const retry = { ...defaultRetryOptions, ...options.retry };
   const fetchFn = options.fetch ?? fetch;
+  const now = options.now ?? Date.now;
+  const gate = options.gate ?? processRateLimitGate;
+  const started = now();
+  // The call's one budget: attempts, total time and the caller's deadline, whichever ends first.
+  const endBy = Math.min(started + retry.maxTotalMs, options.deadline ?? Number.POSITIVE_INFINITY);
   const callerSignals = [options.signal, init.signal ?? undefined].filter(
     (signal): signal is AbortSignal => signal !== undefined,
   );
   const callerSignal = callerSignals.length > 0 ? AbortSignal.any(callerSignals) : undefined;
   let lastError: InsituError | undefined;
+  /** The call is over: the error is final, and retrying the whole step would start a fresh budget. */
+  const spent = (error: InsituError, attempts: number, why: string) =>
+    finalError(error, attempts, why, now() - started);
+  const pastDeadline = () =>
+    options.deadline !== undefined && now() >= options.deadline
+      ? (options.deadlineError?.() ?? deadlineReached(options.provider, options.deadline))
+      : undefined;
   for (let attempt = 1; attempt <= retry.maxAttempts; attempt++) {
     if (callerSignal?.aborted) throw abortedError(options.provider, callerSignal.reason);
+    // A shared cooldown (a 429 seen by any caller of this model) is waited out first.
+    if (options.gateKey) {
+      const until = await gate.cooldownUntil(options.gateKey);
+      const wait = until === undefined ? 0 : until - now();
+      if (wait > 0) {
+        if (now() + wait > endBy) {
+          throw spent(
+            lastError ??
+              llmError(LlmErrorCode.rateLimited, `${options.provider} is cooling down after a rate limit`, {
+                retryable: true,
+                details: { provider: options.provider, cooldownMs: wait },
+              }),
+            attempt - 1,
+            `the shared rate-limit cooldown (${wait} ms) ends past the call's budget`,
+          );
+        }
+        options.onRetry?.({ attempt, delayMs: wait, reason: "shared cooldown" });
+        await sleep(wait, callerSignal, options.provider);
+      }
+    }
+    const expired = pastDeadline();
+    if (expired) throw expired;
     const controller = new AbortController();
-    const timeoutError =
-      options.timeoutMs === undefined
-        ? undefined
-        : llmError(LlmErrorCode.timeout, `${options.provider} call timed out after ${options.timeoutMs} ms`, {
-            retryable: true,
-            details: { provider: options.provider, timeoutMs: options.timeoutMs, attempt },
-          });
-    const timer =
-      options.timeoutMs === undefined
-        ? undefined
-        : setTimeout(() => controller.abort(timeoutError), options.timeoutMs);
+    const remaining = endBy - now();
+    const attemptTimeout = Math.max(1, Math.min(options.timeoutMs ?? Number.POSITIVE_INFINITY, remaining));
+    const byDeadline =
+      attemptTimeout === remaining && options.deadline !== undefined && endBy === options.deadline;
+    const timeoutError = Number.isFinite(attemptTimeout)
+      ? byDeadline
+        ? (options.deadlineError?.() ?? deadlineReached(options.provider, options.deadline ?? endBy))
+        : llmError(
+            LlmErrorCode.timeout,
+            `${options.provider} call timed out after ${Math.round(attemptTimeout)} ms`,
+            {
+              retryable: true,
+              details: { provider: options.provider, timeoutMs: Math.round(attemptTimeout), attempt },
+            },
+          )
+      : undefined;
+    const timer = timeoutError ? setTimeout(() => controller.abort(timeoutError), attemptTimeout) : undefined;
     timer?.unref();
     const onCallerAbort = () => controller.abort(abortedError(options.provider, callerSignal?.reason));
     callerSignal?.addEventListener("abort", onCallerAbort, { once: true });
@@ -136,6 +220,7 @@ export async function fetchWithRetry(
       callerSignal?.removeEventListener("abort", onCallerAbort);
       if (callerSignal?.aborted) throw abortedError(options.provider, callerSignal.reason);
       if (controller.signal.aborted && controller.signal.reason === timeoutError && timeoutError) {
+        if (byDeadline) throw timeoutError;
         lastError = timeoutError;
       } else {
         lastError = llmError(
@@ -148,15 +233,19 @@ export async function fetchWithRetry(
           },
         );
       }
-      if (attempt < retry.maxAttempts) {
-        await waitBeforeRetry(attempt, backoffDelay(attempt, retry), lastError.code, options, callerSignal);
-        continue;
-      }
-      throw withAttempts(lastError, attempt);
+      if (attempt >= retry.maxAttempts) throw spent(lastError, attempt, "every attempt failed");
+      const delay = backoffDelay(attempt, retry);
+      if (now() + delay >= endBy) throw spent(lastError, attempt, "no time left for another attempt");
+      await waitBeforeRetry(attempt, delay, lastError.code, options, callerSignal);
+      continue;
     }
     if (response.ok) {
       // The deadline stays armed while the caller reads the body; the caller-abort link too.
-      return response;
+      const release = () => {
+        clearTimeout(timer);
+        callerSignal?.removeEventListener("abort", onCallerAbort);
+      };
+      return withRelease(response, release);
     }
     const bodyText = await readBounded(response).catch(() => "");
     clearTimeout(timer);
@@ -167,21 +256,82 @@ export async function fetchWithRetry(
       attempts: attempt,
       retryAfterMs,
     });
-    if (!isRetryableStatus(response.status) || attempt >= retry.maxAttempts) throw lastError;
-    if (retryAfterMs !== undefined && retryAfterMs > retry.maxRetryAfterMs) throw lastError;
+    if (response.status === 429 && options.gateKey) {
+      await gate.coolDown(options.gateKey, now() + (retryAfterMs ?? backoffDelay(attempt, retry)));
+    }
+    if (!isRetryableStatus(response.status)) throw lastError;
+    if (attempt >= retry.maxAttempts) throw spent(lastError, attempt, "every attempt failed");
+    if (retryAfterMs !== undefined && retryAfterMs > retry.maxRetryAfterMs)
+      throw spent(lastError, attempt, `Retry-After ${retryAfterMs} ms is longer than allowed`);
     const delay = retryAfterMs ?? backoffDelay(attempt, retry);
+    if (now() + delay >= endBy) {
+      throw spent(lastError, attempt, `the next attempt (in ${delay} ms) would start past the call's budget`);
+    }
+    // With a gate, the cooldown just recorded is waited out at the top of the loop.
+    if (response.status === 429 && options.gateKey) {
+      options.onRetry?.({ attempt, delayMs: 0, reason: `status ${response.status}` });
+      continue;
+    }
     await waitBeforeRetry(attempt, delay, `status ${response.status}`, options, callerSignal);
   }
   throw lastError ?? llmError(LlmErrorCode.unavailable, `${options.provider}: no attempt was made`);
 }
 
-function withAttempts(error: InsituError, attempts: number): InsituError {
-  return new InsituError(error.message, {
+/**
+ * A retryable provider failure after the call's retry budget is spent: final. Not retryable, so
+ * a work queue stores it instead of redelivering the step (which would start a fresh budget and
+ * multiply requests). See ADR 0061.
+ */
+function finalError(error: InsituError, attempts: number, why: string, elapsedMs: number): InsituError {
+  if (!error.retryable) return error;
+  return new InsituError(`${error.message} (retry budget spent: ${why})`, {
     code: error.code,
     category: error.category,
-    retryable: error.retryable,
-    details: { ...error.details, attempts },
+    retryable: false,
+    details: { ...error.details, attempts, retryBudgetSpent: true, elapsedMs: Math.round(elapsedMs) },
     cause: error.cause,
+  });
+}
+
+function deadlineReached(provider: string, deadline: number): InsituError {
+  return llmError(LlmErrorCode.timeout, `${provider} call reached its deadline`, {
+    retryable: false,
+    details: { provider, deadline: new Date(deadline).toISOString() },
+  });
+}
+
+/**
+ * Clears the attempt's deadline timer and caller link once the body has been read (or the
+ * reader gave up), so a finished call leaves nothing attached to a long-lived signal.
+ */
+function withRelease(response: Response, release: () => void): Response {
+  if (!response.body) {
+    release();
+    return response;
+  }
+  const reader = response.body.getReader();
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          release();
+          controller.close();
+        } else controller.enqueue(value);
+      } catch (error) {
+        release();
+        controller.error(error);
+      }
+    },
+    cancel(reason) {
+      release();
+      return reader.cancel(reason);
+    },
+  });
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
   });
 }
 
@@ -214,6 +364,8 @@ export function sleep(ms: number, signal: AbortSignal | undefined, provider: str
 
 export function abortedError(provider: string, reason: unknown): InsituError {
   if (reason instanceof InsituError && reason.code === LlmErrorCode.aborted) return reason;
+  // A call cancelled by its task's deadline is a budget stop, not a cancellation.
+  if (reason instanceof InsituError && reason.code === LlmErrorCode.budgetExceeded) return reason;
   // Retryable: a cancelled call (a service shutting down, a caller giving up) may be made again,
   // and work queues must hand the step back instead of storing it as failed for good.
   return llmError(LlmErrorCode.aborted, `${provider} call was cancelled`, {

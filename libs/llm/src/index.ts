@@ -27,7 +27,9 @@ export type {
 export { LlmErrorCode, errorForStatus, llmError } from "./errors.js";
 export {
   MAX_JSON_TEXT_BYTES,
+  REPAIR_EXCERPT_CHARS,
   dropNulls,
+  excerptForRepair,
   extractJson,
   generateObject,
   parseModelJson,
@@ -41,13 +43,19 @@ export type {
   ParseModelJsonResult,
 } from "./generate-object.js";
 export {
+  MemoryRateLimitGate,
   backoffDelay,
   defaultRetryOptions,
   fetchWithRetry,
   isRetryableStatus,
   parseRetryAfter,
+  processRateLimitGate,
 } from "./http-retry.js";
-export type { FetchWithRetryOptions, RetryOptions } from "./http-retry.js";
+export type { FetchWithRetryOptions, RateLimitGate, RetryOptions } from "./http-retry.js";
+export { addUsageTo, sumUsage, usageDetail, usageOfError, withUsage } from "./attempt-usage.js";
+export { callSignal, deadlineExceededError, withCallDeadline, withCallLimits } from "./deadline.js";
+export type { CallLimits } from "./deadline.js";
+export { CassetteEnv, recordForRole, replayForRole, secretValues } from "./stack-cassette.js";
 export {
   GEMINI_DEFAULT_BASE_URL,
   GEMINI_PROVIDER,

@@ -1,7 +1,9 @@
-import { ErrorCategory } from "@insitu/errors";
+import { ErrorCategory, InsituError } from "@insitu/errors";
 import { z } from "zod";
+import { usageDetail, withUsage } from "./attempt-usage.js";
+import { deadlineExceededError } from "./deadline.js";
 import { LlmErrorCode, llmError } from "./errors.js";
-import { type RetryOptions, describe, fetchWithRetry, toLlmError } from "./http-retry.js";
+import { type RateLimitGate, type RetryOptions, describe, fetchWithRetry, toLlmError } from "./http-retry.js";
 import {
   type EmbedOptions,
   type EmbeddingModel,
@@ -30,6 +32,8 @@ export interface OpenAiCompatibleOptions {
   retry?: RetryOptions;
   timeoutMs?: number;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+  /** Shared rate-limit cooldowns (default: process-wide). */
+  gate?: RateLimitGate;
   /** Send `strict: true` with JSON Schema output (OpenAI proper supports it; many local servers ignore it). */
   strictSchemas?: boolean;
   fetch?: typeof fetch;
@@ -145,6 +149,7 @@ export class OpenAiCompatibleModel implements LanguageModel {
       });
     }
     const message = choice.message;
+    const usage = readUsage(parsed.data.usage);
     const toolCalls = (message.tool_calls ?? []).map((call, index) =>
       readToolCall(
         call.id ?? `call_${index}`,
@@ -154,18 +159,35 @@ export class OpenAiCompatibleModel implements LanguageModel {
       ),
     );
     const content = message.content ?? "";
-    checkRefusal(choice.finish_reason, content, toolCalls.length, message.refusal, this.provider, this.model);
+    try {
+      checkRefusal(
+        choice.finish_reason,
+        content,
+        toolCalls.length,
+        message.refusal,
+        this.provider,
+        this.model,
+      );
+    } catch (error) {
+      // The refused answer was still served and billed.
+      throw error instanceof InsituError ? withUsage(error, usage) : error;
+    }
     if (content === "" && toolCalls.length === 0 && choice.finish_reason !== "length") {
       throw llmError(LlmErrorCode.emptyResponse, `${this.model} returned an empty message`, {
         retryable: true,
-        details: { provider: this.provider, model: this.model, finishReason: choice.finish_reason ?? null },
+        details: {
+          provider: this.provider,
+          model: this.model,
+          finishReason: choice.finish_reason ?? null,
+          usage: usageDetail(usage),
+        },
       });
     }
     const result: GenerateResult = {
       text: content,
       toolCalls,
       finishReason: mapFinishReason(choice.finish_reason, toolCalls.length > 0),
-      usage: readUsage(parsed.data.usage),
+      usage,
       model: parsed.data.model ?? this.model,
       provider: this.provider,
     };
@@ -266,6 +288,11 @@ export class OpenAiCompatibleModel implements LanguageModel {
         signal: request.signal,
         onRetry: this.options.onRetry,
         fetch: this.options.fetch,
+        ...(request.deadline !== undefined
+          ? { deadline: request.deadline, deadlineError: () => deadlineExceededError(request) }
+          : {}),
+        ...(this.options.gate ? { gate: this.options.gate } : {}),
+        gateKey: `${this.provider}/${this.model}`,
       },
     );
   }

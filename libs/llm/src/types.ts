@@ -114,6 +114,11 @@ export interface GenerateRequest {
   timeoutMs?: number;
   /** The task this call works for — used by accounting and budgets, never sent to the provider. */
   taskId?: string;
+  /**
+   * Absolute deadline of the whole call, retries included (epoch ms) — the task's remaining wall
+   * time. Past it the call fails with BUDGET_EXCEEDED (see deadline.ts).
+   */
+  deadline?: number;
 }
 
 /** Why generation stopped. */

@@ -1,14 +1,22 @@
 import {
+  Accountant,
+  CassetteEnv,
   type GenerateRequest,
   type LanguageModel,
+  type ModelPrice,
   type ModelRole,
+  type RateLimitGate,
   type Usage,
   costOf,
   createModelForRole,
   loadModelsConfig,
+  recordForRole,
+  replayForRole,
   resolveRoleSettings,
+  withCallDeadline,
 } from "@insitu/llm";
 import { loadScenario } from "@insitu/llm/testing";
+import type { Registry } from "prom-client";
 
 export interface RoleModel {
   model: LanguageModel;
@@ -16,29 +24,63 @@ export interface RoleModel {
   costOf(usage: Usage): number;
 }
 
+export interface RoleModelOptions {
+  /** The service's metrics registry: `insitu_llm_*` series for this role are registered there. */
+  metrics?: Registry;
+  /** Rate-limit cooldowns shared by the role's replicas (see busRateLimitGate). */
+  gate?: RateLimitGate;
+}
+
 /**
  * The role's model. With a scenario file (`INSITU_SCRIPT`, tests and `insitu demo`) it is the
- * FAKE scripted model; otherwise the provider from insitu.models.json / the environment. When no
- * model is configured the service still starts, and every call fails with LLM_NOT_CONFIGURED
- * saying exactly what to set — so the task ends `failed` with that message instead of the
- * service crashing at boot.
+ * FAKE scripted model; with `INSITU_REPLAY_DIR` it answers from recorded cassettes; otherwise the
+ * provider from insitu.models.json / the environment (recorded when `INSITU_RECORD_DIR` is set).
+ * When no model is configured the service still starts, and every call fails with
+ * LLM_NOT_CONFIGURED saying exactly what to set — so the task ends `failed` with that message
+ * instead of the service crashing at boot.
+ *
+ * Every call runs on its own signal bounded by the request's deadline (no listener accumulates
+ * on a consumer's signal), and is counted on the service's metrics: calls, tokens by kind, cost,
+ * latency, errors by code and retries, per provider/model/role — failed calls' usage included.
  */
 export function modelForRole(
   role: Exclude<ModelRole, "embedding">,
   scriptPath: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
+  options: RoleModelOptions = {},
 ): RoleModel {
-  if (scriptPath) return { model: loadScenario(scriptPath).model(role), costOf: () => 0 };
-  try {
-    const config = loadModelsConfig(undefined, env);
-    const settings = resolveRoleSettings(config, role, env);
-    return {
-      model: createModelForRole(config, role, env),
-      costOf: (usage) => costOf(usage, settings.prices),
-    };
-  } catch (error) {
-    return { model: failingModel(error), costOf: () => 0 };
+  const accountant = new Accountant({
+    ...(options.metrics ? { registry: options.metrics } : {}),
+    trackUnstartedTasks: false,
+    maxRecords: 100,
+  });
+  let base: LanguageModel;
+  let prices: ModelPrice | undefined;
+  const replayDir = env[CassetteEnv.replayDir];
+  if (replayDir) {
+    try {
+      base = replayForRole(replayDir, role, env);
+    } catch (error) {
+      base = failingModel(error);
+    }
+  } else if (scriptPath) base = loadScenario(scriptPath).model(role);
+  else {
+    try {
+      const config = loadModelsConfig(undefined, env);
+      const settings = resolveRoleSettings(config, role, env);
+      prices = settings.prices;
+      base = createModelForRole(config, role, env, {
+        ...(options.gate ? { gate: options.gate } : {}),
+        onRetry: accountant.retryObserver({ provider: settings.provider, model: settings.model, role }),
+      });
+    } catch (error) {
+      base = failingModel(error);
+    }
   }
+  const recordDir = env[CassetteEnv.recordDir];
+  if (recordDir && !replayDir) base = recordForRole(base, recordDir, role, env);
+  const model = accountant.wrap(withCallDeadline(base), { role, ...(prices ? { prices } : {}) });
+  return { model, costOf: (usage) => (prices ? costOf(usage, prices) : 0) };
 }
 
 function failingModel(error: unknown): LanguageModel {

@@ -52,6 +52,7 @@ export const MetricName = {
   llmLatencySeconds: "insitu_llm_latency_seconds",
   llmErrorsTotal: "insitu_llm_errors_total",
   llmBudgetExceededTotal: "insitu_llm_budget_exceeded_total",
+  llmRetriesTotal: "insitu_llm_retries_total",
   // gateway
   gatewayHttpRequestsTotal: "insitu_gateway_http_requests_total",
   gatewayHttpRequestDurationSeconds: "insitu_gateway_http_request_duration_seconds",

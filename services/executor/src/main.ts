@@ -3,16 +3,19 @@ import { runService } from "@insitu/runtime";
 import { kvStepStore, managerNotifier, taskEventPublisher, consumeRoleWork } from "@insitu/roles";
 import { toolPorts } from "./adapters.js";
 import { ExecutorConfigSchema } from "./config.js";
-import { modelForRole } from "@insitu/roles";
+import { busRateLimitGate, modelForRole } from "@insitu/roles";
 import { createExecutor } from "./service.js";
 
 await runService({
   name: "executor",
   config: ExecutorConfigSchema,
-  async start({ config, bus, logger }) {
-    const { model, costOf } = modelForRole("executor", config.INSITU_SCRIPT);
+  async start({ config, bus, logger, metrics }) {
+    const gate = await busRateLimitGate(bus);
+    const { model, costOf } = modelForRole("executor", config.INSITU_SCRIPT, process.env, { metrics, gate });
     // The summarizer role (context summaries, output reduction) falls back to the executor's model in a scripted run.
-    const summarizer = config.INSITU_SCRIPT ? { model, costOf } : modelForRole("summarizer", undefined);
+    const summarizer = config.INSITU_SCRIPT
+      ? { model, costOf }
+      : modelForRole("summarizer", undefined, process.env, { metrics, gate });
     const steps = await bus.kv(TASK_STEPS_BUCKET);
     const executor = createExecutor({
       model,

@@ -17,7 +17,10 @@ import {
   type Usage,
   emptyUsage,
   toModelMessage,
+  usageOfError,
+  withUsage,
 } from "@insitu/llm";
+import { InsituError } from "@insitu/errors";
 import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
 import { classifyOutcome, describeOutcome, isRepairable } from "./classify.js";
 import { capabilityRequestOf, conclusionOf, estimateTokens } from "./report.js";
@@ -176,7 +179,21 @@ export async function runReact(
     request: Omit<GenerateRequest, "messages" | "taskId" | "signal">,
     model = deps.model,
   ) => {
-    const result = await model.generate({ ...request, messages, taskId: work.taskId, signal: deps.signal });
+    let result: Awaited<ReturnType<LanguageModel["generate"]>>;
+    try {
+      result = await model.generate({
+        ...request,
+        messages,
+        taskId: work.taskId,
+        signal: deps.signal,
+        // The task's wall-time end bounds the call itself, retries included (ADR 0062).
+        ...(work.deadline ? { deadline: Date.parse(work.deadline) } : {}),
+      });
+    } catch (error) {
+      // Every attempt is charged: the failure carries what this round spent, its own usage included.
+      charge(usageOfError(error) ?? emptyUsage());
+      throw withUsage(InsituError.from(error), usage);
+    }
     charge(result.usage);
     deps.heartbeat?.();
     return result;

@@ -5,6 +5,7 @@ import {
   type Payload,
 } from "@insitu/contracts";
 import { InsituError } from "@insitu/errors";
+import { type Usage, usageOfError } from "@insitu/llm";
 import type { Logger } from "@insitu/telemetry";
 import { type ReactDeps, runReact } from "./react.js";
 
@@ -40,7 +41,7 @@ export function createExecutor(deps: ExecutorDeps) {
       // will not go away, report the failed round so the manager can re-plan instead of waiting.
       if (failure.retryable && !hooks.lastDelivery) throw failure;
       logger.error("round failed for good; reporting it", { error: failure });
-      result = failedRound(failure);
+      result = failedRound(failure, deps.costOf);
     }
     await deps.steps.put(work.taskId, work.step, result);
     await deps.notifyManager(work.taskId, work.step);
@@ -55,8 +56,10 @@ export function createExecutor(deps: ExecutorDeps) {
 }
 
 /** The result stored when a round cannot run at all (the manager's judge sees why). */
-export function failedRound(error: InsituError): ExecutionResult {
+export function failedRound(error: InsituError, costOf?: (usage: Usage) => number): ExecutionResult {
   const line = `${error.code}: ${error.message}`.slice(0, 2000);
+  // What the round spent before it failed is still the task's (ADR 0060).
+  const spent = usageOfError(error);
   return {
     report: `## Reasoning & Plan\nThe round could not run.\n\n## Key Findings & Evidence\n- executor error ${line}\n\n## Final Conclusion\nNot found: the executor failed (${line}).`,
     conclusion: `Not found: the executor failed (${line}).`,
@@ -65,6 +68,11 @@ export function failedRound(error: InsituError): ExecutionResult {
     toolCalls: [],
     repaired: [],
     succeeded: [],
-    usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 },
+    usage: {
+      inputTokens: spent?.inputTokens ?? 0,
+      outputTokens: spent?.outputTokens ?? 0,
+      costUsd: spent && costOf ? costOf(spent) : 0,
+      toolCalls: 0,
+    },
   };
 }

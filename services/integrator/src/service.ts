@@ -4,7 +4,7 @@ import {
   type IntegratorRunWork,
   type Payload,
 } from "@insitu/contracts";
-import type { LanguageModel, Usage } from "@insitu/llm";
+import { type LanguageModel, type Usage, usageOfError } from "@insitu/llm";
 import { InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import { integrate } from "./integrate.js";
@@ -55,9 +55,16 @@ export function createIntegrator(deps: IntegratorDeps) {
         taskId: work.taskId,
         error: failure,
       });
+      // The failed attempts were served and billed: they are the task's (ADR 0060).
+      const spent = usageOfError(failure);
       result = {
         answer: fallbackAnswer(work.report, failure),
-        usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 },
+        usage: {
+          inputTokens: spent?.inputTokens ?? 0,
+          outputTokens: spent?.outputTokens ?? 0,
+          costUsd: spent ? deps.costOf(spent) : 0,
+          toolCalls: 0,
+        },
       };
     }
     await deps.steps.put(work.taskId, work.step, result);

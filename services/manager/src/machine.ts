@@ -13,8 +13,8 @@ import {
   type ToolBuildResult,
   type ToolRef,
 } from "@insitu/contracts";
-import { InsituError } from "@insitu/errors";
-import type { Usage } from "@insitu/llm";
+import { ErrorCode, InsituError } from "@insitu/errors";
+import { type CallLimits, type Usage, usageOfError } from "@insitu/llm";
 import type { z } from "zod";
 import type { JudgeInput, Verdict } from "./judge.js";
 import type { Plan, PlanInput, ToolCandidate } from "./planner.js";
@@ -31,8 +31,9 @@ import {
 
 /** What transitions need from the outside world; plain functions so tests pass fakes. */
 export interface MachineDeps {
-  plan(input: PlanInput): Promise<{ plan: Plan; usage: Usage }>;
-  judge(input: JudgeInput): Promise<{ verdict: Verdict; usage: Usage }>;
+  /** `limits`: the task's deadline and remaining tokens; every request of the call stays inside them. */
+  plan(input: PlanInput, limits?: CallLimits): Promise<{ plan: Plan; usage: Usage }>;
+  judge(input: JudgeInput, limits?: CallLimits): Promise<{ verdict: Verdict; usage: Usage }>;
   /** Registry retrieval (top-k, the task's private pool included). */
   search(input: { query: string; taskId: string }): Promise<ToolCandidate[]>;
   /** A stored step result, or undefined when it is not there (yet). */
@@ -122,6 +123,50 @@ async function onStart(state: ManagerState, deps: MachineDeps): Promise<boolean>
   return true;
 }
 
+/** What a model call of this task may still use: its wall-time end and its remaining tokens. */
+function callLimits(state: ManagerState): CallLimits {
+  const { record } = state;
+  return {
+    taskId: record.taskId,
+    deadline: Date.parse(record.createdAt) + record.budgets.wallMs,
+    maxTokens: Math.max(0, record.budgets.tokens - record.usage.inputTokens - record.usage.outputTokens),
+  };
+}
+
+/**
+ * Runs one model call (plan or judge) so that every attempt is charged (ADR 0060): a failure's
+ * usage (failed, repaired, blocked or truncated answers) is added to the task before anything
+ * else, and a budget crossed during the call — or the call stopped by its budget — ends the task
+ * as BUDGET_EXCEEDED at once, never as a model failure. Returns undefined when the task ended.
+ */
+async function chargedCall<T extends { usage: Usage }>(
+  state: ManagerState,
+  deps: MachineDeps,
+  call: (limits: CallLimits) => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    const result = await call(callLimits(state));
+    chargeModel(state, result.usage, deps);
+    return result;
+  } catch (error) {
+    const spent = usageOfError(error);
+    if (spent) chargeModel(state, spent, deps);
+    const problem = budgetProblem(state.record, deps.now());
+    if (problem) {
+      finalize(state, "budget-exceeded", deps.now(), problem);
+      return undefined;
+    }
+    if (error instanceof InsituError && error.code === ErrorCode.budgetExceeded) {
+      finalize(state, "budget-exceeded", deps.now(), {
+        code: "BUDGET_EXCEEDED",
+        message: error.message.slice(0, 10_000),
+      });
+      return undefined;
+    }
+    throw error;
+  }
+}
+
 function chargeModel(state: ManagerState, usage: Usage, deps: MachineDeps): void {
   addUsage(state.record.usage, {
     inputTokens: usage.inputTokens,
@@ -147,17 +192,23 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
     .filter(Boolean)
     .join("\n");
   const candidates = await deps.search({ query, taskId: record.taskId });
-  const { plan, usage } = await deps.plan({
-    taskId: record.taskId,
-    question: record.question,
-    round,
-    maxRounds: record.budgets.rounds,
-    candidates,
-    failureReport: state.failureReport,
-    capabilityRequests: state.capabilityRequests,
-    findings: state.findings,
-  });
-  chargeModel(state, usage, deps);
+  const planned = await chargedCall(state, deps, (limits) =>
+    deps.plan(
+      {
+        taskId: record.taskId,
+        question: record.question,
+        round,
+        maxRounds: record.budgets.rounds,
+        candidates,
+        failureReport: state.failureReport,
+        capabilityRequests: state.capabilityRequests,
+        findings: state.findings,
+      },
+      limits,
+    ),
+  );
+  if (!planned) return;
+  const { plan } = planned;
   const chosen: ToolRef[] = [];
   for (const name of plan.required_tool_names) {
     const candidate = candidates.find((item) => item.name === name);
@@ -345,16 +396,21 @@ async function onExecutionDone(state: ManagerState, step: string, deps: MachineD
     verdict = { status: "RETRY", reason: `The executor asked for a missing capability: ${line}` };
   } else {
     setStatus(state, "judging", deps.now());
-    const judged = await deps.judge({
-      taskId: record.taskId,
-      question: record.question,
-      round: current.round,
-      maxRounds: record.budgets.rounds,
-      tools: [...current.chosen, ...current.built].map((ref) => ref.name),
-      toolCalls: result.toolCalls.map((call) => ({ tool: call.tool, outcome: call.outcome })),
-      report: result.report,
-    });
-    chargeModel(state, judged.usage, deps);
+    const judged = await chargedCall(state, deps, (limits) =>
+      deps.judge(
+        {
+          taskId: record.taskId,
+          question: record.question,
+          round: current.round,
+          maxRounds: record.budgets.rounds,
+          tools: [...current.chosen, ...current.built].map((ref) => ref.name),
+          toolCalls: result.toolCalls.map((call) => ({ tool: call.tool, outcome: call.outcome })),
+          report: result.report,
+        },
+        limits,
+      ),
+    );
+    if (!judged) return true;
     verdict = judged.verdict;
   }
   const roundRecord = record.rounds.at(-1);

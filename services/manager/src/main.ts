@@ -8,12 +8,13 @@ import {
   TaskSubmit,
 } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
+import { withCallLimits } from "@insitu/llm";
 import { MetricName } from "@insitu/telemetry";
 import { Counter, Histogram } from "prom-client";
 import { busEffects, kvStepReader, kvTaskStore, registrySearch } from "./adapters.js";
 import { ManagerConfigSchema } from "./config.js";
 import { judgeRound } from "./judge.js";
-import { modelForRole, consumeRoleWork } from "@insitu/roles";
+import { modelForRole, consumeRoleWork, busRateLimitGate } from "@insitu/roles";
 import { planRound } from "./planner.js";
 import { createManager } from "./service.js";
 
@@ -34,7 +35,8 @@ await runService({
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
       registers: [metrics],
     });
-    const { model, costOf } = modelForRole("manager", config.INSITU_SCRIPT);
+    const gate = await busRateLimitGate(bus);
+    const { model, costOf } = modelForRole("manager", config.INSITU_SCRIPT, process.env, { metrics, gate });
     const tasks = await bus.kv(TASKS_BUCKET, { history: 5 });
     const steps = await bus.kv(TASK_STEPS_BUCKET);
     const manager = createManager({
@@ -42,11 +44,13 @@ await runService({
       effects: busEffects(bus),
       readStep: kvStepReader(steps),
       search: registrySearch(bus, config.RETRIEVAL_TOP_K),
-      plan: async (input) => planRound(model, input),
-      judge: async (input) => judgeRound(model, input),
+      // Each call sees the task's deadline and remaining tokens on every request (repairs too).
+      plan: async (input, limits) => planRound(withCallLimits(model, limits ?? {}), input),
+      judge: async (input, limits) => judgeRound(withCallLimits(model, limits ?? {}), input),
       costOf,
       now: () => new Date(),
       logger,
+      expireOnTime: true,
       onFinished: (record) => {
         tasksTotal.inc({ status: record.status });
         const ended = Date.parse(record.finishedAt ?? record.updatedAt);
@@ -90,6 +94,7 @@ await runService({
     return {
       async stop() {
         clearInterval(sweeper);
+        manager.close();
         await consumer.stop();
         await served.stop();
       },

@@ -37,6 +37,11 @@ export interface ManagerDeps extends MachineDeps {
   logger: Logger;
   /** Called once per task when a committed transition ended it (metrics). */
   onFinished?: (record: ManagerState["record"]) => void;
+  /**
+   * Arm a timer per unfinished task at its wall-time end, so a task waiting on a role ends as
+   * BUDGET_EXCEEDED at once instead of at the next sweep (ADR 0062). Off in unit tests.
+   */
+  expireOnTime?: boolean;
 }
 
 export type WorkOptions = Partial<WorkHooks>;
@@ -68,7 +73,54 @@ export function createManager(deps: ManagerDeps) {
       return { taskId, status: existing.state.record.status };
     }
     await deps.effects.enqueueManager({ taskId, kind: "start", step: "start" });
+    armExpiry(state);
     return { taskId, status: "queued" };
+  }
+
+  const expiryTimers = new Map<string, NodeJS.Timeout>();
+
+  /** Ends the task at its wall-time end if it is still running then (see expireOnTime). */
+  function armExpiry(state: ManagerState): void {
+    if (!deps.expireOnTime) return;
+    const taskId = state.record.taskId;
+    if (isFinished(state)) {
+      clearTimeout(expiryTimers.get(taskId));
+      expiryTimers.delete(taskId);
+      return;
+    }
+    if (expiryTimers.has(taskId)) return;
+    const end = Date.parse(state.record.createdAt) + state.record.budgets.wallMs;
+    const timer = setTimeout(
+      () => {
+        expiryTimers.delete(taskId);
+        expireOne(taskId).catch((error: unknown) =>
+          deps.logger.warn("ending an overdue task failed; the sweep will retry", { taskId, error }),
+        );
+      },
+      Math.max(0, end - deps.now().getTime()) + 5,
+    );
+    timer.unref();
+    expiryTimers.set(taskId, timer);
+  }
+
+  /** Ends one task if it is past its wall-time budget; true when this call ended it. */
+  async function expireOne(taskId: string): Promise<boolean> {
+    for (let attempt = 1; attempt <= MAX_CAS_ATTEMPTS; attempt++) {
+      const entry = await deps.store.get(taskId);
+      if (!entry) return false;
+      const state: ManagerState = structuredClone(entry.state);
+      if (!expireIfOverdue(state, deps)) return false;
+      try {
+        const revision = await deps.store.update(state, entry.revision);
+        deps.onFinished?.(state.record);
+        await flushOutbox(state, revision);
+        deps.logger.warn("task ran out of wall time while waiting; ended", { taskId });
+        return true;
+      } catch (error) {
+        if (!isInsituError(error, "CONFLICT")) throw error;
+      }
+    }
+    return false;
   }
 
   async function get(request: Payload<typeof TaskGet>): Promise<Reply<typeof TaskGet>> {
@@ -132,6 +184,7 @@ export function createManager(deps: ManagerDeps) {
         logger.info("task advanced", { status: state.record.status, round: state.record.round });
         if (isFinished(state) && !isFinished(entry.state)) deps.onFinished?.(state.record);
       }
+      armExpiry(state);
       await flushOutbox(state, revision);
       return;
     }
@@ -176,7 +229,13 @@ export function createManager(deps: ManagerDeps) {
     return ended;
   }
 
-  return { submit, get, list, handleWork, sweepOverdue };
+  /** Clears the per-task expiry timers (service stop). */
+  function close(): void {
+    for (const timer of expiryTimers.values()) clearTimeout(timer);
+    expiryTimers.clear();
+  }
+
+  return { submit, get, list, handleWork, sweepOverdue, close };
 }
 
 export type Manager = ReturnType<typeof createManager>;

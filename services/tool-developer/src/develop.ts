@@ -1,5 +1,13 @@
 import type { ToolRequest, ToolCallOutcome } from "@insitu/contracts";
-import { type LanguageModel, type Message, type Usage, emptyUsage, generateObject } from "@insitu/llm";
+import {
+  type LanguageModel,
+  type Message,
+  type Usage,
+  emptyUsage,
+  generateObject,
+  usageOfError,
+  withUsage,
+} from "@insitu/llm";
 import {
   type ToolManifest,
   type ToolOutcome,
@@ -9,6 +17,7 @@ import {
   parseManifest,
 } from "@insitu/tool-kit";
 import { z } from "zod";
+import { InsituError } from "@insitu/errors";
 import { composeModule } from "./compose.js";
 import { responseSchemaFor } from "@insitu/roles";
 import { renderPrompt } from "./template.js";
@@ -121,17 +130,25 @@ export async function developTool(
   let lastProblem = "no attempt was made";
   for (let attempt = 1; attempt <= deps.maxAttempts; attempt++) {
     deps.heartbeat?.();
-    const generated = await generateObject(
-      deps.model,
-      {
-        system: "You are the Tool Developer of insitu. Reply with JSON only.",
-        responseSchema: DRAFT_RESPONSE_SCHEMA,
-        messages,
-        taskId: options.taskId,
-        signal: deps.signal,
-      },
-      DraftSchema,
-    );
+    let generated: Awaited<ReturnType<typeof generateObject<Draft>>>;
+    try {
+      generated = await generateObject(
+        deps.model,
+        {
+          system: "You are the Tool Developer of insitu. Reply with JSON only.",
+          responseSchema: DRAFT_RESPONSE_SCHEMA,
+          messages,
+          taskId: options.taskId,
+          signal: deps.signal,
+        },
+        DraftSchema,
+      );
+    } catch (error) {
+      // The failed call's usage and every earlier attempt's travel with the error (ADR 0060).
+      const spent = usageOfError(error);
+      if (spent) addUsage(usage, spent);
+      throw withUsage(InsituError.from(error), usage);
+    }
     addUsage(usage, generated.usage);
     const draft = generated.object;
     messages.push({ role: "model", content: generated.result.text });

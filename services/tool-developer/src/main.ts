@@ -4,15 +4,19 @@ import { runService } from "@insitu/runtime";
 import { kvStepStore, managerNotifier, taskEventPublisher, consumeRoleWork } from "@insitu/roles";
 import { registryPorts, sandboxPorts } from "./adapters.js";
 import { ToolDeveloperConfigSchema } from "./config.js";
-import { modelForRole } from "@insitu/roles";
+import { busRateLimitGate, modelForRole } from "@insitu/roles";
 import { vettedLibraries } from "./libraries.js";
 import { createToolDeveloper } from "./service.js";
 
 await runService({
   name: "tool-developer",
   config: ToolDeveloperConfigSchema,
-  async start({ config, bus, logger }) {
-    const { model, costOf } = modelForRole("tool-developer", config.INSITU_SCRIPT);
+  async start({ config, bus, logger, metrics }) {
+    const gate = await busRateLimitGate(bus);
+    const { model, costOf } = modelForRole("tool-developer", config.INSITU_SCRIPT, process.env, {
+      metrics,
+      gate,
+    });
     const steps = await bus.kv(TASK_STEPS_BUCKET);
     const now = () => new Date();
     const developer = createToolDeveloper({

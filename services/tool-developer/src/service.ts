@@ -8,7 +8,7 @@ import type {
   ToolRepair,
 } from "@insitu/contracts";
 import { ToolBuildResultSchema } from "@insitu/contracts";
-import type { LanguageModel, Usage } from "@insitu/llm";
+import { type LanguageModel, type Usage, emptyUsage, usageOfError } from "@insitu/llm";
 import { InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import {
@@ -171,7 +171,8 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
         name: work.request.name,
         attempts: 0,
         reason: `${failure.code}: ${failure.message}`.slice(0, 8000),
-        usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 },
+        // What the failed build spent is the task's all the same (ADR 0060).
+        usage: taskUsage(usageOfError(failure) ?? emptyUsage()),
       };
     }
     // Commit the result first, then tell the manager; the bus acks our work only after this returns.
