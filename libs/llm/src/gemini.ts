@@ -80,29 +80,31 @@ export class GeminiModel implements LanguageModel {
     // One signal per call: the SDK leaves a listener on the signal it is given after a successful
     // call, so a long-lived caller signal must never reach it (REFERENCE.md part B).
     const call = callSignal(request);
+    const sniffed: Sniffed = {};
     let response: GenerateContentResponse;
     try {
       response = await this.client.models.generateContent({
         model: this.model,
         contents: toGeminiContents(request.messages),
-        config: this.config(request, call.signal),
+        config: this.config(request, call.signal, sniffed),
       });
     } catch (error) {
       throw toLlmError(error, this.provider, call.signal);
     } finally {
       call.release();
     }
-    return readGeminiResponse(response, this.model);
+    return readGeminiResponse(response, this.model, sniffed.finishMessage);
   }
 
   async *stream(request: GenerateRequest): AsyncIterable<StreamPart> {
-    const accumulator = new GeminiStreamAccumulator(this.model);
+    const sniffed: Sniffed = {};
+    const accumulator = new GeminiStreamAccumulator(this.model, () => sniffed.finishMessage);
     const call = callSignal(request);
     try {
       const stream = await this.client.models.generateContentStream({
         model: this.model,
         contents: toGeminiContents(request.messages),
-        config: this.config(request, call.signal),
+        config: this.config(request, call.signal, sniffed),
       });
       for await (const chunk of stream) {
         for (const part of accumulator.add(chunk)) yield part;
@@ -115,22 +117,25 @@ export class GeminiModel implements LanguageModel {
     yield { type: "finish", result: accumulator.finish() };
   }
 
-  private config(request: GenerateRequest, signal: AbortSignal): GenerateContentConfig {
+  private config(request: GenerateRequest, signal: AbortSignal, sniffed: Sniffed): GenerateContentConfig {
     const config: GenerateContentConfig = {
       httpOptions: {
         fetch: (url, init) =>
-          fetchWithRetry(url, init ?? {}, {
-            provider: this.provider,
-            retry: this.options.retry,
-            timeoutMs: request.timeoutMs ?? this.options.timeoutMs,
-            signal,
-            ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
-            ...(request.deadline !== undefined
-              ? { deadline: request.deadline, deadlineError: () => deadlineExceededError(request) }
-              : {}),
-            ...(this.options.gate ? { gate: this.options.gate } : {}),
-            gateKey: `${this.provider}/${this.model}`,
-          }),
+          sniffFinishMessage(
+            fetchWithRetry(url, init ?? {}, {
+              provider: this.provider,
+              retry: this.options.retry,
+              timeoutMs: request.timeoutMs ?? this.options.timeoutMs,
+              signal,
+              ...(this.options.onRetry ? { onRetry: this.options.onRetry } : {}),
+              ...(request.deadline !== undefined
+                ? { deadline: request.deadline, deadlineError: () => deadlineExceededError(request) }
+                : {}),
+              ...(this.options.gate ? { gate: this.options.gate } : {}),
+              gateKey: `${this.provider}/${this.model}`,
+            }),
+            sniffed,
+          ),
       },
     };
     config.abortSignal = signal;
@@ -263,6 +268,56 @@ function readUsage(response: GenerateContentResponse): Usage {
   return usage;
 }
 
+interface Sniffed {
+  finishMessage?: string;
+}
+
+const FINISH_MESSAGE = /"finishMessage"\s*:\s*"((?:[^"\\]|\\.){0,4000})"/;
+
+/**
+ * @google/genai 3.x drops a candidate's `finishMessage` (the text of a MALFORMED_FUNCTION_CALL)
+ * when it converts the REST answer; this reads it from the bytes on their way to the SDK, keeping
+ * only a bounded window, so the error can say what the model wrote.
+ */
+async function sniffFinishMessage(pending: Promise<Response>, sniffed: Sniffed): Promise<Response> {
+  const response = await pending;
+  if (!response.body) return response;
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let window = "";
+  const body = new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      try {
+        const { done, value } = await reader.read();
+        if (done) {
+          controller.close();
+          return;
+        }
+        window = (window + decoder.decode(value, { stream: true })).slice(-16_384);
+        if (window.includes('"finishMessage"')) {
+          const match = FINISH_MESSAGE.exec(window);
+          if (match?.[1] !== undefined) {
+            try {
+              sniffed.finishMessage = JSON.parse(`"${match[1]}"`) as string;
+            } catch {
+              sniffed.finishMessage = match[1];
+            }
+          }
+        }
+        controller.enqueue(value);
+      } catch (error) {
+        controller.error(error);
+      }
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+  return new Response(body, {
+    status: response.status,
+    statusText: response.statusText,
+    headers: response.headers,
+  });
+}
+
 /** MALFORMED_FUNCTION_CALL, typed the same whether the answer was streamed or not. */
 function malformedCall(model: string, finishMessage: string | undefined, usage: Usage): never {
   throw llmError(
@@ -322,7 +377,11 @@ function callId(id: string | undefined): string {
 }
 
 /** Reads one whole (non-streamed) response; safety blocks and empty answers throw typed errors. */
-export function readGeminiResponse(response: GenerateContentResponse, model: string): GenerateResult {
+export function readGeminiResponse(
+  response: GenerateContentResponse,
+  model: string,
+  finishMessage?: string,
+): GenerateResult {
   const usage = readUsage(response);
   checkPromptBlocked(response, model, usage);
   const candidate = response.candidates?.[0];
@@ -336,7 +395,8 @@ export function readGeminiResponse(response: GenerateContentResponse, model: str
   if (raw && SAFETY_FINISH.has(raw)) safetyStop(raw, model, candidate.safetyRatings, usage);
   const parts = candidate.content?.parts ?? [];
   const collected = collectParts(parts);
-  if (raw === "MALFORMED_FUNCTION_CALL") malformedCall(model, candidate.finishMessage, usage);
+  if (raw === "MALFORMED_FUNCTION_CALL")
+    malformedCall(model, candidate.finishMessage || finishMessage, usage);
   if (collected.text === "" && collected.toolCalls.length === 0 && raw !== "MAX_TOKENS") {
     throw llmError(
       LlmErrorCode.emptyResponse,
@@ -403,7 +463,10 @@ export class GeminiStreamAccumulator {
   private modelVersion: string | undefined;
   private chunks = 0;
 
-  constructor(private readonly model: string) {}
+  constructor(
+    private readonly model: string,
+    private readonly rawFinishMessage: () => string | undefined = () => undefined,
+  ) {}
 
   add(chunk: GenerateContentResponse): StreamPart[] {
     this.chunks += 1;
@@ -436,7 +499,7 @@ export class GeminiStreamAccumulator {
 
   finish(): GenerateResult {
     if (this.rawFinish === "MALFORMED_FUNCTION_CALL")
-      malformedCall(this.model, this.finishMessage, this.usage);
+      malformedCall(this.model, this.finishMessage || this.rawFinishMessage(), this.usage);
     if (this.text === "" && this.toolCalls.length === 0 && this.rawFinish !== "MAX_TOKENS") {
       throw llmError(
         LlmErrorCode.emptyResponse,

@@ -418,6 +418,9 @@ export function describe(error: unknown): string {
 
 /** Turns anything a provider call threw into a typed error (InsituErrors pass through). */
 export function toLlmError(error: unknown, provider: string, signal?: AbortSignal): InsituError {
+  // A call its task's deadline cancelled is a budget stop, whatever the SDK made of the abort.
+  const reason: unknown = signal?.aborted ? signal.reason : undefined;
+  if (reason instanceof InsituError && reason.code === LlmErrorCode.budgetExceeded) return reason;
   if (error instanceof InsituError) return error;
   if (signal?.aborted) return abortedError(provider, signal.reason);
   const cause = (error as { cause?: unknown } | undefined)?.cause;

@@ -26,11 +26,18 @@ export type StandInReply =
   /** Never answer (the client's deadline must fire). */
   | { hang: true }
   /** Send the status line, headers and the start of a body, then stall. */
-  | { stall: string; status?: number; headers?: Record<string, string> };
+  | { stall: string; status?: number; headers?: Record<string, string> }
+  /** A slow provider: `reply` after `delayMs` (dropped if the client went away meanwhile). */
+  | { delayMs: number; reply: StandInReply };
 
 export interface StandInServer {
   url: string;
   requests: StandInRequest[];
+  /**
+   * Replies written to the end, by request index (a client that gave up before the end is not
+   * served): what the provider would bill.
+   */
+  served: Set<number>;
   close(): Promise<void>;
 }
 
@@ -38,6 +45,7 @@ export async function startStandInServer(
   handler: (request: StandInRequest, index: number) => StandInReply | Promise<StandInReply>,
 ): Promise<StandInServer> {
   const requests: StandInRequest[] = [];
+  const served = new Set<number>();
   const hanging = new Set<import("node:http").ServerResponse>();
   const server: Server = createServer((incoming, response) => {
     const chunks: Buffer[] = [];
@@ -57,12 +65,27 @@ export async function startStandInServer(
         body,
       };
       requests.push(request);
+      const index = requests.length - 1;
       let reply: StandInReply;
       try {
-        reply = await handler(request, requests.length - 1);
+        reply = await handler(request, index);
       } catch (error) {
         reply = { status: 500, json: { error: { message: `stand-in handler failed: ${String(error)}` } } };
       }
+      let gone = false;
+      response.on("close", () => {
+        if (!response.writableFinished) gone = true;
+      });
+      while ("delayMs" in reply) {
+        const delayed: StandInReply = reply;
+        hanging.add(response);
+        response.on("close", () => hanging.delete(response));
+        await new Promise((resolve) => setTimeout(resolve, delayed.delayMs));
+        if (gone) return;
+        hanging.delete(response);
+        reply = delayed.reply;
+      }
+      response.on("finish", () => served.add(index));
       if ("hang" in reply) {
         hanging.add(response);
         response.on("close", () => hanging.delete(response));
@@ -93,6 +116,7 @@ export async function startStandInServer(
   return {
     url: `http://127.0.0.1:${address.port}`,
     requests,
+    served,
     close: () =>
       new Promise<void>((resolve) => {
         for (const response of hanging) response.destroy();

@@ -24,3 +24,10 @@ export { loadScenario, parseScenario, scenarioFileSchema } from "./scenario.js";
 export type { Scenario, ScenarioFile } from "./scenario.js";
 export { startStandInServer } from "./stand-in-server.js";
 export type { StandInReply, StandInRequest, StandInServer } from "./stand-in-server.js";
+export {
+  Misbehaviour,
+  geminiAnswer,
+  misbehavingReply,
+  startMisbehavingGemini,
+} from "./misbehaving-gemini.js";
+export type { LedgerEntry, MisbehavingGemini, MisbehavingOptions } from "./misbehaving-gemini.js";
