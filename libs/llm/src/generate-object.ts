@@ -260,7 +260,8 @@ export async function generateObject<T>(
         lastText = "";
         continue;
       }
-      throw withUsage(failure, usage, { attempts: attempt });
+      // `attempts` stays the provider's own count (HTTP attempts of this request).
+      throw withUsage(failure, usage, { objectAttempts: attempt });
     }
     addUsageTo(usage, result.usage);
     const parsed =
