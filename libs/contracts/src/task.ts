@@ -266,6 +266,10 @@ export const ToolBuildWork = defineWorkQueue({
       request: ToolRequestSchema,
       /** The question, so the developer can pick realistic test inputs. */
       question: z.string().max(50_000).optional(),
+      /** Tokens the build may still spend (what is left of the task's budget). */
+      maxTokens: z.number().int().min(1).optional(),
+      /** ISO-8601 time the task's wall-time budget ends; model calls stop at it. */
+      deadline: z.string().max(40).optional(),
     })
     .strict(),
 });
@@ -307,6 +311,10 @@ export const IntegratorRunWork = defineWorkQueue({
       question: z.string().max(50_000),
       /** The executor's final report(s), newest last. */
       report: z.string().max(200_000),
+      /** Tokens the answer may still spend (what is left of the task's budget). */
+      maxTokens: z.number().int().min(1).optional(),
+      /** ISO-8601 time the task's wall-time budget ends; the model call stops at it. */
+      deadline: z.string().max(40).optional(),
     })
     .strict(),
 });

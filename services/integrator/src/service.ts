@@ -4,7 +4,7 @@ import {
   type IntegratorRunWork,
   type Payload,
 } from "@insitu/contracts";
-import { type LanguageModel, type Usage, usageOfError } from "@insitu/llm";
+import { type LanguageModel, type Usage, usageOfError, withCallLimits } from "@insitu/llm";
 import { InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import { integrate } from "./integrate.js";
@@ -33,7 +33,12 @@ export function createIntegrator(deps: IntegratorDeps) {
     }
     let result: IntegrationResult;
     try {
-      const { answer, usage } = await integrate(deps.model, {
+      const model = withCallLimits(deps.model, {
+        taskId: work.taskId,
+        ...(work.maxTokens !== undefined ? { maxTokens: work.maxTokens } : {}),
+        ...(work.deadline ? { deadline: Date.parse(work.deadline) } : {}),
+      });
+      const { answer, usage } = await integrate(model, {
         taskId: work.taskId,
         question: work.question,
         report: work.report,

@@ -133,6 +133,15 @@ function callLimits(state: ManagerState): CallLimits {
   };
 }
 
+/** What a role's step may still spend, in work-item form (tokens left, wall-time end). */
+function stepLimits(state: ManagerState): { maxTokens: number; deadline: string } {
+  const limits = callLimits(state);
+  return {
+    maxTokens: Math.max(1, limits.maxTokens ?? 1),
+    deadline: new Date(limits.deadline ?? Date.now()).toISOString(),
+  };
+}
+
 /**
  * Runs one model call (plan or judge) so that every attempt is charged (ADR 0060): a failure's
  * usage (failed, repaired, blocked or truncated answers) is added to the task before anything
@@ -253,6 +262,7 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
           step: stepOf(round, "build", request.name),
           request,
           question: record.question,
+          ...stepLimits(state),
         },
       });
     }
@@ -469,6 +479,7 @@ function dispatchIntegrate(state: ManagerState, deps: MachineDeps): void {
       step: "integrate",
       question: state.record.question,
       report: state.reports.join("\n\n---\n\n").slice(-200_000),
+      ...stepLimits(state),
     },
   });
 }

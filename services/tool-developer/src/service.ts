@@ -8,7 +8,7 @@ import type {
   ToolRepair,
 } from "@insitu/contracts";
 import { ToolBuildResultSchema } from "@insitu/contracts";
-import { type LanguageModel, type Usage, emptyUsage, usageOfError } from "@insitu/llm";
+import { type LanguageModel, type Usage, emptyUsage, usageOfError, withCallLimits } from "@insitu/llm";
 import { InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import {
@@ -95,6 +95,12 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
       renderBuildPrompt(work.request, work.question, deps.libraries),
       {
         ...developPorts(deps, hooks),
+        // Every request of the build stays inside the task's remaining tokens and wall time.
+        model: withCallLimits(deps.model, {
+          taskId: work.taskId,
+          ...(work.maxTokens !== undefined ? { maxTokens: work.maxTokens } : {}),
+          ...(work.deadline ? { deadline: Date.parse(work.deadline) } : {}),
+        }),
         onAttempt: (attempt) => {
           void emit({
             kind: "tool-build-attempt",
