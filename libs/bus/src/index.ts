@@ -28,3 +28,6 @@ export type {
   Subscription,
   WorkContext,
 } from "./types.js";
+export { DEAD_LETTER_LIMITS } from "./nats-bus.js";
+export { deadLetterAdmin, openDeadLetterAdmin } from "./dead-letter-admin.js";
+export type { DeadLetterAdmin, DeadLetterRecord } from "./dead-letter-admin.js";

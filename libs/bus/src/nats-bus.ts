@@ -14,6 +14,7 @@ import {
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -78,6 +79,18 @@ export interface BusOptions {
   logger?: Logger;
   metrics?: Registry;
 }
+
+/**
+ * The dead-letter stream is bounded so a flood of poison work cannot fill the disk: the oldest
+ * letters go first once either bound is reached (operators list and retry with `insitu dlq`).
+ */
+export const DEAD_LETTER_LIMITS = {
+  retention: RetentionPolicy.Limits,
+  max_age: nanos(30 * 24 * 3600 * 1000),
+  max_msgs: 10_000,
+  max_bytes: 256 * 1024 * 1024,
+  discard: DiscardPolicy.Old,
+} as const;
 
 const PAYLOAD_REF_HEADER = "Insitu-Payload-Ref";
 const TRACEPARENT_HEADER = "traceparent";
@@ -498,7 +511,7 @@ class NatsBus implements Bus {
       // A payload that cannot parse never will: dead-letter it at once.
       this.metrics?.rejected.inc({ subject: contract.subject, code: InsituError.from(error).code });
       await this.deadLetter(contract, raw, InsituError.from(error), deliveries);
-      message.term(InsituError.from(error).code);
+      terminate(message);
       return;
     }
     if (deliveries > settings.maxDeliver) {
@@ -507,7 +520,7 @@ class NatsBus implements Bus {
         { code: "DELIVERY_LIMIT", details: { deliveries: deliveries - 1 } },
       );
       await this.deadLetter(contract, raw, reason, deliveries - 1);
-      message.term(reason.code);
+      terminate(message);
       return;
     }
     const context: WorkContext = {
@@ -539,7 +552,7 @@ class NatsBus implements Bus {
           error: typed,
         });
         await this.deadLetter(contract, raw, typed, deliveries);
-        message.term(typed.code);
+        terminate(message);
       } else {
         const delay = settings.backoff[Math.min(deliveries - 1, settings.backoff.length - 1)] ?? 1000;
         context.logger.warn("work item failed; will retry", { deliveries, delayMs: delay, error: typed });
@@ -613,23 +626,44 @@ class NatsBus implements Bus {
   }
 
   private ensureDeadLetterStream(): Promise<void> {
-    return this.ensureStream(this.naming.deadLetterStream(), {
-      subjects: [this.naming.deadLetterSubject(">")],
-      retention: RetentionPolicy.Limits,
-      max_age: nanos(30 * 24 * 3600 * 1000),
-    });
+    return this.ensureStream(
+      this.naming.deadLetterStream(),
+      { subjects: [this.naming.deadLetterSubject(">")], ...DEAD_LETTER_LIMITS },
+      { enforceLimits: true },
+    );
   }
 
   private ensureStream(
     name: string,
-    config: { subjects: string[]; retention: RetentionPolicy; max_age?: number; duplicate_window?: number },
+    config: {
+      subjects: string[];
+      retention: RetentionPolicy;
+      max_age?: number;
+      max_msgs?: number;
+      max_bytes?: number;
+      discard?: DiscardPolicy;
+      duplicate_window?: number;
+    },
+    options: { enforceLimits?: boolean } = {},
   ): Promise<void> {
     let pending = this.ensuredStreams.get(name);
     if (!pending) {
       pending = (async () => {
         const jsm = await this.manager();
         try {
-          await jsm.streams.info(name);
+          const info = await jsm.streams.info(name);
+          // A stream made by an older release has no bounds: give it the current ones.
+          if (
+            options.enforceLimits &&
+            (info.config.max_msgs !== config.max_msgs || info.config.max_bytes !== config.max_bytes)
+          ) {
+            await jsm.streams.update(name, {
+              max_msgs: config.max_msgs,
+              max_bytes: config.max_bytes,
+              max_age: config.max_age,
+              discard: config.discard,
+            });
+          }
         } catch {
           try {
             await jsm.streams.add({ name, storage: StorageType.File, ...config });
@@ -843,6 +877,15 @@ function objectBucket(store: ObjectStore): ObjectBucket {
       await store.delete(name).catch(() => undefined);
     },
   };
+}
+
+/**
+ * Removes a work item for good. A bare `+TERM`: nats-server 2.9 ignores `+TERM <reason>` and
+ * redelivers the item until max-deliver (measured: 57 poison items became 1,425 dead letters and
+ * held the ack-pending slots). The reason travels in the dead letter instead.
+ */
+function terminate(message: JsMsg): void {
+  message.term();
 }
 
 function fillToken(subject: string, token: string | undefined): string {
