@@ -380,14 +380,28 @@ class NatsBus implements Bus {
           filter_subjects: subject,
           deliver_policy: DeliverPolicy.All,
         });
-        if (stopped) return;
+        // The server keeps an ordered consumer for its inactive threshold (5 minutes, fixed by
+        // nats.js) after the client stops pulling: with one per SSE client, churned connections
+        // piled up past the stream's cap. Delete it as soon as the subscriber leaves.
+        const release = (): void => {
+          try {
+            void consumer.delete().catch(() => undefined);
+          } catch {
+            // never created on the server (stopped before the first pull): nothing to delete
+          }
+        };
+        if (stopped) return release();
         const messages = await consumer.consume();
-        stopMessages = () => void messages.stop();
+        stopMessages = () => {
+          void messages.stop();
+          release();
+        };
         if (stopped) stopMessages();
         for await (const message of messages) await deliver(message.data, message.headers, message.subject);
       })().catch((error: unknown) => this.logger.error("event replay failed", { subject, error }));
       return {
         unsubscribe: () => {
+          if (stopped) return;
           stopped = true;
           stopMessages?.();
         },
