@@ -31,3 +31,6 @@ export type {
 export { DEAD_LETTER_LIMITS } from "./nats-bus.js";
 export { deadLetterAdmin, openDeadLetterAdmin } from "./dead-letter-admin.js";
 export type { DeadLetterAdmin, DeadLetterRecord } from "./dead-letter-admin.js";
+export { BAD_ENTRIES_METRIC, QUARANTINE_HEADERS } from "./nats-bus.js";
+export { openQuarantine } from "./quarantine-admin.js";
+export type { QuarantinedEntry } from "./quarantine-admin.js";

@@ -92,6 +92,17 @@ export const DEAD_LETTER_LIMITS = {
   discard: DiscardPolicy.Old,
 } as const;
 
+/** Headers of a quarantined entry (the body is its raw bytes, cut at QUARANTINE_MAX_BYTES). */
+export const QUARANTINE_HEADERS = {
+  bucket: "Insitu-Quarantine-Bucket",
+  key: "Insitu-Quarantine-Key",
+  revision: "Insitu-Quarantine-Revision",
+  reason: "Insitu-Quarantine-Reason",
+  size: "Insitu-Quarantine-Size",
+} as const;
+const QUARANTINE_MAX_BYTES = 512 * 1024;
+export const BAD_ENTRIES_METRIC = "insitu_bad_entries_total";
+
 const PAYLOAD_REF_HEADER = "Insitu-Payload-Ref";
 const TRACEPARENT_HEADER = "traceparent";
 const SERVICE_ERROR_HEADER = "Nats-Service-Error";
@@ -143,7 +154,10 @@ class NatsBus implements Bus {
     duration: Histogram<"subject">;
     rejected: Counter<"subject" | "code">;
     deadLetters: Counter<"subject">;
+    badEntries: Counter<"bucket">;
   };
+  /** Bad entries already logged (bucket/key@revision): a re-read must not flood the log. */
+  private readonly reportedBadEntries = new Set<string>();
 
   constructor(
     private readonly connection: NatsConnection,
@@ -183,6 +197,12 @@ class NatsBus implements Bus {
           name: MetricName.busDeadLettersTotal,
           help: "Work items moved to the dead-letter stream.",
           labelNames: ["subject"],
+          registers,
+        }),
+        badEntries: new Counter({
+          name: BAD_ENTRIES_METRIC,
+          help: "Stored entries (KV, stream, object) that failed to decode: skipped and moved to the quarantine.",
+          labelNames: ["bucket"],
           registers,
         }),
       };
@@ -709,6 +729,36 @@ class NatsBus implements Bus {
     });
     const limits = this.limits;
     const logger = this.logger;
+    const quarantine = (key: string, revision: number, reason: string, raw?: Uint8Array) =>
+      this.quarantineEntry(
+        bucket,
+        key,
+        revision,
+        reason,
+        raw,
+        async () => {
+          try {
+            // Only if it is still the bad revision: a good value written meanwhile stays.
+            await kv.delete(key, { previousSeq: revision });
+          } catch {
+            // changed since: nothing to remove
+          }
+        },
+        raw ? undefined : async () => (await kv.get(key))?.value,
+      );
+    /** Bounded, valid UTF-8 JSON, or undefined after quarantining it. */
+    const decode = async (
+      key: string,
+      bytes: Uint8Array,
+      revision: number,
+    ): Promise<{ value: unknown } | undefined> => {
+      try {
+        return { value: parseBounded(bytes, limits) };
+      } catch (error) {
+        await quarantine(key, revision, InsituError.from(error).message, bytes);
+        return undefined;
+      }
+    };
     const encodeValue = (value: unknown): Uint8Array => {
       const bytes = encodeJson(value);
       if (bytes.byteLength > this.inlineLimit) {
@@ -723,8 +773,10 @@ class NatsBus implements Bus {
       async get<T>(key: string) {
         const entry = await kv.get(key);
         if (entry?.operation !== "PUT") return undefined;
-        return { key, value: parseBounded(entry.value, limits) as T, revision: entry.revision };
+        const decoded = await decode(key, entry.value, entry.revision);
+        return decoded ? { key, value: decoded.value as T, revision: entry.revision } : undefined;
       },
+      quarantine: (key, revision, reason) => quarantine(key, revision, reason),
       put: (key, value) => kv.put(key, encodeValue(value)),
       create: (key, value) =>
         kv.create(key, encodeValue(value)).catch((error: unknown) => throwConflict(error, key)),
@@ -742,7 +794,12 @@ class NatsBus implements Bus {
         const watcher = await kv.watch({ key: filter ?? ">", include: KvWatchInclude.UpdatesOnly });
         void (async () => {
           for await (const entry of watcher) {
-            const value = entry.operation === "PUT" ? safeParse(entry.value, limits) : undefined;
+            let value: unknown;
+            if (entry.operation === "PUT") {
+              const decoded = await decode(entry.key, entry.value, entry.revision);
+              if (!decoded) continue; // quarantined; its removal arrives as a delete
+              value = decoded.value;
+            }
             try {
               onChange(entry.key, value, entry.revision);
             } catch (error) {
@@ -753,6 +810,50 @@ class NatsBus implements Bus {
         return { unsubscribe: () => watcher.stop() };
       },
     };
+  }
+
+  /**
+   * Counts, logs once and copies a bad stored entry to the quarantine stream, then removes it
+   * (`remove`). Never throws: a reader that meets garbage must go on.
+   */
+  private async quarantineEntry(
+    bucket: string,
+    key: string,
+    revision: number,
+    reason: string,
+    raw: Uint8Array | undefined,
+    remove: () => Promise<void>,
+    readRaw?: () => Promise<Uint8Array | undefined>,
+  ): Promise<void> {
+    const id = `${bucket}/${key}@${revision}`;
+    if (this.reportedBadEntries.has(id)) return;
+    this.reportedBadEntries.add(id);
+    if (this.reportedBadEntries.size > 10_000) this.reportedBadEntries.clear();
+    this.metrics?.badEntries.inc({ bucket });
+    this.logger.warn("bad stored entry skipped and quarantined", { bucket, key, revision, reason });
+    try {
+      const bytes = raw ?? (await readRaw?.()) ?? new Uint8Array();
+      await this.ensureStream(
+        this.naming.stream("quarantine"),
+        { subjects: [this.naming.subject("quarantine.>")], ...DEAD_LETTER_LIMITS },
+        { enforceLimits: true },
+      );
+      const headers = createHeaders();
+      headers.set(QUARANTINE_HEADERS.bucket, bucket);
+      headers.set(QUARANTINE_HEADERS.key, key);
+      headers.set(QUARANTINE_HEADERS.revision, String(revision));
+      headers.set(QUARANTINE_HEADERS.reason, reason.replace(/[\r\n]+/g, " ").slice(0, 500));
+      headers.set(QUARANTINE_HEADERS.size, String(bytes.byteLength));
+      const token = bucket.replace(/[^A-Za-z0-9_-]/g, "_") || "_";
+      await this.js.publish(
+        this.naming.subject(`quarantine.${token}`),
+        bytes.subarray(0, QUARANTINE_MAX_BYTES),
+        { headers, msgID: `q:${id}` },
+      );
+      await remove();
+    } catch (error) {
+      this.logger.error("could not quarantine a bad entry (skipped all the same)", { bucket, key, error });
+    }
   }
 
   async objects(bucket: string): Promise<ObjectBucket> {
@@ -952,14 +1053,6 @@ function throwConflict(error: unknown, key: string): never {
     });
   }
   throw InsituError.from(error, { code: ErrorCode.unavailable, retryable: true });
-}
-
-function safeParse(bytes: Uint8Array, limits: DecodeLimits): unknown {
-  try {
-    return parseBounded(bytes, limits);
-  } catch {
-    return undefined;
-  }
 }
 
 export type { MessageContract };

@@ -168,6 +168,17 @@ export const COMMANDS: readonly CommandSpec[] = [
       "QUEUE is a work queue's subject (e.g. tasks.work). `retry` puts the item back on its queue as a\n" +
       "new message and removes the letter; `purge` removes all letters (or one queue's).",
   },
+  {
+    name: "quarantine",
+    summary: "Stored entries that failed to decode and were moved aside: list or purge them.",
+    usage: "insitu quarantine list [BUCKET] | insitu quarantine purge",
+    positionals: { min: 1, max: 2 },
+    options: {
+      ...common,
+      ...natsTarget,
+      json: { type: "boolean", description: "Print the entries as JSON." },
+    },
+  },
 ];
 
 export type ParsedCommandLine =

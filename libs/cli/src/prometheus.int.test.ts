@@ -109,7 +109,9 @@ describe("prometheus files", () => {
       { cwd: fakeRoot, stdio: ["ignore", "ignore", "pipe"] },
     );
     let log = "";
-    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => void (log += chunk));
+    child.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
+      log += chunk;
+    });
     try {
       const deadline = Date.now() + 40_000;
       let value: string | undefined;

@@ -31,8 +31,12 @@ async function cli(...argv: string[]): Promise<{ code: number; out: string; err:
   let out = "";
   let err = "";
   const code = await runCli([...argv, "--nats", server.url, "--prefix", prefix], {
-    out: (text) => void (out += text),
-    err: (text) => void (err += text),
+    out: (text) => {
+      out += text;
+    },
+    err: (text) => {
+      err += text;
+    },
     env: {},
     color: false,
   });
