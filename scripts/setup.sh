@@ -62,6 +62,27 @@ else
   say "chromium is missing: the dashboard test (test/e2e/dashboard.test.ts) needs it at /usr/bin/chromium — run: sudo apt-get install -y chromium (Debian; elsewhere install Chromium and link it there)."
 fi
 
+# promtool and Prometheus check the monitoring files (libs/cli/src/prometheus.int.test.ts): the
+# config, the alert rules and their unit tests. Like the browser, only the tests need them.
+if [ "${1:-}" = "--no-browser" ]; then
+  :
+elif command -v promtool >/dev/null 2>&1 && command -v prometheus >/dev/null 2>&1; then
+  say "promtool: $(command -v promtool)"
+elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing prometheus + promtool with apt-get (for the monitoring tests)…"
+  if [ -z "${apt_updated:-}" ]; then
+    apt-get update -qq || say "apt-get update failed; trying the install with the current index"
+    apt_updated=1
+  fi
+  if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; then
+    say "promtool: $(command -v promtool || echo /usr/bin/promtool)"
+  else
+    say "could not install prometheus with apt-get; libs/cli/src/prometheus.int.test.ts will fail until promtool exists."
+  fi
+else
+  say "promtool is missing: the monitoring test (libs/cli/src/prometheus.int.test.ts) needs it — run: sudo apt-get install -y --no-install-recommends prometheus (Debian; elsewhere https://prometheus.io/download)."
+fi
+
 if [ ! -d node_modules ] || [ ! -e node_modules/.package-lock.json ]; then
   say "installing npm dependencies (npm ci)…"
   npm ci --no-audit --no-fund

@@ -28,3 +28,9 @@ export type {
   Subscription,
   WorkContext,
 } from "./types.js";
+export { DEAD_LETTER_LIMITS } from "./nats-bus.js";
+export { deadLetterAdmin, openDeadLetterAdmin } from "./dead-letter-admin.js";
+export type { DeadLetterAdmin, DeadLetterRecord } from "./dead-letter-admin.js";
+export { BAD_ENTRIES_METRIC, QUARANTINE_HEADERS } from "./nats-bus.js";
+export { openQuarantine } from "./quarantine-admin.js";
+export type { QuarantinedEntry } from "./quarantine-admin.js";

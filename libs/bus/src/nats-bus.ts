@@ -14,6 +14,7 @@ import {
 import {
   AckPolicy,
   DeliverPolicy,
+  DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
   type JsMsg,
@@ -79,6 +80,29 @@ export interface BusOptions {
   metrics?: Registry;
 }
 
+/**
+ * The dead-letter stream is bounded so a flood of poison work cannot fill the disk: the oldest
+ * letters go first once either bound is reached (operators list and retry with `insitu dlq`).
+ */
+export const DEAD_LETTER_LIMITS = {
+  retention: RetentionPolicy.Limits,
+  max_age: nanos(30 * 24 * 3600 * 1000),
+  max_msgs: 10_000,
+  max_bytes: 256 * 1024 * 1024,
+  discard: DiscardPolicy.Old,
+} as const;
+
+/** Headers of a quarantined entry (the body is its raw bytes, cut at QUARANTINE_MAX_BYTES). */
+export const QUARANTINE_HEADERS = {
+  bucket: "Insitu-Quarantine-Bucket",
+  key: "Insitu-Quarantine-Key",
+  revision: "Insitu-Quarantine-Revision",
+  reason: "Insitu-Quarantine-Reason",
+  size: "Insitu-Quarantine-Size",
+} as const;
+const QUARANTINE_MAX_BYTES = 512 * 1024;
+export const BAD_ENTRIES_METRIC = "insitu_bad_entries_total";
+
 const PAYLOAD_REF_HEADER = "Insitu-Payload-Ref";
 const TRACEPARENT_HEADER = "traceparent";
 const SERVICE_ERROR_HEADER = "Nats-Service-Error";
@@ -130,7 +154,10 @@ class NatsBus implements Bus {
     duration: Histogram<"subject">;
     rejected: Counter<"subject" | "code">;
     deadLetters: Counter<"subject">;
+    badEntries: Counter<"bucket">;
   };
+  /** Bad entries already logged (bucket/key@revision): a re-read must not flood the log. */
+  private readonly reportedBadEntries = new Set<string>();
 
   constructor(
     private readonly connection: NatsConnection,
@@ -170,6 +197,12 @@ class NatsBus implements Bus {
           name: MetricName.busDeadLettersTotal,
           help: "Work items moved to the dead-letter stream.",
           labelNames: ["subject"],
+          registers,
+        }),
+        badEntries: new Counter({
+          name: BAD_ENTRIES_METRIC,
+          help: "Stored entries (KV, stream, object) that failed to decode: skipped and moved to the quarantine.",
+          labelNames: ["bucket"],
           registers,
         }),
       };
@@ -367,14 +400,28 @@ class NatsBus implements Bus {
           filter_subjects: subject,
           deliver_policy: DeliverPolicy.All,
         });
-        if (stopped) return;
+        // The server keeps an ordered consumer for its inactive threshold (5 minutes, fixed by
+        // nats.js) after the client stops pulling: with one per SSE client, churned connections
+        // piled up past the stream's cap. Delete it as soon as the subscriber leaves.
+        const release = (): void => {
+          try {
+            void consumer.delete().catch(() => undefined);
+          } catch {
+            // never created on the server (stopped before the first pull): nothing to delete
+          }
+        };
+        if (stopped) return release();
         const messages = await consumer.consume();
-        stopMessages = () => void messages.stop();
+        stopMessages = () => {
+          void messages.stop();
+          release();
+        };
         if (stopped) stopMessages();
         for await (const message of messages) await deliver(message.data, message.headers, message.subject);
       })().catch((error: unknown) => this.logger.error("event replay failed", { subject, error }));
       return {
         unsubscribe: () => {
+          if (stopped) return;
           stopped = true;
           stopMessages?.();
         },
@@ -498,7 +545,7 @@ class NatsBus implements Bus {
       // A payload that cannot parse never will: dead-letter it at once.
       this.metrics?.rejected.inc({ subject: contract.subject, code: InsituError.from(error).code });
       await this.deadLetter(contract, raw, InsituError.from(error), deliveries);
-      message.term(InsituError.from(error).code);
+      terminate(message);
       return;
     }
     if (deliveries > settings.maxDeliver) {
@@ -507,7 +554,7 @@ class NatsBus implements Bus {
         { code: "DELIVERY_LIMIT", details: { deliveries: deliveries - 1 } },
       );
       await this.deadLetter(contract, raw, reason, deliveries - 1);
-      message.term(reason.code);
+      terminate(message);
       return;
     }
     const context: WorkContext = {
@@ -539,7 +586,7 @@ class NatsBus implements Bus {
           error: typed,
         });
         await this.deadLetter(contract, raw, typed, deliveries);
-        message.term(typed.code);
+        terminate(message);
       } else {
         const delay = settings.backoff[Math.min(deliveries - 1, settings.backoff.length - 1)] ?? 1000;
         context.logger.warn("work item failed; will retry", { deliveries, delayMs: delay, error: typed });
@@ -613,23 +660,44 @@ class NatsBus implements Bus {
   }
 
   private ensureDeadLetterStream(): Promise<void> {
-    return this.ensureStream(this.naming.deadLetterStream(), {
-      subjects: [this.naming.deadLetterSubject(">")],
-      retention: RetentionPolicy.Limits,
-      max_age: nanos(30 * 24 * 3600 * 1000),
-    });
+    return this.ensureStream(
+      this.naming.deadLetterStream(),
+      { subjects: [this.naming.deadLetterSubject(">")], ...DEAD_LETTER_LIMITS },
+      { enforceLimits: true },
+    );
   }
 
   private ensureStream(
     name: string,
-    config: { subjects: string[]; retention: RetentionPolicy; max_age?: number; duplicate_window?: number },
+    config: {
+      subjects: string[];
+      retention: RetentionPolicy;
+      max_age?: number;
+      max_msgs?: number;
+      max_bytes?: number;
+      discard?: DiscardPolicy;
+      duplicate_window?: number;
+    },
+    options: { enforceLimits?: boolean } = {},
   ): Promise<void> {
     let pending = this.ensuredStreams.get(name);
     if (!pending) {
       pending = (async () => {
         const jsm = await this.manager();
         try {
-          await jsm.streams.info(name);
+          const info = await jsm.streams.info(name);
+          // A stream made by an older release has no bounds: give it the current ones.
+          if (
+            options.enforceLimits &&
+            (info.config.max_msgs !== config.max_msgs || info.config.max_bytes !== config.max_bytes)
+          ) {
+            await jsm.streams.update(name, {
+              max_msgs: config.max_msgs,
+              max_bytes: config.max_bytes,
+              max_age: config.max_age,
+              discard: config.discard,
+            });
+          }
         } catch {
           try {
             await jsm.streams.add({ name, storage: StorageType.File, ...config });
@@ -661,6 +729,36 @@ class NatsBus implements Bus {
     });
     const limits = this.limits;
     const logger = this.logger;
+    const quarantine = (key: string, revision: number, reason: string, raw?: Uint8Array) =>
+      this.quarantineEntry(
+        bucket,
+        key,
+        revision,
+        reason,
+        raw,
+        async () => {
+          try {
+            // Only if it is still the bad revision: a good value written meanwhile stays.
+            await kv.delete(key, { previousSeq: revision });
+          } catch {
+            // changed since: nothing to remove
+          }
+        },
+        raw ? undefined : async () => (await kv.get(key))?.value,
+      );
+    /** Bounded, valid UTF-8 JSON, or undefined after quarantining it. */
+    const decode = async (
+      key: string,
+      bytes: Uint8Array,
+      revision: number,
+    ): Promise<{ value: unknown } | undefined> => {
+      try {
+        return { value: parseBounded(bytes, limits) };
+      } catch (error) {
+        await quarantine(key, revision, InsituError.from(error).message, bytes);
+        return undefined;
+      }
+    };
     const encodeValue = (value: unknown): Uint8Array => {
       const bytes = encodeJson(value);
       if (bytes.byteLength > this.inlineLimit) {
@@ -675,8 +773,10 @@ class NatsBus implements Bus {
       async get<T>(key: string) {
         const entry = await kv.get(key);
         if (entry?.operation !== "PUT") return undefined;
-        return { key, value: parseBounded(entry.value, limits) as T, revision: entry.revision };
+        const decoded = await decode(key, entry.value, entry.revision);
+        return decoded ? { key, value: decoded.value as T, revision: entry.revision } : undefined;
       },
+      quarantine: (key, revision, reason) => quarantine(key, revision, reason),
       put: (key, value) => kv.put(key, encodeValue(value)),
       create: (key, value) =>
         kv.create(key, encodeValue(value)).catch((error: unknown) => throwConflict(error, key)),
@@ -694,7 +794,12 @@ class NatsBus implements Bus {
         const watcher = await kv.watch({ key: filter ?? ">", include: KvWatchInclude.UpdatesOnly });
         void (async () => {
           for await (const entry of watcher) {
-            const value = entry.operation === "PUT" ? safeParse(entry.value, limits) : undefined;
+            let value: unknown;
+            if (entry.operation === "PUT") {
+              const decoded = await decode(entry.key, entry.value, entry.revision);
+              if (!decoded) continue; // quarantined; its removal arrives as a delete
+              value = decoded.value;
+            }
             try {
               onChange(entry.key, value, entry.revision);
             } catch (error) {
@@ -705,6 +810,50 @@ class NatsBus implements Bus {
         return { unsubscribe: () => watcher.stop() };
       },
     };
+  }
+
+  /**
+   * Counts, logs once and copies a bad stored entry to the quarantine stream, then removes it
+   * (`remove`). Never throws: a reader that meets garbage must go on.
+   */
+  private async quarantineEntry(
+    bucket: string,
+    key: string,
+    revision: number,
+    reason: string,
+    raw: Uint8Array | undefined,
+    remove: () => Promise<void>,
+    readRaw?: () => Promise<Uint8Array | undefined>,
+  ): Promise<void> {
+    const id = `${bucket}/${key}@${revision}`;
+    if (this.reportedBadEntries.has(id)) return;
+    this.reportedBadEntries.add(id);
+    if (this.reportedBadEntries.size > 10_000) this.reportedBadEntries.clear();
+    this.metrics?.badEntries.inc({ bucket });
+    this.logger.warn("bad stored entry skipped and quarantined", { bucket, key, revision, reason });
+    try {
+      const bytes = raw ?? (await readRaw?.()) ?? new Uint8Array();
+      await this.ensureStream(
+        this.naming.stream("quarantine"),
+        { subjects: [this.naming.subject("quarantine.>")], ...DEAD_LETTER_LIMITS },
+        { enforceLimits: true },
+      );
+      const headers = createHeaders();
+      headers.set(QUARANTINE_HEADERS.bucket, bucket);
+      headers.set(QUARANTINE_HEADERS.key, key);
+      headers.set(QUARANTINE_HEADERS.revision, String(revision));
+      headers.set(QUARANTINE_HEADERS.reason, reason.replace(/[\r\n]+/g, " ").slice(0, 500));
+      headers.set(QUARANTINE_HEADERS.size, String(bytes.byteLength));
+      const token = bucket.replace(/[^A-Za-z0-9_-]/g, "_") || "_";
+      await this.js.publish(
+        this.naming.subject(`quarantine.${token}`),
+        bytes.subarray(0, QUARANTINE_MAX_BYTES),
+        { headers, msgID: `q:${id}` },
+      );
+      await remove();
+    } catch (error) {
+      this.logger.error("could not quarantine a bad entry (skipped all the same)", { bucket, key, error });
+    }
   }
 
   async objects(bucket: string): Promise<ObjectBucket> {
@@ -845,6 +994,15 @@ function objectBucket(store: ObjectStore): ObjectBucket {
   };
 }
 
+/**
+ * Removes a work item for good. A bare `+TERM`: nats-server 2.9 ignores `+TERM <reason>` and
+ * redelivers the item until max-deliver (measured: 57 poison items became 1,425 dead letters and
+ * held the ack-pending slots). The reason travels in the dead letter instead.
+ */
+function terminate(message: JsMsg): void {
+  message.term();
+}
+
 function fillToken(subject: string, token: string | undefined): string {
   if (!subject.endsWith(".*")) return subject;
   if (token === undefined) {
@@ -895,14 +1053,6 @@ function throwConflict(error: unknown, key: string): never {
     });
   }
   throw InsituError.from(error, { code: ErrorCode.unavailable, retryable: true });
-}
-
-function safeParse(bytes: Uint8Array, limits: DecodeLimits): unknown {
-  try {
-    return parseBounded(bytes, limits);
-  } catch {
-    return undefined;
-  }
 }
 
 export type { MessageContract };

@@ -315,6 +315,12 @@ class MemoryKv implements KvBucket {
   async keys(filter = ">") {
     return [...this.entries.keys()].filter((key) => matches(filter, key));
   }
+  /** FAKE: quarantined entries are only remembered here (key → reason). */
+  readonly quarantined = new Map<string, string>();
+  async quarantine(key: string, revision: number, reason: string) {
+    this.quarantined.set(key, reason);
+    if (this.entries.get(key)?.revision === revision) await this.delete(key);
+  }
   async watch(onChange: (key: string, value: unknown, revision: number) => void, filter = ">") {
     const watcher = { filter, onChange };
     this.watchers.add(watcher);

@@ -184,6 +184,13 @@ export interface KvBucket {
   update(key: string, value: unknown, revision: number): Promise<number>;
   delete(key: string): Promise<void>;
   keys(filter?: string): Promise<string[]>;
+  /**
+   * Moves an entry its reader could not use (e.g. wrong schema) out of the bucket into the
+   * quarantine (`insitu quarantine list`): counted in `insitu_bad_entries_total{bucket}`, logged
+   * once, removed only if still at `revision`. `get` and `watch` do this themselves for entries
+   * that are not bounded, valid UTF-8 JSON (they read as absent).
+   */
+  quarantine(key: string, revision: number, reason: string): Promise<void>;
   /** Calls `onChange` for every change after the call (key, new value or undefined when deleted). */
   watch(
     onChange: (key: string, value: unknown | undefined, revision: number) => void,

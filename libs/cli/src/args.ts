@@ -154,6 +154,31 @@ export const COMMANDS: readonly CommandSpec[] = [
       json: { type: "boolean", description: "Print the summary as JSON." },
     },
   },
+  {
+    name: "dlq",
+    summary: "Work items that failed for good: list, show, retry or purge the dead letters.",
+    usage: "insitu dlq list [QUEUE] | insitu dlq show SEQ | insitu dlq retry SEQ | insitu dlq purge [QUEUE]",
+    positionals: { min: 1, max: 2 },
+    options: {
+      ...common,
+      ...natsTarget,
+      json: { type: "boolean", description: "Print the letters as JSON." },
+    },
+    details:
+      "QUEUE is a work queue's subject (e.g. tasks.work). `retry` puts the item back on its queue as a\n" +
+      "new message and removes the letter; `purge` removes all letters (or one queue's).",
+  },
+  {
+    name: "quarantine",
+    summary: "Stored entries that failed to decode and were moved aside: list or purge them.",
+    usage: "insitu quarantine list [BUCKET] | insitu quarantine purge",
+    positionals: { min: 1, max: 2 },
+    options: {
+      ...common,
+      ...natsTarget,
+      json: { type: "boolean", description: "Print the entries as JSON." },
+    },
+  },
 ];
 
 export type ParsedCommandLine =

@@ -3,6 +3,8 @@ import { isInsituError } from "@insitu/errors";
 import { helpText, parseCommandLine } from "./args.js";
 import { runAsk } from "./commands/ask.js";
 import { runDemo } from "./commands/demo.js";
+import { runDeadLetters } from "./commands/dlq.js";
+import { runQuarantine } from "./commands/quarantine.js";
 import { runLibrary } from "./commands/library.js";
 import { runStatus } from "./commands/status-command.js";
 import { runTools } from "./commands/tools.js";
@@ -45,6 +47,10 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runTools(parsed.positionals[0], parsed.values, io);
       case "library":
         return await runLibrary(parsed.positionals, parsed.values, io);
+      case "dlq":
+        return await runDeadLetters(parsed.positionals, parsed.values, io);
+      case "quarantine":
+        return await runQuarantine(parsed.positionals, parsed.values, io);
       default:
         io.err(`insitu: command ${parsed.command} is not implemented\n`);
         return ExitCode.usage;

@@ -44,7 +44,7 @@ export const MetricName = {
   toolReuseRatio: "insitu_tool_reuse_ratio",
   tasksSeenTotal: "insitu_tasks_seen_total",
   librarySnapshot: "insitu_library_snapshot",
-  topToolCallsTotal: "insitu_top_tool_calls_total",
+  topToolCallsTotal: "insitu_top_tool_calls",
   // llm
   llmCallsTotal: "insitu_llm_calls_total",
   llmTokensTotal: "insitu_llm_tokens_total",

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { type Bus, type NatsServerHandle, connectBus, endpoint, startNatsServer } from "@insitu/bus";
+import { type Bus, type NatsServerHandle, Naming, connectBus, endpoint, startNatsServer } from "@insitu/bus";
 import {
   RegistryHistory,
   RegistryList,
@@ -13,6 +13,8 @@ import {
   TaskSubmit,
 } from "@insitu/contracts";
 import { notFound } from "@insitu/errors";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 import { type RunningService, runService } from "@insitu/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayService } from "./service.js";
@@ -291,6 +293,50 @@ describe("gateway HTTP API over a real bus", () => {
       const { done } = await reader.read();
       if (done) break;
     }
+  });
+
+  it("releases each event stream's server-side consumer within seconds of its client leaving", async () => {
+    // SSE_CHURN=3000 for the figure in the issue; the default keeps CI fast.
+    const churn = Number(process.env.SSE_CHURN ?? 150);
+    const taskId = "churn-1";
+    records.set(taskId, record(taskId, "churn?", "executing"));
+    await bus.publish(
+      TaskEvents,
+      { kind: "task-start", taskId, time: time(), question: "churn?" },
+      { token: taskId },
+    );
+    const jsm = await jetstreamManager(await connect({ servers: server.url }));
+    const stream = new Naming(prefix).stream(TaskEvents.stream);
+    const consumers = async () => (await jsm.streams.info(stream)).state.consumer_count;
+    let peak = 0;
+    for (let start = 0; start < churn; start += 50) {
+      await Promise.all(
+        Array.from({ length: Math.min(50, churn - start) }, async () => {
+          const controller = new AbortController();
+          const response = await fetch(`${base}/v1/tasks/${taskId}/events`, { signal: controller.signal });
+          const reader = response.body!.getReader();
+          let text = "";
+          while (!text.includes("event: task-start")) {
+            const { value, done } = await reader.read();
+            if (done) break;
+            text += new TextDecoder().decode(value);
+          }
+          controller.abort();
+        }),
+      );
+      peak = Math.max(peak, await consumers());
+    }
+    const left = Date.now();
+    let remaining = await consumers();
+    while (remaining > 0 && Date.now() - left < 10_000) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      remaining = await consumers();
+    }
+    console.info(
+      `SSE churn: ${churn} connections, peak ${peak} consumers, ${remaining} left after ${Date.now() - left} ms`,
+    );
+    expect(remaining).toBe(0);
+    await jsm.nc.close();
   });
 
   it("rebuilds task-end from the record for a finished task whose events are gone", async () => {

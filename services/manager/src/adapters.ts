@@ -19,9 +19,25 @@ import type { Effect, ManagerState } from "./state.js";
 
 /** The task state in the `tasks` KV bucket; CONFLICT from the bus on a lost compare-and-set. */
 export function kvTaskStore(kv: KvBucket): TaskStateStore {
+  /** A stored state the manager can work with; anything else is quarantined and reads as absent. */
+  const usable = async (entry: { key: string; value: ManagerState; revision: number } | undefined) => {
+    if (!entry) return undefined;
+    const record = (entry.value as Partial<ManagerState> | null)?.record;
+    if (
+      typeof record !== "object" ||
+      record === null ||
+      record.taskId !== entry.key ||
+      typeof record.status !== "string" ||
+      typeof record.createdAt !== "string"
+    ) {
+      await kv.quarantine(entry.key, entry.revision, "task state without a record for its key");
+      return undefined;
+    }
+    return entry;
+  };
   return {
     async get(taskId) {
-      const entry = await kv.get<ManagerState>(taskId);
+      const entry = await usable(await kv.get<ManagerState>(taskId));
       return entry ? { state: entry.value, revision: entry.revision } : undefined;
     },
     create: (state) => kv.create(state.record.taskId, state),
@@ -30,7 +46,7 @@ export function kvTaskStore(kv: KvBucket): TaskStateStore {
       const keys = await kv.keys();
       const states: ManagerState[] = [];
       for (const key of keys) {
-        const entry = await kv.get<ManagerState>(key);
+        const entry = await usable(await kv.get<ManagerState>(key));
         if (entry) states.push(entry.value);
       }
       return states;

@@ -12,6 +12,7 @@ import {
   type VersionDocument,
   hashOfHex,
 } from "./documents.js";
+import { documentProblem } from "./document-guards.js";
 import { SearchIndex } from "./search-index.js";
 
 /** A version as the view keeps it: the document without code and tests. */
@@ -71,7 +72,14 @@ export class LibraryView {
     // Snapshots before `current`, so the current tool set sees every snapshot's changes.
     keys.sort((left, right) => rank(left) - rank(right));
     const entries = await mapConcurrent(keys, 64, (key) => this.kv.get(key));
-    for (const entry of entries) if (entry) await this.apply(entry.key, entry.value, entry.revision);
+    for (const entry of entries) {
+      if (!entry) continue;
+      // One change that cannot apply (say, a snapshot body that is garbage) must not stop the
+      // start: it is logged and tried again when its key changes.
+      await this.apply(entry.key, entry.value, entry.revision).catch((error: unknown) =>
+        this.logger.error("registry view skipped an entry it could not apply", { key: entry.key, error }),
+      );
+    }
     release();
     await this.queue;
   }
@@ -114,6 +122,12 @@ export class LibraryView {
     if (value === undefined) return; // deletions: the registry never deletes what it serves
     const [kind, ...rest] = key.split(".");
     const id = rest.join(".");
+    const problem = documentProblem(kind, value);
+    if (problem) {
+      // Skipped, counted and moved aside: one bad record must not stop the view (or the start).
+      await this.kv.quarantine(key, revision, problem);
+      return;
+    }
     switch (kind) {
       case "version":
         this.addVersion(value as VersionDocument);

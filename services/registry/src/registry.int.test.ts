@@ -308,7 +308,7 @@ describe("registry on a real nats-server", () => {
       'insitu_tool_reuse_ratio{service="registry"} 0.5',
       'insitu_tasks_seen_total{service="registry"} 2',
       'insitu_library_snapshot{service="registry"} 1',
-      'insitu_top_tool_calls_total{tool="fetch_page",service="registry"} 2',
+      'insitu_top_tool_calls{tool="fetch_page",service="registry"} 2',
     ]) {
       expect(metricsBefore).toContain(line);
     }

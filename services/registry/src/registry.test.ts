@@ -332,7 +332,7 @@ describe("registry on the in-memory bus", () => {
     expect(text).toContain('insitu_tasks_seen_total{service="registry"} 3');
     expect(text).toContain('insitu_library_tools{service="registry"} 1');
     expect(text).toContain('insitu_library_snapshot{service="registry"} 1');
-    expect(text).toContain('insitu_top_tool_calls_total{tool="sum_numbers",service="registry"} 4');
+    expect(text).toContain('insitu_top_tool_calls{tool="sum_numbers",service="registry"} 4');
   });
 
   it("keeps at most top-N tool labels on the metrics", async () => {
@@ -352,11 +352,11 @@ describe("registry on the in-memory bus", () => {
     registerRegistryMetrics(metrics, registry, 3);
     const lines = (await metrics.metrics())
       .split("\n")
-      .filter((line) => line.startsWith("insitu_top_tool_calls_total{"));
+      .filter((line) => line.startsWith("insitu_top_tool_calls{"));
     expect(lines).toEqual([
-      'insitu_top_tool_calls_total{tool="tool_n7",service="registry"} 8',
-      'insitu_top_tool_calls_total{tool="tool_n6",service="registry"} 7',
-      'insitu_top_tool_calls_total{tool="tool_n5",service="registry"} 6',
+      'insitu_top_tool_calls{tool="tool_n7",service="registry"} 8',
+      'insitu_top_tool_calls{tool="tool_n6",service="registry"} 7',
+      'insitu_top_tool_calls{tool="tool_n5",service="registry"} 6',
     ]);
   });
 

@@ -11,6 +11,7 @@ import { connectBus, endpoint, startNatsServer } from "@insitu/bus";
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { z } from "zod";
+import { exitOnMiss, target } from "../targets.js";
 
 const { values } = parseArgs({
   options: { requests: { type: "string", default: "5000" }, messages: { type: "string", default: "5000" } },
@@ -87,6 +88,8 @@ try {
     `  p50 ratio bus/raw-defaults ${(busP50 / rawP50).toFixed(3)} (target < 1.10); bus/raw-noAsyncTraces ${(busP50 / tunedP50).toFixed(3)} = +${(busP50 - tunedP50).toFixed(1)} µs, the wrapper's own cost (envelope, validation on both sides, services framework)`,
   );
 
+  target("bus/raw-defaults request p50 ratio", busP50 / rawP50, "<", 1.1);
+
   // ---- work queue throughput: publish N (256 in flight), consume and ack all
   const jsm = await jetstreamManager(rawClient);
   await jsm.streams.add({ name: "RAW_BENCH", subjects: ["raw.work"], retention: RetentionPolicy.Workqueue });
@@ -154,3 +157,4 @@ try {
 } finally {
   await server.dispose();
 }
+exitOnMiss();

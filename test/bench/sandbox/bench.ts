@@ -16,6 +16,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Sandbox, defaultPolicy, resolveDenoBinary } from "@insitu/sandbox";
 import { sampleTool } from "@insitu/tool-kit/testing";
 import { execa } from "execa";
+import { exitOnMiss, target } from "../targets.js";
 
 const calls = Number(process.argv[2] ?? 60);
 const tool = sampleTool();
@@ -182,6 +183,8 @@ async function main(): Promise<void> {
   console.log(
     `warm p50 = ${warmTimes.p50.toFixed(2)} ms (target < 10 ms); back-to-back warm p50 = ${warmB2b.p50.toFixed(2)} ms`,
   );
+  target("cold p50 / floor p50", coldTimes.p50 / floor.p50, "<=", 1.3, "x");
+  target("warm p50", warmTimes.p50, "<", 10, " ms");
   console.log(
     `calls/s: floor ${floorRate1.toFixed(1)} / ${floorRate2.toFixed(1)}, cold ${cold1.toFixed(1)} / ${cold2.toFixed(1)}, warm ${warm1.toFixed(1)} / ${warm2.toFixed(1)} (at 1 / 2 concurrent)`,
   );
@@ -191,3 +194,4 @@ async function main(): Promise<void> {
 }
 
 await main();
+exitOnMiss();
