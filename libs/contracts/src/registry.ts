@@ -410,6 +410,12 @@ export const RegistrySearch = defineEndpoint({
       taskId: TaskId.optional(),
       /** `auto` (default): hybrid when embeddings are available, else lexical. */
       mode: z.enum(["auto", "lexical", "hybrid"]).optional(),
+      /**
+       * Further queries — the capabilities a plan needs ("search the web", "days between dates") —
+       * each ranked on its own and fused with the main query's ranking (reciprocal-rank fusion),
+       * so every capability's best tools reach the top-k, not only the question's.
+       */
+      capabilities: z.array(z.string().min(1).max(500)).max(16).optional(),
     })
     .strict(),
   response: z
@@ -546,3 +552,37 @@ export function usageOutcomeOf(status: z.infer<typeof OutcomeStatusSchema>): Too
       return "execution-failure";
   }
 }
+
+export const RegistryCatalog = defineEndpoint({
+  service: "registry",
+  name: "catalog",
+  subject: "registry.catalog",
+  version: 1,
+  description:
+    "A compact catalog of the whole current library for the Manager's plan prompt: one line per tool (name and one-line purpose), most used first, within a token budget; beyond it, how many more exist.",
+  request: z
+    .object({
+      /** Token budget of the catalog block (default 4000). */
+      budgetTokens: z.number().int().min(100).max(200_000).optional(),
+    })
+    .strict(),
+  response: z
+    .object({
+      snapshot: z.number().int().min(0),
+      /** Tools in the library. */
+      total: z.number().int().min(0),
+      /** Listed tools, most used first. */
+      entries: z.array(
+        z
+          .object({ name: ToolName, hash: ContentHash, purpose: z.string(), calls: z.number().int().min(0) })
+          .strict(),
+      ),
+      /** Library tools not listed (over the budget). */
+      omitted: z.number().int().min(0),
+      /** The catalog block as the prompt shows it. */
+      text: z.string(),
+      /** Estimated tokens of `text`. */
+      tokens: z.number().int().min(0),
+    })
+    .strict(),
+});

@@ -1,6 +1,7 @@
 import { type EndpointHandler, endpoint } from "@insitu/bus";
 import {
   RegistryAbsorb,
+  RegistryCatalog,
   RegistryDiff,
   RegistryFinishTask,
   RegistryGet,
@@ -30,5 +31,6 @@ export function registryEndpoints(registry: Registry): EndpointHandler[] {
     endpoint(RegistryRecordUsage, (data) => registry.recordUsage(data)),
     endpoint(RegistryStats, (data) => registry.stats(data)),
     endpoint(RegistryFinishTask, (data) => registry.finishTask(data)),
+    endpoint(RegistryCatalog, (data) => registry.catalog(data)),
   ];
 }

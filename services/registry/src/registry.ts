@@ -6,6 +6,7 @@ import {
   type LibraryChange,
   type Payload,
   type RegistryAbsorb,
+  type RegistryCatalog,
   type RegistryDiff,
   RegistryErrorCode,
   type RegistryFinishTask,
@@ -19,6 +20,7 @@ import {
   type RegistrySnapshots,
   type RegistryStats,
   type Reply,
+  type SearchHit,
   type SnapshotInfo,
   type ToolVersionRecord,
   type UsageRecord,
@@ -40,7 +42,9 @@ import {
   type VersionDocument,
   hexOf,
 } from "./documents.js";
+import { type CatalogTool, DEFAULT_CATALOG_TOKENS, buildCatalog } from "./catalog.js";
 import { LibraryView } from "./library-view.js";
+import { RRF_K } from "./retrieval/fuse.js";
 import type { EmbeddingProvider } from "./retrieval/embedding.js";
 import { parameterNames } from "./retrieval/tokenize.js";
 
@@ -57,6 +61,12 @@ const decoder = new TextDecoder();
 export interface RegistryOptions {
   logger: Logger;
   embeddings?: EmbeddingProvider;
+  /**
+   * Whether searches fuse the embedder's ranking with BM25 (default true when `embeddings` is
+   * set). Vectors are stored either way. Off for an embedder that does not improve recall on the
+   * retrieval-quality set (the offline hashing one lowers it: ADR 0055).
+   */
+  fuseEmbeddings?: boolean;
   /** Clock, for tests. */
   now?: () => Date;
 }
@@ -534,24 +544,56 @@ export class Registry {
     const started = performance.now();
     await this.freshLibrary();
     const embeddings = this.options.embeddings;
-    const hybrid = request.mode !== "lexical" && embeddings !== undefined && this.view.search.vectorCount > 0;
-    let vector: number[] | undefined;
+    const fuse =
+      request.mode === "hybrid" || (request.mode !== "lexical" && this.options.fuseEmbeddings !== false);
+    const hybrid = fuse && embeddings !== undefined && this.view.search.vectorCount > 0;
+    const texts = [request.query, ...(request.capabilities ?? [])];
+    let vectors: (number[] | undefined)[] = [];
     if (hybrid && embeddings) {
       try {
-        vector = (await embeddings.embed([request.query]))[0];
+        vectors = await embeddings.embed(texts);
       } catch (error) {
         // A model outage degrades retrieval to lexical; it must not fail the task.
         this.options.logger.warn("query embedding failed; answering with lexical ranking", { error });
       }
     }
+    const vector = vectors[0];
     if (request.taskId) await this.noteTask(request.taskId);
-    const hits = this.view.search.query(request.query, request.k ?? 10, request.taskId, vector);
+    const k = request.k ?? 10;
+    const hits =
+      texts.length === 1
+        ? this.view.search.query(request.query, k, request.taskId, vector)
+        : fuseRankings(
+            texts.map((text, index) =>
+              this.view.search.query(text, Math.max(k, 20), request.taskId, vectors[index]),
+            ),
+            k,
+          );
     return {
       mode: vector ? "hybrid" : "lexical",
       snapshot: this.view.snapshotNumber,
       hits,
       tookMs: performance.now() - started,
     };
+  }
+
+  /**
+   * The compact catalog of the whole current library (most used first, within a token budget):
+   * what the Manager's plan prompt lists beside the detailed top-k.
+   */
+  async catalog(request: Request<typeof RegistryCatalog>): Promise<Response<typeof RegistryCatalog>> {
+    await this.freshLibrary();
+    const tools: CatalogTool[] = [];
+    for (const [name, hash] of this.view.currentTools) {
+      const meta = this.view.versions.get(hash);
+      if (!meta) continue;
+      let calls = 0;
+      for (const version of this.view.byName.get(name) ?? [])
+        calls += this.view.stats.get(version)?.calls ?? 0;
+      tools.push({ name, hash, description: meta.manifest.description, calls });
+    }
+    const catalog = buildCatalog(tools, request.budgetTokens ?? DEFAULT_CATALOG_TOKENS);
+    return { snapshot: this.view.snapshotNumber, ...catalog };
   }
 
   /** Stores vectors for versions that lack one for the configured model. */
@@ -879,6 +921,25 @@ export class Registry {
 }
 
 /** Text a version is embedded from: name words, description and parameter names. */
+/**
+ * Reciprocal-rank fusion of several rankings of search hits (the question's and one per needed
+ * capability), by version hash: each ranking's best hits reach the fused top-k.
+ */
+function fuseRankings(rankings: SearchHit[][], k: number): SearchHit[] {
+  const fused = new Map<string, SearchHit>();
+  for (const ranking of rankings) {
+    ranking.forEach((hit, rank) => {
+      const score = 1 / (RRF_K + rank + 1);
+      const existing = fused.get(hit.hash);
+      if (existing) existing.score += score;
+      else fused.set(hit.hash, { ...hit, score });
+    });
+  }
+  return [...fused.values()]
+    .sort((left, right) => right.score - left.score || (left.name < right.name ? -1 : 1))
+    .slice(0, k);
+}
+
 export function embeddingText(meta: {
   name: string;
   manifest: { description: string; inputSchema: Record<string, unknown> };
