@@ -412,8 +412,8 @@ export const RegistrySearch = defineEndpoint({
       mode: z.enum(["auto", "lexical", "hybrid"]).optional(),
       /**
        * Further queries — the capabilities a plan needs ("search the web", "days between dates") —
-       * each ranked on its own and fused with the main query's ranking (reciprocal-rank fusion),
-       * so every capability's best tools reach the top-k, not only the question's.
+       * each ranked on its own; each adds its best 3 hits not already among the query's top-k
+       * (so the answer holds up to k + 3 per capability).
        */
       capabilities: z.array(z.string().min(1).max(500)).max(16).optional(),
     })

@@ -9,6 +9,12 @@ export const RegistryConfigSchema = z.object({
    * embedder (not semantic; for demos and tests).
    */
   REGISTRY_EMBEDDINGS: z.enum(["auto", "off", "hashing"]).default("auto"),
+  /**
+   * Whether searches fuse the embedder's ranking with BM25: `auto` fuses a configured model's
+   * vectors and not the offline hashing embedder's, which lowers recall on the retrieval-quality
+   * set (ADR 0055); `on`/`off` force it. Vectors are stored either way.
+   */
+  REGISTRY_FUSION: z.enum(["auto", "on", "off"]).default("auto"),
   /** How many tool names the top-tools metric exports (label cardinality bound). */
   REGISTRY_TOP_TOOLS: z.coerce.number().int().min(1).max(200).default(20),
   /** Requests handled at once per endpoint in this process. */

@@ -208,7 +208,7 @@ export interface RecallReport {
 export async function measureRecall(
   registry: Registry,
   questions: QualityQuestion[],
-  options: { k: number; budgetTokens: number; mode?: "lexical" | "auto" },
+  options: { k: number; budgetTokens: number; mode?: "lexical" | "auto" | "hybrid" },
 ): Promise<RecallReport> {
   const catalog = await registry.catalog({ budgetTokens: options.budgetTokens });
   const listed = new Set(catalog.entries.map((entry) => entry.name));
@@ -236,11 +236,12 @@ export async function measureRecall(
     });
     const plainNames = new Set(plain.hits.map((hit) => hit.name));
     const fusedNames = new Set(fused.hits.map((hit) => hit.name));
-    const language = (report.byLanguage[question.language] ??= {
+    const language = report.byLanguage[question.language] ?? {
       needs: 0,
       retrieved: 0,
       inPromptWithCapabilities: 0,
-    });
+    };
+    report.byLanguage[question.language] = language;
     for (const need of question.needs) {
       report.needs++;
       language.needs++;

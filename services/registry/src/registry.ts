@@ -20,7 +20,6 @@ import {
   type RegistrySnapshots,
   type RegistryStats,
   type Reply,
-  type SearchHit,
   type SnapshotInfo,
   type ToolVersionRecord,
   type UsageRecord,
@@ -44,7 +43,6 @@ import {
 } from "./documents.js";
 import { type CatalogTool, DEFAULT_CATALOG_TOKENS, buildCatalog } from "./catalog.js";
 import { LibraryView } from "./library-view.js";
-import { RRF_K } from "./retrieval/fuse.js";
 import type { EmbeddingProvider } from "./retrieval/embedding.js";
 import { parameterNames } from "./retrieval/tokenize.js";
 
@@ -52,6 +50,8 @@ import { parameterNames } from "./retrieval/tokenize.js";
 const INLINE_VERSION_BYTES = 128 * 1024;
 /** Changes kept inline in a snapshot record; the full list is always in its body object. */
 const INLINE_CHANGES = 200;
+/** Hits each capability of a search adds beyond the question's top-k (when not already in it). */
+export const CAPABILITY_HITS = 3;
 /** Compare-and-set attempts before an internal commit gives up (each attempt re-reads). */
 const MAX_ATTEMPTS = 200;
 
@@ -560,15 +560,18 @@ export class Registry {
     const vector = vectors[0];
     if (request.taskId) await this.noteTask(request.taskId);
     const k = request.k ?? 10;
-    const hits =
-      texts.length === 1
-        ? this.view.search.query(request.query, k, request.taskId, vector)
-        : fuseRankings(
-            texts.map((text, index) =>
-              this.view.search.query(text, Math.max(k, 20), request.taskId, vectors[index]),
-            ),
-            k,
-          );
+    const hits = this.view.search.query(request.query, k, request.taskId, vector);
+    // Each capability keeps its own best few (DESIGN "The loop" 9: detailed top-k per needed
+    // capability), whatever the question's ranking holds: one fused list would let a long
+    // question's many terms crowd out a short capability's single right tool.
+    const seen = new Set(hits.map((hit) => hit.hash));
+    texts.slice(1).forEach((text, index) => {
+      for (const hit of this.view.search.query(text, CAPABILITY_HITS, request.taskId, vectors[index + 1])) {
+        if (seen.has(hit.hash)) continue;
+        seen.add(hit.hash);
+        hits.push(hit);
+      }
+    });
     return {
       mode: vector ? "hybrid" : "lexical",
       snapshot: this.view.snapshotNumber,
@@ -921,25 +924,6 @@ export class Registry {
 }
 
 /** Text a version is embedded from: name words, description and parameter names. */
-/**
- * Reciprocal-rank fusion of several rankings of search hits (the question's and one per needed
- * capability), by version hash: each ranking's best hits reach the fused top-k.
- */
-function fuseRankings(rankings: SearchHit[][], k: number): SearchHit[] {
-  const fused = new Map<string, SearchHit>();
-  for (const ranking of rankings) {
-    ranking.forEach((hit, rank) => {
-      const score = 1 / (RRF_K + rank + 1);
-      const existing = fused.get(hit.hash);
-      if (existing) existing.score += score;
-      else fused.set(hit.hash, { ...hit, score });
-    });
-  }
-  return [...fused.values()]
-    .sort((left, right) => right.score - left.score || (left.name < right.name ? -1 : 1))
-    .slice(0, k);
-}
-
 export function embeddingText(meta: {
   name: string;
   manifest: { description: string; inputSchema: Record<string, unknown> };
