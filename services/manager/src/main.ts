@@ -10,7 +10,7 @@ import {
 import { runService } from "@insitu/runtime";
 import { MetricName } from "@insitu/telemetry";
 import { Counter, Histogram } from "prom-client";
-import { busEffects, kvStepReader, kvTaskStore, registrySearch } from "./adapters.js";
+import { busEffects, kvStepReader, kvTaskStore, registryCatalog, registrySearch } from "./adapters.js";
 import { ManagerConfigSchema } from "./config.js";
 import { judgeRound } from "./judge.js";
 import { modelForRole, consumeRoleWork } from "@insitu/roles";
@@ -34,6 +34,11 @@ await runService({
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
       registers: [metrics],
     });
+    const buildsAvoided = new Counter({
+      name: MetricName.buildsAvoidedTotal,
+      help: "Requested tool builds the Manager dropped because a library tool covered the capability (count).",
+      registers: [metrics],
+    });
     const { model, costOf } = modelForRole("manager", config.INSITU_SCRIPT);
     const tasks = await bus.kv(TASKS_BUCKET, { history: 5 });
     const steps = await bus.kv(TASK_STEPS_BUCKET);
@@ -42,6 +47,8 @@ await runService({
       effects: busEffects(bus),
       readStep: kvStepReader(steps),
       search: registrySearch(bus, config.RETRIEVAL_TOP_K),
+      catalog: registryCatalog(bus, config.PLAN_CATALOG_TOKENS),
+      onBuildsAvoided: (count) => buildsAvoided.inc(count),
       plan: async (input) => planRound(model, input),
       judge: async (input) => judgeRound(model, input),
       costOf,

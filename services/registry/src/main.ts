@@ -14,7 +14,9 @@ await runService({
   async start({ config, bus, logger, metrics }) {
     const embeddings = chooseEmbeddings(config.REGISTRY_EMBEDDINGS, logger);
     const fuseEmbeddings =
-      config.REGISTRY_FUSION === "auto" ? !(embeddings instanceof HashingEmbedder) : config.REGISTRY_FUSION === "on";
+      config.REGISTRY_FUSION === "auto"
+        ? !(embeddings instanceof HashingEmbedder)
+        : config.REGISTRY_FUSION === "on";
     const registry = await Registry.open(bus, {
       logger,
       fuseEmbeddings,

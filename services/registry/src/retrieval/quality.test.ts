@@ -41,7 +41,9 @@ describe("retrieval quality", () => {
       const report = await measureRecall(registry, set.questions, { k: 8, budgetTokens: 4000 });
       registry.stop();
       expect(report.catalogTokens).toBeLessThanOrEqual(4000);
-      expect(report.inPromptWithCapabilities / report.needs, report.missed.join("; ")).toBeGreaterThanOrEqual(0.9);
+      expect(report.inPromptWithCapabilities / report.needs, report.missed.join("; ")).toBeGreaterThanOrEqual(
+        0.9,
+      );
     }, 60_000);
   }
 
@@ -49,8 +51,18 @@ describe("retrieval quality", () => {
     const bus = createMemoryBus();
     const registry = await Registry.open(bus, { logger });
     await loadQualityLibrary(bus, registry, [
-      { name: "convert_chinese_script", description: "简体中文与繁体中文互相转换，并给出汉语拼音。", parameters: ["text"], calls: 1 },
-      { name: "compute_date_difference", description: "计算两个日期之间相差的天数。", parameters: ["start", "end"], calls: 1 },
+      {
+        name: "convert_chinese_script",
+        description: "简体中文与繁体中文互相转换，并给出汉语拼音。",
+        parameters: ["text"],
+        calls: 1,
+      },
+      {
+        name: "compute_date_difference",
+        description: "计算两个日期之间相差的天数。",
+        parameters: ["start", "end"],
+        calls: 1,
+      },
     ]);
     const reply = await registry.search({ query: "把简体字转换成繁体字", k: 1 });
     expect(reply.hits[0]?.name).toBe("convert_chinese_script");
