@@ -467,12 +467,18 @@ export const ConvergenceStatsSchema = z
   .object({
     snapshot: z.number().int().min(0),
     librarySize: z.number().int().min(0),
-    /** Versions created by tasks (created, repaired, merged; not imported), cumulative. */
+    /** Versions built by tasks (created, repaired, merged; not imported), cumulative. */
     toolsCreated: z.number().int().min(0),
     toolCalls: z.number().int().min(0),
     callsByOutcome: z.record(z.string(), z.number().int().min(0)),
-    /** toolsCreated / toolCalls (Evolutionary Generality Loss); 0 with no calls. */
+    /**
+     * Evolutionary Generality Loss as the paper defines it: tools admitted to the library /
+     * tool calls, cumulative (ADR 0056); 0 with no calls (the gateway reports null then, and the
+     * `insitu_egl_ratio` metric is absent).
+     */
     egl: z.number().min(0),
+    /** Tools admitted to the library so far (versions that entered a snapshot; not imported). */
+    toolsAdmitted: z.number().int().min(0).optional(),
     successRate: z.number().min(0).max(1),
     /** Calls to tools created by an earlier (other) task / all calls. */
     reuseRate: z.number().min(0).max(1),
@@ -583,6 +589,77 @@ export const RegistryCatalog = defineEndpoint({
       text: z.string(),
       /** Estimated tokens of `text`. */
       tokens: z.number().int().min(0),
+    })
+    .strict(),
+});
+
+/** One point of the convergence series: cumulative figures when a task finished. */
+export const SeriesPointSchema = z
+  .object({
+    /** 1-based query index (order in which tasks finished). */
+    index: z.number().int().min(1),
+    taskId: TaskId,
+    at: z.string(),
+    toolCalls: z.number().int().min(0),
+    toolsAdmitted: z.number().int().min(0),
+    versionsBuilt: z.number().int().min(0),
+    librarySize: z.number().int().min(0),
+    /** Cumulative EGL (admitted / calls); null before the first call. */
+    egl: z.number().min(0).nullable(),
+    /** Cumulative success share; null before the first call. */
+    successRate: z.number().min(0).max(1).nullable(),
+    /** Cumulative reuse share; null before the first call. */
+    reuseRate: z.number().min(0).max(1).nullable(),
+  })
+  .strict();
+export type SeriesPoint = z.infer<typeof SeriesPointSchema>;
+
+/** Figures of one batch of consecutive tasks. */
+export const SeriesBatchSchema = z
+  .object({
+    /** 1-based batch number. */
+    batch: z.number().int().min(1),
+    /** Query indexes covered (inclusive). */
+    fromIndex: z.number().int().min(1),
+    toIndex: z.number().int().min(1),
+    /** Calls, admissions and versions built within the batch. */
+    toolCalls: z.number().int().min(0),
+    toolsAdmitted: z.number().int().min(0),
+    versionsBuilt: z.number().int().min(0),
+    /** Library size at the batch's end. */
+    librarySize: z.number().int().min(0),
+    /** Cumulative EGL at the batch's end (the paper's EGL(t)); null before any call. */
+    egl: z.number().min(0).nullable(),
+    /** Admitted / calls within the batch (c_t / u_t); null when the batch made no call. */
+    batchEgl: z.number().min(0).nullable(),
+    successRate: z.number().min(0).max(1).nullable(),
+    reuseRate: z.number().min(0).max(1).nullable(),
+  })
+  .strict();
+export type SeriesBatch = z.infer<typeof SeriesBatchSchema>;
+
+export const RegistrySeries = defineEndpoint({
+  service: "registry",
+  name: "series",
+  subject: "registry.series",
+  version: 1,
+  description:
+    "The convergence series: library size, EGL (tools admitted / tool calls), success and reuse per query index (one point per finished task) and per batch of consecutive tasks.",
+  request: z
+    .object({
+      /** Tasks per batch (default 16, the paper's B). */
+      batchSize: z.number().int().min(1).max(10_000).optional(),
+      /** The most recent points returned (default 2000); batches always cover every point. */
+      limit: z.number().int().min(1).max(5000).optional(),
+    })
+    .strict(),
+  response: z
+    .object({
+      /** Points recorded in all. */
+      total: z.number().int().min(0),
+      points: z.array(SeriesPointSchema),
+      batchSize: z.number().int().min(1),
+      batches: z.array(SeriesBatchSchema),
     })
     .strict(),
 });

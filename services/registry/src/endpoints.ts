@@ -11,6 +11,7 @@ import {
   RegistryRegister,
   RegistryRollback,
   RegistrySearch,
+  RegistrySeries,
   RegistrySnapshots,
   RegistryStats,
 } from "@insitu/contracts";
@@ -32,5 +33,6 @@ export function registryEndpoints(registry: Registry): EndpointHandler[] {
     endpoint(RegistryStats, (data) => registry.stats(data)),
     endpoint(RegistryFinishTask, (data) => registry.finishTask(data)),
     endpoint(RegistryCatalog, (data) => registry.catalog(data)),
+    endpoint(RegistrySeries, (data) => registry.series(data)),
   ];
 }

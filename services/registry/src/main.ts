@@ -22,7 +22,10 @@ await runService({
       fuseEmbeddings,
       ...(embeddings ? { embeddings } : {}),
     });
-    registerRegistryMetrics(metrics, registry, config.REGISTRY_TOP_TOOLS);
+    registerRegistryMetrics(metrics, registry, config.REGISTRY_TOP_TOOLS, {
+      window: config.REGISTRY_EGL_WINDOW,
+      batchSize: config.REGISTRY_BATCH_SIZE,
+    });
     const service = await bus.serve({
       name: "registry",
       version: "0.1.0",

@@ -17,6 +17,8 @@ import {
   type RegistryRegister,
   type RegistryRollback,
   type RegistrySearch,
+  type RegistrySeries,
+  type SeriesBatch,
   type RegistrySnapshots,
   type RegistryStats,
   type Reply,
@@ -34,6 +36,7 @@ import {
   Keys,
   MAX_TRACKED_TASKS,
   type PoolDocument,
+  type SeriesDocument,
   RECENT_CALL_IDS,
   type SnapshotBody,
   type SnapshotDocument,
@@ -43,6 +46,7 @@ import {
 } from "./documents.js";
 import { type CatalogTool, DEFAULT_CATALOG_TOKENS, buildCatalog } from "./catalog.js";
 import { LibraryView } from "./library-view.js";
+import { convergenceSeries } from "./series.js";
 import type { EmbeddingProvider } from "./retrieval/embedding.js";
 import { parameterNames } from "./retrieval/tokenize.js";
 
@@ -726,6 +730,7 @@ export class Registry {
   convergence(top = 10): ConvergenceStats {
     let toolsCreated = 0;
     for (const meta of this.view.versions.values()) if (meta.origin !== "imported") toolsCreated++;
+    const toolsAdmitted = this.toolsAdmitted();
     let toolCalls = 0;
     let successes = 0;
     let reuseCalls = 0;
@@ -749,12 +754,81 @@ export class Registry {
       toolsCreated,
       toolCalls,
       callsByOutcome,
-      egl: toolCalls === 0 ? 0 : toolsCreated / toolCalls,
+      egl: toolCalls === 0 ? 0 : toolsAdmitted / toolCalls,
+      toolsAdmitted,
       successRate: toolCalls === 0 ? 0 : successes / toolCalls,
       reuseRate: toolCalls === 0 ? 0 : reuseCalls / toolCalls,
       tasksSeen: this.view.tasks.size,
       topTools,
     };
+  }
+
+  /**
+   * Tools admitted to the library: versions that entered some snapshot, imported ones excepted
+   * (EGL's numerator, ADR 0056). A repaired or merged version that replaced the library's counts
+   * once; a version built and never admitted (dropped, or offered and not merged) does not.
+   */
+  toolsAdmitted(): number {
+    let admitted = 0;
+    for (const hash of this.view.everInLibrary) {
+      const meta = this.view.versions.get(hash);
+      if (meta && meta.origin !== "imported") admitted++;
+    }
+    return admitted;
+  }
+
+  /** Records the cumulative figures as a finished task's series point (once per task). */
+  private async notePoint(taskId: string): Promise<void> {
+    if (this.view.series.has(taskId)) return;
+    const figures = this.convergence(0);
+    let successes = 0;
+    let reuseCalls = 0;
+    for (const stats of this.view.stats.values()) {
+      successes += stats.successes;
+      reuseCalls += stats.reuseCalls;
+    }
+    const document: SeriesDocument = {
+      taskId,
+      at: this.now().toISOString(),
+      toolCalls: figures.toolCalls,
+      successes,
+      reuseCalls,
+      toolsAdmitted: figures.toolsAdmitted ?? 0,
+      versionsBuilt: figures.toolsCreated,
+      librarySize: figures.librarySize,
+    };
+    try {
+      const revision = await this.kv.create(Keys.series(taskId), document);
+      await this.view.applyOwn(Keys.series(taskId), document, revision);
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+
+  /** EGL over the last `window` finished tasks, and the last complete batch (for the gauges). */
+  seriesFigures(
+    window: number,
+    batchSize: number,
+  ): { windowEgl: number | null; lastBatch: SeriesBatch | undefined } {
+    const documents = [...this.view.series.values()];
+    const { batches } = convergenceSeries(documents, batchSize, 1);
+    const complete = batches.filter((batch) => batch.toIndex - batch.fromIndex + 1 === batchSize);
+    // Points are cumulative: the window is the newest point minus the one just before the window.
+    const points = documents.sort((left, right) => (left.at < right.at ? -1 : left.at > right.at ? 1 : 0));
+    const newest = points[points.length - 1];
+    const base = points.length > window ? points[points.length - 1 - window] : undefined;
+    let windowEgl: number | null = null;
+    if (newest) {
+      const calls = newest.toolCalls - (base?.toolCalls ?? 0);
+      if (calls > 0) windowEgl = Math.max(0, newest.toolsAdmitted - (base?.toolsAdmitted ?? 0)) / calls;
+    }
+    return { windowEgl, lastBatch: complete[complete.length - 1] };
+  }
+
+  /** The convergence series per query index and per batch (ADR 0056). */
+  async series(request: Request<typeof RegistrySeries>): Promise<Response<typeof RegistrySeries>> {
+    await this.freshLibrary();
+    return convergenceSeries([...this.view.series.values()], request.batchSize ?? 16, request.limit ?? 2000);
   }
 
   // ---------------------------------------------------------------- task end
@@ -769,9 +843,11 @@ export class Registry {
     if (!entry) {
       // A task that registered nothing: nothing to drop or offer, but it was seen.
       await this.noteTask(request.taskId);
+      await this.notePoint(request.taskId);
       return { taskId: request.taskId, dropped: [], absorbed: [], offered: [] };
     }
     if (entry.value.state === "finished") {
+      await this.notePoint(request.taskId);
       return {
         taskId: request.taskId,
         dropped: named(entry.value.dropped),
@@ -847,6 +923,7 @@ export class Registry {
       if (!isConflict(error)) throw error;
       return this.finishTask(request);
     }
+    await this.notePoint(request.taskId);
     const response: Response<typeof RegistryFinishTask> = {
       taskId: request.taskId,
       dropped: named(dropped),

@@ -28,7 +28,7 @@ export function formatRate(rate) {
   return `${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%`;
 }
 
-/** EGL (tools created / tool calls) with three decimals ("—" before the first call). */
+/** EGL (tools admitted to the library / tool calls) with three decimals ("—" before the first call). */
 export function formatEgl(egl) {
   if (typeof egl !== "number" || !Number.isFinite(egl)) return "—";
   return egl.toFixed(3);
