@@ -679,7 +679,9 @@ export class Registry {
         ...stats,
         calls: stats.calls + 1,
         byOutcome: { ...stats.byOutcome, [call.outcome]: (stats.byOutcome[call.outcome] ?? 0) + 1 },
-        successes: stats.successes + (call.outcome === "success" ? 1 : 0),
+        // A tool's answer that it cannot serve an input is the tool working (ADR 0057).
+        successes:
+          stats.successes + (call.outcome === "success" || call.outcome === "rejected-input" ? 1 : 0),
         reuseCalls: stats.reuseCalls + (meta.createdByTask !== call.taskId ? 1 : 0),
         latencySumMs: stats.latencySumMs + call.latencyMs,
         lastCallAt: !stats.lastCallAt || time > stats.lastCallAt ? time : stats.lastCallAt,
