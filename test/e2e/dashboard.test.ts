@@ -90,6 +90,20 @@ afterAll(async () => {
   if (scriptDir) await rm(scriptDir, { recursive: true, force: true });
 });
 
+/**
+ * Runs in the page: per growth chart, the canvas pixels within 40 of its series colour (-1 when
+ * the chart has no canvas). A string, since this project's type-check has no DOM library.
+ */
+const INKED_PIXELS = `[["#chart-library", [47, 111, 222]], ["#chart-egl", [194, 65, 12]]].map(([selector, [r, g, b]]) => {
+  const canvas = document.querySelector(selector + " canvas");
+  if (!canvas) return -1;
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let count = 0;
+  for (let index = 0; index < data.length; index += 4)
+    if (Math.abs(data[index] - r) < 40 && Math.abs(data[index + 1] - g) < 40 && Math.abs(data[index + 2] - b) < 40) count++;
+  return count;
+})`;
+
 /** The text a user sees (rendered text: hidden elements and CSS count, unlike textContent). */
 // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what this test checks.
 const shown = (locator: Locator): Promise<string> => locator.innerText();
@@ -202,28 +216,7 @@ describe("the web dashboard in headless Chromium", () => {
     const [first, second] = series.points.map((point) => point.egl ?? Number.NaN);
     expect(second).toBeLessThan(first as number);
     // Each chart is a uPlot canvas with its line drawn: count the pixels of the series' colour.
-    const inked = await page.evaluate(() =>
-      (
-        [
-          ["#chart-library", [47, 111, 222]],
-          ["#chart-egl", [194, 65, 12]],
-        ] as const
-      ).map(([selector, [r, g, b]]) => {
-        const canvas = document.querySelector(`${selector} canvas`) as HTMLCanvasElement | null;
-        if (!canvas) return -1;
-        const { data } = canvas.getContext("2d")!.getImageData(0, 0, canvas.width, canvas.height);
-        let count = 0;
-        for (let index = 0; index < data.length; index += 4) {
-          if (
-            Math.abs((data[index] ?? 0) - r) < 40 &&
-            Math.abs((data[index + 1] ?? 0) - g) < 40 &&
-            Math.abs((data[index + 2] ?? 0) - b) < 40
-          )
-            count++;
-        }
-        return count;
-      }),
-    );
+    const inked = (await page.evaluate(INKED_PIXELS)) as number[];
     expect(inked[0]).toBeGreaterThan(50);
     expect(inked[1]).toBeGreaterThan(50);
     await page.locator(".growth").screenshot({ path: "/tmp/dashboard-growth.png" });

@@ -234,7 +234,7 @@ function renderGrowth(series) {
       : ""
   }`;
   drawChart("chart-library", "tools", "#2f6fde", index, library);
-  drawChart("chart-egl", "EGL", "#c2410c", index, egl, (_u, min, max) => [0, Math.max(max ?? 0, 0.01)]);
+  drawChart("chart-egl", "EGL", "#c2410c", index, egl, (_u, _min, max) => [0, Math.max(max ?? 0, 0.01)]);
   document.body.dataset.growthPoints = String(index.length);
 }
 
