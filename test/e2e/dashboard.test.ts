@@ -90,6 +90,20 @@ afterAll(async () => {
   if (scriptDir) await rm(scriptDir, { recursive: true, force: true });
 });
 
+/**
+ * Runs in the page: per growth chart, the canvas pixels within 40 of its series colour (-1 when
+ * the chart has no canvas). A string, since this project's type-check has no DOM library.
+ */
+const INKED_PIXELS = `[["#chart-library", [47, 111, 222]], ["#chart-egl", [194, 65, 12]]].map(([selector, [r, g, b]]) => {
+  const canvas = document.querySelector(selector + " canvas");
+  if (!canvas) return -1;
+  const data = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+  let count = 0;
+  for (let index = 0; index < data.length; index += 4)
+    if (Math.abs(data[index] - r) < 40 && Math.abs(data[index + 1] - g) < 40 && Math.abs(data[index + 2] - b) < 40) count++;
+  return count;
+})`;
+
 /** The text a user sees (rendered text: hidden elements and CSS count, unlike textContent). */
 // biome-ignore lint/performance/useDomNodeTextContent: the rendered text is what this test checks.
 const shown = (locator: Locator): Promise<string> => locator.innerText();
@@ -113,6 +127,7 @@ describe("the web dashboard in headless Chromium", () => {
     expect(await text("#top-tools tbody")).toContain("The library is empty");
     expect(await text("#tasks tbody")).toContain("No tasks yet");
     expect(await text("#outcomes")).toContain("No tool calls yet");
+    expect(await text("#growth-state")).toBe("No finished task yet.");
     expect(await page.locator("#error").isHidden()).toBe(true);
     // /dashboard is the same page.
     expect((await fetch(`${base}/dashboard`)).headers.get("content-type")).toBe("text/html; charset=utf-8");
@@ -181,6 +196,30 @@ describe("the web dashboard in headless Chromium", () => {
     await page.screenshot({ path: "/tmp/dashboard-events.png" });
     await page.locator("#events-close").click();
     await page.waitForSelector("#events-panel", { state: "hidden" });
+    expect(pageErrors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
+  });
+
+  it("draws the growth curves (library size and EGL vs tasks) with the locally served chart library", async () => {
+    requireChromium();
+    const client = new GatewayClient(base, undefined);
+    // The demo's second question reuses the library's count_vowels: the library stays at 1 tool
+    // and EGL falls (1 admitted / more calls).
+    const submitted = await client.submitTask({ question: "Count the vowels in 'onomatopoeia'." });
+    expect((await client.followEvents(submitted.taskId, () => {})).status).toBe("succeeded");
+    await page.waitForSelector("body[data-growth-points='2']", { timeout: 30_000 });
+    expect(await text("#growth-state")).toBe("2 finished tasks");
+    const series = (await (await fetch(`${base}/v1/metrics/series`)).json()) as {
+      points: { librarySize: number; egl: number | null }[];
+    };
+    expect(series.points.map((point) => point.librarySize)).toEqual([1, 1]);
+    const [first, second] = series.points.map((point) => point.egl ?? Number.NaN);
+    expect(second).toBeLessThan(first as number);
+    // Each chart is a uPlot canvas with its line drawn: count the pixels of the series' colour.
+    const inked = (await page.evaluate(INKED_PIXELS)) as number[];
+    expect(inked[0]).toBeGreaterThan(50);
+    expect(inked[1]).toBeGreaterThan(50);
+    await page.locator(".growth").screenshot({ path: "/tmp/dashboard-growth.png" });
     expect(pageErrors).toEqual([]);
     expect(consoleErrors).toEqual([]);
   });

@@ -410,6 +410,12 @@ export const RegistrySearch = defineEndpoint({
       taskId: TaskId.optional(),
       /** `auto` (default): hybrid when embeddings are available, else lexical. */
       mode: z.enum(["auto", "lexical", "hybrid"]).optional(),
+      /**
+       * Further queries — the capabilities a plan needs ("search the web", "days between dates") —
+       * each ranked on its own; each adds its best 3 hits not already among the query's top-k
+       * (so the answer holds up to k + 3 per capability).
+       */
+      capabilities: z.array(z.string().min(1).max(500)).max(16).optional(),
     })
     .strict(),
   response: z
@@ -461,12 +467,18 @@ export const ConvergenceStatsSchema = z
   .object({
     snapshot: z.number().int().min(0),
     librarySize: z.number().int().min(0),
-    /** Versions created by tasks (created, repaired, merged; not imported), cumulative. */
+    /** Versions built by tasks (created, repaired, merged; not imported), cumulative. */
     toolsCreated: z.number().int().min(0),
     toolCalls: z.number().int().min(0),
     callsByOutcome: z.record(z.string(), z.number().int().min(0)),
-    /** toolsCreated / toolCalls (Evolutionary Generality Loss); 0 with no calls. */
+    /**
+     * Evolutionary Generality Loss as the paper defines it: tools admitted to the library /
+     * tool calls, cumulative (ADR 0056); 0 with no calls (the gateway reports null then, and the
+     * `insitu_egl_ratio` metric is absent).
+     */
     egl: z.number().min(0),
+    /** Tools admitted to the library so far (versions that entered a snapshot; not imported). */
+    toolsAdmitted: z.number().int().min(0).optional(),
     successRate: z.number().min(0).max(1),
     /** Calls to tools created by an earlier (other) task / all calls. */
     reuseRate: z.number().min(0).max(1),
@@ -546,3 +558,108 @@ export function usageOutcomeOf(status: z.infer<typeof OutcomeStatusSchema>): Too
       return "execution-failure";
   }
 }
+
+export const RegistryCatalog = defineEndpoint({
+  service: "registry",
+  name: "catalog",
+  subject: "registry.catalog",
+  version: 1,
+  description:
+    "A compact catalog of the whole current library for the Manager's plan prompt: one line per tool (name and one-line purpose), most used first, within a token budget; beyond it, how many more exist.",
+  request: z
+    .object({
+      /** Token budget of the catalog block (default 4000). */
+      budgetTokens: z.number().int().min(100).max(200_000).optional(),
+    })
+    .strict(),
+  response: z
+    .object({
+      snapshot: z.number().int().min(0),
+      /** Tools in the library. */
+      total: z.number().int().min(0),
+      /** Listed tools, most used first. */
+      entries: z.array(
+        z
+          .object({ name: ToolName, hash: ContentHash, purpose: z.string(), calls: z.number().int().min(0) })
+          .strict(),
+      ),
+      /** Library tools not listed (over the budget). */
+      omitted: z.number().int().min(0),
+      /** The catalog block as the prompt shows it. */
+      text: z.string(),
+      /** Estimated tokens of `text`. */
+      tokens: z.number().int().min(0),
+    })
+    .strict(),
+});
+
+/** One point of the convergence series: cumulative figures when a task finished. */
+export const SeriesPointSchema = z
+  .object({
+    /** 1-based query index (order in which tasks finished). */
+    index: z.number().int().min(1),
+    taskId: TaskId,
+    at: z.string(),
+    toolCalls: z.number().int().min(0),
+    toolsAdmitted: z.number().int().min(0),
+    versionsBuilt: z.number().int().min(0),
+    librarySize: z.number().int().min(0),
+    /** Cumulative EGL (admitted / calls); null before the first call. */
+    egl: z.number().min(0).nullable(),
+    /** Cumulative success share; null before the first call. */
+    successRate: z.number().min(0).max(1).nullable(),
+    /** Cumulative reuse share; null before the first call. */
+    reuseRate: z.number().min(0).max(1).nullable(),
+  })
+  .strict();
+export type SeriesPoint = z.infer<typeof SeriesPointSchema>;
+
+/** Figures of one batch of consecutive tasks. */
+export const SeriesBatchSchema = z
+  .object({
+    /** 1-based batch number. */
+    batch: z.number().int().min(1),
+    /** Query indexes covered (inclusive). */
+    fromIndex: z.number().int().min(1),
+    toIndex: z.number().int().min(1),
+    /** Calls, admissions and versions built within the batch. */
+    toolCalls: z.number().int().min(0),
+    toolsAdmitted: z.number().int().min(0),
+    versionsBuilt: z.number().int().min(0),
+    /** Library size at the batch's end. */
+    librarySize: z.number().int().min(0),
+    /** Cumulative EGL at the batch's end (the paper's EGL(t)); null before any call. */
+    egl: z.number().min(0).nullable(),
+    /** Admitted / calls within the batch (c_t / u_t); null when the batch made no call. */
+    batchEgl: z.number().min(0).nullable(),
+    successRate: z.number().min(0).max(1).nullable(),
+    reuseRate: z.number().min(0).max(1).nullable(),
+  })
+  .strict();
+export type SeriesBatch = z.infer<typeof SeriesBatchSchema>;
+
+export const RegistrySeries = defineEndpoint({
+  service: "registry",
+  name: "series",
+  subject: "registry.series",
+  version: 1,
+  description:
+    "The convergence series: library size, EGL (tools admitted / tool calls), success and reuse per query index (one point per finished task) and per batch of consecutive tasks.",
+  request: z
+    .object({
+      /** Tasks per batch (default 16, the paper's B). */
+      batchSize: z.number().int().min(1).max(10_000).optional(),
+      /** The most recent points returned (default 2000); batches always cover every point. */
+      limit: z.number().int().min(1).max(5000).optional(),
+    })
+    .strict(),
+  response: z
+    .object({
+      /** Points recorded in all. */
+      total: z.number().int().min(0),
+      points: z.array(SeriesPointSchema),
+      batchSize: z.number().int().min(1),
+      batches: z.array(SeriesBatchSchema),
+    })
+    .strict(),
+});

@@ -342,6 +342,11 @@ export const ToolCallOutcome = z.enum([
   "timeout",
   "denied",
   "output-error",
+  /**
+   * The tool answered, in its declared error shape, that it cannot serve this input ("0 cannot be
+   * written in Roman numerals"): a successful call for the tool, never repaired (ADR 0057).
+   */
+  "rejected-input",
 ]);
 export type ToolCallOutcome = z.infer<typeof ToolCallOutcome>;
 

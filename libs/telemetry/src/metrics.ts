@@ -45,6 +45,17 @@ export const MetricName = {
   tasksSeenTotal: "insitu_tasks_seen_total",
   librarySnapshot: "insitu_library_snapshot",
   topToolCallsTotal: "insitu_top_tool_calls",
+  /** Tools admitted to the library, cumulative (EGL's numerator; ADR 0056). */
+  toolsAdmittedTotal: "insitu_tools_admitted_total",
+  /** Tool versions built by tasks (created, repaired, merged), cumulative. */
+  toolVersionsBuiltTotal: "insitu_tool_versions_built_total",
+  /** EGL over the last window of tool calls (ADR 0056). */
+  eglWindowRatio: "insitu_egl_window_ratio",
+  /** Per-batch and per-query-index convergence series (ADR 0056). */
+  batchEglRatio: "insitu_batch_egl_ratio",
+  batchLibraryTools: "insitu_batch_library_tools",
+  /** Tool builds the Manager did not start because a library tool covered the request. */
+  buildsAvoidedTotal: "insitu_builds_avoided_total",
   // llm
   llmCallsTotal: "insitu_llm_calls_total",
   llmTokensTotal: "insitu_llm_tokens_total",

@@ -10,9 +10,10 @@ import type { ToolOutcome } from "@insitu/tool-kit";
  * - success: a non-empty result. An HTTP 4xx/5xx or an anti-bot block reported in the output is the
  *   remote side's answer, not a broken tool (as in the original).
  */
-export function classifyOutcome(outcome: ToolOutcome): ToolCallOutcome {
+export function classifyOutcome(outcome: ToolOutcome, manifest?: ToolManifestLike): ToolCallOutcome {
   switch (outcome.status) {
     case "ok":
+      if (manifest && isRejectedInput(outcome.output, manifest)) return "rejected-input";
       return isEmptyOrToolError(outcome.output) ? "execution-failure" : "success";
     case "INVALID_INPUT":
       return "input-error";
@@ -29,9 +30,39 @@ export function classifyOutcome(outcome: ToolOutcome): ToolCallOutcome {
   }
 }
 
-/** Outcomes a repair can address (everything but the caller's own input errors and successes). */
+/**
+ * Outcomes a repair can address: everything but successes, the caller's own input errors, and the
+ * tool's answer that it cannot serve an input (ADR 0057).
+ */
 export function isRepairable(outcome: ToolCallOutcome): boolean {
-  return outcome !== "success" && outcome !== "input-error";
+  return outcome !== "success" && outcome !== "input-error" && outcome !== "rejected-input";
+}
+
+/** What classification reads of a manifest: the declared output schema. */
+export interface ToolManifestLike {
+  outputSchema: Record<string, unknown>;
+}
+
+/** Words of an error about the input itself (its value, range, format or support). */
+const ABOUT_THE_INPUT =
+  /\b(invalid|unsupported|not supported|cannot be|can ?not (?:be )?(?:written|represented|converted|parsed|computed|expressed)|must be|must not|should be|out of (?:range|bounds)|not in range|expected an?|not an? (?:valid|integer|number|positive)|too (?:large|small|long|short|many|few|big)|negative|non-?positive|no such (?:unit|currency|language|format|calendar|time ?zone)|unknown (?:unit|currency|language|format|calendar|time ?zone|operation)|malformed|outside|exceeds|below the minimum|above the maximum|is not defined for|undefined for|division by zero|divide by zero)\b/i;
+/** Marks of a crash reported as text: a broken tool, not a refused input. */
+const CRASH_TEXT =
+  /\b(TypeError|ReferenceError|SyntaxError|RangeError|is not a function|is not iterable|of undefined|of null|Cannot read propert|Unexpected token|stack|NotCapable|fetch failed)\b/;
+
+/**
+ * An `ok` output that is the tool's declared error shape — the manifest's output schema has an
+ * `error` property, the output sets only that (other fields blank) — with a message about the
+ * input, not a crash. Such an answer ("0 cannot be written in Roman numerals") is the tool working.
+ */
+export function isRejectedInput(output: unknown, manifest: ToolManifestLike): boolean {
+  const properties = manifest.outputSchema.properties;
+  if (!properties || typeof properties !== "object" || !("error" in (properties as object))) return false;
+  if (output === null || typeof output !== "object" || Array.isArray(output)) return false;
+  const entries = Object.entries(output as Record<string, unknown>).filter(([, value]) => !isBlank(value));
+  if (entries.length !== 1 || entries[0]?.[0] !== "error") return false;
+  const message = String(entries[0]?.[1] ?? "");
+  return ABOUT_THE_INPUT.test(message) && !CRASH_TEXT.test(message) && !REMOTE_SIDE.test(message);
 }
 
 const REMOTE_SIDE =

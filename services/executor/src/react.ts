@@ -258,14 +258,15 @@ export async function runReact(
       });
       const outcome = await deps.exec(tool.source, call.arguments, work.taskId);
       deps.heartbeat?.();
-      const classified = classifyOutcome(outcome);
-      if (classified === "success") succeeded.add(call.name);
+      const classified = classifyOutcome(outcome, tool.source.manifest);
+      // A tool's answer that it cannot serve this input is the tool working (ADR 0057).
+      if (classified === "success" || classified === "rejected-input") succeeded.add(call.name);
       const described = describeOutcome(outcome);
       calls.push({
         tool: tool.ref,
         input: call.arguments,
         outcome: classified,
-        error: classified === "success" ? "" : described,
+        error: classified === "success" || classified === "rejected-input" ? "" : described,
         durationMs: outcome.durationMs,
         repairable: isRepairable(classified) && repairCanHelp(outcome, tool.source.manifest),
       });
@@ -290,7 +291,12 @@ export async function runReact(
         outcome.status === "ok"
           ? await reduceOutput(outcome.output, call.name, call.arguments, work, deps, charge)
           : { error: described.slice(0, deps.limits.maxToolOutputChars) };
-      results.push({ callId: call.id, name: call.name, output, isError: classified !== "success" });
+      results.push({
+        callId: call.id,
+        name: call.name,
+        output,
+        isError: classified !== "success" && classified !== "rejected-input",
+      });
     }
     messages.push({ role: "tool", results });
     if (capabilityRequest) {
@@ -340,15 +346,26 @@ export async function runReact(
       usage.inputTokens += answer.usage.inputTokens;
       usage.outputTokens += answer.usage.outputTokens;
       toolCost += answer.usage.costUsd;
+      const unchanged = answer.ok && answer.version === current.ref.version;
       await emit({
         kind: "tool-repair-end",
         round: work.round,
         tool: name,
-        ok: answer.ok,
-        ...(answer.version ? { version: answer.version } : {}),
-        ...(answer.reason ? { reason: answer.reason.slice(0, 4000) } : {}),
+        ok: answer.ok && !unchanged,
+        ...(answer.version && !unchanged ? { version: answer.version } : {}),
+        ...(unchanged
+          ? { reason: "the repair produced the same version (identical content hash); nothing changed" }
+          : answer.reason
+            ? { reason: answer.reason.slice(0, 4000) }
+            : {}),
       });
-      if (answer.ok && answer.version) {
+      if (answer.ok && answer.version === current.ref.version) {
+        // The "repair" is the same content (same hash): not a new version, not announced as one,
+        // and the model is not asked to call it again (ADR 0057).
+        notes.push(
+          `Tool ${name} could not be improved (the rewrite was identical to the current version); work around it.`,
+        );
+      } else if (answer.ok && answer.version) {
         const ref = { name, version: answer.version };
         bound.set(name, { ref, source: await deps.getTool(ref) });
         repaired.push(ref);

@@ -100,6 +100,38 @@ function setup(status: TaskRecord["status"] = "executing", apiToken?: string, ma
       successRate: null,
       reuseRate: null,
     }),
+    // FAKE registry series: two finished tasks.
+    metricsSeries: async ({ batchSize }) => ({
+      total: 2,
+      batchSize: batchSize ?? 16,
+      points: [
+        {
+          index: 1,
+          taskId: "t-1",
+          at: "2026-12-04T00:00:00.000Z",
+          toolCalls: 0,
+          toolsAdmitted: 0,
+          versionsBuilt: 0,
+          librarySize: 0,
+          egl: null,
+          successRate: null,
+          reuseRate: null,
+        },
+        {
+          index: 2,
+          taskId: "t-2",
+          at: "2026-12-04T00:01:00.000Z",
+          toolCalls: 4,
+          toolsAdmitted: 1,
+          versionsBuilt: 2,
+          librarySize: 1,
+          egl: 0.25,
+          successRate: 0.75,
+          reuseRate: 0.5,
+        },
+      ],
+      batches: [],
+    }),
   };
   const api = createGatewayApi({
     backend,
@@ -139,6 +171,27 @@ const end: TaskEvent = {
   toolsCreated: [],
   usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 },
 };
+
+describe("GET /v1/metrics/series", () => {
+  it("serves the convergence series as JSON and as CSV, and refuses an unknown format", async () => {
+    const { call } = setup();
+    const json = await call(request("GET", "/v1/metrics/series?batch=8"));
+    expect(json.statusCode).toBe(200);
+    expect(JSON.parse(json.body)).toMatchObject({ total: 2, batchSize: 8 });
+    const csv = await call(request("GET", "/v1/metrics/series?format=csv"));
+    expect(csv.statusCode).toBe(200);
+    expect(csv.headers["content-type"]).toBe("text/csv; charset=utf-8");
+    expect(csv.body.split("\n")).toEqual([
+      "index,task_id,at,tool_calls,tools_admitted,versions_built,library_size,egl,success_rate,reuse_rate",
+      '1,"t-1",2026-12-04T00:00:00.000Z,0,0,0,0,,,',
+      '2,"t-2",2026-12-04T00:01:00.000Z,4,1,2,1,0.25,0.75,0.5',
+      "",
+    ]);
+    const bad = await call(request("GET", "/v1/metrics/series?format=xml"));
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain("query.format");
+  });
+});
 
 describe("gateway API (no network)", () => {
   it("numbers relayed events, ends the stream after task-end and stops following", async () => {

@@ -1,3 +1,4 @@
+import { SeriesQuerySchema, seriesCsv } from "./series.js";
 import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type TaskEvent, type TaskRecord, isTerminalTaskStatus } from "@insitu/contracts";
@@ -56,6 +57,7 @@ export const API_ROUTES = [
   "GET /v1/tools",
   "GET /v1/tools/:name/history",
   "GET /v1/metrics/summary",
+  "GET /v1/metrics/series",
 ] as const;
 
 /** The gateway's HTTP API; /healthz, /readyz and /metrics come from the service runtime. */
@@ -123,6 +125,24 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
     }),
     defineRoute("GET", "/v1/metrics/summary", async ({ response }) => {
       sendJson(response, 200, await backend.metricsSummary());
+    }),
+    defineRoute("GET", "/v1/metrics/series", async ({ response, url }) => {
+      const query = parseInput(SeriesQuerySchema, queryObject(url.searchParams), "query");
+      const series = await backend.metricsSeries({
+        ...(query.batch === undefined ? {} : { batchSize: query.batch }),
+        ...(query.limit === undefined ? {} : { limit: query.limit }),
+      });
+      if (query.format !== "csv") {
+        sendJson(response, 200, series);
+        return;
+      }
+      const text = seriesCsv(series.points);
+      response.writeHead(200, {
+        "content-type": "text/csv; charset=utf-8",
+        "content-length": Buffer.byteLength(text),
+        "cache-control": "no-store",
+      });
+      response.end(text);
     }),
   ];
 

@@ -1,4 +1,11 @@
-import type { TaskEvent, TaskRecord, TaskStatus, TaskSummary } from "@insitu/contracts";
+import type {
+  RegistrySeries,
+  Reply,
+  TaskEvent,
+  TaskRecord,
+  TaskStatus,
+  TaskSummary,
+} from "@insitu/contracts";
 import type { SubmitTaskBody } from "./validation.js";
 
 /**
@@ -21,19 +28,23 @@ export interface GatewayBackend {
   toolHistory(name: string): Promise<unknown>;
   /** Convergence figures for dashboards and `insitu status`. */
   metricsSummary(): Promise<MetricsSummary>;
+  /** The convergence series per query index and per batch (registry.series). */
+  metricsSeries(options: { batchSize?: number; limit?: number }): Promise<Reply<typeof RegistrySeries>>;
 }
 
 /** GET /v1/metrics/summary. */
 export interface MetricsSummary {
   /** Tools in the current library snapshot. */
   librarySize: number;
-  /** Cumulative tools created. */
+  /** Cumulative tool versions built (created, repaired, merged). */
   toolsCreated: number;
+  /** Cumulative tools admitted to the library (EGL's numerator). */
+  toolsAdmitted?: number;
   /** Cumulative tool calls (all outcomes). */
   toolCalls: number;
   /** Calls by outcome (success, input-error, …). */
   callsByOutcome: Record<string, number>;
-  /** Evolutionary Generality Loss = toolsCreated / toolCalls (null before the first call). */
+  /** Evolutionary Generality Loss = tools admitted / tool calls (null before the first call). */
   egl: number | null;
   /** Successful calls / all calls (null before the first call). */
   successRate: number | null;

@@ -27,5 +27,6 @@ export function createBusBackend(bus: Bus, options: { requestTimeoutMs: number }
     listTools: (query) => registry.listTools(query),
     toolHistory: (name) => registry.toolHistory(name),
     metricsSummary: (): Promise<MetricsSummary> => registry.metricsSummary(),
+    metricsSeries: (options) => registry.metricsSeries(options),
   };
 }

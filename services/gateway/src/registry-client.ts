@@ -4,7 +4,9 @@ import {
   RegistryHistory,
   RegistryList,
   RegistrySearch,
+  RegistrySeries,
   RegistryStats,
+  type Reply,
 } from "@insitu/contracts";
 import type { MetricsSummary } from "./backend.js";
 
@@ -13,6 +15,7 @@ export interface RegistryClient {
   listTools(options: { query?: string; limit?: number }): Promise<unknown>;
   toolHistory(name: string): Promise<unknown>;
   metricsSummary(): Promise<MetricsSummary>;
+  metricsSeries(options: { batchSize?: number; limit?: number }): Promise<Reply<typeof RegistrySeries>>;
 }
 
 export function createRegistryClient(bus: Bus, options: { timeoutMs: number }): RegistryClient {
@@ -29,6 +32,15 @@ export function createRegistryClient(bus: Bus, options: { timeoutMs: number }): 
       const stats = await bus.request(RegistryStats, { top: 10 }, timeout);
       return summarize(stats.global);
     },
+    metricsSeries: ({ batchSize, limit }) =>
+      bus.request(
+        RegistrySeries,
+        {
+          ...(batchSize === undefined ? {} : { batchSize }),
+          ...(limit === undefined ? {} : { limit }),
+        },
+        timeout,
+      ),
   };
 }
 
@@ -38,6 +50,7 @@ export function summarize(stats: ConvergenceStats): MetricsSummary {
   return {
     librarySize: stats.librarySize,
     toolsCreated: stats.toolsCreated,
+    ...(stats.toolsAdmitted === undefined ? {} : { toolsAdmitted: stats.toolsAdmitted }),
     toolCalls: stats.toolCalls,
     callsByOutcome: stats.callsByOutcome,
     egl: called ? stats.egl : null,

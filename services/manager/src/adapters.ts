@@ -4,6 +4,7 @@ import {
   IntegratorRunWork,
   ManagerWork,
   type Payload,
+  RegistryCatalog,
   RegistryFinishTask,
   RegistrySearch,
   TaskEvents,
@@ -13,7 +14,7 @@ import {
 } from "@insitu/contracts";
 import { ErrorCategory, InsituError } from "@insitu/errors";
 import type { z } from "zod";
-import type { ToolCandidate } from "./planner.js";
+import type { PlanCatalog, ToolCandidate } from "./planner.js";
 import type { EffectPort, TaskStateStore } from "./service.js";
 import type { Effect, ManagerState } from "./state.js";
 
@@ -115,10 +116,26 @@ export function busEffects(bus: Bus): EffectPort {
 
 /** Registry retrieval: top-k with the task's pool included; never the whole library. */
 export function registrySearch(bus: Bus, k: number) {
-  return async ({ query, taskId }: { query: string; taskId: string }): Promise<ToolCandidate[]> => {
+  return async ({
+    query,
+    taskId,
+    capabilities,
+  }: {
+    query: string;
+    taskId: string;
+    capabilities?: string[];
+  }): Promise<ToolCandidate[]> => {
     const reply = await bus.request(
       RegistrySearch,
-      { query: query.slice(0, 8000), k, taskId, mode: "auto" },
+      {
+        query: query.slice(0, 8000),
+        k,
+        taskId,
+        mode: "auto",
+        ...(capabilities && capabilities.length > 0
+          ? { capabilities: capabilities.slice(0, 16).map((capability) => capability.slice(0, 500)) }
+          : {}),
+      },
       { taskId },
     );
     return reply.hits.map((hit) => ({
@@ -130,5 +147,28 @@ export function registrySearch(bus: Bus, k: number) {
       source: hit.source,
       usage: { calls: hit.usage.calls, successRate: hit.usage.successRate },
     }));
+  };
+}
+
+/**
+ * The library catalog for the plan prompt (registry.catalog). A registry that does not answer it
+ * (an older replica) leaves the prompt without a catalog rather than failing the round.
+ */
+export function registryCatalog(bus: Bus, budgetTokens: number) {
+  return async (taskId: string): Promise<PlanCatalog | undefined> => {
+    if (budgetTokens <= 0) return undefined;
+    try {
+      const reply = await bus.request(RegistryCatalog, { budgetTokens }, { taskId });
+      return {
+        text: reply.text,
+        total: reply.total,
+        omitted: reply.omitted,
+        entries: reply.entries.map((entry) => ({ name: entry.name, version: entry.hash })),
+      };
+    } catch (error) {
+      const typed = InsituError.from(error);
+      if (typed.retryable) throw typed;
+      return undefined;
+    }
   };
 }

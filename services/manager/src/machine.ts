@@ -17,7 +17,8 @@ import { ErrorCode, InsituError } from "@insitu/errors";
 import { type CallLimits, type Usage, usageOfError } from "@insitu/llm";
 import type { z } from "zod";
 import type { JudgeInput, Verdict } from "./judge.js";
-import type { Plan, PlanInput, ToolCandidate } from "./planner.js";
+import { matchRequests } from "./library-check.js";
+import type { Plan, PlanCatalog, PlanInput, ToolCandidate } from "./planner.js";
 import {
   addOnce,
   addUsage,
@@ -34,8 +35,15 @@ export interface MachineDeps {
   /** `limits`: the task's deadline and remaining tokens; every request of the call stays inside them. */
   plan(input: PlanInput, limits?: CallLimits): Promise<{ plan: Plan; usage: Usage }>;
   judge(input: JudgeInput, limits?: CallLimits): Promise<{ verdict: Verdict; usage: Usage }>;
-  /** Registry retrieval (top-k, the task's private pool included). */
-  search(input: { query: string; taskId: string }): Promise<ToolCandidate[]>;
+  /**
+   * Registry retrieval (top-k, the task's private pool included); each of `capabilities` adds its
+   * own best hits.
+   */
+  search(input: { query: string; taskId: string; capabilities?: string[] }): Promise<ToolCandidate[]>;
+  /** The compact catalog of the whole library for the plan prompt (absent: none shown). */
+  catalog?(taskId: string): Promise<PlanCatalog | undefined>;
+  /** Told how many requested builds a library tool made unnecessary (a metric). */
+  onBuildsAvoided?(count: number): void;
   /** A stored step result, or undefined when it is not there (yet). */
   readStep<T>(taskId: string, step: string, schema: z.ZodType<T>): Promise<T | undefined>;
   /** Cost in USD of a model call's usage (0 when prices are not configured). */
@@ -197,30 +205,67 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
   }
   record.round = round;
   setStatus(state, "planning", deps.now());
-  const query = [record.question, state.failureReport, ...state.capabilityRequests]
-    .filter(Boolean)
-    .join("\n");
-  const candidates = await deps.search({ query, taskId: record.taskId });
-  const planned = await chargedCall(state, deps, (limits) =>
-    deps.plan(
-      {
-        taskId: record.taskId,
-        question: record.question,
-        round,
-        maxRounds: record.budgets.rounds,
-        candidates,
-        failureReport: state.failureReport,
-        capabilityRequests: state.capabilityRequests,
-        findings: state.findings,
-      },
-      limits,
-    ),
-  );
+  const query = [record.question, state.failureReport].filter(Boolean).join("\n");
+  // Each capability the Executor asked for is a query of its own (its best tools are not crowded
+  // out by the question's words).
+  const candidates = await deps.search({
+    query,
+    taskId: record.taskId,
+    ...(state.capabilityRequests.length > 0 ? { capabilities: state.capabilityRequests.slice(-16) } : {}),
+  });
+  const catalog = await deps.catalog?.(record.taskId);
+  const planInput: PlanInput = {
+    taskId: record.taskId,
+    question: record.question,
+    round,
+    maxRounds: record.budgets.rounds,
+    candidates,
+    failureReport: state.failureReport,
+    capabilityRequests: state.capabilityRequests,
+    findings: state.findings,
+    ...(catalog ? { catalog } : {}),
+  };
+  const planned = await chargedCall(state, deps, (limits) => deps.plan(planInput, limits));
   if (!planned) return;
-  const { plan } = planned;
+  let { plan } = planned;
+  // Build avoidance: every requested tool is looked up in the library before anything is built.
+  if (plan.tool_requests.length > 0) {
+    const matches = await matchRequests(plan.tool_requests, (capability) =>
+      deps.search({ query: capability, taskId: record.taskId }),
+    );
+    if (matches.length > 0) {
+      for (const match of matches)
+        if (!candidates.some((item) => item.name === match.tool.name)) candidates.push(match.tool);
+      const requested = plan.tool_requests.map((request) => request.name);
+      const replanned = await chargedCall(state, deps, (limits) =>
+        deps.plan(
+          {
+            ...planInput,
+            candidates,
+            libraryMatches: matches.map((match) => ({
+              request: match.request,
+              tool: match.tool.name,
+              strong: match.strong,
+            })),
+          },
+          limits,
+        ),
+      );
+      if (!replanned) return;
+      plan = replanned.plan;
+      const avoided = matches.filter(
+        (match) =>
+          requested.includes(match.request) &&
+          !plan.tool_requests.some((request) => request.name === match.request) &&
+          plan.required_tool_names.includes(match.tool.name),
+      ).length;
+      if (avoided > 0) deps.onBuildsAvoided?.(avoided);
+    }
+  }
   const chosen: ToolRef[] = [];
   for (const name of plan.required_tool_names) {
-    const candidate = candidates.find((item) => item.name === name);
+    const candidate =
+      candidates.find((item) => item.name === name) ?? catalog?.entries.find((item) => item.name === name);
     if (candidate) upsertRef(chosen, { name: candidate.name, version: candidate.version });
   }
   state.current = {

@@ -11,7 +11,7 @@ import { runService } from "@insitu/runtime";
 import { withCallLimits } from "@insitu/llm";
 import { MetricName } from "@insitu/telemetry";
 import { Counter, Histogram } from "prom-client";
-import { busEffects, kvStepReader, kvTaskStore, registrySearch } from "./adapters.js";
+import { busEffects, kvStepReader, kvTaskStore, registryCatalog, registrySearch } from "./adapters.js";
 import { ManagerConfigSchema } from "./config.js";
 import { judgeRound } from "./judge.js";
 import { modelForRole, consumeRoleWork, busRateLimitGate } from "@insitu/roles";
@@ -35,6 +35,11 @@ await runService({
       buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600],
       registers: [metrics],
     });
+    const buildsAvoided = new Counter({
+      name: MetricName.buildsAvoidedTotal,
+      help: "Requested tool builds the Manager dropped because a library tool covered the capability (count).",
+      registers: [metrics],
+    });
     const gate = await busRateLimitGate(bus);
     const { model, costOf } = modelForRole("manager", config.INSITU_SCRIPT, process.env, { metrics, gate });
     const tasks = await bus.kv(TASKS_BUCKET, { history: 5 });
@@ -44,6 +49,8 @@ await runService({
       effects: busEffects(bus),
       readStep: kvStepReader(steps),
       search: registrySearch(bus, config.RETRIEVAL_TOP_K),
+      catalog: registryCatalog(bus, config.PLAN_CATALOG_TOKENS),
+      onBuildsAvoided: (count) => buildsAvoided.inc(count),
       // Each call sees the task's deadline and remaining tokens on every request (repairs too).
       plan: async (input, limits) => planRound(withCallLimits(model, limits ?? {}), input),
       judge: async (input, limits) => judgeRound(withCallLimits(model, limits ?? {}), input),

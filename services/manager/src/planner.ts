@@ -19,8 +19,26 @@ export interface ToolCandidate {
   usage?: { calls: number; successRate: number };
 }
 
+/** The compact catalog of the whole library (registry.catalog): one line per tool, most used first. */
+export interface PlanCatalog {
+  /** The block as the prompt shows it (lines and "N more exist"). */
+  text: string;
+  total: number;
+  omitted: number;
+  /** Listed tools, so a catalog tool can be selected by name and bound to its version. */
+  entries: { name: string; version: string }[];
+}
+
 export interface PlanInput {
   question: string;
+  /** The whole library in one line per tool, within a token budget (absent: not available). */
+  catalog?: PlanCatalog;
+  /**
+   * What a library check found for this round's tool requests: a library tool that covers (or may
+   * cover) a requested capability. The plan is made again with these, so the model selects the
+   * library tool instead of building its own.
+   */
+  libraryMatches?: { request: string; tool: string; strong: boolean }[];
   round: number;
   maxRounds: number;
   candidates: ToolCandidate[];
@@ -171,8 +189,35 @@ export function formatCandidates(candidates: ToolCandidate[]): string {
     .join("\n");
 }
 
+/** Names the plan may select: the detailed candidates and every catalog line. */
+export function selectableNames(input: Pick<PlanInput, "candidates" | "catalog">): Set<string> {
+  const names = new Set(input.candidates.map((candidate) => candidate.name));
+  for (const entry of input.catalog?.entries ?? []) names.add(entry.name);
+  return names;
+}
+
+function formatCatalog(catalog: PlanCatalog | undefined): string {
+  if (!catalog) return "(not available this round: only the candidates above can be selected)";
+  if (catalog.total === 0) return "(the library is empty)";
+  return catalog.text;
+}
+
+function formatLibraryMatches(matches: PlanInput["libraryMatches"]): string {
+  if (!matches || matches.length === 0) return "(none)";
+  return matches
+    .map((match) =>
+      match.strong
+        ? `- Your request \`${match.request}\` is covered by the library tool \`${match.tool}\` (now among the candidates): select it and drop the request.`
+        : `- Your request \`${match.request}\` may be covered by the library tool \`${match.tool}\` (now among the candidates): read its description; if it does the job, select it and drop the request, else keep the request.`,
+    )
+    .join("\n");
+}
+
 export function renderPlanPrompt(input: PlanInput): string {
   return renderPrompt("plan", {
+    catalog: formatCatalog(input.catalog),
+    catalogCount: input.catalog?.total ?? 0,
+    libraryMatches: formatLibraryMatches(input.libraryMatches),
     question: input.question,
     round: input.round,
     maxRounds: input.maxRounds,
@@ -193,7 +238,7 @@ export async function planRound(
   input: PlanInput,
   options: { signal?: AbortSignal; maxRepairs?: number } = {},
 ): Promise<{ plan: Plan; usage: Usage }> {
-  const candidateNames = new Set(input.candidates.map((candidate) => candidate.name));
+  const candidateNames = selectableNames(input);
   const schema = planSchema(candidateNames);
   const result = await generateObject(
     model,

@@ -9,8 +9,18 @@ export const RegistryConfigSchema = z.object({
    * embedder (not semantic; for demos and tests).
    */
   REGISTRY_EMBEDDINGS: z.enum(["auto", "off", "hashing"]).default("auto"),
+  /**
+   * Whether searches fuse the embedder's ranking with BM25: `auto` fuses a configured model's
+   * vectors and not the offline hashing embedder's, which lowers recall on the retrieval-quality
+   * set (ADR 0055); `on`/`off` force it. Vectors are stored either way.
+   */
+  REGISTRY_FUSION: z.enum(["auto", "on", "off"]).default("auto"),
   /** How many tool names the top-tools metric exports (label cardinality bound). */
   REGISTRY_TOP_TOOLS: z.coerce.number().int().min(1).max(200).default(20),
+  /** Finished tasks the windowed EGL gauge (`insitu_egl_window_ratio`) covers. */
+  REGISTRY_EGL_WINDOW: z.coerce.number().int().min(1).max(100_000).default(50),
+  /** Tasks per batch for the per-batch gauges (the paper's B). */
+  REGISTRY_BATCH_SIZE: z.coerce.number().int().min(1).max(10_000).default(16),
   /** Requests handled at once per endpoint in this process. */
   REGISTRY_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(32),
 });

@@ -14,6 +14,7 @@ import type { ToolManifest, ToolTestCase } from "@insitu/tool-kit";
  * | `snapshot.<n>`     | SnapshotDocument | archive of every committed snapshot       |
  * | `stats.<hex>`      | StatsDocument    | compare-and-set, one per version          |
  * | `task.<taskId>`    | TaskDocument     | once (`create`): tasks seen               |
+ * | `series.<taskId>`  | SeriesDocument   | once (`create`), when the task finishes   |
  *
  * Raw call records go to a second bucket (`registry-calls`, key = sha256 of the call id).
  */
@@ -25,6 +26,7 @@ export const Keys = {
   snapshot: (number: number) => `snapshot.${number}`,
   stats: (hash: string) => `stats.${hexOf(hash)}`,
   task: (taskId: string) => `task.${taskId}`,
+  series: (taskId: string) => `series.${taskId}`,
 } as const;
 
 export const Buckets = {
@@ -104,4 +106,22 @@ export const RECENT_CALL_IDS = 512;
 export interface TaskDocument {
   taskId: string;
   firstSeen: string;
+}
+
+/**
+ * One point of the convergence series (ADR 0056): the library-wide cumulative figures as the
+ * registry saw them when a task finished. Ordered by `at`, the points are the per-query-index
+ * series; consecutive runs of B points are the per-batch series.
+ */
+export interface SeriesDocument {
+  taskId: string;
+  at: string;
+  toolCalls: number;
+  successes: number;
+  reuseCalls: number;
+  /** Tools admitted to the library so far (not imported). */
+  toolsAdmitted: number;
+  /** Tool versions built so far (created, repaired, merged; not imported). */
+  versionsBuilt: number;
+  librarySize: number;
 }

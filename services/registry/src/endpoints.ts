@@ -1,6 +1,7 @@
 import { type EndpointHandler, endpoint } from "@insitu/bus";
 import {
   RegistryAbsorb,
+  RegistryCatalog,
   RegistryDiff,
   RegistryFinishTask,
   RegistryGet,
@@ -10,6 +11,7 @@ import {
   RegistryRegister,
   RegistryRollback,
   RegistrySearch,
+  RegistrySeries,
   RegistrySnapshots,
   RegistryStats,
 } from "@insitu/contracts";
@@ -30,5 +32,7 @@ export function registryEndpoints(registry: Registry): EndpointHandler[] {
     endpoint(RegistryRecordUsage, (data) => registry.recordUsage(data)),
     endpoint(RegistryStats, (data) => registry.stats(data)),
     endpoint(RegistryFinishTask, (data) => registry.finishTask(data)),
+    endpoint(RegistryCatalog, (data) => registry.catalog(data)),
+    endpoint(RegistrySeries, (data) => registry.series(data)),
   ];
 }

@@ -4,6 +4,7 @@ import type { Logger } from "@insitu/telemetry";
 import {
   Keys,
   type PoolDocument,
+  type SeriesDocument,
   type SnapshotBody,
   type SnapshotDocument,
   type StatsDocument,
@@ -34,6 +35,8 @@ export class LibraryView {
   readonly pools = new Map<string, PoolDocument>();
   readonly stats = new Map<string, StatsDocument>();
   readonly tasks = new Set<string>();
+  /** Convergence series points by task (ADR 0056). */
+  readonly series = new Map<string, SeriesDocument>();
   readonly snapshots = new Map<number, SnapshotDocument>();
   /** Every hash that has been in some snapshot (so its absence now means `deprecated`). */
   readonly everInLibrary = new Set<string>();
@@ -143,6 +146,9 @@ export class LibraryView {
         break;
       case "task":
         this.tasks.add((value as TaskDocument).taskId);
+        break;
+      case "series":
+        this.series.set((value as SeriesDocument).taskId, value as SeriesDocument);
         break;
       case "snapshot":
         await this.addSnapshot(value as SnapshotDocument);

@@ -13,8 +13,19 @@ await runService({
   config: RegistryConfigSchema,
   async start({ config, bus, logger, metrics }) {
     const embeddings = chooseEmbeddings(config.REGISTRY_EMBEDDINGS, logger);
-    const registry = await Registry.open(bus, { logger, ...(embeddings ? { embeddings } : {}) });
-    registerRegistryMetrics(metrics, registry, config.REGISTRY_TOP_TOOLS);
+    const fuseEmbeddings =
+      config.REGISTRY_FUSION === "auto"
+        ? !(embeddings instanceof HashingEmbedder)
+        : config.REGISTRY_FUSION === "on";
+    const registry = await Registry.open(bus, {
+      logger,
+      fuseEmbeddings,
+      ...(embeddings ? { embeddings } : {}),
+    });
+    registerRegistryMetrics(metrics, registry, config.REGISTRY_TOP_TOOLS, {
+      window: config.REGISTRY_EGL_WINDOW,
+      batchSize: config.REGISTRY_BATCH_SIZE,
+    });
     const service = await bus.serve({
       name: "registry",
       version: "0.1.0",
@@ -26,7 +37,7 @@ await runService({
       snapshot: registry.view.snapshotNumber,
       librarySize: registry.view.currentTools.size,
       versions: registry.view.versions.size,
-      retrieval: embeddings ? `hybrid (${embeddings.model})` : "lexical",
+      retrieval: embeddings && fuseEmbeddings ? `hybrid (${embeddings.model})` : "lexical",
     });
     return {
       stop: async () => {

@@ -2,6 +2,25 @@ import { MetricName } from "@insitu/telemetry";
 import { Counter, Gauge, type Registry as PromRegistry } from "prom-client";
 import type { Registry } from "./registry.js";
 
+/**
+ * A gauge that exports no sample while `present` is false: a ratio with no denominator yet is
+ * absent, not 0 (a 0 EGL would read as "perfectly converged"). prom-client always exports a
+ * labelless gauge's value, so `get` drops the samples instead.
+ */
+class OptionalGauge<T extends string = string> extends Gauge<T> {
+  present = true;
+
+  override async get(): ReturnType<Gauge<T>["get"]> {
+    const metric = await super.get();
+    return this.present ? metric : { ...metric, values: [] };
+  }
+}
+
+/** Marks an {@link OptionalGauge} present or absent from inside its `collect` (typed as a Gauge). */
+function presence(gauge: Gauge<string>, present: boolean): void {
+  (gauge as OptionalGauge).present = present;
+}
+
 /** How many tool names the top-tools metric labels at most (bounded cardinality). */
 export const DEFAULT_TOP_TOOLS = 20;
 
@@ -19,6 +38,7 @@ export function registerRegistryMetrics(
   metrics: PromRegistry,
   registry: Registry,
   topTools = DEFAULT_TOP_TOOLS,
+  { window = 50, batchSize = 16 }: { window?: number; batchSize?: number } = {},
 ): void {
   // Each collector recomputes: a scrape of 10,000 versions costs well under a millisecond each.
   const figures = () => registry.convergence(topTools);
@@ -49,12 +69,59 @@ export function registerRegistryMetrics(
       for (const [outcome, count] of Object.entries(figures().callsByOutcome)) this.inc({ outcome }, count);
     },
   });
-  new Gauge({
-    name: MetricName.evolutionaryGeneralityLoss,
-    help: "EGL: cumulative tools created / cumulative tool calls (ratio; falls toward 0 as the library converges).",
+  new Counter({
+    name: MetricName.toolsAdmittedTotal,
+    help: "Tools admitted to the library (versions that entered a snapshot; not imported), cumulative.",
     registers: [metrics],
     collect() {
-      this.set(figures().egl);
+      this.reset();
+      this.inc(figures().toolsAdmitted ?? 0);
+    },
+  });
+  new OptionalGauge({
+    name: MetricName.evolutionaryGeneralityLoss,
+    help: "EGL: tools admitted to the library / tool calls, cumulative (ratio; falls toward 0 as the library converges). Absent before the first tool call.",
+    registers: [metrics],
+    collect() {
+      const { egl, toolCalls } = figures();
+      presence(this, toolCalls > 0);
+      this.set(egl);
+    },
+  });
+  // The series gauges: EGL over the last `window` finished tasks, and the last complete batch's.
+  const series = () => registry.seriesFigures(window, batchSize);
+  new OptionalGauge({
+    name: MetricName.eglWindowRatio,
+    help: `EGL over the last ${window} finished tasks: tools admitted / tool calls within them (ratio). Absent until they made a call.`,
+    registers: [metrics],
+    collect() {
+      const value = series().windowEgl;
+      presence(this, value !== null);
+      this.set(value ?? 0);
+    },
+  });
+  new OptionalGauge({
+    name: MetricName.batchEglRatio,
+    help: `Cumulative EGL at the end of the last complete batch of ${batchSize} finished tasks (the paper's EGL(t)); label batch = its number. Absent before the first.`,
+    labelNames: ["batch"],
+    registers: [metrics],
+    collect() {
+      this.reset();
+      const last = series().lastBatch;
+      presence(this, last?.egl !== null && last?.egl !== undefined);
+      if (last && last.egl !== null) this.set({ batch: String(last.batch) }, last.egl);
+    },
+  });
+  new OptionalGauge({
+    name: MetricName.batchLibraryTools,
+    help: `Library size at the end of the last complete batch of ${batchSize} finished tasks; label batch = its number.`,
+    labelNames: ["batch"],
+    registers: [metrics],
+    collect() {
+      this.reset();
+      const last = series().lastBatch;
+      presence(this, last !== undefined);
+      if (last) this.set({ batch: String(last.batch) }, last.librarySize);
     },
   });
   new Gauge({

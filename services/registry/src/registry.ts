@@ -6,6 +6,7 @@ import {
   type LibraryChange,
   type Payload,
   type RegistryAbsorb,
+  type RegistryCatalog,
   type RegistryDiff,
   RegistryErrorCode,
   type RegistryFinishTask,
@@ -16,6 +17,8 @@ import {
   type RegistryRegister,
   type RegistryRollback,
   type RegistrySearch,
+  type RegistrySeries,
+  type SeriesBatch,
   type RegistrySnapshots,
   type RegistryStats,
   type Reply,
@@ -33,6 +36,7 @@ import {
   Keys,
   MAX_TRACKED_TASKS,
   type PoolDocument,
+  type SeriesDocument,
   RECENT_CALL_IDS,
   type SnapshotBody,
   type SnapshotDocument,
@@ -40,7 +44,9 @@ import {
   type VersionDocument,
   hexOf,
 } from "./documents.js";
+import { type CatalogTool, DEFAULT_CATALOG_TOKENS, buildCatalog } from "./catalog.js";
 import { LibraryView } from "./library-view.js";
+import { convergenceSeries } from "./series.js";
 import type { EmbeddingProvider } from "./retrieval/embedding.js";
 import { parameterNames } from "./retrieval/tokenize.js";
 
@@ -48,6 +54,8 @@ import { parameterNames } from "./retrieval/tokenize.js";
 const INLINE_VERSION_BYTES = 128 * 1024;
 /** Changes kept inline in a snapshot record; the full list is always in its body object. */
 const INLINE_CHANGES = 200;
+/** Hits each capability of a search adds beyond the question's top-k (when not already in it). */
+export const CAPABILITY_HITS = 3;
 /** Compare-and-set attempts before an internal commit gives up (each attempt re-reads). */
 const MAX_ATTEMPTS = 200;
 
@@ -57,6 +65,12 @@ const decoder = new TextDecoder();
 export interface RegistryOptions {
   logger: Logger;
   embeddings?: EmbeddingProvider;
+  /**
+   * Whether searches fuse the embedder's ranking with BM25 (default true when `embeddings` is
+   * set). Vectors are stored either way. Off for an embedder that does not improve recall on the
+   * retrieval-quality set (the offline hashing one lowers it: ADR 0055).
+   */
+  fuseEmbeddings?: boolean;
   /** Clock, for tests. */
   now?: () => Date;
 }
@@ -534,24 +548,59 @@ export class Registry {
     const started = performance.now();
     await this.freshLibrary();
     const embeddings = this.options.embeddings;
-    const hybrid = request.mode !== "lexical" && embeddings !== undefined && this.view.search.vectorCount > 0;
-    let vector: number[] | undefined;
+    const fuse =
+      request.mode === "hybrid" || (request.mode !== "lexical" && this.options.fuseEmbeddings !== false);
+    const hybrid = fuse && embeddings !== undefined && this.view.search.vectorCount > 0;
+    const texts = [request.query, ...(request.capabilities ?? [])];
+    let vectors: (number[] | undefined)[] = [];
     if (hybrid && embeddings) {
       try {
-        vector = (await embeddings.embed([request.query]))[0];
+        vectors = await embeddings.embed(texts);
       } catch (error) {
         // A model outage degrades retrieval to lexical; it must not fail the task.
         this.options.logger.warn("query embedding failed; answering with lexical ranking", { error });
       }
     }
+    const vector = vectors[0];
     if (request.taskId) await this.noteTask(request.taskId);
-    const hits = this.view.search.query(request.query, request.k ?? 10, request.taskId, vector);
+    const k = request.k ?? 10;
+    const hits = this.view.search.query(request.query, k, request.taskId, vector);
+    // Each capability keeps its own best few (DESIGN "The loop" 9: detailed top-k per needed
+    // capability), whatever the question's ranking holds: one fused list would let a long
+    // question's many terms crowd out a short capability's single right tool.
+    const seen = new Set(hits.map((hit) => hit.hash));
+    texts.slice(1).forEach((text, index) => {
+      for (const hit of this.view.search.query(text, CAPABILITY_HITS, request.taskId, vectors[index + 1])) {
+        if (seen.has(hit.hash)) continue;
+        seen.add(hit.hash);
+        hits.push(hit);
+      }
+    });
     return {
       mode: vector ? "hybrid" : "lexical",
       snapshot: this.view.snapshotNumber,
       hits,
       tookMs: performance.now() - started,
     };
+  }
+
+  /**
+   * The compact catalog of the whole current library (most used first, within a token budget):
+   * what the Manager's plan prompt lists beside the detailed top-k.
+   */
+  async catalog(request: Request<typeof RegistryCatalog>): Promise<Response<typeof RegistryCatalog>> {
+    await this.freshLibrary();
+    const tools: CatalogTool[] = [];
+    for (const [name, hash] of this.view.currentTools) {
+      const meta = this.view.versions.get(hash);
+      if (!meta) continue;
+      let calls = 0;
+      for (const version of this.view.byName.get(name) ?? [])
+        calls += this.view.stats.get(version)?.calls ?? 0;
+      tools.push({ name, hash, description: meta.manifest.description, calls });
+    }
+    const catalog = buildCatalog(tools, request.budgetTokens ?? DEFAULT_CATALOG_TOKENS);
+    return { snapshot: this.view.snapshotNumber, ...catalog };
   }
 
   /** Stores vectors for versions that lack one for the configured model. */
@@ -630,7 +679,9 @@ export class Registry {
         ...stats,
         calls: stats.calls + 1,
         byOutcome: { ...stats.byOutcome, [call.outcome]: (stats.byOutcome[call.outcome] ?? 0) + 1 },
-        successes: stats.successes + (call.outcome === "success" ? 1 : 0),
+        // A tool's answer that it cannot serve an input is the tool working (ADR 0057).
+        successes:
+          stats.successes + (call.outcome === "success" || call.outcome === "rejected-input" ? 1 : 0),
         reuseCalls: stats.reuseCalls + (meta.createdByTask !== call.taskId ? 1 : 0),
         latencySumMs: stats.latencySumMs + call.latencyMs,
         lastCallAt: !stats.lastCallAt || time > stats.lastCallAt ? time : stats.lastCallAt,
@@ -681,6 +732,7 @@ export class Registry {
   convergence(top = 10): ConvergenceStats {
     let toolsCreated = 0;
     for (const meta of this.view.versions.values()) if (meta.origin !== "imported") toolsCreated++;
+    const toolsAdmitted = this.toolsAdmitted();
     let toolCalls = 0;
     let successes = 0;
     let reuseCalls = 0;
@@ -704,12 +756,81 @@ export class Registry {
       toolsCreated,
       toolCalls,
       callsByOutcome,
-      egl: toolCalls === 0 ? 0 : toolsCreated / toolCalls,
+      egl: toolCalls === 0 ? 0 : toolsAdmitted / toolCalls,
+      toolsAdmitted,
       successRate: toolCalls === 0 ? 0 : successes / toolCalls,
       reuseRate: toolCalls === 0 ? 0 : reuseCalls / toolCalls,
       tasksSeen: this.view.tasks.size,
       topTools,
     };
+  }
+
+  /**
+   * Tools admitted to the library: versions that entered some snapshot, imported ones excepted
+   * (EGL's numerator, ADR 0056). A repaired or merged version that replaced the library's counts
+   * once; a version built and never admitted (dropped, or offered and not merged) does not.
+   */
+  toolsAdmitted(): number {
+    let admitted = 0;
+    for (const hash of this.view.everInLibrary) {
+      const meta = this.view.versions.get(hash);
+      if (meta && meta.origin !== "imported") admitted++;
+    }
+    return admitted;
+  }
+
+  /** Records the cumulative figures as a finished task's series point (once per task). */
+  private async notePoint(taskId: string): Promise<void> {
+    if (this.view.series.has(taskId)) return;
+    const figures = this.convergence(0);
+    let successes = 0;
+    let reuseCalls = 0;
+    for (const stats of this.view.stats.values()) {
+      successes += stats.successes;
+      reuseCalls += stats.reuseCalls;
+    }
+    const document: SeriesDocument = {
+      taskId,
+      at: this.now().toISOString(),
+      toolCalls: figures.toolCalls,
+      successes,
+      reuseCalls,
+      toolsAdmitted: figures.toolsAdmitted ?? 0,
+      versionsBuilt: figures.toolsCreated,
+      librarySize: figures.librarySize,
+    };
+    try {
+      const revision = await this.kv.create(Keys.series(taskId), document);
+      await this.view.applyOwn(Keys.series(taskId), document, revision);
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+    }
+  }
+
+  /** EGL over the last `window` finished tasks, and the last complete batch (for the gauges). */
+  seriesFigures(
+    window: number,
+    batchSize: number,
+  ): { windowEgl: number | null; lastBatch: SeriesBatch | undefined } {
+    const documents = [...this.view.series.values()];
+    const { batches } = convergenceSeries(documents, batchSize, 1);
+    const complete = batches.filter((batch) => batch.toIndex - batch.fromIndex + 1 === batchSize);
+    // Points are cumulative: the window is the newest point minus the one just before the window.
+    const points = documents.sort((left, right) => (left.at < right.at ? -1 : left.at > right.at ? 1 : 0));
+    const newest = points[points.length - 1];
+    const base = points.length > window ? points[points.length - 1 - window] : undefined;
+    let windowEgl: number | null = null;
+    if (newest) {
+      const calls = newest.toolCalls - (base?.toolCalls ?? 0);
+      if (calls > 0) windowEgl = Math.max(0, newest.toolsAdmitted - (base?.toolsAdmitted ?? 0)) / calls;
+    }
+    return { windowEgl, lastBatch: complete[complete.length - 1] };
+  }
+
+  /** The convergence series per query index and per batch (ADR 0056). */
+  async series(request: Request<typeof RegistrySeries>): Promise<Response<typeof RegistrySeries>> {
+    await this.freshLibrary();
+    return convergenceSeries([...this.view.series.values()], request.batchSize ?? 16, request.limit ?? 2000);
   }
 
   // ---------------------------------------------------------------- task end
@@ -724,9 +845,11 @@ export class Registry {
     if (!entry) {
       // A task that registered nothing: nothing to drop or offer, but it was seen.
       await this.noteTask(request.taskId);
+      await this.notePoint(request.taskId);
       return { taskId: request.taskId, dropped: [], absorbed: [], offered: [] };
     }
     if (entry.value.state === "finished") {
+      await this.notePoint(request.taskId);
       return {
         taskId: request.taskId,
         dropped: named(entry.value.dropped),
@@ -802,6 +925,7 @@ export class Registry {
       if (!isConflict(error)) throw error;
       return this.finishTask(request);
     }
+    await this.notePoint(request.taskId);
     const response: Response<typeof RegistryFinishTask> = {
       taskId: request.taskId,
       dropped: named(dropped),

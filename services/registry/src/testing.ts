@@ -57,3 +57,11 @@ export function registerRequest(
   if (options.parents) request.parents = options.parents;
   return request;
 }
+
+export {
+  loadQualityLibrary,
+  loadQualitySet,
+  measureRecall,
+  padTools,
+} from "./quality-set.js";
+export type { QualityQuestion, QualityTool, RecallReport } from "./quality-set.js";

@@ -222,7 +222,7 @@ export function renderFigures(figures: DemoFigures, bold: (text: string) => stri
         : ""),
     `  tools reused    ${figures.toolsReused}`,
     `  tool calls      ${figures.toolCalls}`,
-    `  EGL             ${figures.egl === null ? "n/a" : figures.egl.toFixed(3)}   (tool versions created / tool calls; falls toward 0 as tools are reused)`,
+    `  EGL             ${figures.egl === null ? "n/a" : figures.egl.toFixed(3)}   (tools admitted to the library / tool calls; falls toward 0 as tools are reused)`,
     `  library size    ${figures.librarySize ?? "n/a"}`,
     `  tokens          ${figures.inputTokens} in / ${figures.outputTokens} out (counted by the scripted model; no model was called)`,
     `  cost            ${formatUsd(figures.costUsd)}`,

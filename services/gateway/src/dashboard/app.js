@@ -8,11 +8,13 @@ import {
   formatCount,
   formatEgl,
   formatRate,
+  growthData,
   isTerminalStatus,
   outcomeBars,
   statusClass,
   topToolRows,
 } from "./format.js";
+import uPlot from "./vendor/uPlot.esm.js";
 
 const REFRESH_MS = 3000;
 const TASKS_SHOWN = 10;
@@ -181,6 +183,61 @@ function renderTopTools(summary, listing) {
   );
 }
 
+// ------------------------------------------------------------------ growth curves (uPlot)
+
+const charts = {};
+
+function chartWidth(element) {
+  return Math.max(240, Math.floor(element.getBoundingClientRect().width || 400));
+}
+
+/** One line chart per figure; created on first data, then only fed new data. */
+function drawChart(id, label, stroke, x, y, yRange) {
+  const element = byId(id);
+  const data = [x, y];
+  if (charts[id]) {
+    charts[id].setData(data);
+    return;
+  }
+  charts[id] = new uPlot(
+    {
+      width: chartWidth(element),
+      height: 220,
+      scales: { x: { time: false }, y: yRange ? { range: yRange } : {} },
+      // Whole tasks on the x axis (no 1.2 tasks).
+      axes: [
+        { label: "tasks (query index)", incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] },
+        { label },
+      ],
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      series: [
+        { label: "task" },
+        { label, stroke, width: 2, points: { show: x.length <= 60 }, spanGaps: false },
+      ],
+    },
+    data,
+    element,
+  );
+}
+
+function renderGrowth(series) {
+  const { index, library, egl } = growthData(series);
+  const state = byId("growth-state");
+  if (index.length === 0) {
+    state.textContent = "No finished task yet.";
+    return;
+  }
+  state.textContent = `${formatCount(index.length)} finished task${index.length === 1 ? "" : "s"}${
+    series.total > index.length
+      ? ` (latest ${formatCount(index.length)} of ${formatCount(series.total)})`
+      : ""
+  }`;
+  drawChart("chart-library", "tools", "#2f6fde", index, library);
+  drawChart("chart-egl", "EGL", "#c2410c", index, egl, (_u, _min, max) => [0, Math.max(max ?? 0, 0.01)]);
+  document.body.dataset.growthPoints = String(index.length);
+}
+
 async function taskRecord(summary) {
   const cached = finishedRecords.get(summary.taskId);
   if (cached) return cached;
@@ -233,12 +290,14 @@ async function renderTasks(list) {
 
 async function refresh() {
   try {
-    const [summary, listing, tasks] = await Promise.all([
+    const [summary, listing, tasks, series] = await Promise.all([
       getJson("/v1/metrics/summary"),
       getJson("/v1/tools?limit=100"),
       getJson(`/v1/tasks?limit=${TASKS_SHOWN}`),
+      getJson("/v1/metrics/series?limit=2000"),
     ]);
     renderFigures(summary);
+    renderGrowth(series);
     renderOutcomes(summary.callsByOutcome);
     renderTopTools(summary, listing);
     await renderTasks(tasks);

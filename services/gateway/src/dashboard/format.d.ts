@@ -37,3 +37,8 @@ export function topToolRows(
 ): TopToolRow[];
 export function describeEvent(event: unknown): string;
 export const EVENT_KINDS: readonly string[];
+export function growthData(series: unknown): {
+  index: number[];
+  library: (number | null)[];
+  egl: (number | null)[];
+};

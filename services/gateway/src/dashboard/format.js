@@ -28,7 +28,7 @@ export function formatRate(rate) {
   return `${percent < 10 ? percent.toFixed(1) : Math.round(percent)}%`;
 }
 
-/** EGL (tools created / tool calls) with three decimals ("—" before the first call). */
+/** EGL (tools admitted to the library / tool calls) with three decimals ("—" before the first call). */
 export function formatEgl(egl) {
   if (typeof egl !== "number" || !Number.isFinite(egl)) return "—";
   return egl.toFixed(3);
@@ -168,3 +168,21 @@ export const EVENT_KINDS = [
   "judge-end",
   "task-end",
 ];
+
+/**
+ * The growth curves' data from GET /v1/metrics/series: x = query index, the library size after
+ * each finished task, and EGL (null before the first call: a gap, not a 0).
+ */
+export function growthData(series) {
+  const points = Array.isArray(series?.points) ? series.points : [];
+  const index = [];
+  const library = [];
+  const egl = [];
+  for (const point of points) {
+    if (typeof point?.index !== "number") continue;
+    index.push(point.index);
+    library.push(typeof point.librarySize === "number" ? point.librarySize : null);
+    egl.push(typeof point.egl === "number" && Number.isFinite(point.egl) ? point.egl : null);
+  }
+  return { index, library, egl };
+}

@@ -6,6 +6,7 @@ import {
   formatCount,
   formatEgl,
   formatRate,
+  growthData,
   isTerminalStatus,
   outcomeBars,
   statusClass,
@@ -126,5 +127,21 @@ describe("dashboard formatting", () => {
     ).toHaveLength("calling x_y()".length + 160);
     expect(describeEvent(null)).toBe("");
     expect(EVENT_KINDS).toContain("task-end");
+  });
+});
+
+describe("growth curves", () => {
+  it("takes query index, library size and EGL from the series, EGL null (a gap) before the first call", () => {
+    expect(
+      growthData({
+        points: [
+          { index: 1, librarySize: 0, egl: null },
+          { index: 2, librarySize: 1, egl: 0.5 },
+          { index: 3, librarySize: 1, egl: 0.25 },
+          { librarySize: 9 },
+        ],
+      }),
+    ).toEqual({ index: [1, 2, 3], library: [0, 1, 1], egl: [null, 0.5, 0.25] });
+    expect(growthData(undefined)).toEqual({ index: [], library: [], egl: [] });
   });
 });

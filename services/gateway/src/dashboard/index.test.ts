@@ -58,6 +58,8 @@ describe("dashboard files", () => {
       "/dashboard/app.js": "text/javascript; charset=utf-8",
       "/dashboard/format.js": "text/javascript; charset=utf-8",
       "/dashboard/style.css": "text/css; charset=utf-8",
+      "/dashboard/vendor/uPlot.esm.js": "text/javascript; charset=utf-8",
+      "/dashboard/vendor/uPlot.min.css": "text/css; charset=utf-8",
     };
     for (const [path, type] of Object.entries(types)) {
       const { request, response, written } = fakeExchange("GET", path);
@@ -71,6 +73,10 @@ describe("dashboard files", () => {
     expect(head.written.body).toBeUndefined();
     expect(head.written.headers["content-length"]).toBeGreaterThan(0);
     expect(DASHBOARD_PATHS).toContain("/dashboard/format.js");
+    // The chart library is the npm package's own ES module (served locally, no other origin).
+    const chart = fakeExchange("GET", "/dashboard/vendor/uPlot.esm.js");
+    dashboard.handle(chart.request, chart.response);
+    expect(chart.written.body?.toString()).toMatch(/export \{ uPlot as default \}|export default uPlot/);
   });
 
   it("leaves every other request to the API", () => {

@@ -1,9 +1,10 @@
 import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 /**
- * The web dashboard: one HTML page, a stylesheet and two plain ES modules, read once at start-up
- * and served as they are (no build step, no third-party origin). The page reads the gateway's JSON
+ * The web dashboard: one HTML page, a stylesheet, two plain ES modules and the chart library,
+ * read once at start-up and served as they are (no build step, no third-party origin). The page reads the gateway's JSON
  * API from the same origin.
  */
 export interface Dashboard {
@@ -28,8 +29,19 @@ const FILES = {
   "style.css": "text/css; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
   "format.js": "text/javascript; charset=utf-8",
+  "uPlot.esm.js": "text/javascript; charset=utf-8",
+  "uPlot.min.css": "text/css; charset=utf-8",
 } as const;
 type FileName = keyof typeof FILES;
+
+/**
+ * The chart library (uPlot, MIT, no dependencies: ADR 0058) is served from its npm package under
+ * /dashboard/vendor/, so the page loads nothing from another origin and the CSP stays strict.
+ */
+const VENDOR: Partial<Record<FileName, string>> = {
+  "uPlot.esm.js": "uplot/dist/uPlot.esm.js",
+  "uPlot.min.css": "uplot/dist/uPlot.min.css",
+};
 
 const PATHS: Record<string, FileName> = {
   "/": "index.html",
@@ -38,14 +50,18 @@ const PATHS: Record<string, FileName> = {
   "/dashboard/style.css": "style.css",
   "/dashboard/app.js": "app.js",
   "/dashboard/format.js": "format.js",
+  "/dashboard/vendor/uPlot.esm.js": "uPlot.esm.js",
+  "/dashboard/vendor/uPlot.min.css": "uPlot.min.css",
 };
 
 export const DASHBOARD_PATHS = Object.keys(PATHS);
 
 export function loadDashboard(directory: URL = new URL("./", import.meta.url)): Dashboard {
   const bodies = new Map<FileName, Buffer>();
+  const require = createRequire(import.meta.url);
   for (const name of Object.keys(FILES) as FileName[]) {
-    bodies.set(name, readFileSync(new URL(name, directory)));
+    const vendored = VENDOR[name];
+    bodies.set(name, readFileSync(vendored ? require.resolve(vendored) : new URL(name, directory)));
   }
   return {
     handle(request, response) {

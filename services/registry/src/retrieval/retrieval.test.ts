@@ -16,6 +16,16 @@ describe("tokenize", () => {
       "ticker",
     ]);
     expect(tokenize("parsing cities")).toEqual(["pars", "city"]);
+    expect(tokenize("HTTPRequest fetchURLText")).toEqual(["http", "request", "fetch", "url", "text"]);
+    // Question words carry no meaning for retrieval.
+    expect(tokenize("Which of them did he win, and how many?")).toEqual(["win"]);
+  });
+
+  it("indexes CJK text as character bigrams, beside the words of other scripts", () => {
+    expect(tokenize("北京奥运会")).toEqual(["北京", "京奥", "奥运", "运会"]);
+    expect(tokenize("2008年")).toEqual(["2008", "年"]);
+    expect(tokenize("PDF文件の読み取り")).toEqual(["pdf", "文件", "件の", "の読", "読み", "み取", "取り"]);
+    expect(tokenize("서울 날씨")).toEqual(["서울", "날씨"]);
   });
 
   it("weights name tokens three times and parameters twice", () => {
