@@ -218,9 +218,9 @@ const reverseText: Seed = {
   ],
   calls: [{ input: { text: "stressed" }, output: { reversed: "desserts" } }],
 };
-const flipString: Seed = {
-  task: "seed-flip-string",
-  name: "flip_string",
+const reverseString: Seed = {
+  task: "seed-reverse-string",
+  name: "reverse_string",
   description: "Reverses the characters of a string value.",
   input: text("value"),
   output: reversedOut,
@@ -300,7 +300,7 @@ describe("the evolver", () => {
   });
 
   it("an evolver SIGKILLed during absorb leaves the old or the new snapshot, and the next run finishes it", async () => {
-    for (const tool of [reverseText, flipString]) {
+    for (const tool of [reverseText, reverseString]) {
       const seeded = await seed(tool);
       hashes.set(tool.name, seeded.hash);
     }
@@ -308,7 +308,12 @@ describe("the evolver", () => {
     const state = await bus.kv(EVOLVER_BUCKET);
     // Kill it once the merged version exists (its review passed; the commit is imminent or done).
     const pending = requestBarrier(bus, "e2e.b2", { timeoutMs: 60_000 });
+    let settled: EvolverReport | undefined;
+    void pending.then((report) => {
+      settled = report;
+    });
     for (;;) {
+      if (settled) throw new Error(`the barrier ended before the kill: ${JSON.stringify(settled)}`);
       const pool = await bus.request(RegistryList, { scope: "pool", taskId: "evolve-e2e_b2" });
       if (pool.total > 0) break;
       await new Promise((resolve) => setTimeout(resolve, 20));
@@ -317,7 +322,7 @@ describe("the evolver", () => {
     const killedAt = await bus.request(RegistrySnapshots, { limit: 1 });
     // Old or new, never a mix: either nothing changed, or the one barrier snapshot holds it all.
     if (killedAt.current === base) {
-      expect((await bus.request(RegistryGet, { by: "name", name: "flip_string" })).hash).toBe(hashes.get("flip_string"));
+      expect((await bus.request(RegistryGet, { by: "name", name: "reverse_string" })).hash).toBe(hashes.get("reverse_string"));
     } else {
       expect(killedAt.current).toBe(base + 1);
       expect(killedAt.snapshots[0]?.changes.map((change) => change.op)).toEqual(["merge", "alias"]);
@@ -330,7 +335,7 @@ describe("the evolver", () => {
     const log = await bus.request(RegistrySnapshots, { limit: 10 });
     expect(log.current).toBe(base + 1);
     expect(log.snapshots.filter((info) => info.reason.includes("[barrier e2e.b2]"))).toHaveLength(1);
-    const merged = await bus.request(RegistryGet, { by: "name", name: "flip_string" });
+    const merged = await bus.request(RegistryGet, { by: "name", name: "reverse_string" });
     expect(merged.name).toBe("reverse_text");
     expect(merged.origin).toBe("merged");
     expect((await bus.request(RegistryList, {})).tools.map((tool) => tool.name)).toEqual([
