@@ -187,37 +187,43 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
     confirmed = generated.object.groups;
   }
 
-  for (const [index, group] of groups.entries()) {
+  for (const group of groups) {
     ports.heartbeat?.();
     const names = group.map((member) => member.name);
-    // The model's entry for this group: same order, or matched by member names.
-    const answer =
-      confirmed.find((entry) => sameMembers(entry.members, names)) ??
-      (confirmed[index] && sameMembers(confirmed[index].members, names) ? confirmed[index] : undefined);
-    if (!answer) {
+    // The model's verdicts on this group: entries naming only tools of the group. It may split a
+    // pre-cluster into smaller groups (or leave some members out: they stay as they are).
+    const answers = confirmed.filter((entry) => entry.members.every((name) => names.includes(name)));
+    if (answers.length === 0) {
       rejected.push({ members: names, stage: "model", reason: "the model gave no verdict for this group" });
       continue;
     }
-    if (!answer.merge) {
-      rejected.push({ members: names, stage: "model", reason: answer.reason || "not the same capability" });
-      continue;
+    const used = new Set<string>();
+    for (const answer of answers) {
+      const subgroup = group.filter((member) => answer.members.includes(member.name) && !used.has(member.hash));
+      if (subgroup.length < 2) continue;
+      const memberNames = subgroup.map((member) => member.name);
+      if (!answer.merge) {
+        rejected.push({ members: memberNames, stage: "model", reason: answer.reason || "not the same capability" });
+        continue;
+      }
+      for (const member of subgroup) used.add(member.hash);
+      const outcome = await mergeGroup(subgroup, answer, records, ports, usage, barrierId);
+      if (outcome.ok) {
+        changes.push({
+          op: "merge",
+          hash: outcome.hash,
+          members: subgroup.map((member) => member.hash),
+          reason: answer.reason.slice(0, 2000),
+        });
+        merged.push({
+          name: outcome.name,
+          hash: outcome.hash,
+          members: memberNames,
+          testsPassed: outcome.testsPassed,
+          replaysPassed: outcome.replaysPassed,
+        });
+      } else rejected.push({ members: memberNames, stage: outcome.stage, reason: outcome.reason });
     }
-    const outcome = await mergeGroup(group, answer, records, ports, usage, barrierId);
-    if (outcome.ok) {
-      changes.push({
-        op: "merge",
-        hash: outcome.hash,
-        members: group.map((member) => member.hash),
-        reason: answer.reason.slice(0, 2000),
-      });
-      merged.push({
-        name: outcome.name,
-        hash: outcome.hash,
-        members: names,
-        testsPassed: outcome.testsPassed,
-        replaysPassed: outcome.replaysPassed,
-      });
-    } else rejected.push({ members: names, stage: outcome.stage, reason: outcome.reason });
   }
 
   // Offered versions no group took: a name that left the library comes back as it was; a rival
@@ -379,10 +385,6 @@ async function mergeGroup(
     passed: run.results.length,
   });
   return { ok: true, hash, name: request.name, testsPassed, replaysPassed: replayCount };
-}
-
-function sameMembers(left: string[], right: string[]): boolean {
-  return left.length === right.length && [...left].sort().join("\n") === [...right].sort().join("\n");
 }
 
 function describeGroups(groups: ClusterCandidate[][], records: Map<string, ToolVersionRecord>): string {
