@@ -26,7 +26,12 @@ beforeAll(async () => {
   stack = await startStack({
     services: ["registry", "sandbox", ...ROLES],
     env: { LOG_LEVEL: "warn", WORK_ACK_WAIT_MS: "3000" },
-    serviceEnv: Object.fromEntries(ROLES.map((role) => [role, { INSITU_SCRIPT: script }])),
+    serviceEnv: {
+      ...Object.fromEntries(ROLES.map((role) => [role, { INSITU_SCRIPT: script }])),
+      // One build at a time: on a loaded 2-core machine parallel `deno check`s hit the sandbox's
+      // fixed 30 s type-check limit (CHECK_TIMEOUT) and the batch's first tasks fail for that.
+      "tool-developer": { INSITU_SCRIPT: script, BUILD_CONCURRENCY: "1" },
+    },
     onLog: (service, line) => {
       if (process.env.E2E_LOGS) process.stdout.write(`[${service}] ${line}\n`);
     },
