@@ -116,7 +116,10 @@ describe("insitu batch", () => {
       const last = first.stdout.at(-1) ?? "";
       const done = Number(/ (\d+)\/24 /.exec(last)?.[1] ?? 0);
       if (done >= 12) break;
-      const code = await Promise.race([first.exit, new Promise((resolve) => setTimeout(() => resolve("running"), 100))]);
+      const code = await Promise.race([
+        first.exit,
+        new Promise((resolve) => setTimeout(() => resolve("running"), 100)),
+      ]);
       if (code !== "running") throw new Error(`insitu batch ended early (${String(code)}): ${first.stderr}`);
     }
     first.child.kill("SIGKILL");
@@ -135,7 +138,11 @@ describe("insitu batch", () => {
     expect(predictions).toHaveLength(24);
     for (const item of questions) {
       const line = predictions.find((entry) => entry.id === item.id);
-      expect(line, item.id).toMatchObject({ status: "succeeded", prediction: item.answer, family: item.family });
+      expect(line, item.id).toMatchObject({
+        status: "succeeded",
+        prediction: item.answer,
+        family: item.family,
+      });
     }
 
     // Every task ran exactly once: one task-start per task id over both runs.

@@ -94,11 +94,27 @@ async function seed(tool: Seed): Promise<{ hash: string; finish: Awaited<ReturnT
     const time = new Date().toISOString();
     await bus.publish(
       TaskEvents,
-      { taskId: tool.task, time, kind: "tool-call-start", round: 1, tool: tool.name, callId, input: JSON.stringify(call.input) },
+      {
+        taskId: tool.task,
+        time,
+        kind: "tool-call-start",
+        round: 1,
+        tool: tool.name,
+        callId,
+        input: JSON.stringify(call.input),
+      },
       { token: tool.task, taskId: tool.task },
     );
     await bus.request(RegistryRecordUsage, {
-      calls: [{ callId: `${tool.task}.${callId}`, taskId: tool.task, hash: registered.hash, outcome: "success", latencyMs: 5 }],
+      calls: [
+        {
+          callId: `${tool.task}.${callId}`,
+          taskId: tool.task,
+          hash: registered.hash,
+          outcome: "success",
+          latencyMs: 5,
+        },
+      ],
     });
     await bus.publish(
       TaskEvents,
@@ -271,7 +287,9 @@ describe("the evolver", () => {
     const merged = await bus.request(RegistryGet, { by: "name", name: "count_words" });
     expect(merged.origin).toBe("merged");
     expect(merged.hash).toBe(first.merged[0]?.hash);
-    expect(new Set(merged.parents)).toEqual(new Set([hashes.get("count_words"), hashes.get("tally_words"), rival.hash]));
+    expect(new Set(merged.parents)).toEqual(
+      new Set([hashes.get("count_words"), hashes.get("tally_words"), rival.hash]),
+    );
     // The member's name resolves to the merged tool; the member records where it went.
     expect((await bus.request(RegistryGet, { by: "name", name: "tally_words" })).hash).toBe(merged.hash);
     const member = await bus.request(RegistryGet, { by: "hash", hash: hashes.get("tally_words") ?? "" });
@@ -282,8 +300,12 @@ describe("the evolver", () => {
     const wrong = first.rejected.find((entry) => entry.members.includes("sum_squares"));
     expect(wrong?.stage).toBe("review");
     expect(wrong?.reason).toMatch(/sum_squares: replay/);
-    expect((await bus.request(RegistryGet, { by: "name", name: "sum_squares" })).hash).toBe(hashes.get("sum_squares"));
-    expect((await bus.request(RegistryGet, { by: "name", name: "sum_numbers" })).hash).toBe(hashes.get("sum_numbers"));
+    expect((await bus.request(RegistryGet, { by: "name", name: "sum_squares" })).hash).toBe(
+      hashes.get("sum_squares"),
+    );
+    expect((await bus.request(RegistryGet, { by: "name", name: "sum_numbers" })).hash).toBe(
+      hashes.get("sum_numbers"),
+    );
     const library = await bus.request(RegistryList, {});
     expect(library.tools.map((tool) => tool.name)).toEqual(["count_words", "sum_numbers", "sum_squares"]);
     expect(first.librarySize).toBe(3);
@@ -322,7 +344,9 @@ describe("the evolver", () => {
     const killedAt = await bus.request(RegistrySnapshots, { limit: 1 });
     // Old or new, never a mix: either nothing changed, or the one barrier snapshot holds it all.
     if (killedAt.current === base) {
-      expect((await bus.request(RegistryGet, { by: "name", name: "reverse_string" })).hash).toBe(hashes.get("reverse_string"));
+      expect((await bus.request(RegistryGet, { by: "name", name: "reverse_string" })).hash).toBe(
+        hashes.get("reverse_string"),
+      );
     } else {
       expect(killedAt.current).toBe(base + 1);
       expect(killedAt.snapshots[0]?.changes.map((change) => change.op)).toEqual(["merge", "alias"]);

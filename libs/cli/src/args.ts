@@ -175,15 +175,20 @@ export const COMMANDS: readonly CommandSpec[] = [
         description:
           "Library to start from: zero (empty, default), current, a snapshot number, or a folder from `insitu library export`.",
       },
-      out: { type: "string", valueName: "DIR", description: "Where predictions.jsonl, batches.jsonl and summary.md go (default batch-<run id>)." },
+      out: {
+        type: "string",
+        valueName: "DIR",
+        description: "Where predictions.jsonl, batches.jsonl and summary.md go (default batch-<run id>).",
+      },
       "share-within-batch": {
         type: "boolean",
-        description: "Admit each task's tools at its end, so later tasks of the same batch see them (default: at the barrier).",
+        description:
+          "Admit each task's tools at its end, so later tasks of the same batch see them (default: at the barrier).",
       },
       json: { type: "boolean", description: "Print the final batch rows as JSON." },
     },
     details:
-      "Each line: {\"id\": …, \"question\": \"…\", \"answer\"?: …, \"attachments\"?: …}; other fields are echoed.\n" +
+      'Each line: {"id": …, "question": "…", "answer"?: …, "attachments"?: …}; other fields are echoed.\n' +
       "Re-running the same command resumes the run: finished answers are kept and no question runs twice.",
   },
 ];

@@ -179,7 +179,9 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
       {
         system: "You are the Evolver of insitu. Reply with JSON only.",
         responseSchema: CONFIRM_RESPONSE_SCHEMA,
-        messages: [{ role: "user", content: renderPrompt("cluster", { groups: describeGroups(groups, records) }) }],
+        messages: [
+          { role: "user", content: renderPrompt("cluster", { groups: describeGroups(groups, records) }) },
+        ],
       },
       ConfirmSchema,
     );
@@ -199,11 +201,17 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
     }
     const used = new Set<string>();
     for (const answer of answers) {
-      const subgroup = group.filter((member) => answer.members.includes(member.name) && !used.has(member.hash));
+      const subgroup = group.filter(
+        (member) => answer.members.includes(member.name) && !used.has(member.hash),
+      );
       if (subgroup.length < 2) continue;
       const memberNames = subgroup.map((member) => member.name);
       if (!answer.merge) {
-        rejected.push({ members: memberNames, stage: "model", reason: answer.reason || "not the same capability" });
+        rejected.push({
+          members: memberNames,
+          stage: "model",
+          reason: answer.reason || "not the same capability",
+        });
         continue;
       }
       for (const member of subgroup) used.add(member.hash);
@@ -240,10 +248,19 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
 
   let snapshot: SnapshotInfo | undefined;
   if (changes.length > 0) {
-    snapshot = await commitWithRetry(ports, base, changes, `evolver ${barrierTag(barrierId)}: ${merged.length} merged, ${added.length} added`);
+    snapshot = await commitWithRetry(
+      ports,
+      base,
+      changes,
+      `evolver ${barrierTag(barrierId)}: ${merged.length} merged, ${added.length} added`,
+    );
     if (!snapshot) {
       for (const entry of merged)
-        rejected.push({ members: entry.members, stage: "commit", reason: "the library changed under the barrier; retried later" });
+        rejected.push({
+          members: entry.members,
+          stage: "commit",
+          reason: "the library changed under the barrier; retried later",
+        });
       merged.length = 0;
       added.length = 0;
     }
@@ -255,7 +272,10 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
     if (snapshot || changes.length === 0) {
       await ports.markReviewed(
         version.hash,
-        why ?? (grouped.has(version.hash) ? "kept as it is" : "no similar tool; the library keeps its own version"),
+        why ??
+          (grouped.has(version.hash)
+            ? "kept as it is"
+            : "no similar tool; the library keeps its own version"),
       );
     }
   }
@@ -344,7 +364,11 @@ async function mergeGroup(
     const record = records.get(member.hash) as ToolVersionRecord;
     const mapping = mappings.get(member.hash) ?? { rename: {}, constants: {} };
     for (const test of record.tests) {
-      cases.push({ ...test, name: `${member.name}: ${test.name}`.slice(0, 200), input: applyMapping(mapping, test.input) });
+      cases.push({
+        ...test,
+        name: `${member.name}: ${test.name}`.slice(0, 200),
+        input: applyMapping(mapping, test.input),
+      });
     }
     for (const call of await ports.successfulCalls(record)) {
       replayCount++;

@@ -116,7 +116,13 @@ export async function busPorts(options: AdapterOptions): Promise<Omit<EvolverPor
         code: source.code,
         tests: source.tests,
         evidence: [
-          { kind: "merge-check", summary: summary.slice(0, 2000), passed, failed: 0, time: now().toISOString() },
+          {
+            kind: "merge-check",
+            summary: summary.slice(0, 2000),
+            passed,
+            failed: 0,
+            time: now().toISOString(),
+          },
         ],
         parents,
         origin: "merged",

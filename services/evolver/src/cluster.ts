@@ -71,13 +71,20 @@ function cosine(left: number[], right: number[]): number {
 }
 
 /** How alike two tools look, 0..1. Same name is always 1 (an offered rival of a library tool). */
-export function similarity(left: ClusterCandidate, right: ClusterCandidate, vectors?: Map<string, number[]>): number {
+export function similarity(
+  left: ClusterCandidate,
+  right: ClusterCandidate,
+  vectors?: Map<string, number[]>,
+): number {
   if (left.name === right.name) return 1;
   const name = jaccard(words(left.name), words(right.name));
   const description = jaccard(words(left.description), words(right.description));
   const fields = jaccard(
     new Set([...fieldNames(left.inputSchema), ...[...fieldNames(left.outputSchema)].map((f) => `out:${f}`)]),
-    new Set([...fieldNames(right.inputSchema), ...[...fieldNames(right.outputSchema)].map((f) => `out:${f}`)]),
+    new Set([
+      ...fieldNames(right.inputSchema),
+      ...[...fieldNames(right.outputSchema)].map((f) => `out:${f}`),
+    ]),
   );
   const lexical = 0.4 * name + 0.35 * description + 0.25 * fields;
   const leftVector = vectors?.get(left.hash);
@@ -91,7 +98,10 @@ export function similarity(left: ClusterCandidate, right: ClusterCandidate, vect
  * holding at least one fresh tool — library-only groups were judged at an earlier barrier.
  * Deterministic: candidates are taken in name order and groups come out sorted.
  */
-export function preCluster(candidates: ClusterCandidate[], options: ClusterOptions = {}): ClusterCandidate[][] {
+export function preCluster(
+  candidates: ClusterCandidate[],
+  options: ClusterOptions = {},
+): ClusterCandidate[][] {
   const threshold = options.threshold ?? 0.35;
   const maxSize = options.maxGroupSize ?? 6;
   const sorted = [...candidates].sort((left, right) =>

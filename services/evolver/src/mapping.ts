@@ -41,10 +41,12 @@ export function mappingProblems(
   for (const field of memberFields) {
     const target = mapping.rename[field] ?? field;
     produced.add(target);
-    if (!mergedFields.has(target)) problems.push(`member field "${field}" maps to "${target}", which the merged tool does not take`);
+    if (!mergedFields.has(target))
+      problems.push(`member field "${field}" maps to "${target}", which the merged tool does not take`);
   }
   for (const field of Object.keys(mapping.rename)) {
-    if (!memberFields.includes(field)) problems.push(`rename names "${field}", which the member does not take`);
+    if (!memberFields.includes(field))
+      problems.push(`rename names "${field}", which the member does not take`);
   }
   for (const field of Object.keys(mapping.constants)) {
     produced.add(field);
@@ -52,7 +54,8 @@ export function mappingProblems(
   }
   const required = Array.isArray(mergedSchema.required) ? (mergedSchema.required as string[]) : [];
   for (const field of required) {
-    if (!produced.has(field)) problems.push(`the merged tool requires "${field}", which the mapping never sets`);
+    if (!produced.has(field))
+      problems.push(`the merged tool requires "${field}", which the mapping never sets`);
   }
   return problems;
 }

@@ -239,7 +239,9 @@ describe("registry on the in-memory bus", () => {
     // Old names answer the merged tool; the library lists only the merged one.
     expect((await bus.request(RegistryGet, { by: "name", name: "count_words" })).hash).toBe(merged.hash);
     expect((await bus.request(RegistryGet, { by: "name", name: "count_tokens" })).hash).toBe(merged.hash);
-    expect((await bus.request(RegistryList, {})).tools.map((tool) => tool.name)).toEqual(["count_text_units"]);
+    expect((await bus.request(RegistryList, {})).tools.map((tool) => tool.name)).toEqual([
+      "count_text_units",
+    ]);
     const member = await bus.request(RegistryGet, { by: "hash", hash: words.hash });
     expect(member).toMatchObject({ status: "deprecated", mergedInto: merged.hash });
     // The alias survives later commits and a rollback to before the merge removes it.

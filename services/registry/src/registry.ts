@@ -269,7 +269,8 @@ export class Registry {
       const body: SnapshotBody = { tools: sorted, changes };
       // A name in the tool set is itself, never an alias (a later add under a merged name wins).
       for (const name of tools.keys()) aliases.delete(name);
-      if (aliases.size > 0) body.aliases = Object.fromEntries([...aliases].sort(([left], [right]) => (left < right ? -1 : 1)));
+      if (aliases.size > 0)
+        body.aliases = Object.fromEntries([...aliases].sort(([left], [right]) => (left < right ? -1 : 1)));
       const bodyName = `snapshot-${number + 1}-${randomUUID()}`;
       await this.blobs.put(bodyName, encoder.encode(JSON.stringify(body)));
       const info: SnapshotInfo = {
@@ -372,7 +373,12 @@ export class Registry {
     }
     const previous = tools.get(mergedName);
     tools.set(mergedName, change.hash);
-    const entry: AppliedChange = { op: "merge", name: mergedName, hash: change.hash, members: change.members };
+    const entry: AppliedChange = {
+      op: "merge",
+      name: mergedName,
+      hash: change.hash,
+      members: change.members,
+    };
     if (previous) entry.previous = previous;
     if (change.reason) entry.reason = change.reason;
     applied.push(entry);

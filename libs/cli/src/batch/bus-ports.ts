@@ -45,7 +45,10 @@ export async function busBatchPorts(
       }
     },
     barrier: (barrierId) =>
-      requestBarrier(bus, barrierId, { timeoutMs: options.barrierTimeoutMs ?? 30 * 60_000, reason: "batch barrier" }),
+      requestBarrier(bus, barrierId, {
+        timeoutMs: options.barrierTimeoutMs ?? 30 * 60_000,
+        reason: "batch barrier",
+      }),
     async currentSnapshot() {
       return (await bus.request(RegistrySnapshots, { limit: 1 })).current;
     },
@@ -66,18 +69,29 @@ export async function busBatchPorts(
       if (spec === "zero" || /^\d+$/.test(spec)) {
         const to = spec === "zero" ? 0 : Number(spec);
         if (to > current) {
-          throw new InsituError(`--warm-start ${spec}: the library has no snapshot ${to} (current is ${current})`, {
-            code: "BATCH_INPUT_INVALID",
-            category: ErrorCategory.user,
-          });
+          throw new InsituError(
+            `--warm-start ${spec}: the library has no snapshot ${to} (current is ${current})`,
+            {
+              code: "BATCH_INPUT_INVALID",
+              category: ErrorCategory.user,
+            },
+          );
         }
         if (to === current) return;
-        await bus.request(RegistryRollback, { to, expectedSnapshot: current, reason: `batch warm start from snapshot ${to}` });
+        await bus.request(RegistryRollback, {
+          to,
+          expectedSnapshot: current,
+          reason: `batch warm start from snapshot ${to}`,
+        });
         return;
       }
       // A folder written by `insitu library export`.
       if (current !== 0) {
-        await bus.request(RegistryRollback, { to: 0, expectedSnapshot: current, reason: "batch warm start from a folder" });
+        await bus.request(RegistryRollback, {
+          to: 0,
+          expectedSnapshot: current,
+          reason: "batch warm start from a folder",
+        });
       }
       const registry = await Registry.open(bus, { logger: options.logger });
       try {

@@ -13,7 +13,9 @@ function problem(text: string, maxBytes?: number): string {
 
 describe("questions files", () => {
   it("reads items, keeps unknown fields, skips blank lines", () => {
-    const items = parseQuestions('{"id": 1, "question": "a?", "answer": "x", "topic": "t"}\n\n{"id": "b", "question": "b?", "attachments": ["f.csv"]}\n');
+    const items = parseQuestions(
+      '{"id": 1, "question": "a?", "answer": "x", "topic": "t"}\n\n{"id": "b", "question": "b?", "attachments": ["f.csv"]}\n',
+    );
     expect(items).toEqual([
       { id: "1", question: "a?", answer: "x", extra: { topic: "t" }, line: 1 },
       { id: "b", question: "b?", attachments: ["f.csv"], extra: {}, line: 3 },
@@ -22,13 +24,15 @@ describe("questions files", () => {
 
   it("names the line of every kind of bad input", () => {
     expect(problem('{"id": 1, "question": "a?"}\nnot json\n')).toMatch(/^line 2: not JSON/);
-    expect(problem('[1, 2]\n')).toMatch(/^line 1: each line must be a JSON object/);
+    expect(problem("[1, 2]\n")).toMatch(/^line 1: each line must be a JSON object/);
     expect(problem('{"question": "a?"}\n')).toBe('line 1: needs an "id" (string or number)');
     expect(problem('{"id": 1, "question": "a?"}\n{"id": "1", "question": "b?"}\n')).toBe(
       'line 2: duplicate id "1" (first on line 1)',
     );
     expect(problem('{"id": 1, "question": "   "}\n')).toBe('line 1: the "question" is missing or empty');
-    expect(problem(`{"id": 1, "question": "${"x".repeat(50_001)}"}\n`)).toMatch(/^line 1: the question has 50001 characters/);
+    expect(problem(`{"id": 1, "question": "${"x".repeat(50_001)}"}\n`)).toMatch(
+      /^line 1: the question has 50001 characters/,
+    );
     expect(problem('{"id": 1, "question": "a?"}\n', 10)).toMatch(/at most 10 are accepted/);
     expect(problem("\n\n")).toBe("the questions file has no questions");
   });

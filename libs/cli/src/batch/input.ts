@@ -51,19 +51,23 @@ export function parseQuestions(text: string, options: { maxBytes?: number } = {}
     try {
       value = JSON.parse(raw);
     } catch (error) {
-      throw bad(line, `not JSON (${error instanceof Error ? error.message : String(error)}); each line must be one JSON object`);
+      throw bad(
+        line,
+        `not JSON (${error instanceof Error ? error.message : String(error)}); each line must be one JSON object`,
+      );
     }
     if (value === null || typeof value !== "object" || Array.isArray(value)) {
-      throw bad(line, "each line must be a JSON object like {\"id\": 1, \"question\": \"…\"}");
+      throw bad(line, 'each line must be a JSON object like {"id": 1, "question": "…"}');
     }
     const { id, question, answer, attachments, ...extra } = value as Record<string, unknown>;
-    if (typeof id !== "string" && typeof id !== "number") throw bad(line, "needs an \"id\" (string or number)");
+    if (typeof id !== "string" && typeof id !== "number") throw bad(line, 'needs an "id" (string or number)');
     const key = String(id);
     if (key.trim() === "" || key.length > 200) throw bad(line, "the id must be 1–200 characters");
     const first = seen.get(key);
     if (first !== undefined) throw bad(line, `duplicate id ${JSON.stringify(key)} (first on line ${first})`);
     seen.set(key, line);
-    if (typeof question !== "string" || question.trim() === "") throw bad(line, "the \"question\" is missing or empty");
+    if (typeof question !== "string" || question.trim() === "")
+      throw bad(line, 'the "question" is missing or empty');
     if (question.length > MAX_QUESTION_CHARS) {
       throw bad(line, `the question has ${question.length} characters; at most ${MAX_QUESTION_CHARS}`);
     }
@@ -86,7 +90,10 @@ export function parseQuestions(text: string, options: { maxBytes?: number } = {}
  * The run id: the same file with the same run-shaping options is the same run, so re-running the
  * command after a kill resumes it instead of starting over.
  */
-export function batchRunId(text: string, options: { batchSize: number; share: boolean; warmStart: string }): string {
+export function batchRunId(
+  text: string,
+  options: { batchSize: number; share: boolean; warmStart: string },
+): string {
   return createHash("sha256")
     .update(JSON.stringify({ text, ...options }))
     .digest("hex")

@@ -6,7 +6,11 @@ import { batchTaskId } from "./input.js";
 import type { BatchRunState } from "./runner.js";
 
 /** One line of `predictions.jsonl`: the item's own fields echoed, then what the run produced. */
-export function predictionLine(runId: string, item: BatchItem, record: TaskRecord | undefined): Record<string, unknown> {
+export function predictionLine(
+  runId: string,
+  item: BatchItem,
+  record: TaskRecord | undefined,
+): Record<string, unknown> {
   const line: Record<string, unknown> = {
     ...item.extra,
     id: item.id,
@@ -40,13 +44,17 @@ export async function writeBatchOutputs(
   const summary = join(directory, "summary.md");
   await writeFile(
     predictions,
-    items.map((item) => JSON.stringify(predictionLine(state.runId, item, records.get(item.id)))).join("\n") + "\n",
+    items.map((item) => JSON.stringify(predictionLine(state.runId, item, records.get(item.id)))).join("\n") +
+      "\n",
   );
   await writeFile(
     batches,
     state.rows
       .map(({ barrier, ...row }) =>
-        JSON.stringify({ ...row, ...(barrier ? { barrierId: barrier.barrierId, groupsFound: barrier.groupsFound } : {}) }),
+        JSON.stringify({
+          ...row,
+          ...(barrier ? { barrierId: barrier.barrierId, groupsFound: barrier.groupsFound } : {}),
+        }),
       )
       .join("\n") + "\n",
   );
@@ -54,7 +62,11 @@ export async function writeBatchOutputs(
   return { predictions, batches, summary };
 }
 
-export function summaryMarkdown(state: BatchRunState, items: BatchItem[], records: Map<string, TaskRecord>): string {
+export function summaryMarkdown(
+  state: BatchRunState,
+  items: BatchItem[],
+  records: Map<string, TaskRecord>,
+): string {
   const statuses = new Map<string, number>();
   for (const item of items) {
     const status = records.get(item.id)?.status ?? "missing";
@@ -63,8 +75,9 @@ export function summaryMarkdown(state: BatchRunState, items: BatchItem[], record
   const withAnswer = items.filter((item) => item.answer !== undefined);
   const exact = withAnswer.filter(
     (item) =>
-      String(records.get(item.id)?.answer?.final_answer ?? "").trim().toLowerCase() ===
-      String(item.answer).trim().toLowerCase(),
+      String(records.get(item.id)?.answer?.final_answer ?? "")
+        .trim()
+        .toLowerCase() === String(item.answer).trim().toLowerCase(),
   ).length;
   const rows = state.rows
     .map(
@@ -73,7 +86,9 @@ export function summaryMarkdown(state: BatchRunState, items: BatchItem[], record
     )
     .join("\n");
   const rejected = state.rows.flatMap((row) =>
-    row.rejected.map((entry) => `- batch ${row.batch}: ${entry.members.join(" + ")} (${entry.stage}): ${entry.reason}`),
+    row.rejected.map(
+      (entry) => `- batch ${row.batch}: ${entry.members.join(" + ")} (${entry.stage}): ${entry.reason}`,
+    ),
   );
   const wall = state.rows.reduce((sum, row) => sum + row.wallMs, 0);
   return `# Batch run ${state.runId}

@@ -122,7 +122,13 @@ export async function runBatch(ports: BatchPorts, options: RunBatchOptions): Pro
   const report = (batch: number, phase: BatchProgress["phase"]) => {
     const elapsed = ports.now() - started;
     const left = options.items.length - done;
-    const progress: BatchProgress = { batch, batches: chunks.length, done, total: options.items.length, phase };
+    const progress: BatchProgress = {
+      batch,
+      batches: chunks.length,
+      done,
+      total: options.items.length,
+      phase,
+    };
     if (doneThisRun > 0) progress.etaMs = Math.round((elapsed / doneThisRun) * left);
     options.onProgress?.(progress);
   };
@@ -160,7 +166,9 @@ export async function runBatch(ports: BatchPorts, options: RunBatchOptions): Pro
         report(batch, "tasks");
       }
     };
-    await Promise.all(Array.from({ length: Math.max(1, Math.min(options.concurrency, chunk.length)) }, worker));
+    await Promise.all(
+      Array.from({ length: Math.max(1, Math.min(options.concurrency, chunk.length)) }, worker),
+    );
     report(batch, "barrier");
     const barrier = await ports.barrier(`${options.runId}.b${batch}`);
     const endSnapshot = await ports.currentSnapshot();
@@ -169,7 +177,9 @@ export async function runBatch(ports: BatchPorts, options: RunBatchOptions): Pro
       (sum, info) =>
         sum +
         (info.changeCount <= info.changes.length
-          ? info.changes.filter((change) => change.op === "add" || change.op === "replace" || change.op === "merge").length
+          ? info.changes.filter(
+              (change) => change.op === "add" || change.op === "replace" || change.op === "merge",
+            ).length
           : info.changeCount),
       0,
     );

@@ -19,7 +19,11 @@ export { BATCHES_BUCKET };
  * before any task starts), then runs it batch by batch against the running stack's NATS, showing a
  * progress bar with an ETA (plain lines when stdout is not a terminal), and writes the outputs.
  */
-export async function runBatchCommand(file: string, values: Record<string, unknown>, io: CliIo): Promise<number> {
+export async function runBatchCommand(
+  file: string,
+  values: Record<string, unknown>,
+  io: CliIo,
+): Promise<number> {
   const batchSize = numberOption(values, "batch-size", { integer: true }) ?? 16;
   const concurrency = numberOption(values, "concurrency", { integer: true });
   for (const value of [batchSize, concurrency]) {
@@ -51,7 +55,12 @@ export async function runBatchCommand(file: string, values: Record<string, unkno
   const logger = createLogger({ service: "insitu-cli", level: "warn", write: (line) => io.err(`${line}\n`) });
   let bus: Awaited<ReturnType<typeof connectBus>>;
   try {
-    bus = await connectBus({ url: targets.natsUrl, prefix: targets.prefix, name: "insitu-cli-batch", logger });
+    bus = await connectBus({
+      url: targets.natsUrl,
+      prefix: targets.prefix,
+      name: "insitu-cli-batch",
+      logger,
+    });
   } catch (error) {
     io.err(`Cannot reach NATS at ${targets.natsUrl} — is the stack running? (${(error as Error).message})\n`);
     return ExitCode.unreachable;
@@ -78,7 +87,14 @@ export async function runBatchCommand(file: string, values: Record<string, unkno
     });
     if (tty) io.out("\n");
     const written = await writeBatchOutputs(out, result.state, items, result.records);
-    if (values.json === true) io.out(`${JSON.stringify(result.state.rows.map(({ barrier: _b, ...row }) => row), null, 2)}\n`);
+    if (values.json === true)
+      io.out(
+        `${JSON.stringify(
+          result.state.rows.map(({ barrier: _b, ...row }) => row),
+          null,
+          2,
+        )}\n`,
+      );
     else io.out(`Wrote ${written.predictions}, ${written.batches} and ${written.summary}\n`);
     const failed = [...result.records.values()].filter((record) => record.status !== "succeeded").length;
     return failed > 0 ? ExitCode.taskFailed : ExitCode.ok;
