@@ -76,7 +76,7 @@ export function scenarioQuestions(): ScenarioQuestion[] {
   const reverse = REVERSE_WORDS.map(
     (word, index): ScenarioQuestion => ({
       id: `r${index + 1}`,
-      question: `What is the word '${word}' written backwards?`,
+      question: `What is the reversed text of the word '${word}'?`,
       key: `'${word}'`,
       family: "reverse",
       tool: "reverse_text",
