@@ -179,6 +179,43 @@ export const COMMANDS: readonly CommandSpec[] = [
       json: { type: "boolean", description: "Print the entries as JSON." },
     },
   },
+  {
+    name: "batch",
+    summary: "Run a JSONL file of questions in batches; the evolver absorbs each batch's tools at its end.",
+    usage:
+      "insitu batch questions.jsonl [--batch-size 16] [--concurrency N] [--warm-start zero|current|SNAPSHOT|DIR] [--out DIR] [--share-within-batch]",
+    positionals: { min: 1, max: 1 },
+    options: {
+      ...common,
+      ...natsTarget,
+      "batch-size": { type: "string", valueName: "B", description: "Questions per batch (default 16)." },
+      concurrency: {
+        type: "string",
+        valueName: "N",
+        description: "Tasks running at once within a batch (default: the batch size).",
+      },
+      "warm-start": {
+        type: "string",
+        valueName: "FROM",
+        description:
+          "Library to start from: zero (empty, default), current, a snapshot number, or a folder from `insitu library export`.",
+      },
+      out: {
+        type: "string",
+        valueName: "DIR",
+        description: "Where predictions.jsonl, batches.jsonl and summary.md go (default batch-<run id>).",
+      },
+      "share-within-batch": {
+        type: "boolean",
+        description:
+          "Admit each task's tools at its end, so later tasks of the same batch see them (default: at the barrier).",
+      },
+      json: { type: "boolean", description: "Print the final batch rows as JSON." },
+    },
+    details:
+      'Each line: {"id": …, "question": "…", "answer"?: …, "attachments"?: …}; other fields are echoed.\n' +
+      "Re-running the same command resumes the run: finished answers are kept and no question runs twice.",
+  },
 ];
 
 export type ParsedCommandLine =

@@ -2,6 +2,7 @@ import { readFileSync } from "node:fs";
 import { isInsituError } from "@insitu/errors";
 import { helpText, parseCommandLine } from "./args.js";
 import { runAsk } from "./commands/ask.js";
+import { runBatchCommand } from "./commands/batch.js";
 import { runDemo } from "./commands/demo.js";
 import { runDeadLetters } from "./commands/dlq.js";
 import { runQuarantine } from "./commands/quarantine.js";
@@ -51,6 +52,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runDeadLetters(parsed.positionals, parsed.values, io);
       case "quarantine":
         return await runQuarantine(parsed.positionals, parsed.values, io);
+      case "batch":
+        return await runBatchCommand(parsed.positionals[0] ?? "", parsed.values, io);
       default:
         io.err(`insitu: command ${parsed.command} is not implemented\n`);
         return ExitCode.usage;

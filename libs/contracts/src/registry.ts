@@ -107,6 +107,8 @@ export const VersionSummarySchema = z
     /** 1-based position among the versions of this name, in registration order. */
     ordinal: z.number().int().min(1),
     usage: UsageStatsSchema,
+    /** The merged version that took this one's place (the evolver's `merge`), when one did. */
+    mergedInto: ContentHash.optional(),
   })
   .strict();
 export type VersionSummary = z.infer<typeof VersionSummarySchema>;
@@ -133,19 +135,36 @@ export const LibraryChangeSchema = z.discriminatedUnion("op", [
   z.object({ op: z.literal("replace"), hash: ContentHash, expected: ContentHash.optional() }).strict(),
   /** Removes a name from the library; its versions become `deprecated`. */
   z.object({ op: z.literal("deprecate"), name: ToolName, reason: z.string().max(2000).optional() }).strict(),
+  /**
+   * Puts a merged version (its `parents` are the members) in the library under its own name and
+   * makes every member name that differs an alias of it: the member names leave the tool set and
+   * `get` by such a name answers the merged version, so saved plans and callers keep working.
+   */
+  z
+    .object({
+      op: z.literal("merge"),
+      hash: ContentHash,
+      members: z.array(ContentHash).min(1).max(50),
+      reason: z.string().max(2000).optional(),
+    })
+    .strict(),
 ]);
 export type LibraryChange = z.infer<typeof LibraryChangeSchema>;
 
 /** What one snapshot changed, as recorded (resolved names and previous hashes). */
 export const AppliedChangeSchema = z
   .object({
-    op: z.enum(["add", "replace", "deprecate", "restore"]),
+    op: z.enum(["add", "replace", "deprecate", "restore", "merge", "alias"]),
     name: ToolName,
     /** New version (absent for deprecate). */
     hash: ContentHash.optional(),
     /** Version it displaced (absent for add). */
     previous: ContentHash.optional(),
     reason: z.string().max(2000).optional(),
+    /** For `merge`: the member versions merged into `hash`. */
+    members: z.array(ContentHash).max(50).optional(),
+    /** For `alias`: the name `name` now resolves to. */
+    target: ToolName.optional(),
   })
   .strict();
 export type AppliedChange = z.infer<typeof AppliedChangeSchema>;

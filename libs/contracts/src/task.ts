@@ -74,6 +74,12 @@ export type ResolvedTaskBudgets = z.infer<typeof ResolvedTaskBudgetsSchema>;
 export const TaskOptionsSchema = z
   .object({
     budgets: TaskBudgetsSchema.optional(),
+    /**
+     * When this task's new tools join the library: `now` (default) as the task ends, or
+     * `at-barrier` (batch runs, as in the original): they are offered and the evolver admits them
+     * at the batch's barrier, so the batch's other tasks see only the library of the batch start.
+     */
+    admit: z.enum(["now", "at-barrier"]).optional(),
   })
   .strict();
 export type TaskOptions = z.infer<typeof TaskOptionsSchema>;

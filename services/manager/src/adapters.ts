@@ -105,7 +105,7 @@ export function busEffects(bus: Bus): EffectPort {
         case "finish-task":
           await bus.request(
             RegistryFinishTask,
-            { taskId: effect.taskId, mode: "absorb" },
+            { taskId: effect.taskId, mode: effect.mode ?? "absorb" },
             { taskId: effect.taskId },
           );
           return;

@@ -545,7 +545,12 @@ function finalize(state: ManagerState, status: TaskStatus, now: Date, error?: Ta
   record.finishedAt = now.toISOString();
   if (error) record.error = error;
   record.toolsKept = state.succeededTools.map((ref) => ref.name);
-  state.outbox.push({ type: "finish-task", taskId: record.taskId, keep: [...state.succeededTools] });
+  state.outbox.push({
+    type: "finish-task",
+    taskId: record.taskId,
+    keep: [...state.succeededTools],
+    ...(state.admitAtBarrier ? { mode: "offer" as const } : {}),
+  });
   const end: TaskEvent = {
     kind: "task-end",
     taskId: record.taskId,

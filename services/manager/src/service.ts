@@ -52,7 +52,13 @@ export function createManager(deps: ManagerDeps) {
   async function submit(request: Payload<typeof TaskSubmit>): Promise<Reply<typeof TaskSubmit>> {
     const taskId = request.taskId ?? `t-${randomUUID()}`;
     const budgets = { ...deps.defaults, ...stripUndefined(request.options?.budgets ?? {}) };
-    const state = newTaskState({ taskId, question: request.question, budgets, now: deps.now() });
+    const state = newTaskState({
+      taskId,
+      question: request.question,
+      budgets,
+      now: deps.now(),
+      ...(request.options?.admit ? { admit: request.options.admit } : {}),
+    });
     try {
       await deps.store.create(state);
     } catch (error) {

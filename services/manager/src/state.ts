@@ -31,7 +31,7 @@ export type Effect =
   | { type: "execute"; payload: Payload<typeof ExecutorRunWork> }
   | { type: "integrate"; payload: Payload<typeof IntegratorRunWork> }
   | { type: "event"; event: TaskEvent }
-  | { type: "finish-task"; taskId: string; keep: ToolRef[] };
+  | { type: "finish-task"; taskId: string; keep: ToolRef[]; mode?: "absorb" | "offer" };
 
 /**
  * What the manager keeps per task (KV bucket `tasks`, key = task id). `record` is the public view
@@ -54,6 +54,8 @@ export interface ManagerState {
   exhausted?: TaskError;
   /** Latest version of each tool that succeeded at least once in this task. */
   succeededTools: ToolRef[];
+  /** The task's tools are offered for the batch barrier instead of joining the library at its end. */
+  admitAtBarrier?: boolean;
 }
 
 export function emptyUsage(): TaskUsage {
@@ -76,6 +78,7 @@ export function newTaskState(input: {
   question: string;
   budgets: ResolvedTaskBudgets;
   now: Date;
+  admit?: "now" | "at-barrier";
 }): ManagerState {
   const time = input.now.toISOString();
   return {
@@ -92,6 +95,7 @@ export function newTaskState(input: {
       usage: emptyUsage(),
       rounds: [],
     },
+    ...(input.admit === "at-barrier" ? { admitAtBarrier: true } : {}),
     appliedSteps: [],
     outbox: [],
     capabilityRequests: [],

@@ -83,6 +83,8 @@ export interface SnapshotDocument {
 export interface SnapshotBody {
   tools: Record<string, string>;
   changes: AppliedChange[];
+  /** Names that resolve to another tool's name (members of a merge → the merged tool). */
+  aliases?: Record<string, string>;
 }
 
 export interface StatsDocument {

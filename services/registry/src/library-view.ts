@@ -42,6 +42,10 @@ export class LibraryView {
   readonly everInLibrary = new Set<string>();
   current: SnapshotDocument | undefined;
   currentTools = new Map<string, string>();
+  /** Member name → merged name, in the current snapshot. */
+  currentAliases = new Map<string, string>();
+  /** Member version → the merged version that took its place (from `merge` changes). */
+  readonly mergedInto = new Map<string, string>();
   readonly search: SearchIndex;
 
   private readonly revisions = new Map<string, number>();
@@ -206,18 +210,25 @@ export class LibraryView {
     const previous = this.currentTools;
     this.current = document;
     this.currentTools = new Map(Object.entries(body.tools));
+    this.currentAliases = new Map(Object.entries(body.aliases ?? {}));
     for (const hash of previous.values()) this.search.refresh(hash);
     for (const hash of this.currentTools.values()) this.search.refresh(hash);
   }
 
   private async noteLibraryMembers(document: SnapshotDocument, loaded?: SnapshotBody): Promise<void> {
     const { info } = document;
+    const note = (change: SnapshotBody["changes"][number]) => {
+      if (change.hash) this.everInLibrary.add(change.hash);
+      if (change.op === "merge" && change.hash) {
+        for (const member of change.members ?? []) this.mergedInto.set(member, change.hash);
+      }
+    };
     if (info.changeCount <= info.changes.length) {
-      for (const change of info.changes) if (change.hash) this.everInLibrary.add(change.hash);
+      for (const change of info.changes) note(change);
       return;
     }
     const body = loaded ?? (await this.body(document.body));
-    for (const change of body.changes) if (change.hash) this.everInLibrary.add(change.hash);
+    for (const change of body.changes) note(change);
   }
 
   /** A snapshot's full body (tool set and changes), cached: bodies are immutable. */
@@ -241,7 +252,7 @@ export class LibraryView {
   status(hash: string): VersionStatus {
     const meta = this.versions.get(hash);
     if (meta && this.currentTools.get(meta.name) === hash) return "library";
-    if (this.everInLibrary.has(hash)) return "deprecated";
+    if (this.everInLibrary.has(hash) || this.mergedInto.has(hash)) return "deprecated";
     const pool = meta?.createdByTask ? this.pools.get(meta.createdByTask) : undefined;
     if (pool?.state === "finished") return pool.offered?.includes(hash) ? "offered" : "dropped";
     return "task-private";
@@ -306,6 +317,8 @@ export class LibraryView {
       usage: this.usage([hash]),
     };
     if (meta.createdByTask) summary.createdByTask = meta.createdByTask;
+    const mergedInto = this.mergedInto.get(hash);
+    if (mergedInto) summary.mergedInto = mergedInto;
     return summary;
   }
 }

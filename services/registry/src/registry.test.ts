@@ -193,6 +193,70 @@ describe("registry on the in-memory bus", () => {
     );
   });
 
+  it("a merge puts the merged version in, makes member names aliases of it, and records merged-into", async () => {
+    const words = await bus.request(RegistryRegister, registerRequest("m1", "count_words", "Counts words."));
+    const tokens = await bus.request(
+      RegistryRegister,
+      registerRequest("m2", "count_tokens", "Counts whitespace-separated tokens."),
+    );
+    await bus.request(RegistryRecordUsage, { calls: [usage("m1", words.hash), usage("m2", tokens.hash)] });
+    await bus.request(RegistryFinishTask, { taskId: "m1" });
+    const before = await bus.request(RegistryFinishTask, { taskId: "m2" });
+    const base = before.snapshot?.number ?? 0;
+    // Not a parent of the merged version: refused, nothing committed.
+    const stranger = await bus.request(
+      RegistryRegister,
+      registerRequest("evolve-x", "count_text_units", "Counts words in a text.", { variant: "no parents" }),
+    );
+    expect(
+      (
+        await rejection(
+          bus.request(RegistryAbsorb, {
+            expectedSnapshot: base,
+            reason: "bad merge",
+            changes: [{ op: "merge", hash: stranger.hash, members: [words.hash] }],
+          }),
+        )
+      ).code,
+    ).toBe("INVALID_LIBRARY_CHANGE");
+    const merged = await bus.request(RegistryRegister, {
+      ...registerRequest("evolve-x", "count_text_units", "Counts words or tokens in a text.", {
+        parents: [words.hash, tokens.hash],
+      }),
+      origin: "merged",
+    });
+    const snapshot = await bus.request(RegistryAbsorb, {
+      expectedSnapshot: base,
+      reason: "evolver barrier x",
+      changes: [{ op: "merge", hash: merged.hash, members: [words.hash, tokens.hash] }],
+    });
+    expect(snapshot.size).toBe(1);
+    expect(snapshot.changes.map((change) => [change.op, change.name])).toEqual([
+      ["merge", "count_text_units"],
+      ["alias", "count_words"],
+      ["alias", "count_tokens"],
+    ]);
+    // Old names answer the merged tool; the library lists only the merged one.
+    expect((await bus.request(RegistryGet, { by: "name", name: "count_words" })).hash).toBe(merged.hash);
+    expect((await bus.request(RegistryGet, { by: "name", name: "count_tokens" })).hash).toBe(merged.hash);
+    expect((await bus.request(RegistryList, {})).tools.map((tool) => tool.name)).toEqual([
+      "count_text_units",
+    ]);
+    const member = await bus.request(RegistryGet, { by: "hash", hash: words.hash });
+    expect(member).toMatchObject({ status: "deprecated", mergedInto: merged.hash });
+    // The alias survives later commits and a rollback to before the merge removes it.
+    const later = await bus.request(RegistryRegister, registerRequest("m3", "parse_csv", "Parses CSV."));
+    await bus.request(RegistryRecordUsage, { calls: [usage("m3", later.hash)] });
+    const third = await bus.request(RegistryFinishTask, { taskId: "m3" });
+    expect((await bus.request(RegistryGet, { by: "name", name: "count_words" })).hash).toBe(merged.hash);
+    await bus.request(RegistryRollback, {
+      to: base,
+      expectedSnapshot: third.snapshot?.number ?? 0,
+      reason: "undo",
+    });
+    expect((await bus.request(RegistryGet, { by: "name", name: "count_words" })).hash).toBe(words.hash);
+  });
+
   it("commits absorbs with compare-and-set, diffs, and rolls back as a new snapshot", async () => {
     const a = await bus.request(
       RegistryRegister,

@@ -219,19 +219,23 @@ export class Registry {
       kind: "absorb",
       reason: request.reason,
       ...(request.taskId === undefined ? {} : { taskId: request.taskId }),
-      change: (tools) => this.applyChanges(tools, request.changes),
+      change: (tools, aliases) => this.applyChanges(tools, request.changes, aliases),
     });
   }
 
   async rollback(request: Request<typeof RegistryRollback>): Promise<Response<typeof RegistryRollback>> {
     const target = await this.snapshotDocument(request.to);
-    const targetTools = (await this.view.body(target.body)).tools;
+    const targetBody = await this.view.body(target.body);
+    const targetTools = targetBody.tools;
+    const targetAliases = targetBody.aliases ?? {};
     return this.commit({
       expected: request.expectedSnapshot,
       kind: "rollback",
       reason: request.reason,
       rollbackTo: request.to,
-      change: async (tools) => {
+      change: async (tools, aliases) => {
+        aliases.clear();
+        for (const [alias, target] of Object.entries(targetAliases)) aliases.set(alias, target);
         const changes: AppliedChange[] = [];
         for (const [name, hash] of tools) {
           if (!(name in targetTools))
@@ -262,7 +266,8 @@ export class Registry {
     reason: string;
     taskId?: string;
     rollbackTo?: number;
-    change: (tools: Map<string, string>) => Promise<AppliedChange[]>;
+    /** Edits the tool set (and the alias map, name → name) in place; returns what it changed. */
+    change: (tools: Map<string, string>, aliases: Map<string, string>) => Promise<AppliedChange[]>;
   }): Promise<SnapshotInfo> {
     for (let attempt = 0; ; attempt++) {
       const current = await this.readCurrent();
@@ -270,10 +275,16 @@ export class Registry {
       if (plan.expected !== undefined && plan.expected !== number) {
         throw snapshotConflict(plan.expected, number);
       }
-      const tools = new Map(Object.entries((await this.view.body(current.value.body)).tools));
-      const changes = await plan.change(tools);
+      const currentBody = await this.view.body(current.value.body);
+      const tools = new Map(Object.entries(currentBody.tools));
+      const aliases = new Map(Object.entries(currentBody.aliases ?? {}));
+      const changes = await plan.change(tools, aliases);
       const sorted = Object.fromEntries([...tools].sort(([left], [right]) => (left < right ? -1 : 1)));
       const body: SnapshotBody = { tools: sorted, changes };
+      // A name in the tool set is itself, never an alias (a later add under a merged name wins).
+      for (const name of tools.keys()) aliases.delete(name);
+      if (aliases.size > 0)
+        body.aliases = Object.fromEntries([...aliases].sort(([left], [right]) => (left < right ? -1 : 1)));
       const bodyName = `snapshot-${number + 1}-${randomUUID()}`;
       await this.blobs.put(bodyName, encoder.encode(JSON.stringify(body)));
       const info: SnapshotInfo = {
@@ -309,7 +320,11 @@ export class Registry {
     }
   }
 
-  private async applyChanges(tools: Map<string, string>, changes: LibraryChange[]): Promise<AppliedChange[]> {
+  private async applyChanges(
+    tools: Map<string, string>,
+    changes: LibraryChange[],
+    aliases: Map<string, string> = new Map(),
+  ): Promise<AppliedChange[]> {
     const applied: AppliedChange[] = [];
     for (const [index, change] of changes.entries()) {
       const invalid = (message: string): InsituError =>
@@ -330,6 +345,10 @@ export class Registry {
       const meta = await this.versionMeta(change.hash);
       if (!meta) throw invalid(`version ${change.hash} is not registered`);
       const previous = tools.get(meta.name);
+      if (change.op === "merge") {
+        applied.push(...(await this.applyMerge(tools, aliases, change, meta.name, invalid)));
+        continue;
+      }
       if (change.op === "add") {
         if (previous) throw invalid(`the library already has ${meta.name} (${previous}); use replace`);
         tools.set(meta.name, change.hash);
@@ -342,6 +361,53 @@ export class Registry {
         tools.set(meta.name, change.hash);
         applied.push({ op: "replace", name: meta.name, hash: change.hash, previous });
       }
+    }
+    return applied;
+  }
+
+  /**
+   * One `merge` change: the merged version takes its own name; each member name that differs
+   * leaves the tool set and becomes an alias of the merged name (aliases that pointed at a member
+   * name follow it). A member must be the library's version of its name or a version outside the
+   * library (offered), never a stale one the caller did not review.
+   */
+  private async applyMerge(
+    tools: Map<string, string>,
+    aliases: Map<string, string>,
+    change: Extract<LibraryChange, { op: "merge" }>,
+    mergedName: string,
+    invalid: (message: string) => InsituError,
+  ): Promise<AppliedChange[]> {
+    const applied: AppliedChange[] = [];
+    const mergedMeta = await this.versionMeta(change.hash);
+    for (const member of change.members) {
+      if (!mergedMeta?.parents.includes(member)) {
+        throw invalid(`member ${member} is not a parent of the merged version ${change.hash}`);
+      }
+    }
+    const previous = tools.get(mergedName);
+    tools.set(mergedName, change.hash);
+    const entry: AppliedChange = {
+      op: "merge",
+      name: mergedName,
+      hash: change.hash,
+      members: change.members,
+    };
+    if (previous) entry.previous = previous;
+    if (change.reason) entry.reason = change.reason;
+    applied.push(entry);
+    for (const member of change.members) {
+      const memberMeta = await this.versionMeta(member);
+      if (!memberMeta) throw invalid(`member version ${member} is not registered`);
+      const name = memberMeta.name;
+      if (name === mergedName) continue;
+      const held = tools.get(name);
+      tools.delete(name);
+      aliases.set(name, mergedName);
+      for (const [alias, target] of aliases) if (target === name) aliases.set(alias, mergedName);
+      const aliasEntry: AppliedChange = { op: "alias", name, target: mergedName };
+      if (held) aliasEntry.previous = held;
+      applied.push(aliasEntry);
     }
     return applied;
   }
@@ -400,6 +466,13 @@ export class Registry {
     return { number: snapshot, tools: new Map(Object.entries((await this.view.body(document.body)).tools)) };
   }
 
+  /** The alias map (member name → merged name) of a snapshot. */
+  async aliasesAt(snapshot: number): Promise<Map<string, string>> {
+    if (snapshot === this.view.snapshotNumber) return this.view.currentAliases;
+    const document = await this.snapshotDocument(snapshot);
+    return new Map(Object.entries((await this.view.body(document.body)).aliases ?? {}));
+  }
+
   // ---------------------------------------------------------------- reads
 
   async get(request: Request<typeof RegistryGet>): Promise<Response<typeof RegistryGet>> {
@@ -409,7 +482,13 @@ export class Registry {
     else if (request.by === "ordinal") hash = this.view.byName.get(request.name)?.[request.ordinal - 1];
     else {
       if (request.taskId) hash = await this.freshPoolVersion(request.taskId, request.name);
-      hash ??= (await this.toolsAt(request.snapshot)).tools.get(request.name);
+      const at = await this.toolsAt(request.snapshot);
+      hash ??= at.tools.get(request.name);
+      // A merged member's name resolves to the merged tool.
+      if (hash === undefined) {
+        const target = (await this.aliasesAt(at.number)).get(request.name);
+        if (target) hash = at.tools.get(target);
+      }
     }
     const record = hash ? await this.record(hash) : undefined;
     if (!record) throw notFound(`tool ${JSON.stringify(request)}`, { request: request as never });

@@ -4,3 +4,5 @@ export { DraftSchema, developTool, renderBuildPrompt, renderRepairPrompt, replay
 export type { BuildEvidence, DevelopResult } from "./develop.js";
 export { composeModule, stripManifest } from "./compose.js";
 export { ToolDeveloperConfigSchema } from "./config.js";
+export { sandboxPorts } from "./adapters.js";
+export { vettedLibraries } from "./libraries.js";

@@ -1,0 +1,24 @@
+import { z } from "zod";
+
+/** Evolver settings (on top of the runtime's NATS_URL, NATS_PREFIX, HTTP_PORT …). */
+export const EvolverConfigSchema = z.object({
+  /** Barriers run at once by this process (1: barriers are serial by nature). */
+  EVOLVER_CONCURRENCY: z.coerce.number().int().min(1).default(1),
+  /**
+   * For online use without batches: run a barrier every this many ms (0 = only when asked, e.g. by
+   * `insitu batch` at each batch's end).
+   */
+  EVOLVE_INTERVAL_MS: z.coerce.number().int().min(0).default(0),
+  /** Write → check → test attempts per merged tool (the tool developer's setting). */
+  BUILD_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
+  /** Deadline of one sandbox request. */
+  SANDBOX_TIMEOUT_MS: z.coerce.number().int().min(1000).default(180_000),
+  /** Work-queue ack deadline; the evolver heartbeats while a barrier runs. */
+  WORK_ACK_WAIT_MS: z.coerce.number().int().min(500).default(60_000),
+  WORK_MAX_DELIVER: z.coerce.number().int().min(2).default(5),
+  /** Import specifiers tools may use (comma-separated), shown to the model. */
+  TOOL_LIBRARIES: z.string().default(""),
+  /** Path of a scenario file: the role's model is then the FAKE scripted model (tests, `insitu demo`). */
+  INSITU_SCRIPT: z.string().optional(),
+});
+export type EvolverConfig = z.infer<typeof EvolverConfigSchema>;

@@ -1,0 +1,57 @@
+import { EVOLVER_BUCKET, EvolverWork } from "@insitu/contracts";
+import { consumeRoleWork, modelForRole } from "@insitu/roles";
+import { runService } from "@insitu/runtime";
+import { vettedLibraries } from "@insitu/tool-developer";
+import { busPorts } from "./adapters.js";
+import { EvolverConfigSchema } from "./config.js";
+import { createEvolver } from "./service.js";
+
+await runService({
+  name: "evolver",
+  config: EvolverConfigSchema,
+  async start({ config, bus, logger }) {
+    const role = modelForRole("evolver", config.INSITU_SCRIPT);
+    const state = await bus.kv(EVOLVER_BUCKET);
+    const ports = await busPorts({
+      bus,
+      role,
+      state,
+      libraries: vettedLibraries(config.TOOL_LIBRARIES),
+      buildAttempts: config.BUILD_ATTEMPTS,
+      sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
+      logger,
+    });
+    const evolver = createEvolver({ bus, state, ports, logger });
+    const consumer = await consumeRoleWork(
+      bus,
+      EvolverWork,
+      async (work, hooks) => {
+        await evolver.handleBarrier(work.barrierId, hooks);
+      },
+      {
+        ackWaitMs: config.WORK_ACK_WAIT_MS,
+        maxDeliver: config.WORK_MAX_DELIVER,
+        concurrency: config.EVOLVER_CONCURRENCY,
+      },
+    );
+    // Online use without batches: a barrier on a schedule. The id is the interval's start, so
+    // replicas enqueuing the same slot run it once (JetStream drops the duplicate message id).
+    let timer: NodeJS.Timeout | undefined;
+    if (config.EVOLVE_INTERVAL_MS > 0) {
+      timer = setInterval(() => {
+        const slot = Math.floor(Date.now() / config.EVOLVE_INTERVAL_MS) * config.EVOLVE_INTERVAL_MS;
+        const barrierId = `scheduled-${slot}`;
+        bus
+          .enqueue(EvolverWork, { barrierId, reason: "schedule" }, { id: `evolver:${barrierId}` })
+          .catch((error: unknown) => logger.warn("could not enqueue the scheduled barrier", { error }));
+      }, config.EVOLVE_INTERVAL_MS);
+      timer.unref();
+    }
+    return {
+      async stop() {
+        clearInterval(timer);
+        await consumer.stop();
+      },
+    };
+  },
+});
