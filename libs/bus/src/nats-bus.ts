@@ -51,6 +51,7 @@ import type {
   KvOptions,
   MessageContext,
   ObjectBucket,
+  ObjectBucketOptions,
   PublishOptions,
   RequestOptions,
   ServedService,
@@ -658,6 +659,7 @@ class NatsBus implements Bus {
     const kv = await new Kvm(this.connection).create(this.naming.bucket(bucket), {
       history: options.history ?? 1,
       storage: StorageType.File,
+      ...(options.ttlMs ? { ttl: options.ttlMs } : {}),
     });
     const limits = this.limits;
     const logger = this.logger;
@@ -707,9 +709,10 @@ class NatsBus implements Bus {
     };
   }
 
-  async objects(bucket: string): Promise<ObjectBucket> {
+  async objects(bucket: string, options: ObjectBucketOptions = {}): Promise<ObjectBucket> {
     const store = await new Objm(this.connection).create(this.naming.bucket(bucket), {
       storage: StorageType.File,
+      ...(options.ttlMs ? { ttl: nanos(options.ttlMs) } : {}),
     });
     return objectBucket(store);
   }

@@ -22,4 +22,5 @@ export * from "./system.js";
 export * from "./sandbox.js";
 export * from "./registry.js";
 export * from "./task.js";
+export * from "./files.js";
 export { contractsJsonSchema } from "./json-schema.js";
