@@ -18,3 +18,4 @@ export {
 export type { NewWorkspaceFile, WorkspaceEntry, WorkspaceIO } from "./store.js";
 export { copyWorkspaceIn, copyWorkspaceOut } from "./sync.js";
 export type { CopyOutLimits } from "./sync.js";
+export { attachmentList, formatSize } from "./describe.js";

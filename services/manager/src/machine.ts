@@ -156,6 +156,7 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
     failureReport: state.failureReport,
     capabilityRequests: state.capabilityRequests,
     findings: state.findings,
+    ...(record.attachments ? { attachments: record.attachments } : {}),
   });
   chargeModel(state, usage, deps);
   const chosen: ToolRef[] = [];
@@ -222,6 +223,7 @@ function dispatchExecute(state: ManagerState, deps: MachineDeps): void {
       round: current.round,
       step: stepOf(current.round, "execute"),
       question: state.record.question,
+      ...(state.record.attachments ? { attachments: state.record.attachments } : {}),
       tools,
       guidance: current.guidance,
       failureReport: state.failureReport,

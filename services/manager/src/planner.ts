@@ -1,5 +1,6 @@
 import { ToolRequestSchema } from "@insitu/contracts";
-import type { ToolRequest } from "@insitu/contracts";
+import type { AttachmentRef, ToolRequest } from "@insitu/contracts";
+import { attachmentList } from "@insitu/files";
 import { type LanguageModel, type Usage, generateObject } from "@insitu/llm";
 import { z } from "zod";
 import { responseSchemaFor } from "@insitu/roles";
@@ -28,6 +29,8 @@ export interface PlanInput {
   capabilityRequests: string[];
   findings?: string;
   taskId: string;
+  /** The question's files (name, type, size), shown with the question. */
+  attachments?: AttachmentRef[];
 }
 
 export interface Plan {
@@ -172,8 +175,9 @@ export function formatCandidates(candidates: ToolCandidate[]): string {
 }
 
 export function renderPlanPrompt(input: PlanInput): string {
+  const attached = attachmentList(input.attachments);
   return renderPrompt("plan", {
-    question: input.question,
+    question: attached ? `${input.question}\n\n${attached}` : input.question,
     round: input.round,
     maxRounds: input.maxRounds,
     candidateCount: input.candidates.length,

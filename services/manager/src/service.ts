@@ -47,7 +47,13 @@ export function createManager(deps: ManagerDeps) {
   async function submit(request: Payload<typeof TaskSubmit>): Promise<Reply<typeof TaskSubmit>> {
     const taskId = request.taskId ?? `t-${randomUUID()}`;
     const budgets = { ...deps.defaults, ...stripUndefined(request.options?.budgets ?? {}) };
-    const state = newTaskState({ taskId, question: request.question, budgets, now: deps.now() });
+    const state = newTaskState({
+      taskId,
+      question: request.question,
+      budgets,
+      now: deps.now(),
+      attachments: request.attachments,
+    });
     try {
       await deps.store.create(state);
     } catch (error) {

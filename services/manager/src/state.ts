@@ -76,6 +76,7 @@ export function newTaskState(input: {
   question: string;
   budgets: ResolvedTaskBudgets;
   now: Date;
+  attachments?: TaskRecord["attachments"];
 }): ManagerState {
   const time = input.now.toISOString();
   return {
@@ -91,6 +92,7 @@ export function newTaskState(input: {
       toolsCreated: [],
       usage: emptyUsage(),
       rounds: [],
+      ...(input.attachments && input.attachments.length > 0 ? { attachments: input.attachments } : {}),
     },
     appliedSteps: [],
     outbox: [],
