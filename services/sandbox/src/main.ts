@@ -34,7 +34,10 @@ const running = await runService({
       vetted: vettedSpecifiers(sandbox.environment),
     });
     const sandboxMetrics = registerSandboxMetrics(metrics, sandbox);
-    const checker = new Checker(sandbox, { allowedSpecifiers: vettedSpecifiers(sandbox.environment) });
+    const checker = new Checker(sandbox, {
+      allowedSpecifiers: vettedSpecifiers(sandbox.environment),
+      timeoutMs: config.SANDBOX_CHECK_TIMEOUT_MS,
+    });
     const handlers = createHandlers(sandbox, checker);
     const served = await bus.serve({
       name: "sandbox",
