@@ -11,7 +11,6 @@ import {
   type StandInReply,
   type StandInRequest,
   type StandInServer,
-  estimateTokens,
   hashingVector,
   startStandInServer,
 } from "@insitu/llm/testing";
@@ -92,10 +91,14 @@ const TOOLS = {
   download_file: {
     request: {
       name: "download_file",
-      description: "Downloads a file from a URL into the task workspace and returns its workspace path and size.",
+      description:
+        "Downloads a file from a URL into the task workspace and returns its workspace path and size.",
       input_schema: {
         type: "object",
-        properties: { url: stringSchema("The file's URL."), path: stringSchema("Workspace path to save to.") },
+        properties: {
+          url: stringSchema("The file's URL."),
+          path: stringSchema("Workspace path to save to."),
+        },
         required: ["url"],
       },
       output_schema: {
@@ -124,7 +127,10 @@ const TOOLS = {
       description: "Sums the numbers of one column of a CSV file in the task workspace.",
       input_schema: {
         type: "object",
-        properties: { path: stringSchema("Workspace path of the CSV."), column: stringSchema("Column name.") },
+        properties: {
+          path: stringSchema("Workspace path of the CSV."),
+          column: stringSchema("Column name."),
+        },
         required: ["path", "column"],
       },
       output_schema: {
@@ -144,7 +150,11 @@ const TOOLS = {
         input: { path: "missing.csv", column: "n" },
         expect: { checks: [{ path: "error", op: "contains", value: "cannot read" }] },
       },
-      { name: "a missing column is invalid input", input: { path: "a.csv" }, expect: { outcome: "INVALID_INPUT" } },
+      {
+        name: "a missing column is invalid input",
+        input: { path: "a.csv" },
+        expect: { outcome: "INVALID_INPUT" },
+      },
     ],
     network: false,
   },
@@ -178,7 +188,8 @@ function plan(question: string) {
   if (question.includes("towns.csv"))
     return {
       required_tool_names: [],
-      tool_usage_guidance: "1. download_file the CSV. 2. sum_csv_column on the saved path, column population.",
+      tool_usage_guidance:
+        "1. download_file the CSV. 2. sum_csv_column on the saved path, column population.",
       tool_requests: [TOOLS.download_file.request, TOOLS.sum_csv_column.request],
     };
   if (question.includes("memo"))
@@ -252,7 +263,10 @@ async function executorTurn(body: GeminiBody, promptChars: number): Promise<Stan
   const output = (latest.response ?? {}) as Record<string, unknown>;
   if (latest.name === "download_file") {
     if (typeof output.path !== "string")
-      return reply([{ text: report("not found", `download failed: ${JSON.stringify(output)}`) }], promptChars);
+      return reply(
+        [{ text: report("not found", `download failed: ${JSON.stringify(output)}`) }],
+        promptChars,
+      );
     // The next call must run on the OTHER sandbox replica: stop the one that ran this call.
     const pid = Number(/insitu-sandbox-(\d+)-/.exec(String(output.replica_dir))?.[1]);
     const owner = [stack, secondReplica].find((candidate) => candidate.services.get("sandbox")?.pid === pid);
@@ -285,13 +299,19 @@ async function executorTurn(body: GeminiBody, promptChars: number): Promise<Stan
 }
 
 async function answerGemini(request: StandInRequest): Promise<StandInReply> {
-  if (!request.path.includes("/models/")) return { status: 404, json: { error: { code: 404, message: "no" } } };
+  if (!request.path.includes("/models/"))
+    return { status: 404, json: { error: { code: 404, message: "no" } } };
   if (request.path.endsWith(":batchEmbedContents")) {
-    const body = request.body as { requests: { content: { parts: { text: string }[] }; outputDimensionality?: number }[] };
+    const body = request.body as {
+      requests: { content: { parts: { text: string }[] }; outputDimensionality?: number }[];
+    };
     return {
       json: {
         embeddings: body.requests.map((item) => ({
-          values: hashingVector(item.content.parts.map((part) => part.text).join(" "), item.outputDimensionality ?? 768),
+          values: hashingVector(
+            item.content.parts.map((part) => part.text).join(" "),
+            item.outputDimensionality ?? 768,
+          ),
         })),
       },
     };
@@ -304,7 +324,8 @@ async function answerGemini(request: StandInRequest): Promise<StandInReply> {
   const json = (value: unknown) => reply([{ text: JSON.stringify(value) }], promptChars);
   switch (roleOf(system)) {
     case "manager":
-      if (system.includes("judging")) return json({ status: "FINISH", reason: "The report cites tool evidence." });
+      if (system.includes("judging"))
+        return json({ status: "FINISH", reason: "The report cites tool evidence." });
       seen.planPrompts.push(lastText);
       return json(plan(contents.map((content) => textOf(content.parts)).join("\n")));
     case "tool-developer": {
@@ -317,18 +338,30 @@ async function answerGemini(request: StandInRequest): Promise<StandInReply> {
       return json({
         code: toolSource(name),
         tests: tool.tests,
-        permissions: { network: tool.network ? [new URL(testHost.url).host] : [], secrets: [], files: "task" },
+        permissions: {
+          network: tool.network ? [new URL(testHost.url).host] : [],
+          secrets: [],
+          files: "task",
+        },
         notes: "Works in the task workspace.",
       });
     }
     case "executor":
       return executorTurn(body, promptChars);
     case "integrator": {
-      const answer = /ANSWER: (.+)/.exec(lastText.slice(lastText.lastIndexOf("## Final Conclusion")))?.[1]?.trim();
-      return json({ final_answer: answer ?? "not found", reasoning_summary: `From the executor's report: ${answer}` });
+      const answer = /ANSWER: (.+)/
+        .exec(lastText.slice(lastText.lastIndexOf("## Final Conclusion")))?.[1]
+        ?.trim();
+      return json({
+        final_answer: answer ?? "not found",
+        reasoning_summary: `From the executor's report: ${answer}`,
+      });
     }
     default:
-      return { status: 400, json: { error: { code: 400, message: `unrecognised request: ${system.slice(0, 80)}` } } };
+      return {
+        status: 400,
+        json: { error: { code: 400, message: `unrecognised request: ${system.slice(0, 80)}` } },
+      };
   }
 }
 
@@ -362,7 +395,10 @@ beforeAll(async () => {
   };
   // The operator allows exactly the test host (a loopback address is internal otherwise).
   // `deno check` gets room for a loaded CI host (the first check of each replica fills its cache).
-  const sandboxEnv = { SANDBOX_INTERNAL_HOSTS: new URL(testHost.url).host, SANDBOX_CHECK_TIMEOUT_MS: "120000" };
+  const sandboxEnv = {
+    SANDBOX_INTERNAL_HOSTS: new URL(testHost.url).host,
+    SANDBOX_CHECK_TIMEOUT_MS: "120000",
+  };
   const onLog = (service: string, line: string) => {
     if (service !== "nats") logs.push(`[${service}] ${line.slice(0, 2000)}`);
     if (process.env.E2E_LOGS) process.stdout.write(`[${service}] ${line}\n`);
@@ -401,13 +437,15 @@ async function ask(...args: string[]): Promise<{ code: number; stdout: string; s
     (ok) => ({ code: 0, ...ok }),
     (error: { code: number; stdout: string; stderr: string }) => error,
   );
-  if (TRANSCRIPTS) await appendFile(TRANSCRIPTS, `$ insitu ask ${args.join(" ")}\n${result.stdout}${result.stderr}\n`);
+  if (TRANSCRIPTS)
+    await appendFile(TRANSCRIPTS, `$ insitu ask ${args.join(" ")}\n${result.stdout}${result.stderr}\n`);
   return result;
 }
 
 async function record(taskId: string): Promise<TaskRecord> {
   const found = (await (await fetch(`${gateway}/v1/tasks/${taskId}`)).json()) as TaskRecord;
-  if (TRANSCRIPTS) await appendFile(TRANSCRIPTS, `GET /v1/tasks/${taskId}\n${JSON.stringify(found, null, 2)}\n\n`);
+  if (TRANSCRIPTS)
+    await appendFile(TRANSCRIPTS, `GET /v1/tasks/${taskId}\n${JSON.stringify(found, null, 2)}\n\n`);
   return found;
 }
 
@@ -431,17 +469,28 @@ describe("files and images through the gateway", () => {
     expect(task.status).toBe("succeeded");
     expect(task.answer?.final_answer).toBe("red");
     expect(task.attachments).toEqual([
-      { name: "red-square.png", mediaType: "image/png", size: 74, digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/) },
+      {
+        name: "red-square.png",
+        mediaType: "image/png",
+        size: 74,
+        digest: expect.stringMatching(/^sha256:[0-9a-f]{64}$/),
+      },
     ]);
     // Through the real SDK the executor's request carried the exact bytes of the file as inlineData.
     const png = seen.executorInline.find((item) => item.mimeType === "image/png");
     expect(png?.bytes.equals(readFileSync(fixture("red-square.png")))).toBe(true);
     // The plan saw the attachment list (name, type, size).
-    expect(seen.planPrompts.some((prompt) => prompt.includes("- red-square.png (image/png, 74 B)"))).toBe(true);
+    expect(seen.planPrompts.some((prompt) => prompt.includes("- red-square.png (image/png, 74 B)"))).toBe(
+      true,
+    );
   });
 
   it("a PDF attachment is read by a tool in the task workspace", async () => {
-    const { code, stdout } = await ask("-f", fixture("memo.pdf"), "What is the vault code in the attached memo?");
+    const { code, stdout } = await ask(
+      "-f",
+      fixture("memo.pdf"),
+      "What is the vault code in the attached memo?",
+    );
     expect(code, stdout).toBe(0);
     const task = await record(taskIdOf(stdout));
     expect(task.status).toBe("succeeded");
@@ -479,14 +528,28 @@ describe("files and images through the gateway", () => {
         status: 400,
         code: "ATTACHMENT_NAME_INVALID",
       },
-      { label: "device name", attachment: { name: "NUL.txt", data: pdf }, status: 400, code: "ATTACHMENT_NAME_INVALID" },
-      { label: "zero bytes", attachment: { name: "empty.txt", data: "" }, status: 400, code: "ATTACHMENT_EMPTY" },
+      {
+        label: "device name",
+        attachment: { name: "NUL.txt", data: pdf },
+        status: 400,
+        code: "ATTACHMENT_NAME_INVALID",
+      },
+      {
+        label: "zero bytes",
+        attachment: { name: "empty.txt", data: "" },
+        status: 400,
+        code: "ATTACHMENT_EMPTY",
+      },
     ];
     for (const [index, item] of cases.entries()) {
       const taskId = `bad-attachment-${index}`;
       const response = await submit({ question: "Read this.", taskId, attachments: [item.attachment] });
       const body = (await response.json()) as { error: { code: string; message: string } };
-      if (TRANSCRIPTS) await appendFile(TRANSCRIPTS, `POST /v1/tasks (${item.label}) → ${response.status} ${JSON.stringify(body)}\n`);
+      if (TRANSCRIPTS)
+        await appendFile(
+          TRANSCRIPTS,
+          `POST /v1/tasks (${item.label}) → ${response.status} ${JSON.stringify(body)}\n`,
+        );
       expect([item.label, response.status, body.error.code]).toEqual([item.label, item.status, item.code]);
       expect(body.error.message.length).toBeGreaterThan(10);
       expect((await fetch(`${gateway}/v1/tasks/${taskId}`)).status).toBe(404);
@@ -494,10 +557,16 @@ describe("files and images through the gateway", () => {
     // The same refusal through multipart, with the file name a browser would send.
     const form = new FormData();
     form.append("question", "Read this.");
-    form.append("file", new Blob([readFileSync(fixture("memo.pdf"))], { type: "application/pdf" }), "../memo.pdf");
+    form.append(
+      "file",
+      new Blob([readFileSync(fixture("memo.pdf"))], { type: "application/pdf" }),
+      "../memo.pdf",
+    );
     const multipart = await fetch(`${gateway}/v1/tasks`, { method: "POST", body: form });
     expect(multipart.status).toBe(400);
-    expect(((await multipart.json()) as { error: { code: string } }).error.code).toBe("ATTACHMENT_NAME_INVALID");
+    expect(((await multipart.json()) as { error: { code: string } }).error.code).toBe(
+      "ATTACHMENT_NAME_INVALID",
+    );
     // The CLI names a bad file before sending anything.
     const empty = join(configDir, "empty.csv");
     writeFileSync(empty, "");
@@ -508,7 +577,9 @@ describe("files and images through the gateway", () => {
 
   it("one tool downloads a CSV into the workspace; another, on the other sandbox replica, computes the answer from it", async () => {
     const url = `${testHost.url}/data/towns.csv`;
-    const { code, stdout } = await ask(`Download the town table at ${url} and give the total population of the towns.csv file.`);
+    const { code, stdout } = await ask(
+      `Download the town table at ${url} and give the total population of the towns.csv file.`,
+    );
     expect(code, `${stdout}\n${logs.slice(-40).join("\n")}`).toBe(0);
     const task = await record(taskIdOf(stdout));
     expect(task.status).toBe("succeeded");
@@ -521,7 +592,10 @@ describe("files and images through the gateway", () => {
     const events = (await (await fetch(`${gateway}/v1/tasks/${task.taskId}/events`)).text())
       .split("\n")
       .filter((line) => line.startsWith("data: "))
-      .map((line) => JSON.parse(line.slice(6)) as { kind: string; tool?: string; output?: string; outcome?: string });
+      .map(
+        (line) =>
+          JSON.parse(line.slice(6)) as { kind: string; tool?: string; output?: string; outcome?: string },
+      );
     const ends = events.filter((event) => event.kind === "tool-call-end");
     expect(ends.map((event) => [event.tool, event.outcome])).toEqual([
       ["download_file", "success"],

@@ -97,8 +97,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "ask",
     summary: "Ask a question; watch the plan, the tools being written, tested and called; get the answer.",
-    usage:
-      'insitu ask "question"|- [-f FILE]… [--json] [--rounds N] [--max-cost USD] [--timeout SECONDS]',
+    usage: 'insitu ask "question"|- [-f FILE]… [--json] [--rounds N] [--max-cost USD] [--timeout SECONDS]',
     positionals: { min: 1, max: 1 },
     options: {
       ...common,

@@ -156,9 +156,13 @@ export async function readAttachmentSources(
   for (const [index, source] of sources.entries()) {
     const decoded = source.startsWith("data:") ? decodeDataUri(source) : undefined;
     if (source.startsWith("data:") && !decoded) {
-      throw attachmentError(FileErrorCode.attachmentInvalid, `attachment ${index + 1} is not a valid data URI`, {
-        index,
-      });
+      throw attachmentError(
+        FileErrorCode.attachmentInvalid,
+        `attachment ${index + 1} is not a valid data URI`,
+        {
+          index,
+        },
+      );
     }
     if (decoded) {
       const extension = EXTENSIONS[sniffMediaType(decoded.bytes)] ?? "bin";

@@ -6,7 +6,9 @@ import { fileNameProblem, workspacePathProblem } from "./names.js";
 import { declaredTypeAgrees, sniffMediaType } from "./sniff.js";
 
 const fixture = (name: string) =>
-  new Uint8Array(readFileSync(fileURLToPath(new URL(`../../../test/fixtures/files/${name}`, import.meta.url))));
+  new Uint8Array(
+    readFileSync(fileURLToPath(new URL(`../../../test/fixtures/files/${name}`, import.meta.url))),
+  );
 const bytes = (text: string) => new Uint8Array(Buffer.from(text, "latin1"));
 
 describe("media types come from the content", () => {
@@ -80,7 +82,14 @@ describe("checkAttachments", () => {
     ["zero bytes", [{ name: "e.txt", bytes: new Uint8Array() }], "ATTACHMENT_EMPTY"],
     ["a lying type", [{ name: "p.png", bytes: pdf, declaredType: "image/png" }], "ATTACHMENT_TYPE_MISMATCH"],
     ["traversal", [{ name: "../p.pdf", bytes: pdf }], "ATTACHMENT_NAME_INVALID"],
-    ["a name used twice", [{ name: "p.pdf", bytes: pdf }, { name: "p.pdf", bytes: pdf }], "ATTACHMENT_NAME_INVALID"],
+    [
+      "a name used twice",
+      [
+        { name: "p.pdf", bytes: pdf },
+        { name: "p.pdf", bytes: pdf },
+      ],
+      "ATTACHMENT_NAME_INVALID",
+    ],
     ["too big", [{ name: "big.bin", bytes: new Uint8Array(10 * 1024 * 1024 + 1) }], "ATTACHMENT_TOO_LARGE"],
     [
       "too many",
@@ -99,7 +108,9 @@ describe("checkAttachments", () => {
         { name: "b.bin", bytes: chunk },
         { name: "c.bin", bytes: chunk },
       ]),
-    ).toThrow(expect.objectContaining({ code: "ATTACHMENT_TOO_LARGE", message: expect.stringMatching(/add up/) }));
+    ).toThrow(
+      expect.objectContaining({ code: "ATTACHMENT_TOO_LARGE", message: expect.stringMatching(/add up/) }),
+    );
   });
 });
 

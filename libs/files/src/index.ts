@@ -7,7 +7,13 @@ export {
 } from "./attachments.js";
 export type { AttachmentInput, CheckedAttachment } from "./attachments.js";
 export { FileErrorCode, FileLimits, attachmentError, workspaceRetentionMs } from "./limits.js";
-export { NAME_MAX_CHARS, PATH_MAX_CHARS, PATH_MAX_DEPTH, fileNameProblem, workspacePathProblem } from "./names.js";
+export {
+  NAME_MAX_CHARS,
+  PATH_MAX_CHARS,
+  PATH_MAX_DEPTH,
+  fileNameProblem,
+  workspacePathProblem,
+} from "./names.js";
 export { MediaType, declaredTypeAgrees, isImageType, isTextType, sniffMediaType } from "./sniff.js";
 export {
   WORKSPACE_INDEX_BUCKET,

@@ -60,7 +60,6 @@ function sniffText(bytes: Uint8Array): string {
   } catch {
     return MediaType.binary;
   }
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
   if (/[\u0000-\u0008\u000b\u000e-\u001f\u007f]/.test(text)) return MediaType.binary;
   const trimmed = text.trim();
   if (sample.length === bytes.length && /^[[{]/.test(trimmed)) {

@@ -19,7 +19,11 @@ afterAll(async () => {
 });
 
 async function storeFor(retentionMs: number): Promise<WorkspaceStore> {
-  const bus = await connectBus({ url: server.url, prefix: `st${randomBytes(3).toString("hex")}`, name: "store-test" });
+  const bus = await connectBus({
+    url: server.url,
+    prefix: `st${randomBytes(3).toString("hex")}`,
+    name: "store-test",
+  });
   buses.push(bus);
   return WorkspaceStore.open(bus, { retentionMs });
 }
@@ -31,13 +35,17 @@ describe("WorkspaceStore", () => {
     const store = await storeFor(3_600_000);
     await Promise.all(
       Array.from({ length: 8 }, (_, index) =>
-        store.save("t1", [{ path: `f${index}.txt`, bytes: text(`file ${index}`), mediaType: "text/plain", source: "tool" }]),
+        store.save("t1", [
+          { path: `f${index}.txt`, bytes: text(`file ${index}`), mediaType: "text/plain", source: "tool" },
+        ]),
       ),
     );
     expect((await store.list("t1")).map((entry) => entry.path).sort()).toEqual(
       Array.from({ length: 8 }, (_, index) => `f${index}.txt`),
     );
-    await store.save("t1", [{ path: "f0.txt", bytes: text("changed"), mediaType: "text/plain", source: "tool" }]);
+    await store.save("t1", [
+      { path: "f0.txt", bytes: text("changed"), mediaType: "text/plain", source: "tool" },
+    ]);
     const again = await store.readPath("t1", "f0.txt");
     expect(Buffer.from(again?.bytes ?? []).toString()).toBe("changed");
     expect(await store.list("t2")).toEqual([]);
@@ -45,10 +53,12 @@ describe("WorkspaceStore", () => {
 
   it("stores attachments from paths and data URIs for a batch caller", async () => {
     const store = await storeFor(3_600_000);
-    const refs = await attachSources(store, "batch-1", [
-      "files/towns.csv",
-      `data:text/plain;base64,${Buffer.from("hello").toString("base64")}`,
-    ], { baseDir: new URL("../../../test/fixtures/", import.meta.url).pathname });
+    const refs = await attachSources(
+      store,
+      "batch-1",
+      ["files/towns.csv", `data:text/plain;base64,${Buffer.from("hello").toString("base64")}`],
+      { baseDir: new URL("../../../test/fixtures/", import.meta.url).pathname },
+    );
     expect(refs.map((ref) => [ref.name, ref.mediaType, ref.size])).toEqual([
       ["towns.csv", "text/csv", 60],
       ["attachment-2.txt", "text/plain", 5],
@@ -58,7 +68,9 @@ describe("WorkspaceStore", () => {
 
   it("a workspace expires after the retention", async () => {
     const store = await storeFor(1000);
-    await store.save("t-expiring", [{ path: "a.txt", bytes: text("a"), mediaType: "text/plain", source: "tool" }]);
+    await store.save("t-expiring", [
+      { path: "a.txt", bytes: text("a"), mediaType: "text/plain", source: "tool" },
+    ]);
     const [entry] = await store.list("t-expiring");
     expect(entry).toBeDefined();
     const deadline = Date.now() + 15_000;

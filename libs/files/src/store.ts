@@ -71,7 +71,10 @@ export class WorkspaceStore implements WorkspaceIO {
   }
 
   /** Finds a file by path and reads it. */
-  async readPath(taskId: string, path: string): Promise<{ entry: WorkspaceEntry; bytes: Uint8Array } | undefined> {
+  async readPath(
+    taskId: string,
+    path: string,
+  ): Promise<{ entry: WorkspaceEntry; bytes: Uint8Array } | undefined> {
     const entry = (await this.list(taskId)).find((candidate) => candidate.path === path);
     if (!entry) return undefined;
     const bytes = await this.read(taskId, entry);

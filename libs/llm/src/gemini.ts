@@ -182,7 +182,9 @@ export function toGeminiContents(messages: Message[]): Content[] {
         role: "user",
         parts: [
           { text: message.content },
-          ...(message.files ?? []).map((file) => ({ inlineData: { mimeType: file.mediaType, data: file.data } })),
+          ...(message.files ?? []).map((file) => ({
+            inlineData: { mimeType: file.mediaType, data: file.data },
+          })),
         ],
       });
     } else if (message.role === "model") {

@@ -23,7 +23,9 @@ describe("inline files for the model", () => {
   it("Gemini: a user turn's files arrive as inlineData parts after its text", async () => {
     server = await startStandInServer(() => ({
       json: {
-        candidates: [{ content: { role: "model", parts: [{ text: "red" }] }, finishReason: "STOP", index: 0 }],
+        candidates: [
+          { content: { role: "model", parts: [{ text: "red" }] }, finishReason: "STOP", index: 0 },
+        ],
         usageMetadata: { promptTokenCount: 300, candidatesTokenCount: 1 },
       },
     }));

@@ -7,7 +7,9 @@ import { describe, expect, it } from "vitest";
 import { InlineBudget, type WorkspaceReader, showFilesOf, withWorkspaceReport } from "./files.js";
 import { type ReactDeps, runReact } from "./react.js";
 
-const png = readFileSync(fileURLToPath(new URL("../../../test/fixtures/files/red-square.png", import.meta.url)));
+const png = readFileSync(
+  fileURLToPath(new URL("../../../test/fixtures/files/red-square.png", import.meta.url)),
+);
 const pdf = readFileSync(fileURLToPath(new URL("../../../test/fixtures/files/memo.pdf", import.meta.url)));
 
 /** FAKE workspace for unit tests: files from a map. */
@@ -15,7 +17,9 @@ function workspace(files: Record<string, { mediaType: string; bytes: Uint8Array 
   return {
     async readPath(_taskId, path) {
       const file = files[path];
-      return file ? { entry: { mediaType: file.mediaType, size: file.bytes.byteLength }, bytes: file.bytes } : undefined;
+      return file
+        ? { entry: { mediaType: file.mediaType, size: file.bytes.byteLength }, bytes: file.bytes }
+        : undefined;
     },
   };
 }
@@ -35,7 +39,11 @@ const work: Payload<typeof ExecutorRunWork> = {
   ],
 };
 
-function deps(model: ReactDeps["model"], outcome: ToolOutcome, overrides: Partial<ReactDeps> = {}): ReactDeps {
+function deps(
+  model: ReactDeps["model"],
+  outcome: ToolOutcome,
+  overrides: Partial<ReactDeps> = {},
+): ReactDeps {
   return {
     model,
     summarizer: model,
@@ -53,7 +61,11 @@ function deps(model: ReactDeps["model"], outcome: ToolOutcome, overrides: Partia
     },
     exec: async () => outcome,
     recordUsage: async () => {},
-    repair: async () => ({ ok: false, attempts: 0, usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 } }),
+    repair: async () => ({
+      ok: false,
+      attempts: 0,
+      usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 },
+    }),
     emit: async () => {},
     costOf: () => 0,
     now: () => new Date(),
@@ -78,7 +90,10 @@ describe("files for the model (FAKE model and workspace)", () => {
       status: "ok",
       output: { show_files: ["chart.png", "towns.csv", "nope.png"] },
       durationMs: 1,
-      workspace: { saved: [{ path: "chart.png", size: png.byteLength, mediaType: "image/png" }], refused: [] },
+      workspace: {
+        saved: [{ path: "chart.png", size: png.byteLength, mediaType: "image/png" }],
+        refused: [],
+      },
     };
     await runReact(work, deps(model, outcome));
     const [first, second] = model.calls;
@@ -94,7 +109,9 @@ describe("files for the model (FAKE model and workspace)", () => {
     expect(Buffer.from(opening.files?.[0]?.data ?? "", "base64").equals(png)).toBe(true);
     const messages = second?.messages ?? [];
     const toolMessage = messages.find((message) => message.role === "tool");
-    expect(JSON.stringify(toolMessage)).toContain('"workspace_files":{"saved":["chart.png (image/png, 74 B)"]}');
+    expect(JSON.stringify(toolMessage)).toContain(
+      '"workspace_files":{"saved":["chart.png (image/png, 74 B)"]}',
+    );
     const shown = messages.at(-1);
     expect(shown?.role).toBe("user");
     if (shown?.role !== "user") return;
@@ -126,7 +143,9 @@ describe("files for the model (FAKE model and workspace)", () => {
         workspace: { saved: [], refused: [], error: "too many files" },
       }),
     ).toEqual({ output: 7, workspace_files: { saved: [], error: "too many files" } });
-    expect(withWorkspaceReport({ a: 1 }, { status: "ok", output: { a: 1 }, durationMs: 1 })).toEqual({ a: 1 });
+    expect(withWorkspaceReport({ a: 1 }, { status: "ok", output: { a: 1 }, durationMs: 1 })).toEqual({
+      a: 1,
+    });
     const budget = new InlineBudget(10);
     expect([budget.take(6), budget.take(6), budget.take(4)]).toEqual([true, false, true]);
   });

@@ -13,7 +13,9 @@ import type { GatewayBackend, TaskSubmission } from "./backend.js";
 // POST /v1/tasks with attachments, against a labelled FAKE backend (records what it is asked to
 // store and submit) and minimal request/response objects. No socket, no network.
 
-const png = readFileSync(fileURLToPath(new URL("../../../test/fixtures/files/red-square.png", import.meta.url)));
+const png = readFileSync(
+  fileURLToPath(new URL("../../../test/fixtures/files/red-square.png", import.meta.url)),
+);
 
 class FakeResponse extends EventEmitter {
   statusCode = 200;
@@ -98,12 +100,16 @@ describe("POST /v1/tasks with attachments", () => {
     const answer = await post(body, type);
     expect(answer.status).toBe(202);
     expect(stored).toHaveLength(1);
-    expect(stored[0]?.attachments.map((file) => [file.name, file.mediaType])).toEqual([["square.png", "image/png"]]);
+    expect(stored[0]?.attachments.map((file) => [file.name, file.mediaType])).toEqual([
+      ["square.png", "image/png"],
+    ]);
     expect(submitted[0]).toEqual({
       question: "What colour?",
       options: { budgets: { rounds: 2 } },
       taskId: stored[0]?.taskId,
-      attachments: [{ name: "square.png", mediaType: "image/png", size: png.byteLength, digest: "sha256:fake" }],
+      attachments: [
+        { name: "square.png", mediaType: "image/png", size: png.byteLength, digest: "sha256:fake" },
+      ],
     });
     expect(answer.body.taskId).toBe(stored[0]?.taskId);
   });
@@ -125,7 +131,9 @@ describe("POST /v1/tasks with attachments", () => {
 
   it("the task route has its own body cap; bad base64 is a field error", async () => {
     const { post } = setup({ taskBodyLimitBytes: 2048 });
-    const big = Buffer.from(JSON.stringify({ question: "q", attachments: [{ name: "a.bin", data: "A".repeat(4096) }] }));
+    const big = Buffer.from(
+      JSON.stringify({ question: "q", attachments: [{ name: "a.bin", data: "A".repeat(4096) }] }),
+    );
     expect((await post(big, "application/json")).status).toBe(413);
     const bad = await post(
       Buffer.from(JSON.stringify({ question: "q", attachments: [{ name: "a.bin", data: "%%%" }] })),

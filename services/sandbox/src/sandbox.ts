@@ -214,7 +214,13 @@ export class Sandbox {
       }
       if (workspace) {
         try {
-          outcome = await finishWorkspace(workspace, slot.workDir, copiedIn, outcome, grant.limits.outputBytes);
+          outcome = await finishWorkspace(
+            workspace,
+            slot.workDir,
+            copiedIn,
+            outcome,
+            grant.limits.outputBytes,
+          );
         } finally {
           void slot.dispose();
         }

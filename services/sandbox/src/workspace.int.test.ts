@@ -148,11 +148,13 @@ describe("the task workspace across sandbox replicas", () => {
       replicaA,
       taskId,
       "spray_files",
-      'export default async () => { await Deno.mkdir("spray"); for (let i = 0; i < 10000; i++) Deno.writeTextFileSync(`spray/f${i}.txt`, "x"); return { wrote: 10000 }; };',
+      'export default async () => { await Deno.mkdir("spray"); for (let i = 0; i < 10000; i++) Deno.writeTextFileSync("spray/f" + i + ".txt", "x"); return { wrote: 10000 }; };',
     );
     expect(outcome).toMatchObject({ status: "ok", output: { wrote: 10000 } });
     expect(outcome.workspace?.saved).toEqual([]);
-    expect(outcome.workspace?.error).toMatch(/more than 100 new or changed files.*none of this call's files were kept/);
+    expect(outcome.workspace?.error).toMatch(
+      /more than 100 new or changed files.*none of this call's files were kept/,
+    );
     expect(await store.list(taskId)).toEqual(before);
     // The task's workspace still works for the next call.
     const next = await run(
@@ -186,7 +188,7 @@ describe("the task workspace across sandbox replicas", () => {
     const taskId = await taskWith();
     const big = await replicaA.exec({
       tool: {
-        code: 'export default async () => ({ items: Array.from({ length: 3000 }, (_, i) => ({ i, label: `item-${i}` })) });',
+        code: "export default async () => ({ items: Array.from({ length: 3000 }, (_, i) => ({ i, label: 'item-' + i })) });",
         manifest: manifest("list_items"),
       },
       input: {},
@@ -209,7 +211,7 @@ describe("the task workspace across sandbox replicas", () => {
     // Without the workspace the same cap is still a hard OUTPUT_LIMIT.
     const capped = await replicaA.exec({
       tool: {
-        code: 'export default async () => ({ items: Array.from({ length: 3000 }, (_, i) => ({ i })) });',
+        code: "export default async () => ({ items: Array.from({ length: 3000 }, (_, i) => ({ i })) });",
         manifest: manifest("list_items", false),
       },
       input: {},
