@@ -13,6 +13,8 @@ import { type WorkspaceIO, digestOf } from "./store.js";
  * call may need goes back to the store.
  */
 
+const COPY_IN_PARALLEL = 8;
+
 /** Copies the task's files into `dir`; returns path → digest of what was copied (to spot changes). */
 export async function copyWorkspaceIn(
   io: WorkspaceIO,
@@ -22,18 +24,26 @@ export async function copyWorkspaceIn(
 ): Promise<Map<string, string>> {
   const copied = new Map<string, string>();
   let bytes = 0;
-  const entries = (await io.list(taskId)).slice(0, limits.workspaceFiles);
-  for (const entry of entries) {
+  const chosen = [];
+  for (const entry of (await io.list(taskId)).slice(0, limits.workspaceFiles)) {
     // The index is ours, but a path is checked again before it becomes a file name on this host.
     if (workspacePathProblem(entry.path)) continue;
     if (bytes + entry.size > limits.workspaceBytes) break;
-    const content = await io.read(taskId, entry);
-    if (!content) continue;
-    const target = join(dir, ...entry.path.split("/"));
-    await mkdir(dirname(target), { recursive: true });
-    await writeFile(target, content);
-    bytes += content.byteLength;
-    copied.set(entry.path, entry.digest);
+    bytes += entry.size;
+    chosen.push(entry);
+  }
+  // A few reads in flight at once: each is a round trip to JetStream.
+  for (let start = 0; start < chosen.length; start += COPY_IN_PARALLEL) {
+    await Promise.all(
+      chosen.slice(start, start + COPY_IN_PARALLEL).map(async (entry) => {
+        const content = await io.read(taskId, entry);
+        if (!content) return;
+        const target = join(dir, ...entry.path.split("/"));
+        await mkdir(dirname(target), { recursive: true });
+        await writeFile(target, content);
+        copied.set(entry.path, entry.digest);
+      }),
+    );
   }
   return copied;
 }
