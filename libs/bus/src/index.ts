@@ -21,6 +21,7 @@ export type {
   KvOptions,
   MessageContext,
   ObjectBucket,
+  ObjectBucketOptions,
   PublishOptions,
   RequestOptions,
   ServedService,

@@ -52,6 +52,7 @@ import type {
   KvOptions,
   MessageContext,
   ObjectBucket,
+  ObjectBucketOptions,
   PublishOptions,
   RequestOptions,
   ServedService,
@@ -726,6 +727,7 @@ class NatsBus implements Bus {
     const kv = await new Kvm(this.connection).create(this.naming.bucket(bucket), {
       history: options.history ?? 1,
       storage: StorageType.File,
+      ...(options.ttlMs ? { ttl: options.ttlMs } : {}),
     });
     const limits = this.limits;
     const logger = this.logger;
@@ -856,9 +858,10 @@ class NatsBus implements Bus {
     }
   }
 
-  async objects(bucket: string): Promise<ObjectBucket> {
+  async objects(bucket: string, options: ObjectBucketOptions = {}): Promise<ObjectBucket> {
     const store = await new Objm(this.connection).create(this.naming.bucket(bucket), {
       storage: StorageType.File,
+      ...(options.ttlMs ? { ttl: nanos(options.ttlMs) } : {}),
     });
     return objectBucket(store);
   }

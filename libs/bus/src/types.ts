@@ -73,7 +73,7 @@ export interface Bus {
   kv(bucket: string, options?: KvOptions): Promise<KvBucket>;
 
   /** A JetStream Object Store bucket (created if missing). */
-  objects(bucket: string): Promise<ObjectBucket>;
+  objects(bucket: string, options?: ObjectBucketOptions): Promise<ObjectBucket>;
 
   /** Dead-lettered messages of a queue (for operators and tests). */
   deadLetters(contract: WorkQueueContract): Promise<DeadLetter[]>;
@@ -166,6 +166,13 @@ export interface Subscription {
 
 export interface KvOptions {
   history?: number;
+  /** Entries older than this are removed by the server (bucket max age); set when the bucket is created. */
+  ttlMs?: number;
+}
+
+export interface ObjectBucketOptions {
+  /** Objects older than this are removed by the server (bucket max age); set when the bucket is created. */
+  ttlMs?: number;
 }
 
 export interface KvEntry<T = unknown> {

@@ -97,11 +97,19 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "ask",
     summary: "Ask a question; watch the plan, the tools being written, tested and called; get the answer.",
-    usage: 'insitu ask "question"|- [--json] [--rounds N] [--max-cost USD] [--timeout SECONDS]',
+    usage: 'insitu ask "question"|- [-f FILE]… [--json] [--rounds N] [--max-cost USD] [--timeout SECONDS]',
     positionals: { min: 1, max: 1 },
     options: {
       ...common,
       ...target,
+      file: {
+        type: "string",
+        short: "f",
+        multiple: true,
+        valueName: "FILE",
+        description:
+          "Attach a file (repeatable): a path, or a data: URI. Images and PDFs reach the model; tools read any of them.",
+      },
       json: { type: "boolean", description: "Print only the final task record as JSON (for scripts)." },
       rounds: { type: "string", valueName: "N", description: "Manager round budget for this task." },
       "max-tokens": { type: "string", valueName: "N", description: "Token budget for this task." },
@@ -253,7 +261,11 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
       options: Object.fromEntries(
         Object.entries(spec.options).map(([name, option]) => [
           name,
-          { type: option.type, ...(option.short ? { short: option.short } : {}) },
+          {
+            type: option.type,
+            ...(option.short ? { short: option.short } : {}),
+            ...(option.multiple ? { multiple: true } : {}),
+          },
         ]),
       ),
       allowPositionals: true,

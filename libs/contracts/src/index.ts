@@ -23,4 +23,5 @@ export * from "./sandbox.js";
 export * from "./registry.js";
 export * from "./task.js";
 export * from "./evolver.js";
+export * from "./files.js";
 export { contractsJsonSchema } from "./json-schema.js";

@@ -11,6 +11,7 @@ import {
 import { z } from "zod";
 import { defineEndpoint } from "./define.js";
 import { ContentHash } from "./envelope.js";
+import { SandboxWorkspaceSchema } from "./files.js";
 
 /** Largest tool module the sandbox accepts, in characters. */
 export const MAX_TOOL_CODE_CHARS = 256 * 1024;
@@ -46,6 +47,11 @@ export const SandboxExec = defineEndpoint({
       grantedSecrets: z.array(SecretNameSchema).max(16).optional(),
       /** Limits for this call; each is capped by the manifest's and the operator's. */
       limits: ToolLimitsSchema.optional(),
+      /**
+       * The task workspace the call works in, for tools declaring `files: "task"` (ignored for
+       * others): its files are copied in before the run, new or changed ones out after it.
+       */
+      workspace: SandboxWorkspaceSchema.optional(),
     })
     .strict(),
   response: ToolOutcomeSchema,

@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { defineEndpoint, defineEvent, defineWorkQueue } from "./define.js";
 import { TaskId, ToolName } from "./envelope.js";
+import { AttachmentRefSchema, MAX_ATTACHMENTS_PER_TASK } from "./files.js";
 
 /**
  * The task domain: how a question travels through manager → tool-developer → executor →
@@ -171,6 +172,8 @@ export const TaskRecordSchema = z
     usage: TaskUsageSchema,
     rounds: z.array(TaskRoundSchema),
     error: TaskErrorSchema.optional(),
+    /** Files that came with the question (in the task's workspace). */
+    attachments: z.array(AttachmentRefSchema).max(MAX_ATTACHMENTS_PER_TASK).optional(),
   })
   .strict();
 export type TaskRecord = z.infer<typeof TaskRecordSchema>;
@@ -189,6 +192,8 @@ export const TaskSubmit = defineEndpoint({
       question: z.string().min(1).max(50_000),
       options: TaskOptionsSchema.optional(),
       taskId: TaskId.optional(),
+      /** Files already stored in the task's workspace under `taskId` (the gateway stores them first). */
+      attachments: z.array(AttachmentRefSchema).max(MAX_ATTACHMENTS_PER_TASK).optional(),
     })
     .strict(),
   response: z.object({ taskId: TaskId, status: TaskStatusSchema }).strict(),
@@ -301,6 +306,8 @@ export const ExecutorRunWork = defineWorkQueue({
       maxTokens: z.number().int().min(1).optional(),
       /** ISO-8601 time the task's wall-time budget ends; the round stops at it. */
       deadline: z.string().max(40).optional(),
+      /** The question's attachments (images and PDFs go to the model as inline data). */
+      attachments: z.array(AttachmentRefSchema).max(MAX_ATTACHMENTS_PER_TASK).optional(),
     })
     .strict(),
 });

@@ -202,7 +202,15 @@ export function toGeminiContents(messages: Message[]): Content[] {
   const contents: Content[] = [];
   for (const message of messages) {
     if (message.role === "user") {
-      contents.push({ role: "user", parts: [{ text: message.content }] });
+      contents.push({
+        role: "user",
+        parts: [
+          { text: message.content },
+          ...(message.files ?? []).map((file) => ({
+            inlineData: { mimeType: file.mediaType, data: file.data },
+          })),
+        ],
+      });
     } else if (message.role === "model") {
       const parts: Part[] = [];
       if (message.content) {

@@ -23,6 +23,7 @@ export type {
   ToolResultMessage,
   Usage,
   UserMessage,
+  InlineFile,
 } from "./types.js";
 export { LlmErrorCode, errorForStatus, llmError } from "./errors.js";
 export {

@@ -342,7 +342,7 @@ export function toOpenAiMessages(system: string | undefined, messages: Message[]
   const result: Record<string, unknown>[] = [];
   if (system) result.push({ role: "system", content: system });
   for (const message of messages) {
-    if (message.role === "user") result.push({ role: "user", content: message.content });
+    if (message.role === "user") result.push({ role: "user", content: toOpenAiUserContent(message) });
     else if (message.role === "model") {
       const entry: Record<string, unknown> = { role: "assistant", content: message.content ?? null };
       if (message.toolCalls && message.toolCalls.length > 0) {
@@ -366,6 +366,29 @@ export function toOpenAiMessages(system: string | undefined, messages: Message[]
     }
   }
   return result;
+}
+
+/**
+ * A user turn's content: plain text, or parts when files come with it. Images travel as
+ * `image_url` data URIs; other files (PDF) are not accepted by OpenAI-compatible chat servers in
+ * general, so the model is told which were left out instead.
+ */
+function toOpenAiUserContent(message: Extract<Message, { role: "user" }>): unknown {
+  const files = message.files ?? [];
+  if (files.length === 0) return message.content;
+  const images = files.filter((file) => file.mediaType.startsWith("image/"));
+  const skipped = files.filter((file) => !file.mediaType.startsWith("image/"));
+  const note =
+    skipped.length > 0
+      ? `\n\n(Not shown, this model takes images only: ${skipped.map((file) => `${file.name ?? "file"} (${file.mediaType})`).join(", ")}.)`
+      : "";
+  return [
+    { type: "text", text: `${message.content}${note}` },
+    ...images.map((file) => ({
+      type: "image_url",
+      image_url: { url: `data:${file.mediaType};base64,${file.data}` },
+    })),
+  ];
 }
 
 function headersFor(options: { apiKey?: string; headers?: Record<string, string> }, stream: boolean) {

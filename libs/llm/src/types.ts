@@ -50,6 +50,18 @@ export type MessageRole = (typeof MessageRole)[keyof typeof MessageRole];
 export interface UserMessage {
   role: "user";
   content: string;
+  /** Images (and PDFs, where the provider reads them) sent inline with the text. */
+  files?: InlineFile[];
+}
+
+/** A file sent to the model inline: Gemini `inlineData`, OpenAI-compatible `image_url` data URI. */
+export interface InlineFile {
+  /** Sniffed media type, e.g. `image/png`, `application/pdf`. */
+  mediaType: string;
+  /** The bytes, base64. */
+  data: string;
+  /** Workspace name, for notes and logs (never needed by the provider). */
+  name?: string;
 }
 
 /** A previous model turn: text and/or tool calls (pass back what the model produced). */

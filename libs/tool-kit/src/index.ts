@@ -10,6 +10,7 @@ export {
 export type { JsonSchema, SchemaIssue } from "./json-schema.js";
 export {
   DefaultLimits,
+  FilesPermissionSchema,
   InputSchemaSchema,
   LimitCeilings,
   NetworkPermissionSchema,
@@ -30,8 +31,10 @@ export {
   PermissionRefSchema,
   SchemaIssueSchema,
   ToolOutcomeSchema,
+  WorkspaceFileRefSchema,
+  WorkspaceReportSchema,
 } from "./outcome.js";
-export type { ToolOutcome, ToolOutcomeOf } from "./outcome.js";
+export type { ToolOutcome, ToolOutcomeOf, WorkspaceReport } from "./outcome.js";
 export {
   InternalHostReason,
   PermissionKind,

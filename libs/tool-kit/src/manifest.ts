@@ -55,12 +55,22 @@ export const SecretNameSchema = z
   .string()
   .regex(SECRET_NAME_PATTERN, "secret names are environment variable names, UPPER_SNAKE");
 
+/** The file access a tool may declare (see {@link ToolPermissionsSchema}). */
+export const FilesPermissionSchema = z.enum(["task"]);
+
 export const ToolPermissionsSchema = z
   .object({
     /** Hosts the tool fetches, `host` (any port) or `host:port`, matched literally. */
     network: z.array(NetworkPermissionSchema).max(16).default([]),
     /** Environment variable names the tool reads with `Deno.env.get`. */
     secrets: z.array(SecretNameSchema).max(16).default([]),
+    /**
+     * `task`: the tool works in its task's workspace — the task's files (attachments and what
+     * earlier calls wrote) are in its working directory before it runs, and the files it creates or
+     * changes there are kept for the task's later calls (on any sandbox replica). Absent: a scratch
+     * directory that is gone after the call.
+     */
+    files: FilesPermissionSchema.optional(),
   })
   .strict();
 

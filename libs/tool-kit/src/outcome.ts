@@ -33,8 +33,34 @@ export const PermissionRefSchema = z
   })
   .strict();
 
+/** A file of a task's workspace, as a tool result names it. */
+export const WorkspaceFileRefSchema = z
+  .object({
+    /** Path relative to the workspace root (the tool's working directory), `/`-separated. */
+    path: z.string().min(1).max(512),
+    size: z.number().int().nonnegative(),
+    /** Sniffed from the content, never taken from the name. */
+    mediaType: z.string().max(200),
+  })
+  .strict();
+
+/** What a call with `files: "task"` left in its task's workspace. */
+export const WorkspaceReportSchema = z
+  .object({
+    /** New or changed files that were kept. */
+    saved: z.array(WorkspaceFileRefSchema).max(1000),
+    /** Files that were not kept, with the reason (bad name, too big, too many …). */
+    refused: z.array(z.object({ path: z.string().max(600), reason: z.string().max(500) }).strict()).max(50),
+    /** Set when the whole set of written files was refused (e.g. far too many files). */
+    error: z.string().max(1000).optional(),
+  })
+  .strict();
+export type WorkspaceReport = z.infer<typeof WorkspaceReportSchema>;
+
 /** Facts every outcome carries. */
 const common = {
+  /** Files kept in the task's workspace by this call (tools declaring `files: "task"` only). */
+  workspace: WorkspaceReportSchema.optional(),
   /** Wall time of the call as seen by the sandbox (spawn to exit), milliseconds. */
   durationMs: z.number().nonnegative(),
   /** What the tool printed (stdout and stderr), trimmed to a few KiB. */

@@ -18,6 +18,8 @@ export function toolPorts(
           tool: { code: source.code, manifest: source.manifest },
           input,
           grantedSecrets: source.manifest.permissions.secrets,
+          // Used by the sandbox for tools declaring `files: "task"` only.
+          workspace: { taskId, tool: source.manifest.name },
         },
         { timeoutMs: options.sandboxTimeoutMs, taskId },
       );

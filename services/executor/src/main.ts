@@ -1,4 +1,5 @@
 import { ExecutorRunWork, TASK_STEPS_BUCKET } from "@insitu/contracts";
+import { WorkspaceStore } from "@insitu/files";
 import { runService } from "@insitu/runtime";
 import { kvStepStore, managerNotifier, taskEventPublisher, consumeRoleWork } from "@insitu/roles";
 import { toolPorts } from "./adapters.js";
@@ -35,6 +36,8 @@ await runService({
         maxRepairsPerTool: config.EXECUTOR_MAX_REPAIRS,
       },
       logger,
+      // Attachments and tool images reach the model from the task workspace.
+      workspace: await WorkspaceStore.open(bus),
     });
     const consumer = await consumeRoleWork(
       bus,

@@ -23,6 +23,14 @@ import {
 import { InsituError } from "@insitu/errors";
 import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
 import { classifyOutcome, describeOutcome, isRepairable } from "./classify.js";
+import {
+  InlineBudget,
+  type WorkspaceReader,
+  attachmentList,
+  inlineAttachments,
+  inlineShownFiles,
+  withWorkspaceReport,
+} from "./files.js";
 import { capabilityRequestOf, conclusionOf, estimateTokens } from "./report.js";
 import { renderPrompt } from "./template.js";
 
@@ -62,6 +70,10 @@ export interface ReactDeps {
   limits: ExecutorLimits;
   heartbeat?: () => void;
   signal?: AbortSignal;
+  /** The task workspace, for attachments and tool images shown to the model; none: text only. */
+  workspace?: WorkspaceReader;
+  /** Inline file bytes (images, PDFs) one round's conversation may carry; default FileLimits. */
+  inlineBudgetBytes?: number;
 }
 
 export const REQUEST_CAPABILITY = "request_capability";
@@ -165,7 +177,23 @@ export async function runReact(
     work,
     formatBoundTools([...bound.values()].map(({ ref, source }) => ({ ref, manifest: source.manifest }))),
   );
-  let messages: Message[] = [{ role: "user", content: `Question: ${work.question}\n\nWork on it now.` }];
+  const inlineBudget = new InlineBudget(deps.inlineBudgetBytes);
+  const attached = attachmentList(work.attachments);
+  const firstFiles = await inlineAttachments(work.attachments, work.taskId, deps.workspace, inlineBudget);
+  let messages: Message[] = [
+    {
+      role: "user",
+      content: `Question: ${work.question}${attached ? `\n\n${attached}` : ""}${
+        firstFiles.notes.length > 0 ? `\n${firstFiles.notes.map((note) => `(${note})`).join("\n")}` : ""
+      }\n\nWork on it now.`,
+      ...(firstFiles.files.length > 0 ? { files: firstFiles.files } : {}),
+    },
+  ];
+  /** Files tools asked to show, sent after their results. */
+  const shown: { files: NonNullable<Extract<Message, { role: "user" }>["files"]>; notes: string[] } = {
+    files: [],
+    notes: [],
+  };
   const calls: CallRecord[] = [];
   const succeeded = new Set<string>();
   const repairs = new Map<string, number>();
@@ -289,8 +317,16 @@ export async function runReact(
       });
       const output =
         outcome.status === "ok"
-          ? await reduceOutput(outcome.output, call.name, call.arguments, work, deps, charge)
+          ? withWorkspaceReport(
+              await reduceOutput(outcome.output, call.name, call.arguments, work, deps, charge),
+              outcome,
+            )
           : { error: described.slice(0, deps.limits.maxToolOutputChars) };
+      if (outcome.status === "ok") {
+        const images = await inlineShownFiles(outcome.output, work.taskId, deps.workspace, inlineBudget);
+        shown.files.push(...images.files);
+        shown.notes.push(...images.notes.map((note) => `${call.name}: ${note}`));
+      }
       results.push({
         callId: call.id,
         name: call.name,
@@ -299,6 +335,22 @@ export async function runReact(
       });
     }
     messages.push({ role: "tool", results });
+    if (shown.files.length > 0 || shown.notes.length > 0) {
+      messages.push({
+        role: "user",
+        content: [
+          shown.files.length > 0
+            ? `Files the tools asked to show you: ${shown.files.map((file) => file.name).join(", ")}.`
+            : "",
+          ...shown.notes.map((note) => `(${note})`),
+        ]
+          .filter(Boolean)
+          .join("\n"),
+        ...(shown.files.length > 0 ? { files: [...shown.files] } : {}),
+      });
+      shown.files.length = 0;
+      shown.notes.length = 0;
+    }
     if (capabilityRequest) {
       report = capabilityReport(result.text, capabilityRequest, calls);
       break;

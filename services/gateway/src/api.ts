@@ -6,7 +6,8 @@ import { ErrorCategory, InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import type { GatewayBackend } from "./backend.js";
 import { GatewayErrorCode, httpStatusFor } from "./errors.js";
-import { readJsonBody } from "./http/body.js";
+import { readTaskBody } from "./http/task-body.js";
+import { type AttachmentInput, checkAttachments } from "@insitu/files";
 import { type Route, defineRoute, matchRoute } from "./http/router.js";
 import { SseStream, parseLastEventId } from "./http/sse.js";
 import {
@@ -24,6 +25,8 @@ export interface GatewayHandlerOptions {
   logger: Logger;
   /** Max request body (413 above it). */
   bodyLimitBytes: number;
+  /** Max body of `POST /v1/tasks`, which may carry attachments; default `bodyLimitBytes`. */
+  taskBodyLimitBytes?: number;
   /** SSE keep-alive comment interval. */
   heartbeatMs: number;
   /**
@@ -76,12 +79,30 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
 
   const routes: Route<Handler>[] = [
     defineRoute("POST", "/v1/tasks", async ({ request, response }) => {
-      const body = parseInput(
-        SubmitTaskBodySchema,
-        await readJsonBody(request, options.bodyLimitBytes),
-        "body",
-      );
-      const submitted = await backend.submitTask(body);
+      const raw = await readTaskBody(request, options.taskBodyLimitBytes ?? options.bodyLimitBytes);
+      const { attachments: encoded, ...body } = parseInput(SubmitTaskBodySchema, raw.fields, "body");
+      const inputs: AttachmentInput[] = [
+        ...(encoded ?? []).map((attachment) => ({
+          name: attachment.name,
+          bytes: new Uint8Array(Buffer.from(attachment.data, "base64")),
+          ...(attachment.mediaType ? { declaredType: attachment.mediaType } : {}),
+        })),
+        ...raw.files,
+      ];
+      let submission: Parameters<GatewayBackend["submitTask"]>[0] = body;
+      if (inputs.length > 0) {
+        // Every attachment is checked before any is stored; a refused one fails the whole submit.
+        const checked = checkAttachments(inputs);
+        if (!backend.storeAttachments) {
+          throw new InsituError("this gateway cannot store attachments", {
+            code: "UNAVAILABLE",
+            category: ErrorCategory.system,
+          });
+        }
+        const taskId = body.taskId ?? `t-${randomUUID()}`;
+        submission = { ...body, taskId, attachments: await backend.storeAttachments(taskId, checked) };
+      }
+      const submitted = await backend.submitTask(submission);
       sendJson(response, 202, {
         ...submitted,
         links: { self: `/v1/tasks/${submitted.taskId}`, events: `/v1/tasks/${submitted.taskId}/events` },

@@ -1,4 +1,5 @@
 import type {
+  AttachmentRef,
   RegistrySeries,
   Reply,
   TaskEvent,
@@ -6,7 +7,11 @@ import type {
   TaskStatus,
   TaskSummary,
 } from "@insitu/contracts";
+import type { CheckedAttachment } from "@insitu/files";
 import type { SubmitTaskBody } from "./validation.js";
+
+/** A submission as the backend forwards it: attachments already stored, only their references. */
+export type TaskSubmission = Omit<SubmitTaskBody, "attachments"> & { attachments?: AttachmentRef[] };
 
 /**
  * What the HTTP layer needs from the rest of insitu. The real one talks over the bus
@@ -14,7 +19,9 @@ import type { SubmitTaskBody } from "./validation.js";
  * tested without a network.
  */
 export interface GatewayBackend {
-  submitTask(input: SubmitTaskBody): Promise<{ taskId: string; status: TaskStatus }>;
+  submitTask(input: TaskSubmission): Promise<{ taskId: string; status: TaskStatus }>;
+  /** Stores checked attachments in the task's workspace (before the task is submitted). */
+  storeAttachments?(taskId: string, attachments: CheckedAttachment[]): Promise<AttachmentRef[]>;
   getTask(taskId: string): Promise<TaskRecord>;
   listTasks(limit: number | undefined): Promise<{ tasks: TaskSummary[] }>;
   /**

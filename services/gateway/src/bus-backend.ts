@@ -1,5 +1,6 @@
 import type { Bus } from "@insitu/bus";
 import { TaskEvents, TaskGet, TaskList, TaskSubmit } from "@insitu/contracts";
+import { WorkspaceStore, storeAttachments } from "@insitu/files";
 import type { GatewayBackend, MetricsSummary } from "./backend.js";
 import { createRegistryClient } from "./registry-client.js";
 
@@ -7,7 +8,15 @@ import { createRegistryClient } from "./registry-client.js";
 export function createBusBackend(bus: Bus, options: { requestTimeoutMs: number }): GatewayBackend {
   const timeout = { timeoutMs: options.requestTimeoutMs };
   const registry = createRegistryClient(bus, timeout);
+  let workspace: Promise<WorkspaceStore> | undefined;
   return {
+    async storeAttachments(taskId, attachments) {
+      workspace ??= WorkspaceStore.open(bus);
+      workspace.catch(() => {
+        workspace = undefined;
+      });
+      return storeAttachments(await workspace, taskId, attachments);
+    },
     submitTask: (input) =>
       bus.request(
         TaskSubmit,
@@ -15,6 +24,7 @@ export function createBusBackend(bus: Bus, options: { requestTimeoutMs: number }
           question: input.question,
           ...(input.options === undefined ? {} : { options: input.options }),
           ...(input.taskId === undefined ? {} : { taskId: input.taskId }),
+          ...(input.attachments === undefined ? {} : { attachments: input.attachments }),
         },
         timeout,
       ),

@@ -12,6 +12,16 @@ export const GatewayConfigSchema = z.object({
     .min(1024)
     .max(10 * 1024 * 1024)
     .default(256 * 1024),
+  /**
+   * Largest body of `POST /v1/tasks`, which may carry attachments (base64 in JSON adds a third):
+   * default room for the per-task attachment cap (25 MiB) encoded, plus the question.
+   */
+  GATEWAY_TASK_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(512 * 1024 * 1024)
+    .default(36 * 1024 * 1024),
   /** Keep-alive comment interval on event streams. */
   GATEWAY_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   /** Event streams open at once per gateway process (each holds a JetStream consumer). */

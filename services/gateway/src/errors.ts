@@ -34,8 +34,10 @@ export function httpStatusFor(error: InsituError): number {
       return 409;
     case GatewayErrorCode.payloadTooLarge:
     case ErrorCode.messageTooLarge:
+    case "ATTACHMENT_TOO_LARGE":
       return 413;
     case GatewayErrorCode.unsupportedMediaType:
+    case "ATTACHMENT_TYPE_MISMATCH":
       return 415;
     case ErrorCode.budgetExceeded:
       return 429;

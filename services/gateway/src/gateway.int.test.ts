@@ -116,6 +116,8 @@ beforeAll(async () => {
       NATS_PREFIX: prefix,
       HTTP_PORT: "0",
       GATEWAY_BODY_LIMIT_BYTES: "2048",
+      // POST /v1/tasks has its own (larger, attachment-sized) cap; keep it small here too.
+      GATEWAY_TASK_BODY_LIMIT_BYTES: "2048",
       GATEWAY_TERMINAL_GRACE_MS: "300",
       LOG_LEVEL: "warn",
     },

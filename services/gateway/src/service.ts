@@ -17,6 +17,7 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
       backend: createBusBackend(bus, { requestTimeoutMs: config.GATEWAY_REQUEST_TIMEOUT_MS }),
       logger,
       bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
+      taskBodyLimitBytes: config.GATEWAY_TASK_BODY_LIMIT_BYTES,
       heartbeatMs: config.GATEWAY_SSE_HEARTBEAT_MS,
       terminalGraceMs: config.GATEWAY_TERMINAL_GRACE_MS,
       maxStreams: config.GATEWAY_MAX_STREAMS,

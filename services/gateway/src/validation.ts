@@ -13,6 +13,20 @@ export const SubmitTaskBodySchema = zod
     options: TaskOptionsSchema.optional(),
     /** Client-chosen id makes a submit idempotent (a retry returns the same task). */
     taskId: TaskId.optional(),
+    /** Files for the question, base64 (a multipart body sends them as file parts instead). */
+    attachments: zod
+      .array(
+        zod
+          .object({
+            name: zod.string().max(1000),
+            /** What the client says it is; checked against the content, refused when they disagree. */
+            mediaType: zod.string().max(200).optional(),
+            data: zod.base64("data must be base64"),
+          })
+          .strict(),
+      )
+      .max(64)
+      .optional(),
   })
   .strict();
 export type SubmitTaskBody = z.infer<typeof SubmitTaskBodySchema>;

@@ -224,6 +224,7 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
     capabilityRequests: state.capabilityRequests,
     findings: state.findings,
     ...(catalog ? { catalog } : {}),
+    ...(record.attachments ? { attachments: record.attachments } : {}),
   };
   const planned = await chargedCall(state, deps, (limits) => deps.plan(planInput, limits));
   if (!planned) return;
@@ -328,6 +329,7 @@ function dispatchExecute(state: ManagerState, deps: MachineDeps): void {
       round: current.round,
       step: stepOf(current.round, "execute"),
       question: state.record.question,
+      ...(state.record.attachments ? { attachments: state.record.attachments } : {}),
       tools,
       guidance: current.guidance,
       failureReport: state.failureReport,

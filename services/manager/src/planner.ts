@@ -1,5 +1,6 @@
 import { ToolRequestSchema } from "@insitu/contracts";
-import type { ToolRequest } from "@insitu/contracts";
+import type { AttachmentRef, ToolRequest } from "@insitu/contracts";
+import { attachmentList } from "@insitu/files";
 import { type LanguageModel, type Usage, generateObject } from "@insitu/llm";
 import { z } from "zod";
 import { responseSchemaFor } from "@insitu/roles";
@@ -46,6 +47,8 @@ export interface PlanInput {
   capabilityRequests: string[];
   findings?: string;
   taskId: string;
+  /** The question's files (name, type, size), shown with the question. */
+  attachments?: AttachmentRef[];
 }
 
 export interface Plan {
@@ -214,11 +217,12 @@ function formatLibraryMatches(matches: PlanInput["libraryMatches"]): string {
 }
 
 export function renderPlanPrompt(input: PlanInput): string {
+  const attached = attachmentList(input.attachments);
   return renderPrompt("plan", {
     catalog: formatCatalog(input.catalog),
     catalogCount: input.catalog?.total ?? 0,
     libraryMatches: formatLibraryMatches(input.libraryMatches),
-    question: input.question,
+    question: attached ? `${input.question}\n\n${attached}` : input.question,
     round: input.round,
     maxRounds: input.maxRounds,
     candidateCount: input.candidates.length,

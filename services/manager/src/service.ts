@@ -58,6 +58,7 @@ export function createManager(deps: ManagerDeps) {
       budgets,
       now: deps.now(),
       ...(request.options?.admit ? { admit: request.options.admit } : {}),
+      attachments: request.attachments,
     });
     try {
       await deps.store.create(state);

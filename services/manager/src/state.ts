@@ -79,6 +79,7 @@ export function newTaskState(input: {
   budgets: ResolvedTaskBudgets;
   now: Date;
   admit?: "now" | "at-barrier";
+  attachments?: TaskRecord["attachments"];
 }): ManagerState {
   const time = input.now.toISOString();
   return {
@@ -94,6 +95,7 @@ export function newTaskState(input: {
       toolsCreated: [],
       usage: emptyUsage(),
       rounds: [],
+      ...(input.attachments && input.attachments.length > 0 ? { attachments: input.attachments } : {}),
     },
     ...(input.admit === "at-barrier" ? { admitAtBarrier: true } : {}),
     appliedSteps: [],

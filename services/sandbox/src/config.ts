@@ -54,6 +54,8 @@ export const SandboxConfigSchema = z.object({
     .default(LimitCeilings.outputBytes),
   SANDBOX_DEFAULT_TIMEOUT_MS: z.coerce.number().int().min(100).default(DefaultLimits.timeoutMs),
   SANDBOX_DEFAULT_MEMORY_MB: z.coerce.number().int().min(64).default(DefaultLimits.memoryMb),
+  /** Wall time of one `deno check` of a tool (CPU seconds are capped alike); raise it on a loaded host. */
+  SANDBOX_CHECK_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /** `auto` picks cgroup v2, then v1, then prlimit; naming one forces it (for tests and odd hosts). */
   SANDBOX_LIMITS: z.enum(["auto", "cgroup-v2", "cgroup-v1", "prlimit"]).default("auto"),
   /** Deno binary; default: the npm platform package's. */

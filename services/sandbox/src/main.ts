@@ -1,5 +1,6 @@
 import { endpoint } from "@insitu/bus";
 import { SandboxCheck, SandboxExec, SandboxTest } from "@insitu/contracts";
+import { WorkspaceStore } from "@insitu/files";
 import { runService } from "@insitu/runtime";
 import { Checker } from "./check.js";
 import { SandboxConfigSchema, buildPolicy, forcedMechanism } from "./config.js";
@@ -20,6 +21,8 @@ const running = await runService({
       warm: { perProfile: config.SANDBOX_WARM_PER_PROFILE, maxProfiles: config.SANDBOX_WARM_PROFILES },
       enforcement: detectEnforcement({ forceMechanism: forcedMechanism(config) }),
       workTmpfsBytes: config.SANDBOX_WORK_TMPFS_MB === 0 ? false : config.SANDBOX_WORK_TMPFS_MB * 1024 * 1024,
+      // Task workspaces live in JetStream, so any replica can run any call of a task.
+      workspace: await WorkspaceStore.open(bus),
     });
     logger.info("sandbox limits", {
       mechanism: sandbox.enforcement.mechanism,
@@ -31,7 +34,10 @@ const running = await runService({
       vetted: vettedSpecifiers(sandbox.environment),
     });
     const sandboxMetrics = registerSandboxMetrics(metrics, sandbox);
-    const checker = new Checker(sandbox, { allowedSpecifiers: vettedSpecifiers(sandbox.environment) });
+    const checker = new Checker(sandbox, {
+      allowedSpecifiers: vettedSpecifiers(sandbox.environment),
+      timeoutMs: config.SANDBOX_CHECK_TIMEOUT_MS,
+    });
     const handlers = createHandlers(sandbox, checker);
     const served = await bus.serve({
       name: "sandbox",

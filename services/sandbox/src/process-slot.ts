@@ -100,7 +100,8 @@ export class ProcessSlot {
   readonly key: string;
   readonly spawnedAt = performance.now();
   private readonly child: ResultPromise;
-  private readonly workDir: string;
+  /** The call's working directory (the tool's cwd; its task workspace for `files: "task"` tools). */
+  readonly workDir: string;
   private readonly group: CallGroup | undefined;
   private readonly memoryCapBytes: number;
   private readonly stdoutChunks: Buffer[] = [];
@@ -229,7 +230,14 @@ export class ProcessSlot {
   }
 
   /** Hands the job over and waits for the process to end (or be killed at the wall limit). */
-  async run(job: Job, timeoutMs: number): Promise<RawRun & { nonce: string }> {
+  async run(
+    job: Job,
+    timeoutMs: number,
+    options: {
+      /** Leave the work dir (and process group) for the caller to read, then call {@link dispose}. */
+      keepWorkDir?: boolean;
+    } = {},
+  ): Promise<RawRun & { nonce: string }> {
     if (this.used) throw new Error("a sandbox process runs one job only");
     this.used = true;
     const nonce = randomBytes(24).toString("base64url");
@@ -264,7 +272,8 @@ export class ProcessSlot {
     } finally {
       clearTimeout(timer);
       // Cleanup (cgroup removal, work dir deletion) happens after the answer, not before it.
-      void this.dispose();
+      if (!options.keepWorkDir) void this.dispose();
+      else this.kill();
     }
   }
 

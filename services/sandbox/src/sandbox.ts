@@ -26,6 +26,8 @@ import {
   settleDisposals,
 } from "./process-slot.js";
 import { WarmPool, type WarmPoolOptions } from "./warm-pool.js";
+import { WORKSPACE_RESULT_BYTES, finishWorkspace, prepareWorkspace, workspaceCallOf } from "./workspace.js";
+import type { WorkspaceIO } from "@insitu/files";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const RUNNER_PATH = join(here, "..", "runner", "runner.js");
@@ -63,6 +65,8 @@ export interface SandboxOptions {
   startupAllowanceMs?: number;
   /** Vetted library folder and import map; default: `services/sandbox/vendor` when present. */
   vendor?: { dir: string; importMap: string } | false;
+  /** Task workspaces (JetStream); without it `files: "task"` tools get a scratch dir. */
+  workspace?: WorkspaceIO;
 }
 
 export interface ExecRequest {
@@ -70,6 +74,8 @@ export interface ExecRequest {
   input: unknown;
   grantedSecrets?: string[];
   limits?: ToolLimits;
+  /** The task whose workspace a `files: "task"` tool works in. */
+  workspace?: { taskId: string; tool?: string };
 }
 
 export interface TestRequest {
@@ -160,30 +166,40 @@ export class Sandbox {
     const inputIssues = checkInput(manifest, request.input);
     if (inputIssues) return { status: "INVALID_INPUT", issues: inputIssues, durationMs: elapsed(started) };
     const grant = computeGrant(manifest, request, this.options.policy);
+    const workspace = workspaceCallOf(manifest, this.options.workspace, request.workspace);
+    // A workspace tool may return more than its cap: the excess result is kept as a file.
+    const resultBytes = workspace
+      ? Math.max(grant.limits.outputBytes, WORKSPACE_RESULT_BYTES)
+      : grant.limits.outputBytes;
     const profile: ProcessProfile = {
       net: grant.net,
       denyNet: grant.denyNet,
       envNames: Object.keys(grant.env).sort(),
       memoryMb: grant.limits.memoryMb,
       timeoutMs: grant.limits.timeoutMs,
-      outputBytes: grant.limits.outputBytes,
+      outputBytes: resultBytes,
     };
     const job: Job = {
       moduleUrl: toModuleUrl(request.tool.code),
       input: request.input,
       env: grant.env,
-      maxResultBytes: grant.limits.outputBytes,
+      maxResultBytes: resultBytes,
     };
     return this.admission.run(async () => {
       const warm = this.warmPool.take(profile);
       const slot = warm ?? new ProcessSlot(this.environment, profile);
       let raw: Awaited<ReturnType<ProcessSlot["run"]>>;
+      let copiedIn = new Map<string, string>();
       try {
-        raw = await slot.run(job, grant.limits.timeoutMs);
+        if (workspace) copiedIn = await prepareWorkspace(workspace, slot.workDir);
+        raw = await slot.run(job, grant.limits.timeoutMs, { keepWorkDir: workspace !== undefined });
+      } catch (error) {
+        void slot.dispose();
+        throw error;
       } finally {
         this.warmPool.replenish(profile);
       }
-      let outcome = classifyRun(raw, grant.limits);
+      let outcome = classifyRun(raw, { ...grant.limits, outputBytes: resultBytes });
       if (outcome.status === "ok") {
         const issues = validateAgainstSchema(manifest.outputSchema, outcome.output);
         if (issues.length > 0) {
@@ -194,6 +210,19 @@ export class Sandbox {
             durationMs: outcome.durationMs,
             ...(outcome.logs ? { logs: outcome.logs } : {}),
           };
+        }
+      }
+      if (workspace) {
+        try {
+          outcome = await finishWorkspace(
+            workspace,
+            slot.workDir,
+            copiedIn,
+            outcome,
+            grant.limits.outputBytes,
+          );
+        } finally {
+          void slot.dispose();
         }
       }
       for (const observer of this.observers)

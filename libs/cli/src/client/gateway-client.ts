@@ -18,6 +18,8 @@ export class GatewayClient {
     question: string;
     options?: { budgets?: { rounds?: number; tokens?: number; costUsd?: number; wallMs?: number } };
     taskId?: string;
+    /** Files, base64; the gateway checks and sniffs them. */
+    attachments?: { name: string; data: string; mediaType?: string }[];
   }): Promise<{ taskId: string; status: TaskStatus }> {
     return (await this.json("POST", "/v1/tasks", body)) as { taskId: string; status: TaskStatus };
   }

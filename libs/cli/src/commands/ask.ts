@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { TaskRecord } from "@insitu/contracts";
 import { isInsituError } from "@insitu/errors";
+import { type AttachmentInput, checkAttachments, formatSize, readAttachmentSources } from "@insitu/files";
 import { numberOption } from "../args.js";
 import { GatewayClient } from "../client/gateway-client.js";
 import { renderEvent, renderSummary } from "../client/progress.js";
@@ -48,8 +49,19 @@ export async function runAsk(question: string, values: Record<string, unknown>, 
     io.err(`${setup.configured ? NO_MODEL_MESSAGE : setup.message}\n`);
     return ExitCode.notConfigured;
   }
+  const sources = Array.isArray(values.file) ? (values.file as string[]) : [];
+  let attachments: AttachmentInput[] = [];
+  try {
+    attachments = await readAttachmentSources(sources, { baseDir: process.cwd() });
+    // Checked here too, so a bad file is named before anything is sent; the gateway checks again.
+    checkAttachments(attachments);
+  } catch (error) {
+    io.err(`${isInsituError(error) ? `${error.code}: ` : ""}${(error as Error).message}\n`);
+    return ExitCode.usage;
+  }
   const targets = resolveTargets(values, io.env, state);
   const result = await askThroughGateway(new GatewayClient(targets.gatewayUrl), question, {
+    attachments,
     budgets,
     json: values.json === true,
     quiet: values.quiet === true,
@@ -64,6 +76,7 @@ export async function askThroughGateway(
   question: string,
   options: {
     budgets?: { rounds?: number; tokens?: number; costUsd?: number; wallMs?: number };
+    attachments?: AttachmentInput[];
     json?: boolean;
     quiet?: boolean;
     io: CliIo;
@@ -82,8 +95,22 @@ export async function askThroughGateway(
       ...(options.budgets && Object.keys(options.budgets).length > 0
         ? { options: { budgets: options.budgets } }
         : {}),
+      ...(options.attachments && options.attachments.length > 0
+        ? {
+            attachments: options.attachments.map((attachment) => ({
+              name: attachment.name,
+              data: Buffer.from(attachment.bytes).toString("base64"),
+              ...(attachment.declaredType ? { mediaType: attachment.declaredType } : {}),
+            })),
+          }
+        : {}),
     });
-    if (!options.json && !options.quiet) io.out(`${indent}submitted as task ${submitted.taskId}\n`);
+    if (!options.json && !options.quiet) {
+      io.out(`${indent}submitted as task ${submitted.taskId}\n`);
+      const stored = options.attachments?.length ? (await client.getTask(submitted.taskId)).attachments : [];
+      for (const file of stored ?? [])
+        io.out(`${indent}attached ${file.name} (${file.mediaType}, ${formatSize(file.size)})\n`);
+    }
     await client.followEvents(
       submitted.taskId,
       (event) => {
