@@ -4,6 +4,7 @@ import { helpText, parseCommandLine } from "./args.js";
 import { runAsk } from "./commands/ask.js";
 import { runDemo } from "./commands/demo.js";
 import { runLibrary } from "./commands/library.js";
+import { runMcp } from "./commands/mcp.js";
 import { runStatus } from "./commands/status-command.js";
 import { runTools } from "./commands/tools.js";
 import { runUp } from "./commands/up.js";
@@ -45,6 +46,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runTools(parsed.positionals[0], parsed.values, io);
       case "library":
         return await runLibrary(parsed.positionals, parsed.values, io);
+      case "mcp":
+        return await runMcp(parsed.values, io);
       default:
         io.err(`insitu: command ${parsed.command} is not implemented\n`);
         return ExitCode.usage;

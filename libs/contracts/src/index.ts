@@ -23,3 +23,4 @@ export * from "./sandbox.js";
 export * from "./registry.js";
 export * from "./task.js";
 export { contractsJsonSchema } from "./json-schema.js";
+export * from "./mcp.js";

@@ -1,5 +1,6 @@
+import { LibraryCatalog, busLibraryPort, callPolicyFromEnv, createMcpHttpEndpoint } from "@insitu/mcp";
 import type { ServiceSpec } from "@insitu/runtime";
-import { createGatewayApi } from "./api.js";
+import { bearerMatches, createGatewayApi } from "./api.js";
 import { createBusBackend } from "./bus-backend.js";
 import { GatewayConfigSchema } from "./config.js";
 import { loadDashboard } from "./dashboard/index.js";
@@ -23,6 +24,26 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
       ...(config.GATEWAY_API_TOKEN ? { apiToken: config.GATEWAY_API_TOKEN } : {}),
       observe: gatewayMetrics.observe,
     });
+    // The library as an MCP server on /mcp (stateful Streamable HTTP, docs/adr/0085).
+    const catalog = new LibraryCatalog(
+      busLibraryPort(bus, { sandboxTimeoutMs: config.GATEWAY_MCP_CALL_TIMEOUT_MS }),
+      (error) => logger.warn("MCP library refresh failed", { error }),
+    );
+    const mcp = createMcpHttpEndpoint({
+      catalog,
+      policy: callPolicyFromEnv(config),
+      limits: {
+        callsPerMinute: config.GATEWAY_MCP_CALLS_PER_MINUTE,
+        maxConcurrent: config.GATEWAY_MCP_MAX_CONCURRENT,
+      },
+      maxSessions: config.GATEWAY_MCP_MAX_SESSIONS,
+      idleMs: config.GATEWAY_MCP_IDLE_MS,
+      authorize: (request) =>
+        config.GATEWAY_API_TOKEN === undefined ||
+        bearerMatches(request.headers.authorization, config.GATEWAY_API_TOKEN),
+      onError: (error, context) => logger.warn(`MCP: ${context}`, { error }),
+    });
+    catalog.start().catch((error: unknown) => logger.warn("MCP library not loaded yet", { error }));
     logger.info("gateway API ready", {
       port: config.HTTP_PORT,
       prefix: config.NATS_PREFIX,
@@ -38,6 +59,7 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
     }
     return {
       http(request, response) {
+        if (mcp.handle(request, response)) return true;
         if (dashboard.handle(request, response)) return true;
         api.handle(request, response);
         return true;
@@ -45,6 +67,8 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
       async stop() {
         // Open event streams never end on their own; clients resume with Last-Event-ID.
         api.close();
+        catalog.stop();
+        await mcp.close();
       },
     };
   },

@@ -1,0 +1,11 @@
+export { busLibraryPort } from "./bus-library.js";
+export { callPolicyFromEnv, operatorCallPolicy } from "./call-policy.js";
+export type { McpCallPolicy, OperatorCallPolicyOptions } from "./call-policy.js";
+export { MCP_PATH, createMcpHttpEndpoint } from "./http-endpoint.js";
+export type { McpHttpOptions } from "./http-endpoint.js";
+export { LibraryCatalog } from "./library-catalog.js";
+export type { LibraryPort, LibraryTool } from "./library-catalog.js";
+export { MetaKey, SERVER_INFO, createLibraryServer, toCallResult, toMcpTool } from "./library-server.js";
+export { SessionLimiter } from "./session-limits.js";
+export type { SessionLimitOptions } from "./session-limits.js";
+export { serveLibraryOverStdio } from "./stdio.js";
