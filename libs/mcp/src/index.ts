@@ -9,3 +9,7 @@ export { MetaKey, SERVER_INFO, createLibraryServer, toCallResult, toMcpTool } fr
 export { SessionLimiter } from "./session-limits.js";
 export type { SessionLimitOptions } from "./session-limits.js";
 export { serveLibraryOverStdio } from "./stdio.js";
+export { McpClientErrorCode, McpClientPool, externalToolName } from "./client-pool.js";
+export type { ExternalCallResult } from "./client-pool.js";
+export { McpServerConfigSchema, McpServersConfigSchema, loadMcpServersConfig } from "./external-config.js";
+export type { McpServerConfig, McpServersConfig } from "./external-config.js";

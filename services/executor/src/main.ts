@@ -1,9 +1,12 @@
-import { ExecutorRunWork, TASK_STEPS_BUCKET } from "@insitu/contracts";
+import { endpoint } from "@insitu/bus";
+import { ExecutorRunWork, ExternalToolsList, TASK_STEPS_BUCKET } from "@insitu/contracts";
+import { McpClientPool, loadMcpServersConfig } from "@insitu/mcp";
 import { runService } from "@insitu/runtime";
 import { kvStepStore, managerNotifier, taskEventPublisher, consumeRoleWork } from "@insitu/roles";
 import { toolPorts } from "./adapters.js";
 import { ExecutorConfigSchema } from "./config.js";
 import { modelForRole } from "@insitu/roles";
+import { withExternalTools } from "./external-tools.js";
 import { createExecutor } from "./service.js";
 
 await runService({
@@ -14,13 +17,19 @@ await runService({
     // The summarizer role (context summaries, output reduction) falls back to the executor's model in a scripted run.
     const summarizer = config.INSITU_SCRIPT ? { model, costOf } : modelForRole("summarizer", undefined);
     const steps = await bus.kv(TASK_STEPS_BUCKET);
+    // The operator's MCP servers (docs/adr/0085): their tools are external tools, never library tools.
+    const mcpPool = new McpClientPool(
+      config.INSITU_MCP_CONFIG ? loadMcpServersConfig(config.INSITU_MCP_CONFIG) : { servers: {} },
+      { env: process.env, onLog: (message, details) => logger.info(message, details) },
+    );
+    const builtPorts = toolPorts(bus, {
+      sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
+      repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
+    });
     const executor = createExecutor({
       model,
       summarizer: summarizer.model,
-      ...toolPorts(bus, {
-        sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
-        repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
-      }),
+      ...withExternalTools(builtPorts, mcpPool, bus),
       steps: kvStepStore(steps),
       notifyManager: managerNotifier(bus, "execution-done"),
       emit: taskEventPublisher(bus),
@@ -43,6 +52,18 @@ await runService({
         concurrency: config.EXECUTOR_CONCURRENCY,
       },
     );
-    return { stop: () => consumer.stop() };
+    const external = await bus.serve({
+      name: "executor",
+      version: "0.1.0",
+      description: "External (MCP) tools the executor can call for tasks.",
+      endpoints: [endpoint(ExternalToolsList, () => mcpPool.list())],
+    });
+    return {
+      async stop() {
+        await consumer.stop();
+        await external.stop();
+        await mcpPool.close();
+      },
+    };
   },
 });

@@ -15,6 +15,7 @@ import { ManagerConfigSchema } from "./config.js";
 import { judgeRound } from "./judge.js";
 import { modelForRole, consumeRoleWork } from "@insitu/roles";
 import { planRound } from "./planner.js";
+import { externalToolsOverBus, withExternalTools } from "./external-tools.js";
 import { createManager } from "./service.js";
 
 await runService({
@@ -41,7 +42,11 @@ await runService({
       store: kvTaskStore(tasks),
       effects: busEffects(bus),
       readStep: kvStepReader(steps),
-      search: registrySearch(bus, config.RETRIEVAL_TOP_K),
+      search: withExternalTools(
+        registrySearch(bus, config.RETRIEVAL_TOP_K),
+        externalToolsOverBus(bus),
+        config.RETRIEVAL_TOP_K,
+      ),
       plan: async (input) => planRound(model, input),
       judge: async (input) => judgeRound(model, input),
       costOf,
