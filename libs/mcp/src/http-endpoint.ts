@@ -25,6 +25,8 @@ interface Session {
   transport: StreamableHTTPServerTransport;
   close(): void;
   lastSeen: number;
+  /** Requests of this session still open (a client listening on its GET stream is not idle). */
+  open: number;
 }
 
 /**
@@ -39,7 +41,7 @@ export function createMcpHttpEndpoint(options: McpHttpOptions) {
     () => {
       const now = Date.now();
       for (const [id, session] of sessions) {
-        if (now - session.lastSeen > options.idleMs) {
+        if (session.open === 0 && now - session.lastSeen > options.idleMs) {
           sessions.delete(id);
           session.close();
           session.transport.close().catch(() => {});
@@ -69,6 +71,11 @@ export function createMcpHttpEndpoint(options: McpHttpOptions) {
         return;
       }
       session.lastSeen = Date.now();
+      session.open++;
+      response.once("close", () => {
+        session.open--;
+        session.lastSeen = Date.now();
+      });
       await session.transport.handleRequest(request, response);
       return;
     }
@@ -87,7 +94,7 @@ export function createMcpHttpEndpoint(options: McpHttpOptions) {
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {
-        sessions.set(id, { transport, close: () => library.close(), lastSeen: Date.now() });
+        sessions.set(id, { transport, close: () => library.close(), lastSeen: Date.now(), open: 0 });
       },
       onsessionclosed: (id) => {
         sessions.get(id)?.close();

@@ -65,5 +65,14 @@ function tokens(text: string): string[] {
     .toLowerCase()
     .split(/[^a-z0-9]+/)
     .filter((word) => word.length > 2 && !STOP_WORDS.has(word))
-    .map((word) => (word.length > 4 ? word.replace(/(ing|es|s|ed)$/, "") : word));
+    .map(stem);
+}
+
+/** A light stem so "files"/"file" and "reads"/"reading"/"read" meet (both sides use it). */
+function stem(word: string): string {
+  let value = word;
+  if (value.length > 4 && value.endsWith("ies")) value = `${value.slice(0, -3)}y`;
+  else if (value.length > 3 && value.endsWith("s") && !value.endsWith("ss")) value = value.slice(0, -1);
+  if (value.length > 5 && value.endsWith("ing")) value = value.slice(0, -3);
+  return value;
 }
