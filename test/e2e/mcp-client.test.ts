@@ -36,7 +36,12 @@ beforeAll(async () => {
     configPath,
     JSON.stringify({
       servers: {
-        fixture: { command: process.execPath, args: [FIXTURE], secrets: ["MCP_FIXTURE_SECRET"], callTimeoutMs: 1500 },
+        fixture: {
+          command: process.execPath,
+          args: [FIXTURE],
+          secrets: ["MCP_FIXTURE_SECRET"],
+          callTimeoutMs: 1500,
+        },
       },
     }),
   );
@@ -69,7 +74,9 @@ describe("external MCP tools inside tasks", () => {
 
   it("a scripted task uses the external tool through the executor's MCP client; it never enters the library", async () => {
     const before = await bus.request(RegistryStats, {});
-    const task = await submitTask(bus, "Reverse the text 'stressed' and tell me the result.", { label: "mcp-rev" });
+    const task = await submitTask(bus, "Reverse the text 'stressed' and tell me the result.", {
+      label: "mcp-rev",
+    });
     const record = await task.done;
     expect(record.status).toBe("succeeded");
     expect(record.answer?.final_answer).toBe("desserts");
@@ -95,13 +102,18 @@ describe("external MCP tools inside tasks", () => {
     expect((await bus.request(RegistryList, {})).tools.map((tool) => tool.name)).not.toContain(
       "fixture_reverse_text",
     );
-    await expect(bus.request(RegistryGet, { by: "name", name: "fixture_reverse_text" })).rejects.toMatchObject({
+    await expect(
+      bus.request(RegistryGet, { by: "name", name: "fixture_reverse_text" }),
+    ).rejects.toMatchObject({
       code: "NOT_FOUND",
     });
   });
 
   it("a server that dies mid-call gives the task a typed error, not a hang, and no repair is asked", async () => {
-    const task = await submitTask(bus, "Run the exit check of the fixture server.", { label: "mcp-die", timeoutMs: 60_000 });
+    const task = await submitTask(bus, "Run the exit check of the fixture server.", {
+      label: "mcp-die",
+      timeoutMs: 60_000,
+    });
     const record = await task.done;
     expect(record.status).toBe("succeeded");
     const calls = eventsOf(task.events, "tool-call-end");
@@ -118,7 +130,10 @@ describe("external MCP tools inside tasks", () => {
   });
 
   it("a hung server ends the call at its deadline with a timeout", async () => {
-    const task = await submitTask(bus, "Ask the tool that will never answer.", { label: "mcp-hang", timeoutMs: 60_000 });
+    const task = await submitTask(bus, "Ask the tool that will never answer.", {
+      label: "mcp-hang",
+      timeoutMs: 60_000,
+    });
     const record = await task.done;
     expect(record.status).toBe("succeeded");
     const calls = eventsOf(task.events, "tool-call-end");

@@ -63,7 +63,8 @@ function watchedClient(name: string): Watched {
       if (seen) return Promise.resolve(seen);
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`${name}: no tools/list_changed with ${label} (saw ${changes.length} changes)`)),
+          () =>
+            reject(new Error(`${name}: no tools/list_changed with ${label} (saw ${changes.length} changes)`)),
           60_000,
         );
         waiters.push({
@@ -157,10 +158,16 @@ describe("insitu as an MCP server (official SDK client, stdio and Streamable HTT
 
   it("calls the new tool in the sandbox over both transports, returns structured content, records usage", async () => {
     const before = await bus.request(RegistryStats, { name: "count_vowels" });
-    const overHttp = await http.client.callTool({ name: "count_vowels", arguments: { text: "onomatopoeia" } });
+    const overHttp = await http.client.callTool({
+      name: "count_vowels",
+      arguments: { text: "onomatopoeia" },
+    });
     expect(overHttp.isError).toBeFalsy();
     expect(overHttp.structuredContent).toEqual({ vowels: 8 });
-    const overStdio = await stdio.client.callTool({ name: "count_vowels", arguments: { text: "Insitu MCP" } });
+    const overStdio = await stdio.client.callTool({
+      name: "count_vowels",
+      arguments: { text: "Insitu MCP" },
+    });
     expect(overStdio.isError).toBeFalsy();
     expect(overStdio.structuredContent).toEqual({ vowels: 3 });
     const after = await bus.request(RegistryStats, { name: "count_vowels" });
@@ -186,11 +193,21 @@ describe("insitu as an MCP server (official SDK client, stdio and Streamable HTT
   it("gets list_changed on both transports when a rollback removes the tool", async () => {
     const { current } = await bus.request(RegistrySnapshots, { limit: 1 });
     const seenBefore = [http.changes.length, stdio.changes.length];
-    await bus.request(RegistryRollback, { to: 0, expectedSnapshot: current, reason: "e2e: roll back the MCP test's tool" });
+    await bus.request(RegistryRollback, {
+      to: 0,
+      expectedSnapshot: current,
+      reason: "e2e: roll back the MCP test's tool",
+    });
     const gone = (tools: Tool[]) => !hasVowelTool(tools);
     const [overHttp, overStdio] = await Promise.all([
-      http.until((tools) => http.changes.length > (seenBefore[0] ?? 0) && gone(tools), "count_vowels removed"),
-      stdio.until((tools) => stdio.changes.length > (seenBefore[1] ?? 0) && gone(tools), "count_vowels removed"),
+      http.until(
+        (tools) => http.changes.length > (seenBefore[0] ?? 0) && gone(tools),
+        "count_vowels removed",
+      ),
+      stdio.until(
+        (tools) => stdio.changes.length > (seenBefore[1] ?? 0) && gone(tools),
+        "count_vowels removed",
+      ),
     ]);
     expect(overHttp).toEqual([]);
     expect(overStdio).toEqual([]);

@@ -161,12 +161,15 @@ export class McpClientPool {
       if (error instanceof McpError && error.code === McpErrorCode.RequestTimeout) {
         return {
           status: "failed",
-          error: new InsituError(`${tool.name} on MCP server ${state.name} did not answer within ${limitMs} ms`, {
-            code: McpClientErrorCode.timeout,
-            category: ErrorCategory.thirdParty,
-            retryable: true,
-            details: { server: state.name, tool: tool.tool, limitMs },
-          }),
+          error: new InsituError(
+            `${tool.name} on MCP server ${state.name} did not answer within ${limitMs} ms`,
+            {
+              code: McpClientErrorCode.timeout,
+              category: ErrorCategory.thirdParty,
+              retryable: true,
+              details: { server: state.name, tool: tool.tool, limitMs },
+            },
+          ),
           limitMs,
           durationMs: elapsed(),
         };
@@ -254,7 +257,10 @@ export class McpClientPool {
     });
     try {
       await Promise.race([client.connect(transport), deadline]);
-      const listed = await Promise.race([client.listTools(undefined, { timeout: config.connectTimeoutMs }), deadline]);
+      const listed = await Promise.race([
+        client.listTools(undefined, { timeout: config.connectTimeoutMs }),
+        deadline,
+      ]);
       state.tools = this.toExternal(state, listed.tools);
       state.client = client;
       state.lastError = undefined;

@@ -4,7 +4,9 @@ import { ErrorCategory, InsituError } from "@insitu/errors";
 import { SECRET_NAME_PATTERN } from "@insitu/tool-kit";
 import { z } from "zod";
 
-const SecretName = z.string().regex(SECRET_NAME_PATTERN, "secret names are environment variable names (UPPER_SNAKE)");
+const SecretName = z
+  .string()
+  .regex(SECRET_NAME_PATTERN, "secret names are environment variable names (UPPER_SNAKE)");
 
 /** One MCP server the operator lets tasks use. Exactly one of `command` (stdio) or `url` (Streamable HTTP). */
 export const McpServerConfigSchema = z

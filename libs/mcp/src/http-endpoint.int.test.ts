@@ -28,7 +28,15 @@ function manifest(name: string, extra: Partial<ToolManifest> = {}): ToolManifest
   } as ToolManifest;
 }
 
-const usage = { calls: 0, byOutcome: {}, successes: 0, successRate: 0, reuseCalls: 0, tasks: 0, meanLatencyMs: 0 };
+const usage = {
+  calls: 0,
+  byOutcome: {},
+  successes: 0,
+  successRate: 0,
+  reuseCalls: 0,
+  tasks: 0,
+  meanLatencyMs: 0,
+};
 let tools: LibraryTool[] = [];
 let onChange: (() => void) | undefined;
 let release: (() => void) | undefined;
@@ -46,7 +54,11 @@ const port: LibraryPort = {
   async exec(source, input): Promise<ToolOutcome> {
     const text = (input as { text?: unknown }).text;
     if (typeof text !== "string") {
-      return { status: "INVALID_INPUT", issues: [{ path: "/text", message: "must be string" }], durationMs: 1 };
+      return {
+        status: "INVALID_INPUT",
+        issues: [{ path: "/text", message: "must be string" }],
+        durationMs: 1,
+      };
     }
     if (source.manifest.name === "slow_tool") await new Promise<void>((resolve) => (release = resolve));
     return { status: "ok", output: { length: text.length }, durationMs: 1 };
@@ -92,7 +104,9 @@ beforeAll(async () => {
     {
       name: "fetch_secret_page",
       hash: "sha256:2",
-      manifest: manifest("fetch_secret_page", { permissions: { network: ["api.example.com"], secrets: ["API_KEY"] } }),
+      manifest: manifest("fetch_secret_page", {
+        permissions: { network: ["api.example.com"], secrets: ["API_KEY"] },
+      }),
       usage,
     },
     { name: "slow_tool", hash: "sha256:3", manifest: manifest("slow_tool"), usage },
@@ -144,7 +158,9 @@ describe("MCP over the gateway's Streamable HTTP endpoint (fake library)", () =>
     expect(listed[1]?._meta?.["insitu/review"]).toMatch(/secret API_KEY.*reserves for review/);
     const refused = await client.callTool({ name: "fetch_secret_page", arguments: { text: "x" } });
     expect(refused.isError).toBe(true);
-    expect(JSON.stringify(refused.content)).toMatch(/needs secret API_KEY, which the operator reserves for review/);
+    expect(JSON.stringify(refused.content)).toMatch(
+      /needs secret API_KEY, which the operator reserves for review/,
+    );
     const ok = await client.callTool({ name: "count_chars", arguments: { text: "four" } });
     expect(ok.structuredContent).toEqual({ length: 4 });
     const bad = await client.callTool({ name: "count_chars", arguments: { text: 4 } });
@@ -170,7 +186,9 @@ describe("MCP over the gateway's Streamable HTTP endpoint (fake library)", () =>
     expect(JSON.stringify(results.at(-1)?.content)).toMatch(/exceeded 5 calls per minute/);
     // Another session has its own budget.
     const other = await connect("limits-2");
-    expect((await other.callTool({ name: "count_chars", arguments: { text: "ab" } })).structuredContent).toEqual({
+    expect(
+      (await other.callTool({ name: "count_chars", arguments: { text: "ab" } })).structuredContent,
+    ).toEqual({
       length: 2,
     });
   });

@@ -52,7 +52,12 @@ export function createMcpHttpEndpoint(options: McpHttpOptions) {
   );
   sweeper.unref();
 
-  const reject = (response: ServerResponse, status: number, message: string, headers: Record<string, string> = {}) => {
+  const reject = (
+    response: ServerResponse,
+    status: number,
+    message: string,
+    headers: Record<string, string> = {},
+  ) => {
     response.writeHead(status, { "content-type": "application/json", ...headers });
     response.end(JSON.stringify({ jsonrpc: "2.0", error: { code: -32000, message }, id: null }));
   };
@@ -84,13 +89,24 @@ export function createMcpHttpEndpoint(options: McpHttpOptions) {
       return;
     }
     if (sessions.size >= options.maxSessions) {
-      reject(response, 503, `the gateway has ${sessions.size} MCP sessions open (limit ${options.maxSessions}); retry later`, {
-        "retry-after": "5",
-      });
+      reject(
+        response,
+        503,
+        `the gateway has ${sessions.size} MCP sessions open (limit ${options.maxSessions}); retry later`,
+        {
+          "retry-after": "5",
+        },
+      );
       return;
     }
     const callerId = `mcp-${randomUUID().slice(0, 18)}`;
-    const library = createLibraryServer({ catalog: options.catalog, policy: options.policy, limits: options.limits, callerId, onError });
+    const library = createLibraryServer({
+      catalog: options.catalog,
+      policy: options.policy,
+      limits: options.limits,
+      callerId,
+      onError,
+    });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
       onsessioninitialized: (id) => {

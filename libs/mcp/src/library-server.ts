@@ -104,7 +104,10 @@ export function toMcpTool(tool: LibraryTool, snapshot: number, policy: McpCallPo
   return {
     name: tool.name,
     description: refusal ? `${manifest.description}\n\n(Listed only: ${refusal}.)` : manifest.description,
-    inputSchema: { ...(manifest.inputSchema as Record<string, unknown>), type: "object" } as Tool["inputSchema"],
+    inputSchema: {
+      ...(manifest.inputSchema as Record<string, unknown>),
+      type: "object",
+    } as Tool["inputSchema"],
     ...(outputSchema.type === "object" ? { outputSchema: outputSchema as Tool["outputSchema"] } : {}),
     _meta: {
       [MetaKey.version]: tool.hash,

@@ -4,7 +4,15 @@ import { callPolicyFromEnv, operatorCallPolicy } from "./call-policy.js";
 import { LibraryCatalog, type LibraryPort, type LibraryTool } from "./library-catalog.js";
 import { SessionLimiter } from "./session-limits.js";
 
-const usage = { calls: 0, byOutcome: {}, successes: 0, successRate: 0, reuseCalls: 0, tasks: 0, meanLatencyMs: 0 };
+const usage = {
+  calls: 0,
+  byOutcome: {},
+  successes: 0,
+  successRate: 0,
+  reuseCalls: 0,
+  tasks: 0,
+  meanLatencyMs: 0,
+};
 
 function manifest(network: string[] = [], secrets: string[] = []): ToolManifest {
   return {
@@ -26,7 +34,10 @@ describe("operatorCallPolicy (the MCP call hook)", () => {
     const policy = callPolicyFromEnv({});
     expect(policy.review(manifest([], ["TAVILY_API_KEY"]))).toMatch(/needs secret TAVILY_API_KEY/);
     expect(policy.review(manifest(["127.0.0.1:8080"]))).toMatch(/network 127.0.0.1:8080/);
-    const open = callPolicyFromEnv({ INSITU_MCP_ALLOW_SECRETS: "TAVILY_API_KEY", INSITU_MCP_ALLOW_HOSTS: "*" });
+    const open = callPolicyFromEnv({
+      INSITU_MCP_ALLOW_SECRETS: "TAVILY_API_KEY",
+      INSITU_MCP_ALLOW_HOSTS: "*",
+    });
     expect(open.review(manifest(["api.tavily.com"], ["TAVILY_API_KEY"]))).toBeUndefined();
   });
 
@@ -47,7 +58,10 @@ describe("SessionLimiter", () => {
     if (first.ok) first.release();
     const second = limiter.acquire();
     if (second.ok) second.release();
-    expect(limiter.acquire()).toMatchObject({ ok: false, reason: expect.stringMatching(/2 calls per minute/) });
+    expect(limiter.acquire()).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/2 calls per minute/),
+    });
     now += 30_000;
     expect(limiter.acquire().ok).toBe(true);
   });

@@ -1,10 +1,5 @@
 import type { Bus } from "@insitu/bus";
-import {
-  type ContentHash,
-  RegistryRecordUsage,
-  SandboxExec,
-  type ToolCallOutcome,
-} from "@insitu/contracts";
+import { type ContentHash, RegistryRecordUsage, SandboxExec, type ToolCallOutcome } from "@insitu/contracts";
 import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
 import type { z } from "zod";
 

@@ -1,9 +1,5 @@
 import type { Bus } from "@insitu/bus";
-import {
-  type ExternalTool,
-  RegistryRecordExternalUsage,
-  isExternalVersion,
-} from "@insitu/contracts";
+import { type ExternalTool, RegistryRecordExternalUsage, isExternalVersion } from "@insitu/contracts";
 import type { ExternalCallResult, McpClientPool } from "@insitu/mcp";
 import type { ToolOutcome } from "@insitu/tool-kit";
 import type { BoundToolSource, ReactDeps } from "./react.js";
@@ -84,7 +80,11 @@ export function outcomeOf(result: ExternalCallResult): ToolOutcome {
       return { status: "ok", output: result.output, durationMs: result.durationMs };
     case "tool-error":
       return result.inputError
-        ? { status: "INVALID_INPUT", issues: [{ path: "", message: result.message.slice(0, 2000) }], durationMs: result.durationMs }
+        ? {
+            status: "INVALID_INPUT",
+            issues: [{ path: "", message: result.message.slice(0, 2000) }],
+            durationMs: result.durationMs,
+          }
         : { status: "CRASH", message: result.message.slice(0, 2000), durationMs: result.durationMs };
     case "failed":
       if (result.error.code === "MCP_TOOL_TIMEOUT" && result.limitMs !== undefined) {

@@ -32,7 +32,11 @@ export const GatewayConfigSchema = z.object({
   /** MCP `tools/call` running at once per session. */
   GATEWAY_MCP_MAX_CONCURRENT: z.coerce.number().int().min(1).max(1000).default(4),
   /** An MCP session with no request for this long is closed. */
-  GATEWAY_MCP_IDLE_MS: z.coerce.number().int().min(1000).default(30 * 60_000),
+  GATEWAY_MCP_IDLE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(30 * 60_000),
   /** Deadline of one sandbox call made for an MCP client. */
   GATEWAY_MCP_CALL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(150_000),
   /** Secrets a tool called over MCP may declare (comma list or `*`; default none: such tools are listed but refused). */

@@ -14,7 +14,13 @@ const external = (name: string, description: string): ExternalTool => ({
 
 describe("withExternalTools (retrieval plus the operator's MCP tools)", () => {
   const library: ToolCandidate[] = [
-    { name: "count_vowels", version: "sha256:x", description: "Counts vowels.", inputSchema: {}, source: "library" },
+    {
+      name: "count_vowels",
+      version: "sha256:x",
+      description: "Counts vowels.",
+      inputSchema: {},
+      source: "library",
+    },
   ];
   const search = withExternalTools(
     async () => library,
@@ -34,14 +40,20 @@ describe("withExternalTools (retrieval plus the operator's MCP tools)", () => {
       ["files_list_directory", "external"],
     ]);
     expect(candidates[1]?.version).toBe("mcp:files/files_read_file");
-    expect(formatCandidates(candidates)).toMatch(/files_read_file \(external tool from MCP server files, not in the library\)/);
+    expect(formatCandidates(candidates)).toMatch(
+      /files_read_file \(external tool from MCP server files, not in the library\)/,
+    );
   });
 
   it("offers nothing external when no word matches, and works with no external tools at all", async () => {
     expect((await search({ query: "vowels in onomatopoeia", taskId: "t2" })).map((c) => c.name)).toEqual([
       "count_vowels",
     ]);
-    const none = withExternalTools(async () => library, async () => [], 5);
+    const none = withExternalTools(
+      async () => library,
+      async () => [],
+      5,
+    );
     expect(await none({ query: "read the file", taskId: "t3" })).toEqual(library);
   });
 });

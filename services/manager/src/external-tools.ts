@@ -28,7 +28,11 @@ export function externalToolsOverBus(bus: Bus, timeoutMs = 2_000): () => Promise
  * up to `k` external tools that share words with the query, marked `source: "external"`. They
  * never enter the registry (no copy, no merge); a library tool of the same name wins.
  */
-export function withExternalTools(search: Search, listExternal: () => Promise<ExternalTool[]>, k: number): Search {
+export function withExternalTools(
+  search: Search,
+  listExternal: () => Promise<ExternalTool[]>,
+  k: number,
+): Search {
   return async (input) => {
     const [built, external] = await Promise.all([search(input), listExternal()]);
     if (external.length === 0) return built;
@@ -58,7 +62,30 @@ export function withExternalTools(search: Search, listExternal: () => Promise<Ex
   };
 }
 
-const STOP_WORDS = new Set(["the", "a", "an", "of", "in", "to", "and", "or", "is", "are", "what", "how", "it", "its", "with", "for", "on", "by", "this", "that", "word", "text"]);
+const STOP_WORDS = new Set([
+  "the",
+  "a",
+  "an",
+  "of",
+  "in",
+  "to",
+  "and",
+  "or",
+  "is",
+  "are",
+  "what",
+  "how",
+  "it",
+  "its",
+  "with",
+  "for",
+  "on",
+  "by",
+  "this",
+  "that",
+  "word",
+  "text",
+]);
 
 function tokens(text: string): string[] {
   return text

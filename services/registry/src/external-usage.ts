@@ -33,7 +33,9 @@ export class ExternalUsage {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async record(request: Payload<typeof RegistryRecordExternalUsage>): Promise<Reply<typeof RegistryRecordExternalUsage>> {
+  async record(
+    request: Payload<typeof RegistryRecordExternalUsage>,
+  ): Promise<Reply<typeof RegistryRecordExternalUsage>> {
     const duplicates: string[] = [];
     let recorded = 0;
     for (const call of request.calls) {
@@ -54,7 +56,13 @@ export class ExternalUsage {
     const key = `tool.${call.name}`;
     for (let attempt = 0; ; attempt++) {
       const entry = await this.kv.get<ToolAggregate>(key);
-      const current = entry?.value ?? { name: call.name, version: call.version, calls: 0, successes: 0, byOutcome: {} };
+      const current = entry?.value ?? {
+        name: call.name,
+        version: call.version,
+        calls: 0,
+        successes: 0,
+        byOutcome: {},
+      };
       const next: ToolAggregate = {
         ...current,
         version: call.version,
@@ -84,7 +92,12 @@ export class ExternalUsage {
       calls += value.calls;
       for (const [outcome, count] of Object.entries(value.byOutcome))
         byOutcome[outcome] = (byOutcome[outcome] ?? 0) + count;
-      tools.push({ name: value.name, version: value.version, calls: value.calls, successes: value.successes });
+      tools.push({
+        name: value.name,
+        version: value.version,
+        calls: value.calls,
+        successes: value.successes,
+      });
     }
     tools.sort((left, right) => right.calls - left.calls || (left.name < right.name ? -1 : 1));
     return { calls, byOutcome, tools };
