@@ -126,6 +126,22 @@ describe("insitu as an MCP server (official SDK client, stdio and Streamable HTT
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: {} }),
     });
     expect(response.status).toBe(401);
+    // The gateway's body limit holds on /mcp too (the SDK would otherwise read any size).
+    const huge = await fetch(`${stack.url("gateway")}/mcp`, {
+      method: "POST",
+      headers: {
+        authorization: `Bearer ${TOKEN}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { pad: "x".repeat(300_000) },
+      }),
+    });
+    expect(huge.status).toBe(413);
     const unauthorized = new Client({ name: "no-token", version: "1" });
     await expect(
       unauthorized.connect(new StreamableHTTPClientTransport(new URL(`${stack.url("gateway")}/mcp`))),

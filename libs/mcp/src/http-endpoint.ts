@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
+import { InsituError } from "@insitu/errors";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import type { McpCallPolicy } from "./call-policy.js";
 import type { LibraryCatalog } from "./library-catalog.js";
@@ -18,6 +19,11 @@ export interface McpHttpOptions {
   idleMs: number;
   /** True when the request may use the endpoint (the gateway's bearer token check). */
   authorize(request: IncomingMessage): boolean;
+  /**
+   * Reads a POST body with the gateway's byte limit and bounded JSON parser (throws a typed error
+   * for too large or bad JSON). Without it the SDK reads the body itself, unbounded.
+   */
+  readBody?: (request: IncomingMessage) => Promise<unknown>;
   onError?: (error: unknown, context: string) => void;
 }
 
@@ -67,6 +73,17 @@ export function createMcpHttpEndpoint(options: McpHttpOptions) {
       reject(response, 401, "missing or wrong bearer token", { "www-authenticate": 'Bearer realm="insitu"' });
       return;
     }
+    let body: unknown;
+    if (request.method === "POST" && options.readBody) {
+      try {
+        body = await options.readBody(request);
+      } catch (error) {
+        const tooLarge = error instanceof InsituError && /TOO_LARGE/.test(error.code);
+        if (tooLarge) response.setHeader("connection", "close");
+        reject(response, tooLarge ? 413 : 400, `request body refused: ${(error as Error).message}`);
+        return;
+      }
+    }
     const header = request.headers["mcp-session-id"];
     const sessionId = Array.isArray(header) ? header[0] : header;
     if (sessionId !== undefined) {
@@ -81,7 +98,7 @@ export function createMcpHttpEndpoint(options: McpHttpOptions) {
         session.open--;
         session.lastSeen = Date.now();
       });
-      await session.transport.handleRequest(request, response);
+      await session.transport.handleRequest(request, response, body);
       return;
     }
     if (request.method !== "POST") {
@@ -122,7 +139,7 @@ export function createMcpHttpEndpoint(options: McpHttpOptions) {
       if (transport.sessionId) sessions.delete(transport.sessionId);
     };
     await library.server.connect(transport);
-    await transport.handleRequest(request, response);
+    await transport.handleRequest(request, response, body);
     // A POST that was not an initialize leaves no session behind.
     if (!transport.sessionId) {
       library.close();

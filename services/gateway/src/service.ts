@@ -4,6 +4,7 @@ import { bearerMatches, createGatewayApi } from "./api.js";
 import { createBusBackend } from "./bus-backend.js";
 import { GatewayConfigSchema } from "./config.js";
 import { loadDashboard } from "./dashboard/index.js";
+import { readJsonBody } from "./http/body.js";
 import { createGatewayMetrics } from "./metrics.js";
 
 /** The gateway as a runtime service: the public HTTP API on the runtime's HTTP port, backed by the bus. */
@@ -41,6 +42,7 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
       authorize: (request) =>
         config.GATEWAY_API_TOKEN === undefined ||
         bearerMatches(request.headers.authorization, config.GATEWAY_API_TOKEN),
+      readBody: (request) => readJsonBody(request, config.GATEWAY_BODY_LIMIT_BYTES),
       onError: (error, context) => logger.warn(`MCP: ${context}`, { error }),
     });
     catalog.start().catch((error: unknown) => logger.warn("MCP library not loaded yet", { error }));
