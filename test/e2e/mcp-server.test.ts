@@ -117,6 +117,8 @@ afterAll(async () => {
 });
 
 const hasVowelTool = (tools: Tool[]) => tools.some((tool) => tool.name === "count_vowels");
+/** The library's tools in a listing (without the built-in `ask_insitu`). */
+const libraryTools = (tools: Tool[]) => tools.filter((tool) => tool.name !== "ask_insitu");
 
 describe("insitu as an MCP server (official SDK client, stdio and Streamable HTTP)", () => {
   it("refuses the HTTP endpoint without the gateway's bearer token", async () => {
@@ -151,7 +153,8 @@ describe("insitu as an MCP server (official SDK client, stdio and Streamable HTT
   it("lists the empty library, then gets list_changed on both transports when a running task creates a tool", async () => {
     for (const watched of [http, stdio]) {
       expect(watched.client.getServerCapabilities()?.tools?.listChanged).toBe(true);
-      expect((await watched.client.listTools()).tools).toEqual([]);
+      const listed = (await watched.client.listTools()).tools;
+      expect(listed.map((tool) => tool.name)).toEqual(["ask_insitu"]);
     }
     const task = await submitTask(bus, "How many vowels are in the word 'encyclopedia'?", { label: "mcp" });
     const [overHttp, overStdio] = await Promise.all([
@@ -206,6 +209,30 @@ describe("insitu as an MCP server (official SDK client, stdio and Streamable HTT
     }
   });
 
+  it("ask_insitu runs a whole task for the client and streams its progress", async () => {
+    const progress: string[] = [];
+    const result = await http.client.callTool(
+      { name: "ask_insitu", arguments: { question: "Count the vowels in 'onomatopoeia'." } },
+      undefined,
+      {
+        onprogress: (update) => progress.push(update.message ?? ""),
+        resetTimeoutOnProgress: true,
+        timeout: 120_000,
+      },
+    );
+    expect(result.isError).toBeFalsy();
+    expect(result.structuredContent).toMatchObject({
+      status: "succeeded",
+      answer: "8",
+      toolsUsed: ["count_vowels"],
+      toolsCreated: [],
+    });
+    expect(progress).toContain("round 1 planned: using count_vowels");
+    expect(progress).toContain("called count_vowels: success");
+    const bad = await http.client.callTool({ name: "ask_insitu", arguments: { question: "" } });
+    expect(bad.isError).toBe(true);
+  });
+
   it("gets list_changed on both transports when a rollback removes the tool", async () => {
     const { current } = await bus.request(RegistrySnapshots, { limit: 1 });
     const seenBefore = [http.changes.length, stdio.changes.length];
@@ -225,8 +252,8 @@ describe("insitu as an MCP server (official SDK client, stdio and Streamable HTT
         "count_vowels removed",
       ),
     ]);
-    expect(overHttp).toEqual([]);
-    expect(overStdio).toEqual([]);
+    expect(libraryTools(overHttp)).toEqual([]);
+    expect(libraryTools(overStdio)).toEqual([]);
     const call = await http.client.callTool({ name: "count_vowels", arguments: { text: "a" } });
     expect(call.isError).toBe(true);
   });

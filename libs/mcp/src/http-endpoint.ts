@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { InsituError } from "@insitu/errors";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import type { TaskPort } from "./ask-insitu.js";
 import type { McpCallPolicy } from "./call-policy.js";
 import type { LibraryCatalog } from "./library-catalog.js";
 import { createLibraryServer } from "./library-server.js";
@@ -24,6 +25,8 @@ export interface McpHttpOptions {
    * for too large or bad JSON). Without it the SDK reads the body itself, unbounded.
    */
   readBody?: (request: IncomingMessage) => Promise<unknown>;
+  /** Serves `ask_insitu` (a whole task) when given. */
+  tasks?: TaskPort;
   onError?: (error: unknown, context: string) => void;
 }
 
@@ -123,6 +126,7 @@ export function createMcpHttpEndpoint(options: McpHttpOptions) {
       limits: options.limits,
       callerId,
       onError,
+      ...(options.tasks ? { tasks: options.tasks } : {}),
     });
     const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),

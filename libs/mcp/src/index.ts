@@ -13,3 +13,5 @@ export { McpClientErrorCode, McpClientPool, externalToolName } from "./client-po
 export type { ExternalCallResult } from "./client-pool.js";
 export { McpServerConfigSchema, McpServersConfigSchema, loadMcpServersConfig } from "./external-config.js";
 export type { McpServerConfig, McpServersConfig } from "./external-config.js";
+export { ASK_INSITU, askInsituTool, busTaskPort } from "./ask-insitu.js";
+export type { TaskPort } from "./ask-insitu.js";

@@ -6,6 +6,7 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { ToolOutcome } from "@insitu/tool-kit";
+import { ASK_INSITU, type TaskPort, askInsituTool, askResult, describeEvent } from "./ask-insitu.js";
 import type { McpCallPolicy } from "./call-policy.js";
 import type { LibraryCatalog, LibraryTool } from "./library-catalog.js";
 import { type SessionLimitOptions, SessionLimiter } from "./session-limits.js";
@@ -19,6 +20,8 @@ export interface LibraryServerOptions {
   /** Identifies this session's calls in usage records (`mcp-…`, a valid task id). */
   callerId: string;
   onError?: (error: unknown, context: string) => void;
+  /** When given, the `ask_insitu` tool (a whole task, progress as notifications) is served too. */
+  tasks?: TaskPort;
 }
 
 /** Metadata keys under `_meta` of each listed tool. */
@@ -48,12 +51,68 @@ export function createLibraryServer(options: LibraryServerOptions): { server: Se
 
   server.setRequestHandler(ListToolsRequestSchema, async () => {
     await catalog.ready();
-    return { tools: catalog.list().map((tool) => toMcpTool(tool, catalog.snapshot, policy)) };
+    const tools = catalog
+      .list()
+      .filter((tool) => !(options.tasks && tool.name === ASK_INSITU))
+      .map((tool) => toMcpTool(tool, catalog.snapshot, policy));
+    return { tools: options.tasks ? [askInsituTool, ...tools] : tools };
   });
 
-  server.setRequestHandler(CallToolRequestSchema, async (request): Promise<CallToolResult> => {
+  server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     await catalog.ready();
     const name = request.params.name;
+    if (name === ASK_INSITU && options.tasks) {
+      const tasks = options.tasks;
+      const args = (request.params.arguments ?? {}) as { question?: unknown; rounds?: unknown };
+      const question = typeof args.question === "string" ? args.question.trim() : "";
+      const rounds = args.rounds;
+      if (question.length === 0 || question.length > 50_000) {
+        return toolError(
+          "invalid arguments for ask_insitu: question must be a non-empty string (at most 50,000 characters)",
+        );
+      }
+      if (
+        rounds !== undefined &&
+        !(Number.isInteger(rounds) && (rounds as number) >= 1 && (rounds as number) <= 10)
+      ) {
+        return toolError("invalid arguments for ask_insitu: rounds must be an integer from 1 to 10");
+      }
+      const slot = limiter.acquire();
+      if (!slot.ok) return toolError(slot.reason);
+      const progressToken = request.params._meta?.progressToken;
+      let progress = 0;
+      try {
+        const record = await tasks.ask(
+          {
+            question,
+            ...(rounds === undefined ? {} : { rounds: rounds as number }),
+            callerId: options.callerId,
+          },
+          (event) => {
+            const message = describeEvent(event);
+            if (progressToken === undefined || message === undefined) return;
+            extra
+              .sendNotification({
+                method: "notifications/progress",
+                params: { progressToken, progress: ++progress, message },
+              })
+              .catch((error: unknown) => onError(error, "sending progress"));
+          },
+          extra.signal,
+        );
+        const result = askResult(record);
+        return {
+          content: [{ type: "text", text: JSON.stringify(result) }],
+          structuredContent: result,
+          ...(record.status === "succeeded" ? {} : { isError: true }),
+        };
+      } catch (error) {
+        onError(error, "ask_insitu");
+        return toolError(`insitu could not run the task: ${(error as Error).message}`);
+      } finally {
+        slot.release();
+      }
+    }
     const tool = catalog.get(name);
     if (!tool) {
       return toolError(

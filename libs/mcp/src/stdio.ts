@@ -1,4 +1,5 @@
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js";
+import type { TaskPort } from "./ask-insitu.js";
 import type { McpCallPolicy } from "./call-policy.js";
 import type { LibraryCatalog } from "./library-catalog.js";
 import { createLibraryServer } from "./library-server.js";
@@ -13,6 +14,7 @@ export async function serveLibraryOverStdio(options: {
   policy: McpCallPolicy;
   limits: SessionLimitOptions;
   callerId: string;
+  tasks?: TaskPort;
   onError?: (error: unknown, context: string) => void;
 }): Promise<void> {
   const library = createLibraryServer(options);

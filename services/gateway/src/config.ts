@@ -39,6 +39,14 @@ export const GatewayConfigSchema = z.object({
     .default(30 * 60_000),
   /** Deadline of one sandbox call made for an MCP client. */
   GATEWAY_MCP_CALL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(150_000),
+  /** Whether MCP clients get the `ask_insitu` tool (a whole task, progress as notifications). */
+  INSITU_MCP_ASK: z.enum(["on", "off"]).default("on"),
+  /** How long `ask_insitu` waits for its task before answering with the task's current state. */
+  GATEWAY_MCP_ASK_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000),
   /** Secrets a tool called over MCP may declare (comma list or `*`; default none: such tools are listed but refused). */
   INSITU_MCP_ALLOW_SECRETS: z.string().optional(),
   /** Hosts a tool called over MCP may declare (comma list or `*` = any public host, the default). */

@@ -1,4 +1,10 @@
-import { LibraryCatalog, busLibraryPort, callPolicyFromEnv, createMcpHttpEndpoint } from "@insitu/mcp";
+import {
+  LibraryCatalog,
+  busLibraryPort,
+  busTaskPort,
+  callPolicyFromEnv,
+  createMcpHttpEndpoint,
+} from "@insitu/mcp";
 import type { ServiceSpec } from "@insitu/runtime";
 import { bearerMatches, createGatewayApi } from "./api.js";
 import { createBusBackend } from "./bus-backend.js";
@@ -43,6 +49,9 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
         config.GATEWAY_API_TOKEN === undefined ||
         bearerMatches(request.headers.authorization, config.GATEWAY_API_TOKEN),
       readBody: (request) => readJsonBody(request, config.GATEWAY_BODY_LIMIT_BYTES),
+      ...(config.INSITU_MCP_ASK === "on"
+        ? { tasks: busTaskPort(bus, { waitMs: config.GATEWAY_MCP_ASK_WAIT_MS }) }
+        : {}),
       onError: (error, context) => logger.warn(`MCP: ${context}`, { error }),
     });
     catalog.start().catch((error: unknown) => logger.warn("MCP library not loaded yet", { error }));

@@ -1,6 +1,12 @@
 import { randomUUID } from "node:crypto";
 import { connectBus } from "@insitu/bus";
-import { LibraryCatalog, busLibraryPort, callPolicyFromEnv, serveLibraryOverStdio } from "@insitu/mcp";
+import {
+  LibraryCatalog,
+  busLibraryPort,
+  busTaskPort,
+  callPolicyFromEnv,
+  serveLibraryOverStdio,
+} from "@insitu/mcp";
 import { createLogger } from "@insitu/telemetry";
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
@@ -45,6 +51,9 @@ export async function runMcp(values: Record<string, unknown>, io: CliIo): Promis
         maxConcurrent: number("INSITU_MCP_MAX_CONCURRENT", 4),
       },
       callerId: `mcp-stdio-${randomUUID().slice(0, 8)}`,
+      ...(io.env.INSITU_MCP_ASK === "off"
+        ? {}
+        : { tasks: busTaskPort(bus, { waitMs: number("INSITU_MCP_ASK_WAIT_MS", 10 * 60_000) }) }),
       onError: (error, context) => logger.warn(`MCP: ${context}`, { error }),
     });
     return ExitCode.ok;
