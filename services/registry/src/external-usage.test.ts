@@ -1,5 +1,7 @@
 import { createMemoryBus } from "@insitu/bus/testing";
+import { LIBRARY_WATCH } from "@insitu/contracts";
 import { describe, expect, it } from "vitest";
+import { Buckets, Keys } from "./documents.js";
 import { EXTERNAL_USAGE_BUCKET, ExternalUsage } from "./external-usage.js";
 
 // Uses the in-memory FAKE bus (its KV has the same compare-and-set semantics as JetStream's).
@@ -23,5 +25,11 @@ describe("ExternalUsage (external MCP tool calls, apart from EGL)", () => {
       byOutcome: { success: 1, timeout: 1 },
       tools: [{ name: "files_read_file", version: "mcp:files/read_file", calls: 2, successes: 1 }],
     });
+  });
+});
+
+describe("LIBRARY_WATCH (what MCP servers watch to learn the library changed)", () => {
+  it("names the registry's own bucket and snapshot pointer", () => {
+    expect(LIBRARY_WATCH).toEqual({ bucket: Buckets.registry, key: Keys.current });
   });
 });
