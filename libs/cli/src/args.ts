@@ -224,6 +224,20 @@ export const COMMANDS: readonly CommandSpec[] = [
       'Each line: {"id": …, "question": "…", "answer"?: …, "attachments"?: …}; other fields are echoed.\n' +
       "Re-running the same command resumes the run: finished answers are kept and no question runs twice.",
   },
+  {
+    name: "mcp",
+    summary: "Serve the evolving tool library as an MCP server over stdio (for IDEs and assistants).",
+    usage: "insitu mcp [--nats URL] [--prefix PREFIX]",
+    positionals: { min: 0, max: 0 },
+    options: {
+      ...common,
+      ...natsTarget,
+    },
+    details:
+      "tools/list is the library's current snapshot; tools/call runs the tool in the sandbox of the\n" +
+      "running stack; clients get notifications/tools/list_changed whenever the library changes.\n" +
+      "stdout carries only MCP messages; logs go to stderr. The gateway serves the same on /mcp.",
+  },
 ];
 
 export type ParsedCommandLine =

@@ -7,6 +7,7 @@ import { runDemo } from "./commands/demo.js";
 import { runDeadLetters } from "./commands/dlq.js";
 import { runQuarantine } from "./commands/quarantine.js";
 import { runLibrary } from "./commands/library.js";
+import { runMcp } from "./commands/mcp.js";
 import { runStatus } from "./commands/status-command.js";
 import { runTools } from "./commands/tools.js";
 import { runUp } from "./commands/up.js";
@@ -54,6 +55,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runQuarantine(parsed.positionals, parsed.values, io);
       case "batch":
         return await runBatchCommand(parsed.positionals[0] ?? "", parsed.values, io);
+      case "mcp":
+        return await runMcp(parsed.values, io);
       default:
         io.err(`insitu: command ${parsed.command} is not implemented\n`);
         return ExitCode.usage;

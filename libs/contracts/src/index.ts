@@ -25,3 +25,4 @@ export * from "./task.js";
 export * from "./evolver.js";
 export * from "./files.js";
 export { contractsJsonSchema } from "./json-schema.js";
+export * from "./mcp.js";

@@ -8,3 +8,5 @@ export { kvStepStore, managerNotifier, taskEventPublisher } from "./steps.js";
 export type { StepDoneKind, StepStore } from "./steps.js";
 export { consumeRoleWork } from "./work.js";
 export type { RoleWorkOptions, WorkHooks } from "./work.js";
+export { execToolInSandbox, grantedSecretsFor, recordToolCall } from "./tool-calls.js";
+export type { ToolSource } from "./tool-calls.js";

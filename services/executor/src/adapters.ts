@@ -1,5 +1,6 @@
 import type { Bus } from "@insitu/bus";
-import { RegistryGet, RegistryRecordUsage, SandboxExec, ToolRepair } from "@insitu/contracts";
+import { RegistryGet, ToolRepair } from "@insitu/contracts";
+import { execToolInSandbox, recordToolCall } from "@insitu/roles";
 import type { ReactDeps } from "./react.js";
 
 export function toolPorts(
@@ -12,35 +13,17 @@ export function toolPorts(
       return { manifest: record.manifest, code: record.code };
     },
     async exec(source, input, taskId) {
-      return bus.request(
-        SandboxExec,
-        {
-          tool: { code: source.code, manifest: source.manifest },
-          input,
-          grantedSecrets: source.manifest.permissions.secrets,
-          // Used by the sandbox for tools declaring `files: "task"` only.
-          workspace: { taskId, tool: source.manifest.name },
-        },
-        { timeoutMs: options.sandboxTimeoutMs, taskId },
-      );
+      return execToolInSandbox(bus, source, input, { timeoutMs: options.sandboxTimeoutMs, taskId });
     },
     async recordUsage(record) {
-      await bus.request(
-        RegistryRecordUsage,
-        {
-          calls: [
-            {
-              callId: record.callId.slice(0, 128),
-              taskId: record.taskId,
-              hash: record.tool.version,
-              outcome: record.outcome,
-              sandboxStatus: record.sandboxStatus,
-              latencyMs: record.durationMs,
-            },
-          ],
-        },
-        { taskId: record.taskId },
-      );
+      await recordToolCall(bus, {
+        callId: record.callId,
+        taskId: record.taskId,
+        hash: record.tool.version,
+        outcome: record.outcome,
+        sandboxStatus: record.sandboxStatus,
+        latencyMs: record.durationMs,
+      });
     },
     async repair(request) {
       return bus.request(ToolRepair, request, { timeoutMs: options.repairTimeoutMs, taskId: request.taskId });

@@ -18,5 +18,10 @@ export const ExecutorConfigSchema = z.object({
   REPAIR_TIMEOUT_MS: z.coerce.number().int().min(1000).default(600_000),
   /** Path of a scenario file: the role's model is then the FAKE scripted model (tests, `insitu demo`). */
   INSITU_SCRIPT: z.string().optional(),
+  /**
+   * Path of the operator's MCP servers file (`{"servers": {"name": {"command"|"url", "secrets": […]}}}`,
+   * libs/mcp/src/external-config.ts): their tools become external tools tasks can use.
+   */
+  INSITU_MCP_CONFIG: z.string().optional(),
 });
 export type ExecutorConfig = z.infer<typeof ExecutorConfigSchema>;

@@ -1,10 +1,13 @@
-import { ExecutorRunWork, TASK_STEPS_BUCKET } from "@insitu/contracts";
+import { endpoint } from "@insitu/bus";
+import { ExecutorRunWork, ExternalToolsList, TASK_STEPS_BUCKET } from "@insitu/contracts";
 import { WorkspaceStore } from "@insitu/files";
+import { McpClientPool, loadMcpServersConfig } from "@insitu/mcp";
 import { runService } from "@insitu/runtime";
 import { kvStepStore, managerNotifier, taskEventPublisher, consumeRoleWork } from "@insitu/roles";
 import { toolPorts } from "./adapters.js";
 import { ExecutorConfigSchema } from "./config.js";
 import { busRateLimitGate, modelForRole } from "@insitu/roles";
+import { withExternalTools } from "./external-tools.js";
 import { createExecutor } from "./service.js";
 
 await runService({
@@ -18,13 +21,19 @@ await runService({
       ? { model, costOf }
       : modelForRole("summarizer", undefined, process.env, { metrics, gate });
     const steps = await bus.kv(TASK_STEPS_BUCKET);
+    // The operator's MCP servers (docs/adr/0085): their tools are external tools, never library tools.
+    const mcpPool = new McpClientPool(
+      config.INSITU_MCP_CONFIG ? loadMcpServersConfig(config.INSITU_MCP_CONFIG) : { servers: {} },
+      { env: process.env, onLog: (message, details) => logger.info(message, details) },
+    );
+    const builtPorts = toolPorts(bus, {
+      sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
+      repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
+    });
     const executor = createExecutor({
       model,
       summarizer: summarizer.model,
-      ...toolPorts(bus, {
-        sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
-        repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
-      }),
+      ...withExternalTools(builtPorts, mcpPool, bus),
       steps: kvStepStore(steps),
       notifyManager: managerNotifier(bus, "execution-done"),
       emit: taskEventPublisher(bus),
@@ -49,6 +58,18 @@ await runService({
         concurrency: config.EXECUTOR_CONCURRENCY,
       },
     );
-    return { stop: () => consumer.stop() };
+    const external = await bus.serve({
+      name: "executor",
+      version: "0.1.0",
+      description: "External (MCP) tools the executor can call for tasks.",
+      endpoints: [endpoint(ExternalToolsList, () => mcpPool.list())],
+    });
+    return {
+      async stop() {
+        await consumer.stop();
+        await external.stop();
+        await mcpPool.close();
+      },
+    };
   },
 });

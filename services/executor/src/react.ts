@@ -8,6 +8,7 @@ import type {
   ToolRef,
   ToolRepair,
 } from "@insitu/contracts";
+import { isExternalVersion } from "@insitu/contracts";
 import {
   type GenerateRequest,
   type LanguageModel,
@@ -296,7 +297,11 @@ export async function runReact(
         outcome: classified,
         error: classified === "success" || classified === "rejected-input" ? "" : described,
         durationMs: outcome.durationMs,
-        repairable: isRepairable(classified) && repairCanHelp(outcome, tool.source.manifest),
+        // External (MCP) tools are not ours to rewrite: never sent for repair.
+        repairable:
+          isRepairable(classified) &&
+          repairCanHelp(outcome, tool.source.manifest) &&
+          !isExternalVersion(tool.ref.version),
       });
       await deps.recordUsage({
         callId: `${work.taskId}.${callId}`,

@@ -35,5 +35,31 @@ export const GatewayConfigSchema = z.object({
   GATEWAY_API_TOKEN: z.string().min(16, "use a token of at least 16 characters").optional(),
   /** How long a finished task's stream waits for its `task-end` event before rebuilding it from the record. */
   GATEWAY_TERMINAL_GRACE_MS: z.coerce.number().int().min(0).max(60_000).default(2_000),
+  /** MCP endpoint (`/mcp`, docs/adr/0085): sessions open at once; beyond it a new session gets 503. */
+  GATEWAY_MCP_MAX_SESSIONS: z.coerce.number().int().min(1).max(100_000).default(100),
+  /** MCP `tools/call` per session per minute. */
+  GATEWAY_MCP_CALLS_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
+  /** MCP `tools/call` running at once per session. */
+  GATEWAY_MCP_MAX_CONCURRENT: z.coerce.number().int().min(1).max(1000).default(4),
+  /** An MCP session with no request for this long is closed. */
+  GATEWAY_MCP_IDLE_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(30 * 60_000),
+  /** Deadline of one sandbox call made for an MCP client. */
+  GATEWAY_MCP_CALL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(150_000),
+  /** Whether MCP clients get the `ask_insitu` tool (a whole task, progress as notifications). */
+  INSITU_MCP_ASK: z.enum(["on", "off"]).default("on"),
+  /** How long `ask_insitu` waits for its task before answering with the task's current state. */
+  GATEWAY_MCP_ASK_WAIT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(10 * 60_000),
+  /** Secrets a tool called over MCP may declare (comma list or `*`; default none: such tools are listed but refused). */
+  INSITU_MCP_ALLOW_SECRETS: z.string().optional(),
+  /** Hosts a tool called over MCP may declare (comma list or `*` = any public host, the default). */
+  INSITU_MCP_ALLOW_HOSTS: z.string().optional(),
 });
 export type GatewayConfig = z.infer<typeof GatewayConfigSchema>;

@@ -1,8 +1,16 @@
+import {
+  LibraryCatalog,
+  busLibraryPort,
+  busTaskPort,
+  callPolicyFromEnv,
+  createMcpHttpEndpoint,
+} from "@insitu/mcp";
 import type { ServiceSpec } from "@insitu/runtime";
-import { createGatewayApi } from "./api.js";
+import { bearerMatches, createGatewayApi } from "./api.js";
 import { createBusBackend } from "./bus-backend.js";
 import { GatewayConfigSchema } from "./config.js";
 import { loadDashboard } from "./dashboard/index.js";
+import { readJsonBody } from "./http/body.js";
 import { createGatewayMetrics } from "./metrics.js";
 
 /** The gateway as a runtime service: the public HTTP API on the runtime's HTTP port, backed by the bus. */
@@ -24,6 +32,30 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
       ...(config.GATEWAY_API_TOKEN ? { apiToken: config.GATEWAY_API_TOKEN } : {}),
       observe: gatewayMetrics.observe,
     });
+    // The library as an MCP server on /mcp (stateful Streamable HTTP, docs/adr/0085).
+    const catalog = new LibraryCatalog(
+      busLibraryPort(bus, { sandboxTimeoutMs: config.GATEWAY_MCP_CALL_TIMEOUT_MS }),
+      (error) => logger.warn("MCP library refresh failed", { error }),
+    );
+    const mcp = createMcpHttpEndpoint({
+      catalog,
+      policy: callPolicyFromEnv(config),
+      limits: {
+        callsPerMinute: config.GATEWAY_MCP_CALLS_PER_MINUTE,
+        maxConcurrent: config.GATEWAY_MCP_MAX_CONCURRENT,
+      },
+      maxSessions: config.GATEWAY_MCP_MAX_SESSIONS,
+      idleMs: config.GATEWAY_MCP_IDLE_MS,
+      authorize: (request) =>
+        config.GATEWAY_API_TOKEN === undefined ||
+        bearerMatches(request.headers.authorization, config.GATEWAY_API_TOKEN),
+      readBody: (request) => readJsonBody(request, config.GATEWAY_BODY_LIMIT_BYTES),
+      ...(config.INSITU_MCP_ASK === "on"
+        ? { tasks: busTaskPort(bus, { waitMs: config.GATEWAY_MCP_ASK_WAIT_MS }) }
+        : {}),
+      onError: (error, context) => logger.warn(`MCP: ${context}`, { error }),
+    });
+    catalog.start().catch((error: unknown) => logger.warn("MCP library not loaded yet", { error }));
     logger.info("gateway API ready", {
       port: config.HTTP_PORT,
       prefix: config.NATS_PREFIX,
@@ -39,6 +71,7 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
     }
     return {
       http(request, response) {
+        if (mcp.handle(request, response)) return true;
         if (dashboard.handle(request, response)) return true;
         api.handle(request, response);
         return true;
@@ -46,6 +79,8 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
       async stop() {
         // Open event streams never end on their own; clients resume with Last-Event-ID.
         api.close();
+        catalog.stop();
+        await mcp.close();
       },
     };
   },

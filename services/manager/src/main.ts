@@ -16,6 +16,7 @@ import { ManagerConfigSchema } from "./config.js";
 import { judgeRound } from "./judge.js";
 import { modelForRole, consumeRoleWork, busRateLimitGate } from "@insitu/roles";
 import { planRound } from "./planner.js";
+import { externalToolsOverBus, withExternalTools } from "./external-tools.js";
 import { createManager } from "./service.js";
 
 await runService({
@@ -48,7 +49,11 @@ await runService({
       store: kvTaskStore(tasks),
       effects: busEffects(bus),
       readStep: kvStepReader(steps),
-      search: registrySearch(bus, config.RETRIEVAL_TOP_K),
+      search: withExternalTools(
+        registrySearch(bus, config.RETRIEVAL_TOP_K),
+        externalToolsOverBus(bus),
+        config.RETRIEVAL_TOP_K,
+      ),
       catalog: registryCatalog(bus, config.PLAN_CATALOG_TOKENS),
       onBuildsAvoided: (count) => buildsAvoided.inc(count),
       // Each call sees the task's deadline and remaining tokens on every request (repairs too).

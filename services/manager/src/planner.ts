@@ -14,8 +14,13 @@ export interface ToolCandidate {
   description: string;
   inputSchema: Record<string, unknown>;
   score?: number;
-  /** `pool`: built by this task in an earlier round; `library`: from the shared library. */
-  source?: "library" | "pool";
+  /**
+   * `pool`: built by this task in an earlier round; `library`: from the shared library;
+   * `external`: a tool of an operator-configured MCP server (never in the library).
+   */
+  source?: "library" | "pool" | "external";
+  /** For `external`: the MCP server that provides it. */
+  server?: string;
   /** Calls recorded so far and the share that succeeded. */
   usage?: { calls: number; successRate: number };
 }
@@ -182,6 +187,9 @@ export function formatCandidates(candidates: ToolCandidate[]): string {
         .join("\n");
       const facts = [
         candidate.source === "pool" ? "built by this task in an earlier round" : undefined,
+        candidate.source === "external"
+          ? `external tool from MCP server ${candidate.server ?? "?"}, not in the library`
+          : undefined,
         candidate.usage && candidate.usage.calls > 0
           ? `${candidate.usage.calls} calls, ${Math.round(candidate.usage.successRate * 100)}% succeeded`
           : undefined,

@@ -3,6 +3,7 @@ import { runService } from "@insitu/runtime";
 import type { Logger } from "@insitu/telemetry";
 import { RegistryConfigSchema } from "./config.js";
 import { registryEndpoints } from "./endpoints.js";
+import { ExternalUsage, EXTERNAL_USAGE_BUCKET, externalUsageEndpoints } from "./external-usage.js";
 import { registerRegistryMetrics } from "./metrics.js";
 import { Registry } from "./registry.js";
 import { type EmbeddingProvider, HashingEmbedder } from "./retrieval/embedding.js";
@@ -30,7 +31,10 @@ await runService({
       name: "registry",
       version: "0.1.0",
       description: "Versioned tool library: task pools, snapshots, retrieval, usage and convergence stats.",
-      endpoints: registryEndpoints(registry),
+      endpoints: [
+        ...registryEndpoints(registry),
+        ...externalUsageEndpoints(new ExternalUsage(await bus.kv(EXTERNAL_USAGE_BUCKET))),
+      ],
       concurrency: config.REGISTRY_CONCURRENCY,
     });
     logger.info("registry ready", {

@@ -1,0 +1,72 @@
+import type { Bus } from "@insitu/bus";
+import { LIBRARY_WATCH, RegistryGet, RegistryList, usageOutcomeOf } from "@insitu/contracts";
+import { type ToolSource, execToolInSandbox, recordToolCall } from "@insitu/roles";
+import type { LibraryPort, LibraryTool } from "./library-catalog.js";
+
+/** Most versions kept in the source cache (versions are immutable; this only bounds memory). */
+const SOURCE_CACHE = 2000;
+
+/**
+ * The library over the bus: lists through `registry.list` + `registry.get`, runs through
+ * `sandbox.exec` with the executor's own grant logic, records through `registry.record-usage`,
+ * and learns of every new snapshot by watching the registry's `current` pointer.
+ */
+export function busLibraryPort(bus: Bus, options: { sandboxTimeoutMs: number }): LibraryPort {
+  const sources = new Map<string, Promise<ToolSource>>();
+  const source = (hash: string): Promise<ToolSource> => {
+    let cached = sources.get(hash);
+    if (!cached) {
+      cached = bus.request(RegistryGet, { by: "hash", hash }).then((record) => ({
+        manifest: record.manifest,
+        code: record.code,
+      }));
+      cached.catch(() => sources.delete(hash));
+      if (sources.size >= SOURCE_CACHE) sources.delete(sources.keys().next().value as string);
+      sources.set(hash, cached);
+    }
+    return cached;
+  };
+  return {
+    async snapshot() {
+      const tools: LibraryTool[] = [];
+      let snapshot: number | undefined;
+      for (let offset = 0; ; ) {
+        const page = await bus.request(RegistryList, {
+          scope: "library",
+          limit: 1000,
+          offset,
+          ...(snapshot === undefined ? {} : { snapshot }),
+        });
+        snapshot ??= page.snapshot;
+        const loaded = await Promise.all(
+          page.tools.map(async (summary) => ({
+            name: summary.name,
+            hash: summary.hash,
+            manifest: (await source(summary.hash)).manifest,
+            usage: summary.usage,
+          })),
+        );
+        tools.push(...loaded);
+        offset += page.tools.length;
+        if (page.tools.length === 0 || offset >= page.total) break;
+      }
+      return { snapshot: snapshot ?? 0, tools };
+    },
+    source,
+    exec: (toolSource, input, callerId) =>
+      execToolInSandbox(bus, toolSource, input, { timeoutMs: options.sandboxTimeoutMs, taskId: callerId }),
+    record: (call) =>
+      recordToolCall(bus, {
+        callId: call.callId,
+        taskId: call.callerId,
+        hash: call.hash,
+        outcome: usageOutcomeOf(call.outcome),
+        sandboxStatus: call.outcome,
+        latencyMs: call.latencyMs,
+      }),
+    async watch(onChange) {
+      const kv = await bus.kv(LIBRARY_WATCH.bucket);
+      return kv.watch(() => onChange(), LIBRARY_WATCH.key);
+    },
+  };
+}

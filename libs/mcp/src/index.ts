@@ -1,0 +1,17 @@
+export { busLibraryPort } from "./bus-library.js";
+export { callPolicyFromEnv, operatorCallPolicy } from "./call-policy.js";
+export type { McpCallPolicy, OperatorCallPolicyOptions } from "./call-policy.js";
+export { MCP_PATH, createMcpHttpEndpoint } from "./http-endpoint.js";
+export type { McpHttpOptions } from "./http-endpoint.js";
+export { LibraryCatalog } from "./library-catalog.js";
+export type { LibraryPort, LibraryTool } from "./library-catalog.js";
+export { MetaKey, SERVER_INFO, createLibraryServer, toCallResult, toMcpTool } from "./library-server.js";
+export { SessionLimiter } from "./session-limits.js";
+export type { SessionLimitOptions } from "./session-limits.js";
+export { serveLibraryOverStdio } from "./stdio.js";
+export { McpClientErrorCode, McpClientPool, externalToolName } from "./client-pool.js";
+export type { ExternalCallResult } from "./client-pool.js";
+export { McpServerConfigSchema, McpServersConfigSchema, loadMcpServersConfig } from "./external-config.js";
+export type { McpServerConfig, McpServersConfig } from "./external-config.js";
+export { ASK_INSITU, askInsituTool, busTaskPort } from "./ask-insitu.js";
+export type { TaskPort } from "./ask-insitu.js";

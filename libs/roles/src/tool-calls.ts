@@ -1,0 +1,70 @@
+import type { Bus } from "@insitu/bus";
+import { type ContentHash, RegistryRecordUsage, SandboxExec, type ToolCallOutcome } from "@insitu/contracts";
+import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
+import type { z } from "zod";
+
+/** A tool as a caller binds it: its manifest and its module source. */
+export interface ToolSource {
+  manifest: ToolManifest;
+  code: string;
+}
+
+/**
+ * The secrets a caller grants to one call of a tool: every secret the manifest declares. The
+ * sandbox then gives the tool only those the operator's policy configures (and binds to its
+ * hosts), so this is the single place where "what a caller grants" is decided — the executor's
+ * ReAct calls and MCP clients' `tools/call` both go through it.
+ */
+export function grantedSecretsFor(manifest: ToolManifest): string[] {
+  return [...manifest.permissions.secrets];
+}
+
+/** Runs one call of a tool in the sandbox, under the operator's policy, as any caller must. */
+export function execToolInSandbox(
+  bus: Bus,
+  source: ToolSource,
+  input: unknown,
+  options: { timeoutMs: number; taskId: string },
+): Promise<ToolOutcome> {
+  return bus.request(
+    SandboxExec,
+    {
+      tool: { code: source.code, manifest: source.manifest },
+      input,
+      grantedSecrets: grantedSecretsFor(source.manifest),
+      // Used by the sandbox for tools declaring `files: "task"` only.
+      workspace: { taskId: options.taskId, tool: source.manifest.name },
+    },
+    { timeoutMs: options.timeoutMs, taskId: options.taskId },
+  );
+}
+
+/** Records one call's outcome in the registry's usage (idempotent per call id). */
+export async function recordToolCall(
+  bus: Bus,
+  record: {
+    callId: string;
+    taskId: string;
+    hash: z.infer<typeof ContentHash>;
+    outcome: ToolCallOutcome;
+    sandboxStatus?: ToolOutcome["status"];
+    latencyMs: number;
+  },
+): Promise<void> {
+  await bus.request(
+    RegistryRecordUsage,
+    {
+      calls: [
+        {
+          callId: record.callId.slice(0, 128),
+          taskId: record.taskId,
+          hash: record.hash,
+          outcome: record.outcome,
+          ...(record.sandboxStatus ? { sandboxStatus: record.sandboxStatus } : {}),
+          latencyMs: record.latencyMs,
+        },
+      ],
+    },
+    { taskId: record.taskId },
+  );
+}
