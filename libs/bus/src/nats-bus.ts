@@ -2,14 +2,16 @@ import { randomUUID } from "node:crypto";
 import type { EndpointContract, EventContract, MessageContract, WorkQueueContract } from "@insitu/contracts";
 import { ErrorCategory, ErrorCode, InsituError, type SerializedError } from "@insitu/errors";
 import {
-  childSpan,
   createLogger,
   formatTraceparent,
   type Logger,
   MetricName,
   newTrace,
   parseTraceparent,
+  startSpan,
   type TraceContext,
+  tracingEnabled,
+  withTrace,
 } from "@insitu/telemetry";
 import {
   AckPolicy,
@@ -184,7 +186,17 @@ class NatsBus implements Bus {
     options: RequestOptions = {},
   ): Promise<never> {
     const subject = this.naming.subject(contract.subject);
-    const trace = options.trace ? childSpan(options.trace) : newTrace();
+    // Tracing hook (docs/adr/0083): a client span when tracing is on, else the same ids as before.
+    const span = startSpan(`request ${contract.subject}`, {
+      kind: "client",
+      parent: options.trace,
+      attributes: {
+        "messaging.system": "nats",
+        "messaging.destination.name": subject,
+        "insitu.task_id": options.taskId,
+      },
+    });
+    const trace = span.trace;
     const body = encodeEnvelope(contract.request, data, {
       taskId: options.taskId,
       traceparent: formatTraceparent(trace),
@@ -203,6 +215,7 @@ class NatsBus implements Bus {
     } catch (error) {
       const typed = requestFailure(error, subject, options.timeoutMs ?? this.requestTimeoutMs);
       this.metrics?.requests.inc({ subject: contract.subject, outcome: typed.code });
+      span.end(typed);
       throw typed;
     } finally {
       this.metrics?.duration.observe({ subject: contract.subject }, (performance.now() - started) / 1000);
@@ -213,10 +226,12 @@ class NatsBus implements Bus {
     if (reply.headers?.get(SERVICE_ERROR_HEADER)) {
       const error = InsituError.fromJSON(parseBounded(replyBytes, this.limits) as SerializedError);
       this.metrics?.requests.inc({ subject: contract.subject, outcome: error.code });
+      span.end(error);
       throw error;
     }
     const { data: response } = decodeEnvelope(replyBytes, contract.response, this.limits);
     this.metrics?.requests.inc({ subject: contract.subject, outcome: "ok" });
+    span.end();
     return response as never;
   }
 
@@ -280,7 +295,11 @@ class NatsBus implements Bus {
         throw error;
       }
       context = this.context(decoded.envelope, message.subject, message.headers);
-      const result = await handle(decoded.data as never, context);
+      const result = tracingEnabled()
+        ? await this.traced(`handle ${contract.subject}`, "server", context, message.subject, () =>
+            handle(decoded.data as never, context!),
+          )
+        : await handle(decoded.data as never, context);
       const body = encodeEnvelope(contract.response, result, {
         taskId: decoded.envelope.taskId,
         // The reply continues the caller's span: its traceparent is echoed as it came.
@@ -317,7 +336,9 @@ class NatsBus implements Bus {
     options: PublishOptions = {},
   ): Promise<void> {
     const subject = this.naming.subject(fillToken(contract.subject, options.token));
-    const trace = options.trace ? childSpan(options.trace) : newTrace();
+    const span = startSpan(`publish ${contract.subject}`, { kind: "producer", parent: options.trace });
+    span.end();
+    const trace = span.trace;
     const parsed = contract.message.schema.safeParse(data);
     if (!parsed.success) {
       throw new InsituError(`refusing to publish an invalid ${contract.message.type}`, {
@@ -412,7 +433,13 @@ class NatsBus implements Bus {
       });
     }
     await this.ensureWorkStream(contract);
-    const trace = options.trace ? childSpan(options.trace) : newTrace();
+    const span = startSpan(`enqueue ${contract.subject}`, {
+      kind: "producer",
+      parent: options.trace,
+      attributes: { "messaging.system": "nats", "insitu.task_id": options.taskId },
+    });
+    span.end();
+    const trace = span.trace;
     const id = options.id ?? randomUUID();
     const body = encodeEnvelope(contract.message, parsed.data, {
       id,
@@ -520,7 +547,13 @@ class NatsBus implements Bus {
     // stop and the server redelivers after ack_wait.
     const heartbeat = setInterval(() => message.working(), Math.max(100, Math.floor(settings.ackWaitMs / 3)));
     try {
-      await handler(decoded.data as never, context);
+      if (tracingEnabled()) {
+        await this.traced(`work ${contract.stream}`, "consumer", context, message.subject, () =>
+          handler(decoded.data as never, context),
+        );
+      } else {
+        await handler(decoded.data as never, context);
+      }
     } catch (error) {
       clearInterval(heartbeat);
       if (settings.signal.aborted) {
@@ -791,6 +824,36 @@ class NatsBus implements Bus {
     await Promise.allSettled([...this.stoppers].map((stop) => stop()));
     this.stoppers.clear();
     if (!this.connection.isClosed()) await this.connection.drain().catch(() => undefined);
+  }
+
+  /**
+   * Tracing hook: runs a handler in a span whose parent is the envelope's traceparent, with that
+   * span current so whatever the handler sends continues the same trace.
+   */
+  private async traced<T>(
+    name: string,
+    kind: "server" | "consumer",
+    context: MessageContext,
+    subject: string,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const span = startSpan(name, {
+      kind,
+      parent: context.trace,
+      attributes: {
+        "messaging.system": "nats",
+        "messaging.destination.name": subject,
+        "insitu.task_id": context.taskId,
+      },
+    });
+    try {
+      const result = await withTrace(span.trace, fn);
+      span.end();
+      return result;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
   }
 
   async closed(): Promise<void> {

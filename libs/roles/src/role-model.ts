@@ -7,6 +7,7 @@ import {
   createModelForRole,
   loadModelsConfig,
   resolveRoleSettings,
+  withModelSpans,
 } from "@insitu/llm";
 import { loadScenario } from "@insitu/llm/testing";
 
@@ -28,7 +29,9 @@ export function modelForRole(
   scriptPath: string | undefined,
   env: NodeJS.ProcessEnv = process.env,
 ): RoleModel {
-  if (scriptPath) return { model: loadScenario(scriptPath).model(role), costOf: () => 0 };
+  if (scriptPath) {
+    return { model: withModelSpans(loadScenario(scriptPath).model(role), role), costOf: () => 0 };
+  }
   try {
     const config = loadModelsConfig(undefined, env);
     const settings = resolveRoleSettings(config, role, env);
