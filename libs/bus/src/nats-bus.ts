@@ -79,6 +79,26 @@ export interface BusOptions {
   requestTimeoutMs?: number;
   logger?: Logger;
   metrics?: Registry;
+  /**
+   * Replicas of the streams, KV buckets and object stores this bus creates (R1 on one server, R3
+   * on a 3-node cluster). Default: `NATS_JS_REPLICAS`, else 1. Existing streams keep theirs.
+   */
+  replicas?: number;
+}
+
+/** `NATS_JS_REPLICAS` (1–5), the JetStream replica count for what the services create. */
+export function jetStreamReplicas(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.NATS_JS_REPLICAS;
+  if (raw === undefined || raw === "") return 1;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 5) {
+    throw new InsituError(`NATS_JS_REPLICAS must be an integer from 1 to 5, got "${raw}"`, {
+      code: ErrorCode.invalidConfig,
+      category: ErrorCategory.user,
+      details: { NATS_JS_REPLICAS: raw },
+    });
+  }
+  return value;
 }
 
 const PAYLOAD_REF_HEADER = "Insitu-Payload-Ref";
@@ -121,6 +141,7 @@ class NatsBus implements Bus {
   private readonly limits: DecodeLimits;
   private readonly inlineLimit: number;
   private readonly requestTimeoutMs: number;
+  private readonly replicas: number;
   private readonly logger: Logger;
   private readonly js: JetStreamClient;
   private jsmPromise?: Promise<JetStreamManager>;
@@ -144,6 +165,7 @@ class NatsBus implements Bus {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.inlineLimit = options.inlineLimitBytes ?? 256 * 1024;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.replicas = options.replicas ?? jetStreamReplicas();
     this.logger = options.logger ?? createLogger({ service: options.name });
     this.js = jetstream(connection);
     if (options.metrics) {
@@ -665,7 +687,12 @@ class NatsBus implements Bus {
           await jsm.streams.info(name);
         } catch {
           try {
-            await jsm.streams.add({ name, storage: StorageType.File, ...config });
+            await jsm.streams.add({
+              name,
+              storage: StorageType.File,
+              num_replicas: this.replicas,
+              ...config,
+            });
           } catch (error) {
             // Another replica may have created it between our info and add.
             await jsm.streams.info(name).catch(() => {
@@ -691,6 +718,7 @@ class NatsBus implements Bus {
     const kv = await new Kvm(this.connection).create(this.naming.bucket(bucket), {
       history: options.history ?? 1,
       storage: StorageType.File,
+      replicas: this.replicas,
     });
     const limits = this.limits;
     const logger = this.logger;
@@ -743,6 +771,7 @@ class NatsBus implements Bus {
   async objects(bucket: string): Promise<ObjectBucket> {
     const store = await new Objm(this.connection).create(this.naming.bucket(bucket), {
       storage: StorageType.File,
+      replicas: this.replicas,
     });
     return objectBucket(store);
   }
@@ -799,6 +828,7 @@ class NatsBus implements Bus {
   private payloads(): Promise<ObjectStore> {
     this.payloadStore ??= new Objm(this.connection).create(this.naming.bucket(PAYLOAD_BUCKET), {
       storage: StorageType.File,
+      replicas: this.replicas,
       ttl: nanos(24 * 3600 * 1000),
     });
     return this.payloadStore;
