@@ -1,6 +1,12 @@
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findRepoRoot, type OtlpStandIn, type Stack, startOtlpStandIn, startStack } from "../harness/stack.js";
+import {
+  findRepoRoot,
+  type OtlpStandIn,
+  type Stack,
+  startOtlpStandIn,
+  startStack,
+} from "../harness/stack.js";
 
 /**
  * One task, one trace (docs/adr/0083): every service exports OTLP/HTTP to a local stand-in
@@ -55,7 +61,10 @@ describe("traces across services", () => {
     const submitted = await fetch(`${base}/v1/tasks`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ question: "How many vowels are in the word 'encyclopedia'?", taskId: "trace-1" }),
+      body: JSON.stringify({
+        question: "How many vowels are in the word 'encyclopedia'?",
+        taskId: "trace-1",
+      }),
     });
     expect(submitted.status).toBe(202);
     const record = await waitFor(async () => {
