@@ -30,7 +30,11 @@ export function modelForRole(
   env: NodeJS.ProcessEnv = process.env,
 ): RoleModel {
   if (scriptPath) {
-    return { model: withModelSpans(loadScenario(scriptPath).model(role), role), costOf: () => 0 };
+    const scripted = withLatency(
+      loadScenario(scriptPath).model(role),
+      Number(env.INSITU_SCRIPT_LATENCY_MS ?? 0),
+    );
+    return { model: withModelSpans(scripted, role), costOf: () => 0 };
   }
   try {
     const config = loadModelsConfig(undefined, env);
@@ -55,6 +59,27 @@ function failingModel(error: unknown): LanguageModel {
     // biome-ignore lint/correctness/useYield: it only throws
     async *stream(request) {
       await fail(request);
+    },
+  };
+}
+
+/**
+ * Simulated model latency for the FAKE scripted model (INSITU_SCRIPT_LATENCY_MS, benches only:
+ * test/bench/scale), so scaling a role shows what it would with a real, slow model.
+ */
+function withLatency(model: LanguageModel, latencyMs: number): LanguageModel {
+  if (!Number.isFinite(latencyMs) || latencyMs <= 0) return model;
+  const wait = () => new Promise((resolve) => setTimeout(resolve, latencyMs));
+  return {
+    provider: model.provider,
+    model: model.model,
+    generate: async (request) => {
+      await wait();
+      return model.generate(request);
+    },
+    async *stream(request) {
+      await wait();
+      yield* model.stream(request);
     },
   };
 }
