@@ -105,7 +105,14 @@ export function initTracing(options: {
       tracer = undefined;
       provider = undefined;
       try {
-        await owned.shutdown();
+        // Bounded: the exporter retries a dead collector for several seconds, and a stopping
+        // service must not wait on it.
+        let timer: NodeJS.Timeout | undefined;
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error("trace export did not finish within 2 s")), 2_000);
+          timer.unref();
+        });
+        await Promise.race([owned.shutdown(), timeout]).finally(() => clearTimeout(timer));
       } catch (error) {
         // The collector is down: spans are lost, the service still exits cleanly.
         options.onError?.(error);
