@@ -7,3 +7,5 @@
 export { GatewayClient } from "@insitu/cli";
 export { findRepoRoot, freePort, startStack } from "@insitu/cli/stack";
 export type { Stack, StackOptions, StackService } from "@insitu/cli/stack";
+export { startOtlpStandIn } from "./otlp.js";
+export type { OtlpStandIn, ReceivedSpan } from "./otlp.js";

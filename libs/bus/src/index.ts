@@ -1,4 +1,4 @@
-export { connectBus } from "./nats-bus.js";
+export { connectBus, jetStreamReplicas } from "./nats-bus.js";
 export type { BusOptions } from "./nats-bus.js";
 export { freePort, isPortInUse } from "./ports.js";
 export { startNatsServer } from "./nats-server.js";

@@ -2,14 +2,16 @@ import { randomUUID } from "node:crypto";
 import type { EndpointContract, EventContract, MessageContract, WorkQueueContract } from "@insitu/contracts";
 import { ErrorCategory, ErrorCode, InsituError, type SerializedError } from "@insitu/errors";
 import {
-  childSpan,
   createLogger,
   formatTraceparent,
   type Logger,
   MetricName,
   newTrace,
   parseTraceparent,
+  startSpan,
   type TraceContext,
+  tracingEnabled,
+  withTrace,
 } from "@insitu/telemetry";
 import {
   AckPolicy,
@@ -79,6 +81,26 @@ export interface BusOptions {
   requestTimeoutMs?: number;
   logger?: Logger;
   metrics?: Registry;
+  /**
+   * Replicas of the streams, KV buckets and object stores this bus creates (R1 on one server, R3
+   * on a 3-node cluster). Default: `NATS_JS_REPLICAS`, else 1. Existing streams keep theirs.
+   */
+  replicas?: number;
+}
+
+/** `NATS_JS_REPLICAS` (1–5), the JetStream replica count for what the services create. */
+export function jetStreamReplicas(env: NodeJS.ProcessEnv = process.env): number {
+  const raw = env.NATS_JS_REPLICAS;
+  if (raw === undefined || raw === "") return 1;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > 5) {
+    throw new InsituError(`NATS_JS_REPLICAS must be an integer from 1 to 5, got "${raw}"`, {
+      code: ErrorCode.invalidConfig,
+      category: ErrorCategory.user,
+      details: { NATS_JS_REPLICAS: raw },
+    });
+  }
+  return value;
 }
 
 /**
@@ -144,6 +166,7 @@ class NatsBus implements Bus {
   private readonly limits: DecodeLimits;
   private readonly inlineLimit: number;
   private readonly requestTimeoutMs: number;
+  private readonly replicas: number;
   private readonly logger: Logger;
   private readonly js: JetStreamClient;
   private jsmPromise?: Promise<JetStreamManager>;
@@ -170,6 +193,7 @@ class NatsBus implements Bus {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.inlineLimit = options.inlineLimitBytes ?? 256 * 1024;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.replicas = options.replicas ?? jetStreamReplicas();
     this.logger = options.logger ?? createLogger({ service: options.name });
     this.js = jetstream(connection);
     if (options.metrics) {
@@ -218,7 +242,17 @@ class NatsBus implements Bus {
     options: RequestOptions = {},
   ): Promise<never> {
     const subject = this.naming.subject(contract.subject);
-    const trace = options.trace ? childSpan(options.trace) : newTrace();
+    // Tracing hook (docs/adr/0083): a client span when tracing is on, else the same ids as before.
+    const span = startSpan(`request ${contract.subject}`, {
+      kind: "client",
+      parent: options.trace,
+      attributes: {
+        "messaging.system": "nats",
+        "messaging.destination.name": subject,
+        "insitu.task_id": options.taskId,
+      },
+    });
+    const trace = span.trace;
     const body = encodeEnvelope(contract.request, data, {
       taskId: options.taskId,
       traceparent: formatTraceparent(trace),
@@ -237,6 +271,7 @@ class NatsBus implements Bus {
     } catch (error) {
       const typed = requestFailure(error, subject, options.timeoutMs ?? this.requestTimeoutMs);
       this.metrics?.requests.inc({ subject: contract.subject, outcome: typed.code });
+      span.end(typed);
       throw typed;
     } finally {
       this.metrics?.duration.observe({ subject: contract.subject }, (performance.now() - started) / 1000);
@@ -247,10 +282,12 @@ class NatsBus implements Bus {
     if (reply.headers?.get(SERVICE_ERROR_HEADER)) {
       const error = InsituError.fromJSON(parseBounded(replyBytes, this.limits) as SerializedError);
       this.metrics?.requests.inc({ subject: contract.subject, outcome: error.code });
+      span.end(error);
       throw error;
     }
     const { data: response } = decodeEnvelope(replyBytes, contract.response, this.limits);
     this.metrics?.requests.inc({ subject: contract.subject, outcome: "ok" });
+    span.end();
     return response as never;
   }
 
@@ -314,7 +351,11 @@ class NatsBus implements Bus {
         throw error;
       }
       context = this.context(decoded.envelope, message.subject, message.headers);
-      const result = await handle(decoded.data as never, context);
+      const result = tracingEnabled()
+        ? await this.traced(`handle ${contract.subject}`, "server", context, message.subject, () =>
+            handle(decoded.data as never, context!),
+          )
+        : await handle(decoded.data as never, context);
       const body = encodeEnvelope(contract.response, result, {
         taskId: decoded.envelope.taskId,
         // The reply continues the caller's span: its traceparent is echoed as it came.
@@ -351,7 +392,9 @@ class NatsBus implements Bus {
     options: PublishOptions = {},
   ): Promise<void> {
     const subject = this.naming.subject(fillToken(contract.subject, options.token));
-    const trace = options.trace ? childSpan(options.trace) : newTrace();
+    const span = startSpan(`publish ${contract.subject}`, { kind: "producer", parent: options.trace });
+    span.end();
+    const trace = span.trace;
     const parsed = contract.message.schema.safeParse(data);
     if (!parsed.success) {
       throw new InsituError(`refusing to publish an invalid ${contract.message.type}`, {
@@ -460,7 +503,13 @@ class NatsBus implements Bus {
       });
     }
     await this.ensureWorkStream(contract);
-    const trace = options.trace ? childSpan(options.trace) : newTrace();
+    const span = startSpan(`enqueue ${contract.subject}`, {
+      kind: "producer",
+      parent: options.trace,
+      attributes: { "messaging.system": "nats", "insitu.task_id": options.taskId },
+    });
+    span.end();
+    const trace = span.trace;
     const id = options.id ?? randomUUID();
     const body = encodeEnvelope(contract.message, parsed.data, {
       id,
@@ -568,7 +617,13 @@ class NatsBus implements Bus {
     // stop and the server redelivers after ack_wait.
     const heartbeat = setInterval(() => message.working(), Math.max(100, Math.floor(settings.ackWaitMs / 3)));
     try {
-      await handler(decoded.data as never, context);
+      if (tracingEnabled()) {
+        await this.traced(`work ${contract.stream}`, "consumer", context, message.subject, () =>
+          handler(decoded.data as never, context),
+        );
+      } else {
+        await handler(decoded.data as never, context);
+      }
     } catch (error) {
       clearInterval(heartbeat);
       if (settings.signal.aborted) {
@@ -701,7 +756,12 @@ class NatsBus implements Bus {
           }
         } catch {
           try {
-            await jsm.streams.add({ name, storage: StorageType.File, ...config });
+            await jsm.streams.add({
+              name,
+              storage: StorageType.File,
+              num_replicas: this.replicas,
+              ...config,
+            });
           } catch (error) {
             // Another replica may have created it between our info and add.
             await jsm.streams.info(name).catch(() => {
@@ -728,6 +788,7 @@ class NatsBus implements Bus {
       history: options.history ?? 1,
       storage: StorageType.File,
       ...(options.ttlMs ? { ttl: options.ttlMs } : {}),
+      replicas: this.replicas,
     });
     const limits = this.limits;
     const logger = this.logger;
@@ -862,6 +923,7 @@ class NatsBus implements Bus {
     const store = await new Objm(this.connection).create(this.naming.bucket(bucket), {
       storage: StorageType.File,
       ...(options.ttlMs ? { ttl: nanos(options.ttlMs) } : {}),
+      replicas: this.replicas,
     });
     return objectBucket(store);
   }
@@ -918,6 +980,7 @@ class NatsBus implements Bus {
   private payloads(): Promise<ObjectStore> {
     this.payloadStore ??= new Objm(this.connection).create(this.naming.bucket(PAYLOAD_BUCKET), {
       storage: StorageType.File,
+      replicas: this.replicas,
       ttl: nanos(24 * 3600 * 1000),
     });
     return this.payloadStore;
@@ -943,6 +1006,36 @@ class NatsBus implements Bus {
     await Promise.allSettled([...this.stoppers].map((stop) => stop()));
     this.stoppers.clear();
     if (!this.connection.isClosed()) await this.connection.drain().catch(() => undefined);
+  }
+
+  /**
+   * Tracing hook: runs a handler in a span whose parent is the envelope's traceparent, with that
+   * span current so whatever the handler sends continues the same trace.
+   */
+  private async traced<T>(
+    name: string,
+    kind: "server" | "consumer",
+    context: MessageContext,
+    subject: string,
+    fn: () => Promise<T>,
+  ): Promise<T> {
+    const span = startSpan(name, {
+      kind,
+      parent: context.trace,
+      attributes: {
+        "messaging.system": "nats",
+        "messaging.destination.name": subject,
+        "insitu.task_id": context.taskId,
+      },
+    });
+    try {
+      const result = await withTrace(span.trace, fn);
+      span.end();
+      return result;
+    } catch (error) {
+      span.end(error);
+      throw error;
+    }
   }
 
   async closed(): Promise<void> {

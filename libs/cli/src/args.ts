@@ -56,7 +56,7 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "up",
     summary: "Start the local stack: nats-server (JetStream, data in .data/nats) and every service.",
-    usage: "insitu up [--port 8080] [--only a,b] [--raw-logs]",
+    usage: "insitu up [--port 8080] [--only a,b] [--replicas executor=3,sandbox=2] [--raw-logs]",
     positionals: { min: 0, max: 0 },
     options: {
       ...common,
@@ -69,6 +69,11 @@ export const COMMANDS: readonly CommandSpec[] = [
         type: "string",
         valueName: "LIST",
         description: "Start only these services (comma-separated).",
+      },
+      replicas: {
+        type: "string",
+        valueName: "LIST",
+        description: "Processes per service, e.g. executor=3,sandbox=2 (they share the role's work queue).",
       },
       "raw-logs": { type: "boolean", description: "Print services' JSON log lines as they are." },
     },

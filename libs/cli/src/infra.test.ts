@@ -31,7 +31,7 @@ describe("grafana dashboard", () => {
 
 describe("docker-compose and kubernetes", () => {
   const compose = readFileSync(join(root, "docker-compose.yml"), "utf8");
-  const deployments = readFileSync(join(root, "infra/k8s/base/services.yaml"), "utf8");
+  const deployments = readFileSync(join(root, "infra/k8s/base/roles.yaml"), "utf8");
 
   it("runs only services that exist, each with SERVICE set to its own name", () => {
     const composeServices = [

@@ -1,4 +1,5 @@
 import { readJsonFile } from "@insitu/config";
+import { withModelSpans } from "./traced.js";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
@@ -284,7 +285,7 @@ export function createModelForRole(
     }
     model = scripted;
   }
-  const configured = withRequestDefaults(model, settings);
+  const configured = withModelSpans(withRequestDefaults(model, settings), role);
   return options.accountant
     ? options.accountant.wrap(configured, { role, ...(settings.prices ? { prices: settings.prices } : {}) })
     : configured;

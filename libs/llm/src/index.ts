@@ -108,3 +108,4 @@ export type {
 } from "./config.js";
 export { Accountant, BudgetKind, budgetExceededError, costOf } from "./accounting.js";
 export type { AccountantOptions, CallRecord, TaskBudget, UsageTotals } from "./accounting.js";
+export { withModelSpans } from "./traced.js";

@@ -14,6 +14,7 @@ import {
   replayForRole,
   resolveRoleSettings,
   withCallDeadline,
+  withModelSpans,
 } from "@insitu/llm";
 import { loadScenario } from "@insitu/llm/testing";
 import type { Registry } from "prom-client";
@@ -63,8 +64,13 @@ export function modelForRole(
     } catch (error) {
       base = failingModel(error);
     }
-  } else if (scriptPath) base = loadScenario(scriptPath).model(role);
-  else {
+  } else if (scriptPath) {
+    // Simulated model latency for benches (FAKE model only): INSITU_SCRIPT_LATENCY_MS per call.
+    base = withModelSpans(
+      withLatency(loadScenario(scriptPath).model(role), Number(env.INSITU_SCRIPT_LATENCY_MS ?? 0)),
+      role,
+    );
+  }  else {
     try {
       const config = loadModelsConfig(undefined, env);
       const settings = resolveRoleSettings(config, role, env);
@@ -94,6 +100,27 @@ function failingModel(error: unknown): LanguageModel {
     // biome-ignore lint/correctness/useYield: it only throws
     async *stream(request) {
       await fail(request);
+    },
+  };
+}
+
+/**
+ * Simulated model latency for the FAKE scripted model (INSITU_SCRIPT_LATENCY_MS, benches only:
+ * test/bench/scale), so scaling a role shows what it would with a real, slow model.
+ */
+function withLatency(model: LanguageModel, latencyMs: number): LanguageModel {
+  if (!Number.isFinite(latencyMs) || latencyMs <= 0) return model;
+  const wait = () => new Promise((resolve) => setTimeout(resolve, latencyMs));
+  return {
+    provider: model.provider,
+    model: model.model,
+    generate: async (request) => {
+      await wait();
+      return model.generate(request);
+    },
+    async *stream(request) {
+      await wait();
+      yield* model.stream(request);
     },
   };
 }

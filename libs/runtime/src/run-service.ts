@@ -3,7 +3,7 @@ import type { AddressInfo } from "node:net";
 import { type Bus, type BusOptions, connectBus } from "@insitu/bus";
 import { parseConfig } from "@insitu/config";
 import { InsituError } from "@insitu/errors";
-import { createLogger, createMetricsRegistry, type Logger, MetricName } from "@insitu/telemetry";
+import { createLogger, createMetricsRegistry, initTracing, type Logger, MetricName } from "@insitu/telemetry";
 import { Gauge, type Registry } from "prom-client";
 import { z } from "zod";
 
@@ -79,6 +79,12 @@ export async function runService<Schema extends z.ZodObject>(
   const config = parseConfig(schema, options.env ?? process.env) as BaseConfig & z.infer<Schema>;
   const logger = createLogger({ service: spec.name, level: config.LOG_LEVEL });
   const metrics = createMetricsRegistry(spec.name);
+  // OTLP traces only when OTEL_EXPORTER_OTLP_ENDPOINT is set (docs/adr/0083); never throws.
+  const tracing = initTracing({
+    serviceName: spec.name,
+    env: options.env ?? process.env,
+    onError: (error) => logger.warn("trace export failed; spans dropped", { error: String(error) }),
+  });
   const readyGauge = new Gauge({
     name: MetricName.serviceReady,
     help: "1 when the service is ready to take work, else 0.",
@@ -153,6 +159,7 @@ export async function runService<Schema extends z.ZodObject>(
         logger.warn("drain timed out; exiting anyway");
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
+      await tracing.shutdown();
       logger.info("stopped");
     })();
     return shutdownPromise;

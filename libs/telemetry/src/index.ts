@@ -3,3 +3,12 @@ export type { LogFields, Logger, LoggerOptions } from "./logger.js";
 export { MetricName, createMetricsRegistry } from "./metrics.js";
 export { childSpan, formatTraceparent, newTrace, parseTraceparent } from "./trace.js";
 export type { TraceContext } from "./trace.js";
+export {
+  currentTrace,
+  initTracing,
+  inSpan,
+  startSpan,
+  tracingEnabled,
+  withTrace,
+} from "./tracing.js";
+export type { ActiveSpan, SpanKindName, SpanOptions, TracingHandle } from "./tracing.js";

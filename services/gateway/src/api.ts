@@ -3,7 +3,7 @@ import { createHash, randomUUID, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { type TaskEvent, type TaskRecord, isTerminalTaskStatus } from "@insitu/contracts";
 import { ErrorCategory, InsituError } from "@insitu/errors";
-import type { Logger } from "@insitu/telemetry";
+import { inSpan, type Logger, tracingEnabled } from "@insitu/telemetry";
 import type { GatewayBackend } from "./backend.js";
 import { GatewayErrorCode, httpStatusFor } from "./errors.js";
 import { readTaskBody } from "./http/task-body.js";
@@ -256,7 +256,22 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
       }
       await match.route.handler({ request, response, params: match.params, url, requestId });
     };
-    run().catch((error: unknown) => {
+    // Tracing hook (docs/adr/0083): the gateway request is the root span of a task's trace.
+    const traced = tracingEnabled()
+      ? inSpan(
+          `${request.method ?? "GET"} ${routeLabel}`,
+          {
+            kind: "server",
+            attributes: {
+              "http.request.method": request.method ?? "GET",
+              "http.route": routeLabel,
+              "insitu.request_id": requestId,
+            },
+          },
+          run,
+        )
+      : run();
+    traced.catch((error: unknown) => {
       const typed = InsituError.from(error);
       const status = httpStatusFor(typed);
       if (status >= 500) logger.error("request failed", { requestId, route: routeLabel, error: typed });

@@ -1,4 +1,5 @@
 import type { Payload, Reply, SandboxCheck, SandboxExec, SandboxTest } from "@insitu/contracts";
+import { inSpan } from "@insitu/telemetry";
 import type { Checker } from "./check.js";
 import type { Sandbox } from "./sandbox.js";
 
@@ -10,9 +11,28 @@ export interface SandboxHandlers {
 }
 
 export function createHandlers(sandbox: Sandbox, checker: Checker): SandboxHandlers {
+  // Tracing hooks (docs/adr/0083): one span per sandbox call with its outcome; no-ops when off.
   return {
-    exec: (request) => sandbox.exec(request),
-    check: (request) => checker.check(request.code),
-    test: (request) => sandbox.test(request),
+    exec: (request) =>
+      inSpan("sandbox exec", { attributes: { "insitu.tool": request.tool.manifest.name } }, async (span) => {
+        const outcome = await sandbox.exec(request);
+        span.setAttributes({ "insitu.sandbox.outcome": outcome.status });
+        return outcome;
+      }),
+    check: (request) =>
+      inSpan("sandbox check", {}, async (span) => {
+        const result = await checker.check(request.code);
+        span.setAttributes({ "insitu.sandbox.outcome": result.ok ? "ok" : "type-errors" });
+        return result;
+      }),
+    test: (request) =>
+      inSpan("sandbox test", { attributes: { "insitu.tool": request.tool.manifest.name } }, async (span) => {
+        const result = await sandbox.test(request);
+        span.setAttributes({
+          "insitu.sandbox.outcome": result.passed ? "passed" : "failed",
+          "insitu.sandbox.tests": result.results.length,
+        });
+        return result;
+      }),
   };
 }

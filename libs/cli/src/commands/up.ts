@@ -38,6 +38,17 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
     return ExitCode.usage;
   }
 
+  const replicas = parseReplicas(values.replicas);
+  if (typeof replicas === "string") {
+    io.err(`${replicas}\n`);
+    return ExitCode.usage;
+  }
+  const badReplicas = Object.keys(replicas ?? {}).filter((name) => !(only ?? available).includes(name));
+  if (badReplicas.length > 0) {
+    io.err(`--replicas names a service that is not started: ${badReplicas.join(", ")}\n`);
+    return ExitCode.usage;
+  }
+
   const wantedGatewayPort = Number(values.port ?? io.env.INSITU_GATEWAY_PORT ?? DEFAULTS.gatewayPort);
   if (!Number.isInteger(wantedGatewayPort) || wantedGatewayPort <= 0 || wantedGatewayPort > 65_535) {
     io.err(`--port expects a port number, got ${String(values.port ?? io.env.INSITU_GATEWAY_PORT)}\n`);
@@ -82,6 +93,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       ...(natsMonitorPort === undefined ? {} : { natsMonitorPort }),
       prefix: io.env.NATS_PREFIX ?? DEFAULTS.prefix,
       ports: { gateway: gatewayPort },
+      ...(replicas ? { replicas } : {}),
       allowFailures: true,
       signal: starting.signal,
       onLog: (service, line) => {
@@ -247,4 +259,22 @@ async function preferPort(port: number, what: string, io: CliIo): Promise<number
   const other = await freePort();
   io.err(`Port ${port} is taken; ${what} uses ${other} instead.\n`);
   return other;
+}
+
+/** `executor=3,sandbox=2` → `{ executor: 3, sandbox: 2 }`; a message when malformed. */
+export function parseReplicas(value: unknown): Record<string, number> | undefined | string {
+  if (value === undefined) return undefined;
+  const result: Record<string, number> = {};
+  for (const part of String(value)
+    .split(",")
+    .map((item) => item.trim())
+    .filter(Boolean)) {
+    const match = /^([a-z][a-z0-9-]*)=(\d+)$/.exec(part);
+    const count = match ? Number(match[2]) : Number.NaN;
+    if (!match || count < 1 || count > 16) {
+      return `--replicas expects service=count pairs (count 1–16), e.g. executor=3,sandbox=2; got "${part}"`;
+    }
+    result[match[1]!] = count;
+  }
+  return result;
 }

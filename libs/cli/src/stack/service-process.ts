@@ -5,6 +5,8 @@ import { splitLines } from "./log-format.js";
 /** How a service process is launched: `node --import <tsx> <main.ts>` with its own env. */
 export interface ServiceLaunch {
   name: string;
+  /** The service this process runs, when `name` labels one of several replicas (`executor-2`). */
+  service?: string;
   main: string;
   cwd: string;
   port: number;
@@ -158,7 +160,7 @@ export class ServiceProcess {
           const response = await fetch(`${this.url}/readyz`, { signal: AbortSignal.timeout(1000) });
           const body = (await response.json().catch(() => ({}))) as { service?: unknown };
           // Another process answering on this port (a port picked twice, a leftover) is not us.
-          if (typeof body.service === "string" && body.service !== this.name) {
+          if (typeof body.service === "string" && body.service !== (this.launch.service ?? this.name)) {
             lastStatus = `port ${this.url} is answered by ${body.service}`;
           } else if (response.ok) {
             return;

@@ -47,6 +47,11 @@ export interface StackOptions {
   allowFailures?: boolean;
   /** SIGTERM → SIGKILL grace on stop. */
   graceMs?: number;
+  /**
+   * Processes per service (default 1), e.g. `{ executor: 3 }`: the extra ones are named
+   * `executor-2`, `executor-3` and share the role's queue group and durable work queue.
+   */
+  replicas?: Readonly<Record<string, number>>;
 }
 
 export interface StackService {
@@ -87,7 +92,7 @@ const DEFAULT_GRACE_MS = 10_000;
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const root = options.root ?? findRepoRoot();
   const available = discoverServices(root);
-  const wanted = selectServices(available, options.services);
+  const wanted = withReplicas(selectServices(available, options.services), options.replicas);
   const prefix = options.prefix ?? `insitu-${randomBytes(4).toString("hex")}`;
   const graceMs = options.graceMs ?? DEFAULT_GRACE_MS;
   const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
@@ -125,13 +130,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         NATS_PREFIX: prefix,
         HTTP_HOST: "127.0.0.1",
         HTTP_PORT: String(port),
-        SERVICE_NAME: entry.name,
-        ...options.serviceEnv?.[entry.name],
+        SERVICE_NAME: entry.service ?? entry.name,
+        ...options.serviceEnv?.[entry.service ?? entry.name],
       };
       // The stack passes NATS_URL explicitly; the monitor URL only when it is known.
       if (natsMonitorUrl) env.NATS_MONITOR_URL = natsMonitorUrl;
       const service = new ServiceProcess({
         name: entry.name,
+        ...(entry.service ? { service: entry.service } : {}),
         main: entry.main,
         cwd: root,
         port,
@@ -233,4 +239,30 @@ function selectServices(available: ServiceEntry[], wanted: readonly string[] | u
     });
   }
   return available.filter((entry) => wanted.includes(entry.name));
+}
+
+/** One entry per process: `executor`, then `executor-2` … for a service with replicas. */
+function withReplicas(
+  entries: ServiceEntry[],
+  replicas: Readonly<Record<string, number>> | undefined,
+): (ServiceEntry & { service?: string })[] {
+  if (!replicas) return entries;
+  const known = new Set(entries.map((entry) => entry.name));
+  for (const [name, count] of Object.entries(replicas)) {
+    if (!known.has(name) || !Number.isInteger(count) || count < 1 || count > 16) {
+      throw new InsituError(`bad replica count for ${name}: ${count} (a started service, 1–16)`, {
+        code: "BAD_REPLICAS",
+        category: "user",
+        details: { service: name, count, services: [...known] },
+      });
+    }
+  }
+  return entries.flatMap((entry) => [
+    entry,
+    ...Array.from({ length: (replicas[entry.name] ?? 1) - 1 }, (_, index) => ({
+      ...entry,
+      name: `${entry.name}-${index + 2}`,
+      service: entry.name,
+    })),
+  ]);
 }
