@@ -28,6 +28,8 @@ export const ModelRole = {
   integrator: "integrator",
   evolver: "evolver",
   summarizer: "summarizer",
+  /** Scores answers in `insitu eval` (not part of the agent loop). */
+  judge: "judge",
   embedding: "embedding",
 } as const;
 export type ModelRole = (typeof ModelRole)[keyof typeof ModelRole];
