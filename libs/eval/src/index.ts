@@ -49,3 +49,5 @@ export { MAX_DATASET_BYTES, datasetError, parseCsv, parseJsonLines, readRows } f
 export type { Row } from "./rows.js";
 export { scoreRun } from "./score.js";
 export type { BatchPoint, RunMetrics, ScoredItem, TaskFigures } from "./score.js";
+export { mulberry32, selectItems } from "./select.js";
+export type { SelectOptions } from "./select.js";
