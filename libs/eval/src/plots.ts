@@ -73,13 +73,14 @@ export function lineChart(options: {
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
   const all = series.flatMap((s) => s.points);
-  const xMax = niceMax(Math.max(1, ...all.map(([x]) => x)));
-  const yMax = niceMax(Math.max(Number.EPSILON, ...all.map(([, v]) => v)));
+  const xTicks = niceTicks(Math.max(1, ...all.map(([x]) => x)));
+  const yTicks = niceTicks(Math.max(Number.EPSILON, ...all.map(([, v]) => v)));
+  const xMax = xTicks.max;
+  const yMax = yTicks.max;
   const x = (v: number) => MARGIN.left + (v / xMax) * plotW;
   const y = (v: number) => MARGIN.top + plotH - (v / yMax) * plotH;
-  const parts: string[] = [header(title), ...yAxis(yMax, y, yLabel, plotW)];
-  for (let i = 0; i <= 4; i++) {
-    const value = (xMax * i) / 4;
+  const parts: string[] = [header(title), ...yAxis(yMax, y, yLabel, plotW, yTicks.step)];
+  for (let value = 0; value <= xMax + xTicks.step / 2; value += xTicks.step) {
     parts.push(
       `<text x="${fmt(x(value))}" y="${HEIGHT - MARGIN.bottom + 18}" text-anchor="middle" font-size="12">${escapeXml(label(value))}</text>`,
     );
@@ -116,10 +117,15 @@ function header(title: string): string {
   ].join("\n");
 }
 
-function yAxis(yMax: number, y: (v: number) => number, yLabel: string, plotW: number): string[] {
+function yAxis(
+  yMax: number,
+  y: (v: number) => number,
+  yLabel: string,
+  plotW: number,
+  step = yMax / 4,
+): string[] {
   const parts: string[] = [];
-  for (let i = 0; i <= 4; i++) {
-    const value = (yMax * i) / 4;
+  for (let value = 0; value <= yMax + step / 2; value += step) {
     parts.push(
       `<line x1="${MARGIN.left}" x2="${MARGIN.left + plotW}" y1="${fmt(y(value))}" y2="${fmt(y(value))}" stroke="#ddd"/>`,
       `<text x="${MARGIN.left - 8}" y="${fmt(y(value) + 4)}" text-anchor="end" font-size="12">${escapeXml(label(value))}</text>`,
@@ -135,6 +141,12 @@ function noData(plotW: number, plotH: number): string {
   return `<text x="${MARGIN.left + plotW / 2}" y="${MARGIN.top + plotH / 2}" text-anchor="middle" font-size="14" fill="#888">no data</text>`;
 }
 
+/** Axis ticks: a 1/2/2.5/5 × 10ⁿ step giving about four intervals, and the axis end on a step. */
+export function niceTicks(value: number): { max: number; step: number } {
+  const step = niceMax(value / 4);
+  return { max: step * Math.max(1, Math.ceil(value / step - 1e-9)), step };
+}
+
 /** The smallest 1/2/2.5/5 × 10ⁿ at or above `value`. */
 export function niceMax(value: number): number {
   if (!(value > 0) || !Number.isFinite(value)) return 1;
@@ -144,7 +156,7 @@ export function niceMax(value: number): number {
 }
 
 function label(value: number): string {
-  if (value === 0) return "0";
+  if (Math.abs(value) < 1e-12) return "0";
   if (Math.abs(value) >= 100) return Math.round(value).toString();
   if (Math.abs(value) >= 1) return Number(value.toFixed(1)).toString();
   return Number(value.toPrecision(2)).toString();
