@@ -51,3 +51,5 @@ export { scoreRun } from "./score.js";
 export type { BatchPoint, RunMetrics, ScoredItem, TaskFigures } from "./score.js";
 export { mulberry32, selectItems } from "./select.js";
 export type { SelectOptions } from "./select.js";
+export { readAnswer, readPredictions } from "./predictions.js";
+export type { PredictionEntry } from "./predictions.js";

@@ -138,8 +138,8 @@ describe("judgeRun", () => {
     ]);
     let fail = true;
     const model = createScriptedModel((request) => {
-      const prompt =
-        request.messages[0] && "content" in request.messages[0] ? request.messages[0].content : "";
+      const first = request.messages[0];
+      const prompt = first && "content" in first ? (first.content ?? "") : "";
       if (prompt.includes("Final Answer: 5") && fail)
         return { error: { code: "LLM_UNAVAILABLE", message: "judge down" } };
       return {

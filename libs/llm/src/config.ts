@@ -94,6 +94,7 @@ export const modelsConfigSchema = z
     integrator: modelSettingsSchema.optional(),
     evolver: modelSettingsSchema.optional(),
     summarizer: modelSettingsSchema.optional(),
+    judge: modelSettingsSchema.optional(),
     embedding: modelSettingsSchema.optional(),
     /** Prices by model id, USD per million tokens (merged over the built-in table). */
     prices: z.record(z.string(), priceSchema).optional(),
