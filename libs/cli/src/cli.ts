@@ -3,6 +3,7 @@ import { isInsituError } from "@insitu/errors";
 import { helpText, parseCommandLine } from "./args.js";
 import { runAsk } from "./commands/ask.js";
 import { runDemo } from "./commands/demo.js";
+import { runEval } from "./commands/eval.js";
 import { runLibrary } from "./commands/library.js";
 import { runStatus } from "./commands/status-command.js";
 import { runTools } from "./commands/tools.js";
@@ -45,6 +46,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runTools(parsed.positionals[0], parsed.values, io);
       case "library":
         return await runLibrary(parsed.positionals, parsed.values, io);
+      case "eval":
+        return await runEval(parsed.positionals[0] ?? "", parsed.values, io);
       default:
         io.err(`insitu: command ${parsed.command} is not implemented\n`);
         return ExitCode.usage;
