@@ -243,6 +243,53 @@ export const COMMANDS: readonly CommandSpec[] = [
       "running stack; clients get notifications/tools/list_changed whenever the library changes.\n" +
       "stdout carries only MCP messages; logs go to stderr. The gateway serves the same on /mcp.",
   },
+  {
+    name: "eval",
+    summary: "Score a run's predictions on a benchmark (LLM judge), with accuracy ± CI, cost and plots.",
+    usage:
+      "insitu eval DATASET --benchmark NAME --predictions FILE [--predictions FILE …] [--out DIR] [--limit N] [--sample N] [--seed N]",
+    positionals: { min: 1, max: 1 },
+    options: {
+      ...common,
+      benchmark: {
+        type: "string",
+        valueName: "NAME",
+        description:
+          "hle, dsqa, finsearchcomp, xbench-deepsearch, xbench-scienceqa, or jsonl ({id, question, answer}).",
+      },
+      predictions: {
+        type: "string",
+        multiple: true,
+        valueName: "FILE",
+        description:
+          "A run's predictions.jsonl (insitu's, or the original's {question_index, prediction}); once per run for mean ± spread.",
+      },
+      out: { type: "string", valueName: "DIR", description: "Where the report goes (default ./eval-NAME)." },
+      limit: {
+        type: "string",
+        valueName: "N",
+        description: "Score only the first N items (after --sample/--seed).",
+      },
+      sample: { type: "string", valueName: "N", description: "Score a seeded random sample of N items." },
+      seed: { type: "string", valueName: "N", description: "Seed for --sample and a fixed shuffled order." },
+      "judge-prompt": {
+        type: "string",
+        multiple: true,
+        valueName: "KIND=FILE",
+        description:
+          "Use a benchmark's own judge prompt (hle, dsqa, xbench, generic) with {{question}} {{response}} {{correct_answer}}.",
+      },
+      "judge-concurrency": {
+        type: "string",
+        valueName: "N",
+        description: "Judge calls in flight (default 8).",
+      },
+    },
+    details:
+      "Every dataset item is in the denominator (missing = wrong); coverage is reported apart.\n" +
+      "The judge is the `judge` model role (insitu.models.json, or GEMINI_API_KEY / INSITU_OPENAI_*).\n" +
+      "Verdicts are cached in OUT/run-N/judged.jsonl: re-running resumes without paying twice.",
+  },
 ];
 
 export type ParsedCommandLine =
@@ -252,7 +299,7 @@ export type ParsedCommandLine =
   | {
       kind: "command";
       command: string;
-      values: Record<string, string | boolean | undefined>;
+      values: Record<string, string | boolean | string[] | undefined>;
       positionals: string[];
     };
 
@@ -308,7 +355,7 @@ export function parseCommandLine(argv: readonly string[]): ParsedCommandLine {
   return {
     kind: "command",
     command: spec.name,
-    values: parsed.values as Record<string, string | boolean | undefined>,
+    values: parsed.values as Record<string, string | boolean | string[] | undefined>,
     positionals: parsed.positionals,
   };
 }

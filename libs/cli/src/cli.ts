@@ -6,6 +6,7 @@ import { runBatchCommand } from "./commands/batch.js";
 import { runDemo } from "./commands/demo.js";
 import { runDeadLetters } from "./commands/dlq.js";
 import { runQuarantine } from "./commands/quarantine.js";
+import { runEval } from "./commands/eval.js";
 import { runLibrary } from "./commands/library.js";
 import { runMcp } from "./commands/mcp.js";
 import { runStatus } from "./commands/status-command.js";
@@ -57,6 +58,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runBatchCommand(parsed.positionals[0] ?? "", parsed.values, io);
       case "mcp":
         return await runMcp(parsed.values, io);
+      case "eval":
+        return await runEval(parsed.positionals[0] ?? "", parsed.values, io);
       default:
         io.err(`insitu: command ${parsed.command} is not implemented\n`);
         return ExitCode.usage;

@@ -124,6 +124,8 @@ export const TaskAnswerSchema = z
   .object({
     final_answer: z.string().max(100_000),
     reasoning_summary: z.string().max(100_000),
+    /** How sure the integrator is that `final_answer` is right, 0–100 (for calibration in `insitu eval`). */
+    confidence: z.number().min(0).max(100).optional(),
   })
   .strict();
 export type TaskAnswer = z.infer<typeof TaskAnswerSchema>;

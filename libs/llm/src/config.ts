@@ -29,6 +29,8 @@ export const ModelRole = {
   integrator: "integrator",
   evolver: "evolver",
   summarizer: "summarizer",
+  /** Scores answers in `insitu eval` (not part of the agent loop). */
+  judge: "judge",
   embedding: "embedding",
 } as const;
 export type ModelRole = (typeof ModelRole)[keyof typeof ModelRole];
@@ -97,6 +99,7 @@ export const modelsConfigSchema = z
     integrator: modelSettingsSchema.optional(),
     evolver: modelSettingsSchema.optional(),
     summarizer: modelSettingsSchema.optional(),
+    judge: modelSettingsSchema.optional(),
     embedding: modelSettingsSchema.optional(),
     /** Prices by model id, USD per million tokens (merged over the built-in table). */
     prices: z.record(z.string(), priceSchema).optional(),

@@ -1,0 +1,182 @@
+import { mkdir, readFile } from "node:fs/promises";
+import { basename, join, resolve } from "node:path";
+import {
+  BENCHMARKS,
+  type Benchmark,
+  type BatchPoint,
+  type JudgePrompts,
+  type RunReport,
+  judgeRun,
+  loadBenchmark,
+  readPredictions,
+  scoreRun,
+  selectItems,
+  writeReport,
+} from "@insitu/eval";
+import { modelForRole } from "@insitu/roles";
+import { numberOption } from "../args.js";
+import { type CliIo, ExitCode } from "../io.js";
+
+const JUDGE_KINDS = ["hle", "dsqa", "xbench", "generic"] as const;
+
+/**
+ * `insitu eval DATASET --benchmark B`: judges a run's predictions with the benchmark's rule through
+ * the model layer (the `judge` role), scores them under one denominator policy and writes
+ * report.md, metrics.json, results.csv, convergence.csv and plots into --out.
+ */
+export async function runEval(dataset: string, values: Record<string, unknown>, io: CliIo): Promise<number> {
+  const benchmark = values.benchmark;
+  if (typeof benchmark !== "string" || !(BENCHMARKS as readonly string[]).includes(benchmark)) {
+    io.err(`--benchmark must be one of ${BENCHMARKS.join(", ")}\n`);
+    return ExitCode.usage;
+  }
+  const numbers: Record<string, number | undefined> = {};
+  for (const name of ["limit", "sample", "judge-concurrency"] as const) {
+    const value = numberOption(values, name, { integer: true });
+    if (typeof value === "string") {
+      io.err(`${value}\n`);
+      return ExitCode.usage;
+    }
+    numbers[name] = value;
+  }
+  let seed: number | undefined;
+  if (values.seed !== undefined) {
+    seed = Number(values.seed);
+    if (!Number.isInteger(seed)) {
+      io.err(`--seed expects an integer, got "${String(values.seed)}"\n`);
+      return ExitCode.usage;
+    }
+  }
+  const predictionFiles = asList(values.predictions);
+  if (predictionFiles.length === 0) {
+    io.err(
+      "--predictions FILE is required (one per run; repeat it for --repeats): the predictions.jsonl of a run.\n",
+    );
+    return ExitCode.usage;
+  }
+  const prompts = await readJudgePrompts(asList(values["judge-prompt"]), io);
+  if (!prompts) return ExitCode.usage;
+
+  const all = await loadBenchmark(benchmark as Benchmark, resolve(dataset));
+  const items = selectItems(all, {
+    ...(seed === undefined ? {} : { seed }),
+    ...(numbers.sample === undefined ? {} : { sample: numbers.sample }),
+    ...(numbers.limit === undefined ? {} : { limit: numbers.limit }),
+  });
+  const out = resolve(typeof values.out === "string" ? values.out : `eval-${benchmark}`);
+  await mkdir(out, { recursive: true });
+  const judge = modelForRole("judge", io.env.INSITU_SCRIPT, io.env as NodeJS.ProcessEnv);
+  io.out(
+    `insitu eval: ${items.length} of ${all.length} ${benchmark} items, judge ${judge.model.provider}/${judge.model.model}, ${predictionFiles.length} run(s) → ${out}\n`,
+  );
+
+  const runs: RunReport[] = [];
+  let judgeFailures = 0;
+  for (const [index, file] of predictionFiles.entries()) {
+    const runDir = join(out, `run-${index + 1}`);
+    await mkdir(runDir, { recursive: true });
+    const predictions = await readPredictions(resolve(file));
+    const batches = await readBatches(join(resolve(file), "..", "batches.jsonl"));
+    const judged = await judgeRun({
+      items,
+      predictions,
+      model: judge.model,
+      cachePath: join(runDir, "judged.jsonl"),
+      ...(Object.keys(prompts).length > 0 ? { prompts } : {}),
+      concurrency: numbers["judge-concurrency"] ?? 8,
+      onJudged: (done, total) => {
+        if (done === total || done % 25 === 0) io.out(`  run ${index + 1}: judged ${done}/${total}\n`);
+      },
+    });
+    judgeFailures += judged.failed.length;
+    for (const failure of judged.failed.slice(0, 5))
+      io.err(`  judge failed on ${failure.id}: ${failure.error}\n`);
+    const metrics = scoreRun(judged.scored, judged.usage);
+    runs.push({ metrics, scored: judged.scored, batches });
+    io.out(
+      `  run ${index + 1} (${basename(file)}): accuracy ${metrics.accuracy.accuracy?.toFixed(2) ?? "n/a"}% (${metrics.accuracy.correct}/${metrics.items}), coverage ${metrics.coverage?.toFixed(1) ?? "n/a"}%, ${judged.cached} verdicts from cache\n`,
+    );
+  }
+  const summary = await writeReport(out, {
+    benchmark,
+    dataset: resolve(dataset),
+    judge: { provider: judge.model.provider, model: judge.model.model },
+    protocol: {
+      items: items.length,
+      seed: seed ?? null,
+      sample: numbers.sample ?? null,
+      limit: numbers.limit ?? null,
+      runs: runs.length,
+    },
+    runs,
+  });
+  io.out(`report: ${join(out, "report.md")}\n`);
+  if (summary.accuracy) {
+    io.out(
+      `accuracy: ${summary.accuracy.mean.toFixed(2)}${summary.accuracy.runs > 1 ? ` ± ${summary.accuracy.sd.toFixed(2)} over ${summary.accuracy.runs} runs` : ""}\n`,
+    );
+  }
+  if (judgeFailures > 0) {
+    io.err(
+      `${judgeFailures} judge call(s) failed; those items count as wrong — run the same command again to retry them.\n`,
+    );
+    return ExitCode.taskFailed;
+  }
+  return ExitCode.ok;
+}
+
+function asList(value: unknown): string[] {
+  if (Array.isArray(value)) return value.filter((v): v is string => typeof v === "string");
+  return typeof value === "string" ? [value] : [];
+}
+
+/** `--judge-prompt hle=FILE`: a benchmark's own judge prompt (under its licence) with our placeholders. */
+async function readJudgePrompts(specs: readonly string[], io: CliIo): Promise<JudgePrompts | undefined> {
+  const prompts: JudgePrompts = {};
+  for (const spec of specs) {
+    const [kind, file] = spec.split("=", 2);
+    if (!kind || !file || !(JUDGE_KINDS as readonly string[]).includes(kind)) {
+      io.err(`--judge-prompt expects KIND=FILE with KIND one of ${JUDGE_KINDS.join(", ")}; got "${spec}"\n`);
+      return undefined;
+    }
+    prompts[kind as (typeof JUDGE_KINDS)[number]] = await readFile(resolve(file), "utf8");
+  }
+  return prompts;
+}
+
+/** batches.jsonl beside the predictions (from `insitu batch`), for the convergence curves. */
+async function readBatches(path: string): Promise<BatchPoint[]> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch {
+    return [];
+  }
+  const points: BatchPoint[] = [];
+  let queries = 0;
+  for (const line of text.split("\n")) {
+    if (!line.trim()) continue;
+    let value: Record<string, unknown>;
+    try {
+      value = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      continue;
+    }
+    const tasks = typeof value.tasks === "number" ? value.tasks : 0;
+    queries = typeof value.queries === "number" ? value.queries : queries + tasks;
+    const point: BatchPoint = {
+      batch: typeof value.batch === "number" ? value.batch : points.length + 1,
+      queries,
+      librarySize: typeof value.librarySize === "number" ? value.librarySize : 0,
+      egl:
+        typeof value.egl === "number"
+          ? value.egl
+          : typeof value.eglCumulative === "number"
+            ? value.eglCumulative
+            : null,
+    };
+    if (typeof value.costUsd === "number") point.costUsd = value.costUsd;
+    points.push(point);
+  }
+  return points;
+}
