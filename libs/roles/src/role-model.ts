@@ -70,7 +70,7 @@ export function modelForRole(
       withLatency(loadScenario(scriptPath).model(role), Number(env.INSITU_SCRIPT_LATENCY_MS ?? 0)),
       role,
     );
-  }  else {
+  } else {
     try {
       const config = loadModelsConfig(undefined, env);
       const settings = resolveRoleSettings(config, role, env);
