@@ -137,3 +137,20 @@ describe("wall-time budgets during model calls", () => {
     manager.close();
   });
 });
+
+describe("a step handed back to the bus", () => {
+  it("keeps the tokens its model call spent before the retryable failure", async () => {
+    const model = createScriptedModel([
+      invalid,
+      { error: { code: "LLM_ABORTED", message: "the service is stopping", retryable: true } },
+    ]);
+    const { manager, record } = managerWith(model);
+    const { taskId } = await manager.submit({ question: "What is 2+2?" });
+    const thrown = await manager
+      .handleWork({ taskId, kind: "start", step: "start" })
+      .catch((error: unknown) => error);
+    expect((thrown as InsituError).code).toBe("LLM_ABORTED");
+    expect(record(taskId)?.status).toBe("queued");
+    expect(record(taskId)?.usage).toMatchObject({ inputTokens: 1000, outputTokens: 10 });
+  });
+});

@@ -14,7 +14,8 @@ import { ErrorCategory, InsituError, isInsituError, notFound } from "@insitu/err
 import type { Logger } from "@insitu/telemetry";
 import { randomUUID } from "node:crypto";
 import { type MachineDeps, applyWork, expireIfOverdue, failTask } from "./machine.js";
-import { type Effect, type ManagerState, newTaskState } from "./state.js";
+import { type Effect, type ManagerState, addUsage, newTaskState } from "./state.js";
+import { usageOfError } from "@insitu/llm";
 
 /** The `tasks` KV bucket, typed. `create`/`update` reject with CONFLICT on a lost race. */
 export interface TaskStateStore {
@@ -171,7 +172,10 @@ export function createManager(deps: ManagerDeps) {
         changed = await applyWork(state, work, deps);
       } catch (error) {
         const failure = InsituError.from(error);
-        if (failure.retryable && !options.lastDelivery) throw failure;
+        if (failure.retryable && !options.lastDelivery) {
+          await chargeBeforeRedelivery(entry, failure);
+          throw failure;
+        }
         logger.error("step failed for good; failing the task", { error: failure });
         failTask(state, { code: failure.code, message: failure.message.slice(0, 10_000) }, deps);
         changed = true;
@@ -196,6 +200,30 @@ export function createManager(deps: ManagerDeps) {
       return;
     }
     throw new InsituError("too many concurrent updates of one task", { code: "CONFLICT", retryable: true });
+  }
+
+  /**
+   * A step handed back to the bus (retryable failure) loses its working copy of the state, but
+   * the model tokens it spent were billed: they are committed to the task before the redelivery
+   * (ADR 0060). A lost compare-and-set race only loses this charge, never the task.
+   */
+  async function chargeBeforeRedelivery(
+    entry: { state: ManagerState; revision: number },
+    failure: InsituError,
+  ): Promise<void> {
+    const spent = usageOfError(failure);
+    if (!spent || spent.inputTokens + spent.outputTokens === 0) return;
+    const charged: ManagerState = structuredClone(entry.state);
+    addUsage(charged.record.usage, {
+      inputTokens: spent.inputTokens,
+      outputTokens: spent.outputTokens,
+      costUsd: deps.costOf(spent),
+    });
+    try {
+      await deps.store.update(charged, entry.revision);
+    } catch (error) {
+      if (!isInsituError(error, "CONFLICT")) throw error;
+    }
   }
 
   async function flushOutbox(state: ManagerState, revision: number): Promise<void> {
