@@ -173,7 +173,10 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
   const grouped = new Set(groups.flat().map((candidate) => candidate.hash));
 
   let confirmed: ConfirmedGroup[] = [];
+  let modelProblem: string | undefined;
   if (groups.length > 0) {
+    // A model outage must not stall the batch: without verdicts no group merges, and the
+    // barrier still admits the offered tools as they are (nothing is lost).
     const generated = await generateObject(
       ports.model,
       {
@@ -184,9 +187,18 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
         ],
       },
       ConfirmSchema,
-    );
-    addUsage(usage, generated.usage);
-    confirmed = generated.object.groups;
+    ).catch((error: unknown) => {
+      modelProblem = InsituError.from(error).message.slice(0, 1000);
+      ports.logger.warn("the evolver's model gave no verdicts; no group is merged at this barrier", {
+        barrierId,
+        error,
+      });
+      return undefined;
+    });
+    if (generated) {
+      addUsage(usage, generated.usage);
+      confirmed = generated.object.groups;
+    }
   }
 
   for (const group of groups) {
@@ -196,7 +208,13 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
     // pre-cluster into smaller groups (or leave some members out: they stay as they are).
     const answers = confirmed.filter((entry) => entry.members.every((name) => names.includes(name)));
     if (answers.length === 0) {
-      rejected.push({ members: names, stage: "model", reason: "the model gave no verdict for this group" });
+      rejected.push({
+        members: names,
+        stage: "model",
+        reason: modelProblem
+          ? `no verdict: the model call failed (${modelProblem})`
+          : "the model gave no verdict for this group",
+      });
       continue;
     }
     const used = new Set<string>();

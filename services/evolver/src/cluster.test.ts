@@ -52,6 +52,22 @@ describe("lexical pre-clustering", () => {
     ]);
   });
 
+  it("is not put off by a wordier description of the same thing", () => {
+    const wordy = tool(
+      "count_vowels",
+      "Counts the vowels (a, e, i, o, u; case-insensitive) in a text and returns the count.",
+      ["text"],
+      ["vowels"],
+    );
+    const terse = tool(
+      "tally_vowels",
+      "Tallies the vowels (a, e, i, o, u) of a word and returns the count.",
+      ["word"],
+      ["vowels"],
+    );
+    expect(similarity(wordy, terse)).toBeGreaterThanOrEqual(0.35);
+  });
+
   it("always groups an offered rival with the library tool of the same name", () => {
     const rival = { ...tool("reverse_text", "Flips a string.", ["value"], ["out"]), hash: "sha256:rival" };
     expect(similarity(reverseText, rival)).toBe(1);

@@ -1,7 +1,7 @@
 /**
  * Lexical pre-clustering: which tools might be the same capability. It only proposes groups; the
- * model decides. Similarity is the weighted Jaccard of three token sets — name words, description
- * words and input/output field names — so `count_words` / `word_count` with a `text` field meet,
+ * model decides. Similarity weighs three token sets — name words (Jaccard), description words
+ * (overlap coefficient) and input/output field names (Jaccard) — so `count_words` / `word_count` with a `text` field meet,
  * and `count_words` / `fetch_weather` do not.
  */
 export interface ClusterCandidate {
@@ -58,6 +58,13 @@ function jaccard(left: Set<string>, right: Set<string>): number {
   return shared / (left.size + right.size - shared);
 }
 
+function overlap(left: Set<string>, right: Set<string>): number {
+  if (left.size === 0 || right.size === 0) return 0;
+  let shared = 0;
+  for (const item of left) if (right.has(item)) shared++;
+  return shared / Math.min(left.size, right.size);
+}
+
 function cosine(left: number[], right: number[]): number {
   let dot = 0;
   let a = 0;
@@ -78,7 +85,8 @@ export function similarity(
 ): number {
   if (left.name === right.name) return 1;
   const name = jaccard(words(left.name), words(right.name));
-  const description = jaccard(words(left.description), words(right.description));
+  // Overlap, not Jaccard: a wordier description of the same thing should not look less alike.
+  const description = overlap(words(left.description), words(right.description));
   const fields = jaccard(
     new Set([...fieldNames(left.inputSchema), ...[...fieldNames(left.outputSchema)].map((f) => `out:${f}`)]),
     new Set([
