@@ -47,8 +47,6 @@ export const MetricName = {
   topToolCallsTotal: "insitu_top_tool_calls",
   /** Tools admitted to the library, cumulative (EGL's numerator; ADR 0056). */
   toolsAdmittedTotal: "insitu_tools_admitted_total",
-  /** Tool versions built by tasks (created, repaired, merged), cumulative. */
-  toolVersionsBuiltTotal: "insitu_tool_versions_built_total",
   /** EGL over the last window of tool calls (ADR 0056). */
   eglWindowRatio: "insitu_egl_window_ratio",
   /** Per-batch and per-query-index convergence series (ADR 0056). */
