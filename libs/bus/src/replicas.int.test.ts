@@ -77,7 +77,18 @@ describe("JetStream replicas", () => {
       prefix: "rt",
       replicas: jetStreamReplicas({ NATS_JS_REPLICAS: "3" }),
     });
-    await bus.enqueue(testQueue, { n: 1 } as never);
+    // The meta leader answers before every peer is known: an R3 stream can be refused for a
+    // moment after the cluster forms, so the first create is retried (the bus retries it too).
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      try {
+        await bus.enqueue(testQueue, { n: 1 } as never);
+        break;
+      } catch (error) {
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
     await bus.kv("state");
     await bus.objects("blobs");
     const nc = await connect({ servers: `127.0.0.1:${clientPorts[1]}` });
