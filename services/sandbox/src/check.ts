@@ -60,7 +60,9 @@ export class Checker {
       ...manifestPart,
       durationMs: round(performance.now() - started),
     };
-    this.cache.set(key, result);
+    // A wall-time timeout says as much about the machine's load as about the code: never cache it,
+    // or one slow moment fails every later attempt at the same code at once.
+    if (!diagnostics.some((item) => item.code === "CHECK_TIMEOUT")) this.cache.set(key, result);
     if (this.cache.size > (this.options.cacheSize ?? 512)) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
