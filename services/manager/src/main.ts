@@ -16,6 +16,7 @@ import { judgeRound } from "./judge.js";
 import { modelForRole, consumeRoleWork } from "@insitu/roles";
 import { planRound } from "./planner.js";
 import { createManager } from "./service.js";
+import { endedTaskCounts } from "./durable-counters.js";
 
 await runService({
   name: "manager",
@@ -37,8 +38,11 @@ await runService({
     const { model, costOf } = modelForRole("manager", config.INSITU_SCRIPT);
     const tasks = await bus.kv(TASKS_BUCKET, { history: 5 });
     const steps = await bus.kv(TASK_STEPS_BUCKET);
+    const store = kvTaskStore(tasks);
+    // Seeded from the durable task states, so a restart does not reset the counter to zero.
+    for (const [status, count] of await endedTaskCounts(store)) tasksTotal.inc({ status }, count);
     const manager = createManager({
-      store: kvTaskStore(tasks),
+      store,
       effects: busEffects(bus),
       readStep: kvStepReader(steps),
       search: registrySearch(bus, config.RETRIEVAL_TOP_K),
