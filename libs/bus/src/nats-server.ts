@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -35,6 +35,52 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** Forwarded to the logger: the server's stderr lines. */
   onLog?: (line: string) => void;
+  /**
+   * Stop the server when this process dies, however it dies (kill -9, SIGHUP of a closed
+   * terminal): a watchdog shell around it polls this process once a second. Default true.
+   */
+  dieWithParent?: boolean;
+}
+
+/**
+ * The watchdog: runs nats-server ($1, args after it) in the background, forwards TERM/INT/HUP to
+ * it, and stops it when the parent ($INSITU_PARENT_PID) is gone. It waits for the server to exit,
+ * so JetStream is flushed before the wrapper's own exit is seen.
+ */
+const WATCHDOG = `
+binary="$1"; shift
+"$binary" "$@" &
+server=$!
+stop() { kill -TERM "$server" 2>/dev/null; wait "$server"; exit $?; }
+trap stop TERM INT HUP
+while kill -0 "$INSITU_PARENT_PID" 2>/dev/null && kill -0 "$server" 2>/dev/null; do sleep 1 & wait $!; done
+if kill -0 "$server" 2>/dev/null; then stop; fi
+wait "$server"
+`;
+
+/** Name of the pid file nats-server keeps in a data dir it was given (`-P`). */
+export const NATS_PID_FILE = "nats-server.pid";
+
+/**
+ * Never two servers on one JetStream store: a server still running on this data dir (left by a
+ * crashed `insitu up` before the watchdog existed, or still stopping) is stopped first.
+ */
+async function stopPreviousServer(dataDir: string): Promise<void> {
+  const pid = Number((await readFile(join(dataDir, NATS_PID_FILE), "utf8").catch(() => "")).trim());
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  const cmdline = await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "");
+  if (!cmdline.includes("nats-server") || !cmdline.includes(dataDir)) return;
+  process.kill(pid, "SIGTERM");
+  const deadline = Date.now() + 5000;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    try {
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+  }
+  process.kill(pid, "SIGKILL");
 }
 
 export async function startNatsServer(options: NatsServerOptions = {}): Promise<NatsServerHandle> {
@@ -69,7 +115,18 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     if (options.maxPayload) args.push("--max_payload", String(options.maxPayload));
     // `-m` and `--http_port` are the same flag; pass it once.
     args.splice(args.indexOf("--http_port"), 2);
-    const spawned = spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"], env: cleanEnv() });
+    if (!ownsDir) {
+      args.push("-P", join(dataDir, NATS_PID_FILE));
+      await stopPreviousServer(dataDir);
+    }
+    if (options.dieWithParent !== false) assertRunnable(binary);
+    const spawned =
+      options.dieWithParent === false
+        ? spawn(binary, args, { stdio: ["ignore", "ignore", "pipe"], env: cleanEnv() })
+        : spawn("/bin/sh", ["-c", WATCHDOG, "nats-watchdog", binary, ...args], {
+            stdio: ["ignore", "ignore", "pipe"],
+            env: { ...cleanEnv(), INSITU_PARENT_PID: String(process.pid) },
+          });
     child = spawned;
     let stderr = "";
     spawned.stderr?.setEncoding("utf8").on("data", (chunk: string) => {
@@ -188,4 +245,16 @@ async function waitForHealthy(url: string): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new InsituError("nats-server did not become healthy within 15 s", { code: "NATS_SERVER_FAILED" });
+}
+
+/** The typed "missing binary" error up front: behind the watchdog shell, a spawn error is only exit 127. */
+function assertRunnable(binary: string): void {
+  const probe = spawnSync(binary, ["--version"], { stdio: "ignore", timeout: 5000 });
+  if (probe.error && (probe.error as NodeJS.ErrnoException).code === "ENOENT") {
+    throw new InsituError(`could not start nats-server (${binary}): ${probe.error.message}`, {
+      code: "NATS_SERVER_MISSING",
+      details: { hint: "install it: apt-get install -y nats-server (or set NATS_SERVER_BIN)" },
+      cause: probe.error,
+    });
+  }
 }

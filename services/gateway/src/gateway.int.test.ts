@@ -307,9 +307,9 @@ describe("gateway HTTP API over a real bus", () => {
       { kind: "task-start", taskId, time: time(), question: "churn?" },
       { token: taskId },
     );
-    const monitorConnection = await connect({ servers: server.url ?? "" });
-    const jsm = await jetstreamManager(monitorConnection);
-    const stream = new Naming(prefix).stream(String(TaskEvents.stream));
+    const monitor = await connect({ servers: server.url });
+    const jsm = await jetstreamManager(monitor);
+    const stream = new Naming(prefix).stream(TaskEvents.stream!);
     const consumers = async () => (await jsm.streams.info(stream)).state.consumer_count;
     let peak = 0;
     for (let start = 0; start < churn; start += 50) {
@@ -339,7 +339,7 @@ describe("gateway HTTP API over a real bus", () => {
       `SSE churn: ${churn} connections, peak ${peak} consumers, ${remaining} left after ${Date.now() - left} ms`,
     );
     expect(remaining).toBe(0);
-    await monitorConnection.close();
+    await monitor.close();
   });
 
   it("rebuilds task-end from the record for a finished task whose events are gone", async () => {

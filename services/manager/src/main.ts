@@ -18,6 +18,7 @@ import { modelForRole, consumeRoleWork, busRateLimitGate } from "@insitu/roles";
 import { planRound } from "./planner.js";
 import { externalToolsOverBus, withExternalTools } from "./external-tools.js";
 import { createManager } from "./service.js";
+import { endedTaskCounts } from "./durable-counters.js";
 
 await runService({
   name: "manager",
@@ -45,8 +46,11 @@ await runService({
     const { model, costOf } = modelForRole("manager", config.INSITU_SCRIPT, process.env, { metrics, gate });
     const tasks = await bus.kv(TASKS_BUCKET, { history: 5 });
     const steps = await bus.kv(TASK_STEPS_BUCKET);
+    const store = kvTaskStore(tasks);
+    // Seeded from the durable task states, so a restart does not reset the counter to zero.
+    for (const [status, count] of await endedTaskCounts(store)) tasksTotal.inc({ status }, count);
     const manager = createManager({
-      store: kvTaskStore(tasks),
+      store,
       effects: busEffects(bus),
       readStep: kvStepReader(steps),
       search: withExternalTools(

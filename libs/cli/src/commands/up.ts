@@ -203,6 +203,8 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
     };
     process.on("SIGINT", stop);
     process.on("SIGTERM", stop);
+    // A closed terminal: stop in order as for Ctrl-C (nats-server's watchdog covers a kill -9).
+    process.on("SIGHUP", stop);
   });
 }
 
