@@ -96,7 +96,9 @@ describe("kubernetes manifests", () => {
 
   it("scales every queue role on the lag of the durable consumer its service creates", () => {
     const queues = consumedQueues();
-    expect([...queues.keys()]).toEqual(expect.arrayContaining(["executor", "integrator", "manager", "tool-developer"]));
+    expect([...queues.keys()]).toEqual(
+      expect.arrayContaining(["executor", "integrator", "manager", "tool-developer"]),
+    );
     for (const [name, objects] of all()) {
       const scaled = ofKind(objects, "ScaledObject");
       const prefix = env(objects).NATS_PREFIX!;
