@@ -66,10 +66,17 @@ export function modelForRole(
     }
   } else if (scriptPath) {
     // Simulated model latency for benches (FAKE model only): INSITU_SCRIPT_LATENCY_MS per call.
-    base = withModelSpans(
-      withLatency(loadScenario(scriptPath).model(role), Number(env.INSITU_SCRIPT_LATENCY_MS ?? 0)),
-      role,
-    );
+    // A scenario that scripts no answers for this role still lets the service start (a stack runs
+    // every role, a scenario scripts the ones it exercises); its calls fail saying which role is
+    // missing. A scenario file that does not load still fails at boot.
+    const scenario = loadScenario(scriptPath);
+    let scripted: LanguageModel;
+    try {
+      scripted = scenario.model(role);
+    } catch (error) {
+      scripted = failingModel(error);
+    }
+    base = withModelSpans(withLatency(scripted, Number(env.INSITU_SCRIPT_LATENCY_MS ?? 0)), role);
   } else {
     try {
       const config = loadModelsConfig(undefined, env);
