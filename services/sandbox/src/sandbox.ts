@@ -14,6 +14,7 @@ import {
   validateAgainstSchema,
 } from "@insitu/tool-kit";
 import { Admission } from "./admission.js";
+import { type EgressDenial, EgressProxy, type EgressProxyOptions } from "./egress/proxy.js";
 import { classifyRun } from "./classify.js";
 import { resolveDenoBinary } from "./deno-binary.js";
 import { type Enforcement, detectEnforcement, isAlive } from "./enforcement.js";
@@ -63,6 +64,11 @@ export interface SandboxOptions {
   startupAllowanceMs?: number;
   /** Vetted library folder and import map; default: `services/sandbox/vendor` when present. */
   vendor?: { dir: string; importMap: string } | false;
+  /**
+   * The egress proxy every tool request goes through (resolver, request log, caps). Bytes a call
+   * may move through it default to 64 MiB.
+   */
+  egress?: EgressProxyOptions & { maxBytesPerCall?: number };
 }
 
 export interface ExecRequest {
@@ -70,6 +76,8 @@ export interface ExecRequest {
   input: unknown;
   grantedSecrets?: string[];
   limits?: ToolLimits;
+  /** The task the call serves (for the egress log). */
+  taskId?: string;
 }
 
 export interface TestRequest {
@@ -84,7 +92,12 @@ export interface TestReport {
   durationMs: number;
 }
 
-export type ExecObserver = (event: { outcome: ToolOutcome; warm: boolean; peakMemoryBytes?: number }) => void;
+export type ExecObserver = (event: {
+  outcome: ToolOutcome;
+  warm: boolean;
+  peakMemoryBytes?: number;
+  deniedEgress?: readonly EgressDenial[];
+}) => void;
 
 /** The sandbox of one replica: admission, warm pool, spawn environment. */
 export class Sandbox {
@@ -92,6 +105,9 @@ export class Sandbox {
   readonly environment: SpawnEnvironment;
   readonly admission: Admission;
   readonly warmPool: WarmPool;
+  /** Every tool request leaves through this proxy (ADR 0070). */
+  readonly egress: EgressProxy;
+  private readonly egressListening: Promise<unknown>;
   private readonly replicaDir: string;
   /** `tmpfs` when the work dirs are on the sandbox's own tmpfs, else `disk`. */
   readonly workStorage: "tmpfs" | "disk";
@@ -142,10 +158,17 @@ export class Sandbox {
       maxProfiles: options.warm?.maxProfiles ?? 4,
       maxIdleMs: options.warm?.maxIdleMs ?? 60_000,
     });
+    this.egress = new EgressProxy(options.egress);
+    this.egressListening = this.egress.listen();
+    // A failed listen is reported by the first exec that awaits it.
+    this.egressListening.catch(() => undefined);
     if (options.warm?.prewarm ?? true) {
       // Most tools declare nothing and name no limits: have their process ready from the start.
       const limits = effectiveLimits(undefined, undefined, options.policy);
-      this.warmPool.prime({ net: [], denyNet: [], envNames: [], ...limits });
+      void this.egressListening.then(
+        () => this.warmPool.prime({ net: [this.egress.hostPort], denyNet: [], envNames: [], ...limits }),
+        () => undefined,
+      );
     }
   }
 
@@ -160,30 +183,49 @@ export class Sandbox {
     const inputIssues = checkInput(manifest, request.input);
     if (inputIssues) return { status: "INVALID_INPUT", issues: inputIssues, durationMs: elapsed(started) };
     const grant = computeGrant(manifest, request, this.options.policy);
+    await this.egressListening;
+    // The process may reach the egress proxy and nothing else, whatever the tool declares: the
+    // proxy applies the grant to each request and sees (and reports) every refused one, even for a
+    // tool that declares no network at all. Internal ranges need no --deny-net any more: the only
+    // address Deno lets the tool dial is the proxy's.
     const profile: ProcessProfile = {
-      net: grant.net,
-      denyNet: grant.denyNet,
+      net: [this.egress.hostPort],
+      denyNet: [],
       envNames: Object.keys(grant.env).sort(),
       memoryMb: grant.limits.memoryMb,
       timeoutMs: grant.limits.timeoutMs,
       outputBytes: grant.limits.outputBytes,
     };
-    const job: Job = {
-      moduleUrl: toModuleUrl(request.tool.code),
-      input: request.input,
-      env: grant.env,
-      maxResultBytes: grant.limits.outputBytes,
-    };
     return this.admission.run(async () => {
+      const ticket = this.egress.open({
+        tool: manifest.name,
+        version: request.tool.hash,
+        task: request.taskId,
+        net: grant.net,
+        internalHosts: this.options.policy.internalHosts,
+        maxBytes: this.options.egress?.maxBytesPerCall ?? 64 * 1024 * 1024,
+        deadline: Date.now() + grant.limits.timeoutMs + this.environment.startupAllowanceMs,
+      });
+      const job: Job = {
+        moduleUrl: toModuleUrl(request.tool.code),
+        input: request.input,
+        env: grant.env,
+        maxResultBytes: grant.limits.outputBytes,
+        egress: { url: this.egress.url, token: ticket.token },
+      };
       const warm = this.warmPool.take(profile);
       const slot = warm ?? new ProcessSlot(this.environment, profile);
       let raw: Awaited<ReturnType<ProcessSlot["run"]>>;
+      let deniedEgress: EgressDenial[];
       try {
         raw = await slot.run(job, grant.limits.timeoutMs);
       } finally {
+        deniedEgress = ticket.close();
         this.warmPool.replenish(profile);
       }
       let outcome = classifyRun(raw, grant.limits);
+      if (deniedEgress.length > 0)
+        outcome = { ...outcome, deniedEgress: deniedEgress.map((entry) => ({ ...entry })) };
       if (outcome.status === "ok") {
         const issues = validateAgainstSchema(manifest.outputSchema, outcome.output);
         if (issues.length > 0) {
@@ -193,11 +235,12 @@ export class Sandbox {
             outputPreview: preview(outcome.output),
             durationMs: outcome.durationMs,
             ...(outcome.logs ? { logs: outcome.logs } : {}),
+            ...(outcome.deniedEgress ? { deniedEgress: outcome.deniedEgress } : {}),
           };
         }
       }
       for (const observer of this.observers)
-        observer({ outcome, warm: warm !== undefined, peakMemoryBytes: raw.peakMemoryBytes });
+        observer({ outcome, warm: warm !== undefined, peakMemoryBytes: raw.peakMemoryBytes, deniedEgress });
       return outcome;
     });
   }
@@ -262,6 +305,7 @@ export class Sandbox {
   async close(): Promise<void> {
     await this.warmPool.close();
     await settleDisposals();
+    await this.egress.close();
     this.enforcement.dispose();
     if (this.workStorage === "tmpfs") {
       try {
