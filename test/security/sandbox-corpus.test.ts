@@ -252,6 +252,8 @@ const cases: Case[] = [
   // forged results
   { file: "forged-frame-guess", status: "CRASH", message: /real failure/ },
   { file: "forged-patched-globals", status: "CRASH", message: /real failure/ },
+  // Issue 11: a patched typed-array species saw the frame's bytes and rewrote them in place.
+  { file: "forged-typed-array-species", status: "CRASH", message: /real failure/ },
   { file: "forged-exit-after-print", status: "CRASH", message: /before returning a result/ },
   // The job arrived on stdin, which the runner read to the end and closed before importing the tool.
   { file: "stdin-read", status: "CRASH", message: /BadResource/ },

@@ -15,7 +15,19 @@ const encoder = new TextEncoder();
 const encode = TextEncoder.prototype.encode;
 const decoder = new TextDecoder();
 const decode = TextDecoder.prototype.decode;
-const subarray = Uint8Array.prototype.subarray;
+// Never `subarray`/`slice` on the frame: they build their result through the array's species
+// (`constructor[Symbol.species]`), which a tool can replace with a subclass that sees — and
+// rewrites in place — the frame's backing buffer. Views are made with the captured constructor
+// over the captured buffer getter, which consult nothing a tool can patch.
+const typedArrayBuffer = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  "buffer",
+).get;
+const typedArrayByteOffset = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  "byteOffset",
+).get;
+const ReflectConstruct = Reflect.construct;
 const typedArraySet = Uint8Array.prototype.set;
 const stdout = Deno.stdout;
 const writeSync = stdout.writeSync;
@@ -43,8 +55,11 @@ function bytesOf(text) {
 function writeAll(bytes) {
   let offset = 0;
   const total = lengthOf(bytes);
+  const buffer = ReflectApply(typedArrayBuffer, bytes, []);
+  const base = ReflectApply(typedArrayByteOffset, bytes, []);
   while (offset < total) {
-    offset += ReflectApply(writeSync, stdout, [ReflectApply(subarray, bytes, [offset])]);
+    const view = ReflectConstruct(Uint8ArrayCtor, [buffer, base + offset, total - offset]);
+    offset += ReflectApply(writeSync, stdout, [view]);
   }
 }
 
