@@ -257,6 +257,9 @@ const cases: Case[] = [
   { file: "forged-exit-after-print", status: "CRASH", message: /before returning a result/ },
   // The job arrived on stdin, which the runner read to the end and closed before importing the tool.
   { file: "stdin-read", status: "CRASH", message: /BadResource/ },
+  // thrown primitives say what was thrown
+  { file: "throw-empty-string", status: "CRASH", message: /threw the string ""/ },
+  { file: "throw-undefined", status: "CRASH", message: /threw undefined/ },
   // state that would outlive a call
   { file: "storage-local-storage", status: "CRASH", message: /Not a directory/ },
   { file: "storage-cache-api", status: "CRASH", message: /cache storage/ },

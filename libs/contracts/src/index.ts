@@ -23,3 +23,4 @@ export * from "./sandbox.js";
 export * from "./registry.js";
 export * from "./task.js";
 export { contractsJsonSchema } from "./json-schema.js";
+export { MAX_MESSAGE_DEPTH, MAX_TOOL_OUTPUT_DEPTH, TOOL_OUTPUT_DEPTH_HEADROOM } from "./limits.js";

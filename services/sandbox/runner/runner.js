@@ -98,7 +98,16 @@ function describe(error) {
         cause = StringCtor(error.cause?.message ?? error.cause);
       }
     } else {
-      message = StringCtor(error);
+      // A thrown primitive says what it was: `throw ""` must not read as an empty message.
+      const kind = error === null ? "null" : typeof error;
+      let shown = "";
+      if (kind === "string") shown = ` ${jsonStringify(error)}`;
+      else if (kind === "number" || kind === "boolean" || kind === "bigint" || kind === "symbol")
+        shown = ` ${StringCtor(error)}${kind === "bigint" ? "n" : ""}`;
+      message =
+        kind === "null" || kind === "undefined"
+          ? `the tool threw ${kind}`
+          : `the tool threw the ${kind}${shown}`;
     }
   } catch {
     message = "the tool threw a value that cannot be described";
