@@ -48,10 +48,14 @@ function percentile(values: number[], p: number): number {
 const dir = mkdtempSync(join(tmpdir(), "insitu-egress-bench-"));
 const file = join(dir, "direct.ts");
 writeFileSync(file, `${loop(fetches)}\nconsole.log(JSON.stringify(await run()));\n`);
-const direct = await execa(resolveDenoBinary(), ["run", "--no-prompt", `--allow-net=127.0.0.1:${port}`, file], {
-  env: { NO_COLOR: "1", DENO_DIR: join(dir, "deno") },
-  extendEnv: false,
-});
+const direct = await execa(
+  resolveDenoBinary(),
+  ["run", "--no-prompt", `--allow-net=127.0.0.1:${port}`, file],
+  {
+    env: { NO_COLOR: "1", DENO_DIR: join(dir, "deno") },
+    extendEnv: false,
+  },
+);
 const directTimes = (JSON.parse(direct.stdout) as number[]).slice(5);
 
 const sandbox = new Sandbox({
@@ -85,7 +89,9 @@ const row = (label: string, times: number[]) =>
   console.log(
     `${label.padEnd(8)} p50 ${percentile(times, 50).toFixed(2)} ms  p90 ${percentile(times, 90).toFixed(2)} ms  p99 ${percentile(times, 99).toFixed(2)} ms  (n=${times.length})`,
   );
-console.log(`egress bench: ${fetches} sequential fetches per series, load average ${loadavg()[0]?.toFixed(1)}`);
+console.log(
+  `egress bench: ${fetches} sequential fetches per series, load average ${loadavg()[0]?.toFixed(1)}`,
+);
 row("direct", directTimes);
 row("proxied", proxiedTimes);
 const added = percentile(proxiedTimes, 50) - percentile(directTimes, 50);
