@@ -199,11 +199,11 @@ if (egress && typeof egress.url === "string" && typeof egress.token === "string"
         const reason = decodeComponent(response.headers.get("x-insitu-egress-reason") ?? "refused");
         const target = new URLCtor(url);
         const port = target.port || (target.protocol === "https:" ? "443" : "80");
+        // Thrown as Deno throws a host --allow-net does not name: a NotCapable itself, so a tool
+        // can tell the operator's refusal from a network error.
         if (kind === "denied") {
-          throw fail(
-            new NotCapable(
-              `Requires net access to "${target.hostname}:${port}" (refused by the sandbox's egress proxy: ${reason})`,
-            ),
+          throw new NotCapable(
+            `Requires net access to "${target.hostname}:${port}" (refused by the sandbox's egress proxy: ${reason})`,
           );
         }
         throw fail(new ErrorCtor(reason));

@@ -108,6 +108,7 @@ export class Sandbox {
   /** Every tool request leaves through this proxy (ADR 0070). */
   readonly egress: EgressProxy;
   private readonly egressListening: Promise<unknown>;
+  private closed = false;
   private readonly replicaDir: string;
   /** `tmpfs` when the work dirs are on the sandbox's own tmpfs, else `disk`. */
   readonly workStorage: "tmpfs" | "disk";
@@ -166,7 +167,11 @@ export class Sandbox {
       // Most tools declare nothing and name no limits: have their process ready from the start.
       const limits = effectiveLimits(undefined, undefined, options.policy);
       void this.egressListening.then(
-        () => this.warmPool.prime({ net: [this.egress.hostPort], denyNet: [], envNames: [], ...limits }),
+        () => {
+          // A sandbox closed before its proxy listened must not spawn a process nobody will end.
+          if (!this.closed)
+            this.warmPool.prime({ net: [this.egress.hostPort], denyNet: [], envNames: [], ...limits });
+        },
         () => undefined,
       );
     }
@@ -303,6 +308,8 @@ export class Sandbox {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.egressListening.catch(() => undefined);
     await this.warmPool.close();
     await settleDisposals();
     await this.egress.close();
