@@ -156,8 +156,8 @@ const cases: Case[] = [
     file: "net-ipv4-mapped-ipv6-declared",
     network: ["[::ffff:7f00:1]:__PORT__"],
     status: "PERMISSION_DENIED",
-    // Deno names the address it normalised the literal to.
-    permission: { kind: "net", target: "127.0.0.1:__PORT__" },
+    // The egress proxy names the target as the tool spelled it (the grant refuses the spelling).
+    permission: { kind: "net", target: "[::ffff:7f00:1]:__PORT__" },
   },
   {
     file: "net-nat64-metadata-declared",
@@ -188,6 +188,20 @@ const cases: Case[] = [
     status: "PERMISSION_DENIED",
     permission: { kind: "net", target: "example.com:8443" },
   },
+  // The tool process may reach only the egress proxy: raw sockets anywhere else are refused by Deno.
+  {
+    file: "net-raw-tcp-declared-public",
+    network: ["mapped.egress-test.example:__PORT__"],
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "mapped.egress-test.example:__PORT__" },
+  },
+  {
+    file: "net-nats-connect",
+    status: "PERMISSION_DENIED",
+    permission: { kind: "net", target: "127.0.0.1:4222" },
+  },
+  // A caught refusal is still an `ok` run; the refusal itself is checked in "egress proxy" below.
+  { file: "net-catches-denial", status: "ok" },
   // subprocesses, FFI, signals, host info
   { file: "subprocess-command", status: "PERMISSION_DENIED", permission: { kind: "run", target: "/bin/sh" } },
   { file: "ffi-dlopen", status: "PERMISSION_DENIED", permission: { kind: "ffi", target: "libc.so.6" } },
@@ -238,9 +252,14 @@ const cases: Case[] = [
   // forged results
   { file: "forged-frame-guess", status: "CRASH", message: /real failure/ },
   { file: "forged-patched-globals", status: "CRASH", message: /real failure/ },
+  // Issue 11: a patched typed-array species saw the frame's bytes and rewrote them in place.
+  { file: "forged-typed-array-species", status: "CRASH", message: /real failure/ },
   { file: "forged-exit-after-print", status: "CRASH", message: /before returning a result/ },
   // The job arrived on stdin, which the runner read to the end and closed before importing the tool.
   { file: "stdin-read", status: "CRASH", message: /BadResource/ },
+  // thrown primitives say what was thrown
+  { file: "throw-empty-string", status: "CRASH", message: /threw the string ""/ },
+  { file: "throw-undefined", status: "CRASH", message: /threw undefined/ },
   // state that would outlive a call
   { file: "storage-local-storage", status: "CRASH", message: /Not a directory/ },
   { file: "storage-cache-api", status: "CRASH", message: /cache storage/ },
@@ -261,6 +280,51 @@ let server: Server;
 let port = 0;
 let sandbox: Sandbox;
 
+/**
+ * A test resolver (a fake DNS, labelled as such): public-looking names answering with every
+ * spelling of an internal address. The egress proxy resolves names itself, so this is what it
+ * dials; nothing else in the test resolves these names (the system resolver would fail on them).
+ */
+const INTERNAL_SPELLINGS: Record<string, string[]> = {
+  "loopback4.egress-test.example": ["127.0.0.1"],
+  "loopback4-other.egress-test.example": ["127.1.2.3"],
+  "private10.egress-test.example": ["10.1.2.3"],
+  "private172.egress-test.example": ["172.16.5.4"],
+  "private192.egress-test.example": ["192.168.1.1"],
+  "linklocal4.egress-test.example": ["169.254.1.1"],
+  "metadata.egress-test.example": ["169.254.169.254"],
+  "cgnat.egress-test.example": ["100.64.0.1"],
+  "unspecified4.egress-test.example": ["0.0.0.0"],
+  "loopback6.egress-test.example": ["::1"],
+  "unspecified6.egress-test.example": ["::"],
+  "mapped.egress-test.example": ["::ffff:127.0.0.1"],
+  "mapped-hex.egress-test.example": ["::ffff:7f00:1"],
+  "mapped-private.egress-test.example": ["::ffff:10.0.0.1"],
+  "compatible.egress-test.example": ["::127.0.0.1"],
+  "nat64.egress-test.example": ["64:ff9b::7f00:1"],
+  "nat64-metadata.egress-test.example": ["64:ff9b::a9fe:a9fe"],
+  "sixtofour.egress-test.example": ["2002:7f00:1::1"],
+  "teredo.egress-test.example": ["2001:0:4136:e378:8000:63bf:3fff:fdd2"],
+  "ula.egress-test.example": ["fd12:3456:789a::1"],
+  "ula-metadata.egress-test.example": ["fd00:ec2::254"],
+  "linklocal6.egress-test.example": ["fe80::1"],
+  "linklocal6-zone.egress-test.example": ["fe80::1%1"],
+  "sitelocal.egress-test.example": ["fec0::1"],
+  "multicast6.egress-test.example": ["ff02::1"],
+  // A mixed answer: one public address, one internal — the whole name is refused.
+  "mixed.egress-test.example": ["93.184.216.34", "127.0.0.1"],
+};
+/** A public-looking name the operator named as internal-but-allowed; it answers with the test server. */
+const NAMED_SERVICE = "named-service.egress-test.example";
+const resolverCalls: string[] = [];
+async function testResolver(host: string): Promise<string[]> {
+  resolverCalls.push(host);
+  if (host === NAMED_SERVICE) return ["127.0.0.1"];
+  const answer = INTERNAL_SPELLINGS[host];
+  if (!answer) throw new Error(`getaddrinfo ENOTFOUND ${host} (test resolver)`);
+  return answer;
+}
+
 beforeAll(async () => {
   server = createServer((request, response) => {
     if (request.url === "/redirect") {
@@ -277,13 +341,14 @@ beforeAll(async () => {
   sandbox = new Sandbox({
     policy: defaultPolicy({
       // The operator explicitly names the one internal host tests may reach.
-      internalHosts: [`127.0.0.1:${port}`],
+      internalHosts: [`127.0.0.1:${port}`, `${NAMED_SERVICE}:${port}`],
       secrets: { GRANTED_TOKEN: "s3cret-granted", OTHER_TOKEN: "s3cret-other", API_TOKEN: "s3cret-api" },
     }),
     concurrency: 3,
     maxQueue: 200,
     warm: { perProfile: 0 },
     maxFileBytes: 32 * 1024 * 1024,
+    egress: { resolver: testResolver },
   });
 });
 
@@ -421,5 +486,91 @@ export default async function run(input: { mode: string }): Promise<unknown> {
       limits: FAST,
     });
     expect(invalidOutput).toMatchObject({ status: "INVALID_OUTPUT" });
+  });
+});
+
+describe("egress proxy: the address dialled is the address checked", () => {
+  const fetchTool = (url: string) => `
+export default async function run(_input: unknown): Promise<unknown> {
+  return (await fetch(${JSON.stringify(url)})).status;
+}`;
+  const manifestFor = (network: string[]): ToolManifest => ({
+    name: "fetch_declared_name",
+    description: "Fetches the one host it declares.",
+    inputSchema: { type: "object" },
+    outputSchema: {},
+    permissions: { network, secrets: [] },
+  });
+
+  it.concurrent.each(Object.entries(INTERNAL_SPELLINGS))(
+    "a declared public name answering %s is refused",
+    async (name, addresses) => {
+      const outcome = await sandbox.exec({
+        tool: { code: fetchTool(`http://${name}:${port}/`), manifest: manifestFor([`${name}:${port}`]) },
+        input: {},
+        limits: FAST,
+      });
+      expect(outcome, JSON.stringify(outcome).slice(0, 600)).toMatchObject({
+        status: "PERMISSION_DENIED",
+        permission: { kind: "net", target: `${name}:${port}` },
+      });
+      expect(outcome.deniedEgress).toEqual([
+        expect.objectContaining({
+          target: `${name}:${port}`,
+          method: "GET",
+          reason: expect.stringMatching(/internal address/),
+          address: addresses.find((address) => address !== "93.184.216.34"),
+        }),
+      ]);
+    },
+  );
+
+  it("a name the operator named reaches the address its one lookup gave (no second lookup)", async () => {
+    const before = resolverCalls.filter((host) => host === NAMED_SERVICE).length;
+    const outcome = await sandbox.exec({
+      tool: {
+        code: `
+export default async function run(_input: unknown): Promise<unknown> {
+  return await (await fetch("http://${NAMED_SERVICE}:${port}/named")).json();
+}`,
+        manifest: manifestFor([`${NAMED_SERVICE}:${port}`]),
+      },
+      input: {},
+      limits: FAST,
+    });
+    // The system resolver cannot resolve this name: reaching the server proves the proxy dialled
+    // the address its resolver gave, once.
+    expect(outcome).toMatchObject({ status: "ok", output: { path: "/named" } });
+    expect(outcome.deniedEgress).toBeUndefined();
+    expect(resolverCalls.filter((host) => host === NAMED_SERVICE).length).toBe(before + 1);
+  });
+
+  it("a tool that catches the refusal still shows it in deniedEgress", async () => {
+    const code = readFileSync(join(corpusDir, "net-catches-denial.ts"), "utf8");
+    const outcome = await sandbox.exec({
+      tool: { code, manifest: manifestFor([]) },
+      input: {},
+      limits: FAST,
+    });
+    expect(outcome).toMatchObject({ status: "ok", output: { reached: false } });
+    expect(outcome.deniedEgress).toEqual([
+      { target: "127.0.0.1:4222", method: "GET", reason: expect.stringMatching(/not declared/) },
+    ]);
+  });
+
+  it("a declared port is the only port", async () => {
+    const outcome = await sandbox.exec({
+      tool: {
+        code: fetchTool(`http://127.0.0.1:${port + 1}/`),
+        manifest: manifestFor([`127.0.0.1:${port}`]),
+      },
+      input: {},
+      limits: FAST,
+    });
+    expect(outcome).toMatchObject({
+      status: "PERMISSION_DENIED",
+      permission: { kind: "net", target: `127.0.0.1:${port + 1}` },
+      deniedEgress: [{ target: `127.0.0.1:${port + 1}` }],
+    });
   });
 });

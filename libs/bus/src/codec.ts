@@ -1,6 +1,6 @@
 import { isUtf8 } from "node:buffer";
 import { randomUUID } from "node:crypto";
-import { type Envelope, EnvelopeSchema, type MessageContract } from "@insitu/contracts";
+import { type Envelope, EnvelopeSchema, MAX_MESSAGE_DEPTH, type MessageContract } from "@insitu/contracts";
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 
 /** Limits applied to every inbound message *before* it is parsed. */
@@ -11,7 +11,7 @@ export interface DecodeLimits {
   maxDepth: number;
 }
 
-export const DEFAULT_LIMITS: DecodeLimits = { maxBytes: 8 * 1024 * 1024, maxDepth: 64 };
+export const DEFAULT_LIMITS: DecodeLimits = { maxBytes: 8 * 1024 * 1024, maxDepth: MAX_MESSAGE_DEPTH };
 
 // Buffer's native UTF-8 paths are 4-5x faster than TextEncoder/TextDecoder here, which matters
 // on a path taken by every message.

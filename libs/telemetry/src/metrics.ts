@@ -35,6 +35,9 @@ export const MetricName = {
   sandboxWarmTakesTotal: "insitu_sandbox_warm_takes_total",
   sandboxCallPeakMemoryBytes: "insitu_sandbox_call_peak_memory_bytes",
   sandboxChecksTotal: "insitu_sandbox_checks_total",
+  sandboxEgressRequestsTotal: "insitu_sandbox_egress_requests_total",
+  sandboxEgressDeniedTotal: "insitu_sandbox_egress_denied_total",
+  sandboxEgressBytesTotal: "insitu_sandbox_egress_bytes_total",
   // registry / convergence
   libraryTools: "insitu_library_tools",
   toolsCreatedTotal: "insitu_tools_created_total",

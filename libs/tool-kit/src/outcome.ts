@@ -65,6 +65,25 @@ const common = {
   durationMs: z.number().nonnegative(),
   /** What the tool printed (stdout and stderr), trimmed to a few KiB. */
   logs: z.string().max(16_384).optional(),
+  /**
+   * Requests the sandbox's egress proxy refused during the call, even when the tool caught the
+   * error and went on (an `ok` outcome may carry them).
+   */
+  deniedEgress: z
+    .array(
+      z
+        .object({
+          /** `host:port` as the tool asked for it. */
+          target: z.string().max(300),
+          method: z.string().max(20),
+          reason: z.string().max(500),
+          /** The resolved address that was refused, when the refusal is about an address. */
+          address: z.string().max(100).optional(),
+        })
+        .strict(),
+    )
+    .max(32)
+    .optional(),
 };
 
 export const ToolOutcomeSchema = z.discriminatedUnion("status", [

@@ -15,7 +15,19 @@ const encoder = new TextEncoder();
 const encode = TextEncoder.prototype.encode;
 const decoder = new TextDecoder();
 const decode = TextDecoder.prototype.decode;
-const subarray = Uint8Array.prototype.subarray;
+// Never `subarray`/`slice` on the frame: they build their result through the array's species
+// (`constructor[Symbol.species]`), which a tool can replace with a subclass that sees — and
+// rewrites in place — the frame's backing buffer. Views are made with the captured constructor
+// over the captured buffer getter, which consult nothing a tool can patch.
+const typedArrayBuffer = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  "buffer",
+).get;
+const typedArrayByteOffset = Object.getOwnPropertyDescriptor(
+  Object.getPrototypeOf(Uint8Array.prototype),
+  "byteOffset",
+).get;
+const ReflectConstruct = Reflect.construct;
 const typedArraySet = Uint8Array.prototype.set;
 const stdout = Deno.stdout;
 const writeSync = stdout.writeSync;
@@ -43,8 +55,11 @@ function bytesOf(text) {
 function writeAll(bytes) {
   let offset = 0;
   const total = lengthOf(bytes);
+  const buffer = ReflectApply(typedArrayBuffer, bytes, []);
+  const base = ReflectApply(typedArrayByteOffset, bytes, []);
   while (offset < total) {
-    offset += ReflectApply(writeSync, stdout, [ReflectApply(subarray, bytes, [offset])]);
+    const view = ReflectConstruct(Uint8ArrayCtor, [buffer, base + offset, total - offset]);
+    offset += ReflectApply(writeSync, stdout, [view]);
   }
 }
 
@@ -83,7 +98,16 @@ function describe(error) {
         cause = StringCtor(error.cause?.message ?? error.cause);
       }
     } else {
-      message = StringCtor(error);
+      // A thrown primitive says what it was: `throw ""` must not read as an empty message.
+      const kind = error === null ? "null" : typeof error;
+      let shown = "";
+      if (kind === "string") shown = ` ${jsonStringify(error)}`;
+      else if (kind === "number" || kind === "boolean" || kind === "bigint" || kind === "symbol")
+        shown = ` ${StringCtor(error)}${kind === "bigint" ? "n" : ""}`;
+      message =
+        kind === "null" || kind === "undefined"
+          ? `the tool threw ${kind}`
+          : `the tool threw the ${kind}${shown}`;
     }
   } catch {
     message = "the tool threw a value that cannot be described";
@@ -129,6 +153,94 @@ for (const name in job.env) {
 }
 job.env = undefined;
 job.nonce = undefined;
+
+// All network traffic goes through the sandbox's egress proxy: the process may reach nothing but
+// the proxy (--allow-net=<proxy>), so this fetch sends each request there with the call's token and
+// the target URL, and the proxy checks, resolves and dials. Nothing here is a security boundary (a
+// tool that bypasses it still reaches only the proxy); it makes ordinary `fetch` work and turns a
+// refusal into the error Deno itself throws for a denied host.
+const egress = job.egress;
+job.egress = undefined;
+if (egress && typeof egress.url === "string" && typeof egress.token === "string") {
+  const pristineFetch = globalThis.fetch;
+  const RequestCtor = Request;
+  const ResponseCtor = Response;
+  const HeadersCtor = Headers;
+  const URLCtor = URL;
+  const TypeErrorCtor = TypeError;
+  const ErrorCtor = Error;
+  const NotCapable = Deno.errors.NotCapable;
+  const defineProperty = Object.defineProperty;
+  const decodeComponent = decodeURIComponent;
+  const proxyUrl = egress.url;
+  const token = egress.token;
+  const fail = (cause) => new TypeErrorCtor("fetch failed", { cause });
+  const egressFetch = async function fetch(input, init) {
+    const request = new RequestCtor(input, init);
+    let url = request.url;
+    const first = new URLCtor(url);
+    if (first.protocol !== "http:" && first.protocol !== "https:") {
+      return ReflectApply(pristineFetch, globalThis, [request]);
+    }
+    const mode = request.redirect;
+    let method = request.method;
+    let body = method === "GET" || method === "HEAD" ? undefined : await request.arrayBuffer();
+    const headers = new HeadersCtor(request.headers);
+    for (let hop = 0; ; hop += 1) {
+      headers.set("x-insitu-egress-token", token);
+      headers.set("x-insitu-egress-target", url);
+      const response = await ReflectApply(pristineFetch, globalThis, [
+        proxyUrl,
+        { method, headers, body, redirect: "manual", signal: request.signal },
+      ]);
+      const kind = response.headers.get("x-insitu-egress-status");
+      if (kind !== "origin") {
+        await response.body?.cancel();
+        const reason = decodeComponent(response.headers.get("x-insitu-egress-reason") ?? "refused");
+        const target = new URLCtor(url);
+        const port = target.port || (target.protocol === "https:" ? "443" : "80");
+        // Thrown as Deno throws a host --allow-net does not name: a NotCapable itself, so a tool
+        // can tell the operator's refusal from a network error.
+        if (kind === "denied") {
+          throw new NotCapable(
+            `Requires net access to "${target.hostname}:${port}" (refused by the sandbox's egress proxy: ${reason})`,
+          );
+        }
+        throw fail(new ErrorCtor(reason));
+      }
+      const status = response.status;
+      const location = response.headers.get("location");
+      if (status >= 300 && status < 400 && status !== 304 && location !== null && mode !== "manual") {
+        await response.body?.cancel();
+        if (mode === "error") throw fail(new ErrorCtor("the response redirects and redirect is 'error'"));
+        if (hop >= 20) throw fail(new ErrorCtor("too many redirects"));
+        url = new URLCtor(location, url).href;
+        if (
+          (status === 303 && method !== "HEAD") ||
+          ((status === 301 || status === 302) && method === "POST")
+        ) {
+          method = "GET";
+          body = undefined;
+          headers.delete("content-type");
+          headers.delete("content-length");
+        }
+        continue;
+      }
+      const responseHeaders = new HeadersCtor(response.headers);
+      responseHeaders.delete("x-insitu-egress-status");
+      const nullBody = status === 204 || status === 205 || status === 304 || method === "HEAD";
+      const result = new ResponseCtor(nullBody ? null : response.body, {
+        status,
+        statusText: response.statusText,
+        headers: responseHeaders,
+      });
+      defineProperty(result, "url", { value: url });
+      defineProperty(result, "redirected", { value: hop > 0 });
+      return result;
+    }
+  };
+  globalThis.fetch = egressFetch;
+}
 
 ReflectApply(addEventListener, globalThis, [
   "unhandledrejection",

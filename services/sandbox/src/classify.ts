@@ -1,9 +1,13 @@
+import { MAX_TOOL_OUTPUT_DEPTH } from "@insitu/contracts";
 import type { PermissionKind, PermissionRef, ToolOutcome } from "@insitu/tool-kit";
 import { parseBoundedJson, scanFrames } from "./frame.js";
 import type { RawRun } from "./process-slot.js";
 
-/** Deepest JSON a tool may return. */
-export const MAX_OUTPUT_DEPTH = 64;
+/**
+ * Deepest JSON a tool may return: the bus's message limit minus room for the messages that carry
+ * it, counted the same way (libs/contracts limits.ts), so an accepted output always travels.
+ */
+export const MAX_OUTPUT_DEPTH = MAX_TOOL_OUTPUT_DEPTH;
 const LOG_CHARS = 8 * 1024;
 const STACK_CHARS = 3000;
 

@@ -60,6 +60,12 @@ export const SandboxConfigSchema = z.object({
   SANDBOX_LIMITS: z.enum(["auto", "cgroup-v2", "cgroup-v1", "prlimit"]).default("auto"),
   /** Deno binary; default: the npm platform package's. */
   SANDBOX_DENO_PATH: z.string().optional(),
+  /** Body bytes one call may move through the egress proxy, both directions together. */
+  SANDBOX_EGRESS_MAX_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024),
   /** Size of the tmpfs over the work dirs in MiB (root only); 0 keeps work dirs on disk. */
   SANDBOX_WORK_TMPFS_MB: z.coerce.number().int().min(0).default(2048),
 });

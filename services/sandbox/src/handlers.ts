@@ -5,7 +5,8 @@ import type { Sandbox } from "./sandbox.js";
 
 /** The endpoint handlers as plain functions (the bus wiring in main.ts only adapts them). */
 export interface SandboxHandlers {
-  exec(request: Payload<typeof SandboxExec>): Promise<Reply<typeof SandboxExec>>;
+  /** The task id comes from the message context (the egress log names it). */
+  exec(request: Payload<typeof SandboxExec> & { taskId?: string }): Promise<Reply<typeof SandboxExec>>;
   check(request: Payload<typeof SandboxCheck>): Promise<Reply<typeof SandboxCheck>>;
   test(request: Payload<typeof SandboxTest>): Promise<Reply<typeof SandboxTest>>;
 }

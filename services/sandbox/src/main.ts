@@ -15,6 +15,12 @@ const running = await runService({
   async start({ config, bus, logger, metrics }) {
     const sandbox = new Sandbox({
       policy: buildPolicy(config, process.env),
+      // Every tool request, forwarded or refused: tool, version, task, host, method, status, bytes.
+      egress: {
+        log: (entry) =>
+          entry.denied ? logger.warn("egress denied", { ...entry }) : logger.info("egress", { ...entry }),
+        maxBytesPerCall: config.SANDBOX_EGRESS_MAX_BYTES,
+      },
       denoPath: config.SANDBOX_DENO_PATH,
       concurrency: config.SANDBOX_CONCURRENCY,
       maxQueue: config.SANDBOX_MAX_QUEUE,
@@ -47,7 +53,7 @@ const running = await runService({
       // hand requests over.
       concurrency: config.SANDBOX_CONCURRENCY + config.SANDBOX_MAX_QUEUE,
       endpoints: [
-        endpoint(SandboxExec, (data) => handlers.exec(data)),
+        endpoint(SandboxExec, (data, context) => handlers.exec({ ...data, taskId: context.taskId })),
         endpoint(SandboxCheck, async (data) => {
           const result = await handlers.check(data);
           sandboxMetrics.countCheck(result.cached, result.ok);

@@ -77,6 +77,30 @@ export function registerSandboxMetrics(
     labelNames: ["ok", "cached"],
     registers: [registry],
   });
+  const egressRequests = new Counter({
+    name: MetricName.sandboxEgressRequestsTotal,
+    help: "Requests tools sent through the egress proxy, by result (forwarded, denied).",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  const egressDenied = new Counter({
+    name: MetricName.sandboxEgressDeniedTotal,
+    help: "Requests the egress proxy refused (counted even when the tool caught the error), by tool.",
+    labelNames: ["tool"],
+    registers: [registry],
+  });
+  const egressBytes = new Counter({
+    name: MetricName.sandboxEgressBytesTotal,
+    help: "Body bytes moved through the egress proxy, by direction (in: from origins).",
+    labelNames: ["direction"],
+    registers: [registry],
+  });
+  sandbox.egress.onRequest((entry) => {
+    egressRequests.inc({ result: entry.denied ? "denied" : "forwarded" });
+    if (entry.denied) egressDenied.inc({ tool: entry.tool });
+    egressBytes.inc({ direction: "in" }, entry.bytesIn);
+    egressBytes.inc({ direction: "out" }, entry.bytesOut);
+  });
   sandbox.onExec(({ outcome, warm, peakMemoryBytes }) => {
     executions.inc({ status: outcome.status, warm: String(warm) });
     duration.observe({ status: outcome.status }, outcome.durationMs / 1000);

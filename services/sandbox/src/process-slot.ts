@@ -81,6 +81,8 @@ export interface Job {
   input: unknown;
   env: Record<string, string>;
   maxResultBytes: number;
+  /** Where the runner's fetch sends requests, and the call's token there. */
+  egress?: { url: string; token: string };
 }
 
 let callCounter = 0;

@@ -14,6 +14,7 @@ import {
   validateAgainstSchema,
 } from "@insitu/tool-kit";
 import { Admission } from "./admission.js";
+import { type EgressDenial, EgressProxy, type EgressProxyOptions } from "./egress/proxy.js";
 import { classifyRun } from "./classify.js";
 import { resolveDenoBinary } from "./deno-binary.js";
 import { type Enforcement, detectEnforcement, isAlive } from "./enforcement.js";
@@ -67,6 +68,11 @@ export interface SandboxOptions {
   vendor?: { dir: string; importMap: string } | false;
   /** Task workspaces (JetStream); without it `files: "task"` tools get a scratch dir. */
   workspace?: WorkspaceIO;
+  /**
+   * The egress proxy every tool request goes through (resolver, request log, caps). Bytes a call
+   * may move through it default to 64 MiB.
+   */
+  egress?: EgressProxyOptions & { maxBytesPerCall?: number };
 }
 
 export interface ExecRequest {
@@ -76,6 +82,8 @@ export interface ExecRequest {
   limits?: ToolLimits;
   /** The task whose workspace a `files: "task"` tool works in. */
   workspace?: { taskId: string; tool?: string };
+  /** The task the call serves (for the egress log). */
+  taskId?: string;
 }
 
 export interface TestRequest {
@@ -90,7 +98,12 @@ export interface TestReport {
   durationMs: number;
 }
 
-export type ExecObserver = (event: { outcome: ToolOutcome; warm: boolean; peakMemoryBytes?: number }) => void;
+export type ExecObserver = (event: {
+  outcome: ToolOutcome;
+  warm: boolean;
+  peakMemoryBytes?: number;
+  deniedEgress?: readonly EgressDenial[];
+}) => void;
 
 /** The sandbox of one replica: admission, warm pool, spawn environment. */
 export class Sandbox {
@@ -98,6 +111,10 @@ export class Sandbox {
   readonly environment: SpawnEnvironment;
   readonly admission: Admission;
   readonly warmPool: WarmPool;
+  /** Every tool request leaves through this proxy (ADR 0070). */
+  readonly egress: EgressProxy;
+  private readonly egressListening: Promise<unknown>;
+  private closed = false;
   private readonly replicaDir: string;
   /** `tmpfs` when the work dirs are on the sandbox's own tmpfs, else `disk`. */
   readonly workStorage: "tmpfs" | "disk";
@@ -148,10 +165,21 @@ export class Sandbox {
       maxProfiles: options.warm?.maxProfiles ?? 4,
       maxIdleMs: options.warm?.maxIdleMs ?? 60_000,
     });
+    this.egress = new EgressProxy(options.egress);
+    this.egressListening = this.egress.listen();
+    // A failed listen is reported by the first exec that awaits it.
+    this.egressListening.catch(() => undefined);
     if (options.warm?.prewarm ?? true) {
       // Most tools declare nothing and name no limits: have their process ready from the start.
       const limits = effectiveLimits(undefined, undefined, options.policy);
-      this.warmPool.prime({ net: [], denyNet: [], envNames: [], ...limits });
+      void this.egressListening.then(
+        () => {
+          // A sandbox closed before its proxy listened must not spawn a process nobody will end.
+          if (!this.closed)
+            this.warmPool.prime({ net: [this.egress.hostPort], denyNet: [], envNames: [], ...limits });
+        },
+        () => undefined,
+      );
     }
   }
 
@@ -171,25 +199,41 @@ export class Sandbox {
     const resultBytes = workspace
       ? Math.max(grant.limits.outputBytes, WORKSPACE_RESULT_BYTES)
       : grant.limits.outputBytes;
+    await this.egressListening;
+    // The process may reach the egress proxy and nothing else, whatever the tool declares: the
+    // proxy applies the grant to each request and sees (and reports) every refused one, even for a
+    // tool that declares no network at all. Internal ranges need no --deny-net any more: the only
+    // address Deno lets the tool dial is the proxy's.
     const profile: ProcessProfile = {
-      net: grant.net,
-      denyNet: grant.denyNet,
+      net: [this.egress.hostPort],
+      denyNet: [],
       envNames: Object.keys(grant.env).sort(),
       memoryMb: grant.limits.memoryMb,
       timeoutMs: grant.limits.timeoutMs,
       outputBytes: resultBytes,
     };
-    const job: Job = {
-      moduleUrl: toModuleUrl(request.tool.code),
-      input: request.input,
-      env: grant.env,
-      maxResultBytes: resultBytes,
-    };
     return this.admission.run(async () => {
+      const ticket = this.egress.open({
+        tool: manifest.name,
+        version: request.tool.hash,
+        task: request.taskId,
+        net: grant.net,
+        internalHosts: this.options.policy.internalHosts,
+        maxBytes: this.options.egress?.maxBytesPerCall ?? 64 * 1024 * 1024,
+        deadline: Date.now() + grant.limits.timeoutMs + this.environment.startupAllowanceMs,
+      });
+      const job: Job = {
+        moduleUrl: toModuleUrl(request.tool.code),
+        input: request.input,
+        env: grant.env,
+        maxResultBytes: resultBytes,
+        egress: { url: this.egress.url, token: ticket.token },
+      };
       const warm = this.warmPool.take(profile);
       const slot = warm ?? new ProcessSlot(this.environment, profile);
       let raw: Awaited<ReturnType<ProcessSlot["run"]>>;
       let copiedIn = new Map<string, string>();
+      let deniedEgress: EgressDenial[];
       try {
         if (workspace) copiedIn = await prepareWorkspace(workspace, slot.workDir);
         raw = await slot.run(job, grant.limits.timeoutMs, { keepWorkDir: workspace !== undefined });
@@ -197,9 +241,12 @@ export class Sandbox {
         void slot.dispose();
         throw error;
       } finally {
+        deniedEgress = ticket.close();
         this.warmPool.replenish(profile);
       }
       let outcome = classifyRun(raw, { ...grant.limits, outputBytes: resultBytes });
+      if (deniedEgress.length > 0)
+        outcome = { ...outcome, deniedEgress: deniedEgress.map((entry) => ({ ...entry })) };
       if (outcome.status === "ok") {
         const issues = validateAgainstSchema(manifest.outputSchema, outcome.output);
         if (issues.length > 0) {
@@ -209,6 +256,7 @@ export class Sandbox {
             outputPreview: preview(outcome.output),
             durationMs: outcome.durationMs,
             ...(outcome.logs ? { logs: outcome.logs } : {}),
+            ...(outcome.deniedEgress ? { deniedEgress: outcome.deniedEgress } : {}),
           };
         }
       }
@@ -226,7 +274,7 @@ export class Sandbox {
         }
       }
       for (const observer of this.observers)
-        observer({ outcome, warm: warm !== undefined, peakMemoryBytes: raw.peakMemoryBytes });
+        observer({ outcome, warm: warm !== undefined, peakMemoryBytes: raw.peakMemoryBytes, deniedEgress });
       return outcome;
     });
   }
@@ -289,8 +337,11 @@ export class Sandbox {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    await this.egressListening.catch(() => undefined);
     await this.warmPool.close();
     await settleDisposals();
+    await this.egress.close();
     this.enforcement.dispose();
     if (this.workStorage === "tmpfs") {
       try {
