@@ -245,9 +245,10 @@ export const COMMANDS: readonly CommandSpec[] = [
   },
   {
     name: "eval",
-    summary: "Score a run's predictions on a benchmark (LLM judge), with accuracy ± CI, cost and plots.",
+    summary:
+      "Run a benchmark through insitu batch (or take a run's predictions) and score it: accuracy ± CI, cost, plots.",
     usage:
-      "insitu eval DATASET --benchmark NAME --predictions FILE [--predictions FILE …] [--out DIR] [--limit N] [--sample N] [--seed N]",
+      "insitu eval DATASET --benchmark NAME [--predictions FILE …] [--repeats N] [--batch-size B] [--warm-start FROM] [--out DIR] [--limit N] [--sample N] [--seed N]",
     positionals: { min: 1, max: 1 },
     options: {
       ...common,
@@ -262,8 +263,31 @@ export const COMMANDS: readonly CommandSpec[] = [
         multiple: true,
         valueName: "FILE",
         description:
-          "A run's predictions.jsonl (insitu's, or the original's {question_index, prediction}); once per run for mean ± spread.",
+          "Score these predictions instead of running (insitu's predictions.jsonl, or the original's); once per run.",
       },
+      ...natsTarget,
+      repeats: {
+        type: "string",
+        valueName: "N",
+        description:
+          "Ask the questions N times (each from a zero start unless --warm-start) for mean ± spread.",
+      },
+      "batch-size": {
+        type: "string",
+        valueName: "B",
+        description: "Questions per batch (default 16), as insitu batch.",
+      },
+      concurrency: {
+        type: "string",
+        valueName: "N",
+        description: "Tasks at once within a batch (default B).",
+      },
+      "warm-start": {
+        type: "string",
+        valueName: "FROM",
+        description: "zero (default), current, a snapshot number, or an exported library folder.",
+      },
+      "share-within-batch": { type: "boolean", description: "As insitu batch." },
       out: { type: "string", valueName: "DIR", description: "Where the report goes (default ./eval-NAME)." },
       limit: {
         type: "string",

@@ -38,7 +38,14 @@ export async function readPredictions(path: string): Promise<Map<string, Predict
 
 function toPrediction(id: string, f: Record<string, unknown>): Prediction {
   const statusField = typeof f.status === "string" ? f.status : undefined;
-  const answer = readAnswer(f.prediction ?? f.answer_record ?? f.answer);
+  // insitu's own lines (they carry a status) hold the final answer itself: never parse it as JSON.
+  const answer: ReadAnswer =
+    statusField !== undefined && typeof f.prediction === "string"
+      ? { finalAnswer: f.prediction }
+      : readAnswer(f.prediction ?? f.answer_record);
+  if (typeof f.reasoningSummary === "string" && answer.reasoningSummary === undefined) {
+    answer.reasoningSummary = f.reasoningSummary;
+  }
   const prediction: Prediction = { id, status: statusField ?? (answer.error ? "failed" : "completed") };
   if (answer.finalAnswer !== undefined) prediction.finalAnswer = answer.finalAnswer;
   if (answer.reasoningSummary !== undefined) prediction.reasoningSummary = answer.reasoningSummary;

@@ -9,6 +9,7 @@ import {
 } from "@insitu/contracts";
 import { ErrorCategory, InsituError, isInsituError } from "@insitu/errors";
 import { requestBarrier } from "@insitu/evolver/client";
+import { WorkspaceStore, attachSources } from "@insitu/files";
 import { Registry, importLibrary } from "@insitu/registry";
 import type { Logger } from "@insitu/telemetry";
 import type { BatchPorts, BatchRunState } from "./runner.js";
@@ -20,9 +21,10 @@ const TERMINAL = new Set(["succeeded", "failed", "budget-exceeded", "cancelled"]
 /** The batch runner's ports over the bus: the manager's task API, the registry, the evolver. */
 export async function busBatchPorts(
   bus: Bus,
-  options: { logger: Logger; barrierTimeoutMs?: number },
+  options: { logger: Logger; barrierTimeoutMs?: number; baseDir?: string },
 ): Promise<BatchPorts> {
   const kv = await bus.kv(BATCHES_BUCKET);
+  let workspace: Promise<WorkspaceStore> | undefined;
   const getTask = async (taskId: string): Promise<TaskRecord | undefined> => {
     try {
       return await bus.request(TaskGet, { taskId }, { taskId });
@@ -34,7 +36,21 @@ export async function busBatchPorts(
   return {
     getTask,
     async submit(taskId, item, admit) {
-      await bus.request(TaskSubmit, { taskId, question: item.question, options: { admit } }, { taskId });
+      // Attachments (paths relative to the questions file, or data URIs as HLE ships images) are
+      // checked and stored under the task before it is submitted, as the gateway does.
+      const sources = attachmentSources(item.attachments, item.id);
+      let attachments: Awaited<ReturnType<typeof attachSources>> | undefined;
+      if (sources.length > 0) {
+        workspace ??= WorkspaceStore.open(bus);
+        attachments = await attachSources(await workspace, taskId, sources, {
+          ...(options.baseDir ? { baseDir: options.baseDir } : {}),
+        });
+      }
+      await bus.request(
+        TaskSubmit,
+        { taskId, question: item.question, options: { admit }, ...(attachments ? { attachments } : {}) },
+        { taskId },
+      );
     },
     async waitDone(taskId, signal) {
       for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
@@ -102,4 +118,22 @@ export async function busBatchPorts(
     },
     now: () => Date.now(),
   };
+}
+
+/** A batch line's `attachments`: a list of paths or data URIs (strings), or `{path}` / `{dataUri}` objects. */
+export function attachmentSources(value: unknown, id: string): string[] {
+  if (value === undefined || value === null) return [];
+  const list = Array.isArray(value) ? value : [value];
+  return list.map((entry) => {
+    if (typeof entry === "string") return entry;
+    if (entry && typeof entry === "object") {
+      const { path, dataUri } = entry as { path?: unknown; dataUri?: unknown };
+      if (typeof dataUri === "string") return dataUri;
+      if (typeof path === "string") return path;
+    }
+    throw new InsituError(`item "${id}": each attachment is a path or a data URI (or {path} / {dataUri})`, {
+      code: "BATCH_INPUT_INVALID",
+      category: ErrorCategory.user,
+    });
+  });
 }

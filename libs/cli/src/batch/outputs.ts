@@ -19,10 +19,19 @@ export function predictionLine(
     ...(item.attachments === undefined ? {} : { attachments: item.attachments }),
     taskId: batchTaskId(runId, item.id),
     prediction: record?.answer?.final_answer ?? null,
+    ...(record?.answer?.reasoning_summary === undefined
+      ? {}
+      : { reasoningSummary: record.answer.reasoning_summary }),
+    ...(record?.answer?.confidence === undefined ? {} : { confidence: record.answer.confidence }),
     status: record?.status ?? "missing",
     errorCode: record?.error?.code ?? null,
     rounds: record?.round ?? 0,
     tokens: record ? record.usage.inputTokens + record.usage.outputTokens : 0,
+    inputTokens: record?.usage.inputTokens ?? 0,
+    outputTokens: record?.usage.outputTokens ?? 0,
+    ...(record?.finishedAt
+      ? { wallMs: Math.max(0, Date.parse(record.finishedAt) - Date.parse(record.createdAt)) }
+      : {}),
     costUsd: record?.usage.costUsd ?? 0,
     toolCalls: record?.usage.toolCalls ?? 0,
     toolsUsed: record?.toolsUsed ?? [],

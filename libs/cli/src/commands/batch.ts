@@ -1,5 +1,5 @@
 import { readFile, stat } from "node:fs/promises";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { connectBus } from "@insitu/bus";
 import { createLogger } from "@insitu/telemetry";
 import { numberOption } from "../args.js";
@@ -76,7 +76,7 @@ export async function runBatchCommand(
   };
   try {
     io.err(`insitu batch: run ${runId}, ${items.length} question(s), outputs in ${out}\n`);
-    const result = await runBatch(await busBatchPorts(bus, { logger }), {
+    const result = await runBatch(await busBatchPorts(bus, { logger, baseDir: dirname(resolve(file)) }), {
       runId,
       items,
       batchSize: size16,

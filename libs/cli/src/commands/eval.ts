@@ -1,4 +1,4 @@
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, join, resolve } from "node:path";
 import {
   BENCHMARKS,
@@ -16,6 +16,7 @@ import {
 import { modelForRole } from "@insitu/roles";
 import { numberOption } from "../args.js";
 import { type CliIo, ExitCode } from "../io.js";
+import { runBatchCommand } from "./batch.js";
 
 const JUDGE_KINDS = ["hle", "dsqa", "xbench", "generic"] as const;
 
@@ -31,7 +32,7 @@ export async function runEval(dataset: string, values: Record<string, unknown>, 
     return ExitCode.usage;
   }
   const numbers: Record<string, number | undefined> = {};
-  for (const name of ["limit", "sample", "judge-concurrency"] as const) {
+  for (const name of ["limit", "sample", "judge-concurrency", "repeats"] as const) {
     const value = numberOption(values, name, { integer: true });
     if (typeof value === "string") {
       io.err(`${value}\n`);
@@ -47,11 +48,9 @@ export async function runEval(dataset: string, values: Record<string, unknown>, 
       return ExitCode.usage;
     }
   }
-  const predictionFiles = asList(values.predictions);
-  if (predictionFiles.length === 0) {
-    io.err(
-      "--predictions FILE is required (one per run; repeat it for --repeats): the predictions.jsonl of a run.\n",
-    );
+  const given = asList(values.predictions);
+  if (given.length > 0 && numbers.repeats !== undefined) {
+    io.err("--repeats runs the questions; with --predictions, give one file per run instead.\n");
     return ExitCode.usage;
   }
   const prompts = await readJudgePrompts(asList(values["judge-prompt"]), io);
@@ -66,9 +65,37 @@ export async function runEval(dataset: string, values: Record<string, unknown>, 
   const out = resolve(typeof values.out === "string" ? values.out : `eval-${benchmark}`);
   await mkdir(out, { recursive: true });
   const judge = modelForRole("judge", io.env.INSITU_SCRIPT, io.env as NodeJS.ProcessEnv);
+  const runsWanted = given.length > 0 ? given.length : (numbers.repeats ?? 1);
   io.out(
-    `insitu eval: ${items.length} of ${all.length} ${benchmark} items, judge ${judge.model.provider}/${judge.model.model}, ${predictionFiles.length} run(s) → ${out}\n`,
+    `insitu eval: ${items.length} of ${all.length} ${benchmark} items, judge ${judge.model.provider}/${judge.model.model}, ${runsWanted} run(s) → ${out}\n`,
   );
+  // Without --predictions, each run asks the questions with `insitu batch` (zero start by default,
+  // an evolver barrier after each batch) against the running stack, then judges what it answered.
+  const predictionFiles: string[] = [...given];
+  if (given.length === 0) {
+    for (let run = 1; run <= runsWanted; run++) {
+      const runDir = join(out, `run-${run}`);
+      await mkdir(runDir, { recursive: true });
+      const questions = join(runDir, "questions.jsonl");
+      const lines = items.map((item) =>
+        JSON.stringify({
+          id: item.id,
+          question: item.question,
+          answer: item.answer,
+          ...(item.attachments ? { attachments: item.attachments.map((a) => a.dataUri) } : {}),
+          ...(item.category ? { category: item.category } : {}),
+          // Makes each repeat its own batch run (its own task ids), not a resume of the first.
+          eval: { benchmark, run },
+        }),
+      );
+      await writeFile(questions, `${lines.join("\n")}\n`);
+      io.out(`run ${run}: asking ${items.length} question(s) with insitu batch\n`);
+      const code = await runBatchCommand(questions, { ...batchOptions(values), out: runDir }, io);
+      if (code === ExitCode.usage || code === ExitCode.unreachable || code === ExitCode.notConfigured)
+        return code;
+      predictionFiles.push(join(runDir, "predictions.jsonl"));
+    }
+  }
 
   const runs: RunReport[] = [];
   let judgeFailures = 0;
@@ -107,6 +134,14 @@ export async function runEval(dataset: string, values: Record<string, unknown>, 
       sample: numbers.sample ?? null,
       limit: numbers.limit ?? null,
       runs: runs.length,
+      batchSize:
+        typeof values["batch-size"] === "string"
+          ? Number(values["batch-size"])
+          : given.length > 0
+            ? null
+            : 16,
+      start:
+        typeof values["warm-start"] === "string" ? values["warm-start"] : given.length > 0 ? null : "zero",
     },
     runs,
   });
@@ -123,6 +158,23 @@ export async function runEval(dataset: string, values: Record<string, unknown>, 
     return ExitCode.taskFailed;
   }
   return ExitCode.ok;
+}
+
+/** The options `insitu eval` passes on to `insitu batch`. */
+function batchOptions(values: Record<string, unknown>): Record<string, unknown> {
+  const passed: Record<string, unknown> = {};
+  for (const name of [
+    "batch-size",
+    "concurrency",
+    "warm-start",
+    "share-within-batch",
+    "nats",
+    "monitor",
+    "prefix",
+  ]) {
+    if (values[name] !== undefined) passed[name] = values[name];
+  }
+  return passed;
 }
 
 function asList(value: unknown): string[] {
@@ -162,7 +214,8 @@ async function readBatches(path: string): Promise<BatchPoint[]> {
     } catch {
       continue;
     }
-    const tasks = typeof value.tasks === "number" ? value.tasks : 0;
+    const tasks =
+      typeof value.items === "number" ? value.items : typeof value.tasks === "number" ? value.tasks : 0;
     queries = typeof value.queries === "number" ? value.queries : queries + tasks;
     const point: BatchPoint = {
       batch: typeof value.batch === "number" ? value.batch : points.length + 1,

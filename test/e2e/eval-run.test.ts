@@ -1,0 +1,101 @@
+import { execFile } from "node:child_process";
+import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
+
+// `insitu eval` asking a committed sample set through `insitu batch` on the whole stack (real NATS,
+// real Deno, every role and the evolver as processes), then judging it. The agent's model is the
+// FAKE scripted model of the demo scenario (test/e2e/scenarios/demo/demo.json answers exactly the
+// three questions of test/data/eval/own.jsonl); the judge is the FAKE scripted judge of
+// test/e2e/scenarios/eval/judge.json.
+const run = promisify(execFile);
+const root = findRepoRoot();
+let stack: Stack;
+let dir: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "insitu-eval-run-"));
+  stack = await startStack({
+    env: { INSITU_SCRIPT: join(root, "test/e2e/scenarios/demo/demo.json"), LOG_LEVEL: "warn" },
+    onLog: () => {},
+  });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("insitu eval through insitu batch", () => {
+  it("asks every item on the running stack, judges the answers, and reports accuracy, convergence and cost", async () => {
+    const out = join(dir, "report");
+    const result = await run(
+      join(root, "bin/insitu"),
+      [
+        "eval",
+        join(root, "test/data/eval/own.jsonl"),
+        "--benchmark",
+        "jsonl",
+        "--batch-size",
+        "1",
+        "--out",
+        out,
+        "--nats",
+        stack.natsUrl,
+        "--prefix",
+        stack.prefix,
+      ],
+      {
+        cwd: dir,
+        timeout: 170_000,
+        env: {
+          PATH: process.env.PATH ?? "/usr/bin:/bin",
+          HOME: process.env.HOME ?? "/tmp",
+          NO_COLOR: "1",
+          INSITU_SCRIPT: join(root, "test/e2e/scenarios/eval/judge.json"),
+        },
+      },
+    );
+    expect(result.stdout).toContain("run 1: asking 3 question(s) with insitu batch");
+    expect(result.stdout).toContain("accuracy 100.00% (3/3), coverage 100.0%");
+    const predictions = (await readFile(join(out, "run-1", "predictions.jsonl"), "utf8"))
+      .trim()
+      .split("\n")
+      .map(
+        (line) => JSON.parse(line) as { id: string; prediction: string; status: string; inputTokens: number },
+      );
+    expect(predictions.map((p) => [p.id, p.prediction, p.status])).toEqual([
+      ["own-1", "5", "succeeded"],
+      ["own-2", "8", "succeeded"],
+      ["own-3", "12", "succeeded"],
+    ]);
+    expect(predictions.every((p) => p.inputTokens > 0)).toBe(true);
+    const metrics = JSON.parse(await readFile(join(out, "metrics.json"), "utf8")) as {
+      runs: {
+        metrics: { accuracy: { correct: number; total: number } };
+        batches: { queries: number; librarySize: number }[];
+      }[];
+    };
+    expect(metrics.runs[0]?.metrics.accuracy).toMatchObject({ correct: 3, total: 3 });
+    // One batch per question, a barrier after each: the library grows to count_vowels, then sum_number_list.
+    expect(metrics.runs[0]?.batches.map((b) => [b.queries, b.librarySize])).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 2],
+    ]);
+    const report = await readFile(join(out, "report.md"), "utf8");
+    expect(report).toContain("| 1 | 3 | 3 | 100.0% |");
+    expect(report).toContain("## Convergence");
+    expect((await readdir(join(out, "plots"))).sort()).toEqual([
+      "accuracy-by-category.svg",
+      "cost-per-query.svg",
+      "egl.svg",
+      "library-size.svg",
+    ]);
+    const egl = await readFile(join(out, "plots", "egl.svg"), "utf8");
+    expect(egl.match(/<circle /g)).toHaveLength(3);
+  });
+});
