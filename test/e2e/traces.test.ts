@@ -79,16 +79,24 @@ describe("traces across services", () => {
     );
     expect(root.parentSpanId).toBeUndefined();
     const wanted = ["gateway", "manager", "tool-developer", "sandbox", "executor", "integrator"];
-    // Spans are batched (100 ms here); wait until every role's spans of this trace have arrived.
-    const trace = await waitFor(() => {
-      const spans = collector.spans.filter((span) => span.traceId === root.traceId);
+    // Spans are batched (100 ms here) and a span is exported when it ends, after its children:
+    // wait until every role's spans have arrived and every parent has too (or time runs out).
+    const orphansOf = (spans: typeof collector.spans) => {
+      const ids = new Set(spans.map((span) => span.spanId));
+      return spans.filter((span) => span !== root && !ids.has(span.parentSpanId ?? ""));
+    };
+    const inTrace = () => collector.spans.filter((span) => span.traceId === root.traceId);
+    await waitFor(() => {
+      const spans = inTrace();
       const services = new Set(spans.map((span) => span.service));
-      return wanted.every((service) => services.has(service)) ? spans : undefined;
-    }, 15_000);
+      return wanted.every((service) => services.has(service)) && orphansOf(spans).length === 0
+        ? true
+        : undefined;
+    }, 15_000).catch(() => undefined);
+    const trace = inTrace();
 
     // Connected: every span but the root has its parent in the same trace.
-    const ids = new Set(trace.map((span) => span.spanId));
-    const orphans = trace.filter((span) => span !== root && !ids.has(span.parentSpanId ?? ""));
+    const orphans = orphansOf(trace);
     expect(orphans.map((span) => `${span.service}:${span.name}`)).toEqual([]);
     // Every hop kind is there.
     const names = trace.map((span) => `${span.service}:${span.name}`);

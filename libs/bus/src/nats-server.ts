@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { InsituError } from "@insitu/errors";
@@ -116,6 +116,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     // `-m` and `--http_port` are the same flag; pass it once.
     args.splice(args.indexOf("--http_port"), 2);
     if (!ownsDir) {
+      // nats-server creates its store folder but not the one its pid file goes in: on a fresh
+      // machine (`insitu up` with no .data yet) it would exit "Could not write pidfile".
+      await mkdir(dataDir, { recursive: true });
       args.push("-P", join(dataDir, NATS_PID_FILE));
       await stopPreviousServer(dataDir);
     }

@@ -371,7 +371,14 @@ function sweepStaleReplicaDirs(parent: string): void {
     } catch {
       // not mounted
     }
-    rmSync(dir, { recursive: true, force: true });
+    // A dead replica's orphaned Deno may still be writing into its folder (it is killed by the
+    // enforcement sweep, not here): retry a removal that races it, and never let a leftover folder
+    // stop this replica from starting — the next start sweeps it again.
+    try {
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+    } catch {
+      // removed by the next replica that starts
+    }
   }
 }
 
