@@ -67,7 +67,7 @@ export async function judgeItem(
     prediction.confidence === undefined ? undefined : clamp01(prediction.confidence / 100);
   if (!prediction.finalAnswer || prediction.finalAnswer.trim() === "") {
     const verdict: Verdict = { correct: false, shortcut: `no answer (${prediction.status})` };
-    if (ownConfidence !== undefined) verdict.confidence = ownConfidence;
+    withOwnConfidence(verdict, ownConfidence);
     if (item.judge.kind === "dsqa") {
       verdict.parts = Object.fromEntries(expectedParts(item).map((part) => [part, false]));
       verdict.excessive = [];
@@ -229,7 +229,7 @@ async function judgeXbench(
       shortcut: "exact match",
       extractedAnswer: prediction.finalAnswer ?? "",
     };
-    if (ownConfidence !== undefined) verdict.confidence = ownConfidence;
+    withOwnConfidence(verdict, ownConfidence);
     return { verdict, usage: emptyUsage() };
   }
   const prompt = fill(options.prompts?.xbench ?? XBENCH_PROMPT, item, prediction);
@@ -340,6 +340,12 @@ function fill(
     ...extra,
   };
   return template.replace(/\{\{(\w+)\}\}/g, (match, name: string) => values[name] ?? match);
+}
+
+/** The prediction's own stated confidence, when it has one, is what calibration uses. */
+function withOwnConfidence(verdict: Verdict, ownConfidence: number | undefined): Verdict {
+  if (ownConfidence !== undefined) verdict.confidence = ownConfidence;
+  return verdict;
 }
 
 function normalize(text: string): string {
