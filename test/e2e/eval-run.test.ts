@@ -76,7 +76,7 @@ describe("insitu eval through insitu batch", () => {
     const metrics = JSON.parse(await readFile(join(out, "metrics.json"), "utf8")) as {
       runs: {
         metrics: { accuracy: { correct: number; total: number } };
-        batches: { queries: number; librarySize: number }[];
+        batches: { queries: number; librarySize: number; egl: number | null }[];
       }[];
     };
     expect(metrics.runs[0]?.metrics.accuracy).toMatchObject({ correct: 3, total: 3 });
@@ -86,6 +86,9 @@ describe("insitu eval through insitu batch", () => {
       [2, 1],
       [3, 2],
     ]);
+    // Cumulative EGL (tools admitted ÷ tool calls so far): 1/1, 1/2, then the list-sum tool is admitted
+    // and called twice (a crash, then the repaired version) — 2/4.
+    expect(metrics.runs[0]?.batches.map((b) => b.egl)).toEqual([1, 0.5, 0.5]);
     const report = await readFile(join(out, "report.md"), "utf8");
     expect(report).toContain("| 1 | 3 | 3 | 100.0% |");
     expect(report).toContain("## Convergence");

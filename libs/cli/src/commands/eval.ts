@@ -221,11 +221,12 @@ async function readBatches(path: string): Promise<BatchPoint[]> {
       batch: typeof value.batch === "number" ? value.batch : points.length + 1,
       queries,
       librarySize: typeof value.librarySize === "number" ? value.librarySize : 0,
+      // The curve is the cumulative EGL (Σ admitted ÷ Σ calls so far), as the paper plots it.
       egl:
-        typeof value.egl === "number"
-          ? value.egl
-          : typeof value.eglCumulative === "number"
-            ? value.eglCumulative
+        typeof value.eglCumulative === "number"
+          ? value.eglCumulative
+          : typeof value.egl === "number"
+            ? value.egl
             : null,
     };
     if (typeof value.costUsd === "number") point.costUsd = value.costUsd;
