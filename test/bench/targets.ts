@@ -7,11 +7,11 @@ const missed: string[] = [];
 export function target(
   what: string,
   value: number,
-  comparison: "<" | "<=",
+  comparison: "<" | "<=" | ">=",
   limit: number,
   unit = "",
 ): boolean {
-  const met = comparison === "<" ? value < limit : value <= limit;
+  const met = comparison === "<" ? value < limit : comparison === "<=" ? value <= limit : value >= limit;
   const line = `target ${what}: ${format(value)}${unit} ${comparison} ${format(limit)}${unit} — ${met ? "met" : "MISSED"}`;
   console.log(line);
   if (!met) missed.push(line);

@@ -23,6 +23,7 @@ import { connectBus } from "@insitu/bus";
 import { RegistryGet, RegistryRollback, RegistrySnapshots, SandboxExec } from "@insitu/contracts";
 import { startStack } from "../../harness/stack.js";
 import { submitTask } from "../../e2e/task-client.js";
+import { exitOnMiss, target } from "../targets.js";
 
 const { values } = parseArgs({
   options: { rounds: { type: "string", default: "10" }, calls: { type: "string", default: "30" } },
@@ -49,7 +50,6 @@ const stack = await startStack({
 });
 const bus = await connectBus({ url: stack.natsUrl, prefix: stack.prefix, name: "bench-mcp" });
 const clients: Record<string, { client: Client; pushes: number[] }> = {};
-let failed = false;
 try {
   const task = await submitTask(bus, "How many vowels are in the word 'encyclopedia'?", {
     label: "bench-mcp",
@@ -109,10 +109,7 @@ try {
   for (const [name, values] of Object.entries(latency)) {
     const p50 = percentile(values, 50);
     console.log(`  ${name.padEnd(6)} p50 ${ms(p50)}  p99 ${ms(percentile(values, 99))}`);
-    if (!(p50 < TARGET_PUSH_P50_MS)) {
-      console.log(`  MISSED: ${name} push p50 over ${TARGET_PUSH_P50_MS} ms`);
-      failed = true;
-    }
+    target(`${name} list_changed push p50`, p50, "<", TARGET_PUSH_P50_MS, " ms");
   }
 
   // Wait until both catalogs serve the tool again.
@@ -155,14 +152,11 @@ try {
     console.log(
       `  ${name.padEnd(6)} tools/list p50 ${ms(percentile(lists[name] ?? [], 50))}  tools/call p50 ${ms(percentile(calls[name] ?? [], 50))}  p99 ${ms(percentile(calls[name] ?? [], 99))}  (MCP overhead p50 ${ms(overhead)})`,
     );
-    if (!(overhead < TARGET_CALL_OVERHEAD_P50_MS)) {
-      console.log(`  MISSED: ${name} call overhead p50 over ${TARGET_CALL_OVERHEAD_P50_MS} ms`);
-      failed = true;
-    }
+    target(`${name} MCP call overhead p50`, overhead, "<", TARGET_CALL_OVERHEAD_P50_MS, " ms");
   }
 } finally {
   for (const entry of Object.values(clients)) await entry.client.close().catch(() => {});
   await bus.drain();
   await stack.stop();
 }
-process.exit(failed ? 1 : 0);
+exitOnMiss();
