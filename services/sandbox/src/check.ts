@@ -5,6 +5,7 @@ import { execa } from "execa";
 import ts from "typescript";
 import { cleanText } from "./classify.js";
 import type { Sandbox } from "./sandbox.js";
+import { ResidentTypeChecker } from "./type-check/resident.js";
 
 export interface Diagnostic {
   line?: number;
@@ -23,22 +24,54 @@ export interface CheckResult {
   durationMs: number;
 }
 
+/** Verdicts about the moment rather than the code: a checker that was slow or was stopped. */
+const UNCACHED = new Set(["CHECK_TIMEOUT", "CHECK_INTERRUPTED"]);
+
 /** Specifiers Deno would follow that a tool module may not use at all. */
 const FORBIDDEN_PRAGMAS = /@deno-types|@ts-types|@jsxImportSource|<reference\s/;
 
+/** How a tool module is type-checked: a checker kept loaded (default), or `deno check` each time. */
+export type TypeCheckerKind = "resident" | "deno";
+
 /**
- * Type-checks a tool module with `deno check` and reads its exported manifest (in the sandbox),
+ * Type-checks a tool module — with the resident checker (TypeScript kept loaded with Deno's
+ * declarations, docs/adr/0087) or with `deno check` — and reads its exported manifest (in the sandbox),
  * cached by content hash. Before Deno sees the module, its import graph is read with TypeScript's
  * own pre-processor: `deno check` follows local imports with no permission system, so anything but
  * a vetted library specifier is refused here, with the line, instead of being read from disk.
  */
 export class Checker {
   private readonly cache = new Map<string, Omit<CheckResult, "cached">>();
+  private readonly resident: ResidentTypeChecker | undefined;
 
   constructor(
     private readonly sandbox: Sandbox,
-    private readonly options: { allowedSpecifiers: string[]; cacheSize?: number; timeoutMs?: number },
-  ) {}
+    private readonly options: {
+      allowedSpecifiers: string[];
+      cacheSize?: number;
+      timeoutMs?: number;
+      typeChecker?: TypeCheckerKind;
+    },
+  ) {
+    if ((options.typeChecker ?? "resident") === "resident") {
+      const environment = sandbox.environment;
+      this.resident = new ResidentTypeChecker({
+        denoPath: environment.denoPath,
+        denoDir: environment.denoDir,
+        ...(environment.importMapPath ? { importMapPath: environment.importMapPath } : {}),
+        timeoutMs: options.timeoutMs ?? 30_000,
+      });
+    }
+  }
+
+  /** Loads the resident checker ahead of the first build (no-op with `deno check`). */
+  warm(): Promise<void> {
+    return this.resident?.warm() ?? Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    await this.resident?.close();
+  }
 
   async check(code: string): Promise<CheckResult> {
     const started = performance.now();
@@ -50,7 +83,8 @@ export class Checker {
       return { ...hit, cached: true, durationMs: round(performance.now() - started) };
     }
     const diagnostics = scanImports(code, this.options.allowedSpecifiers);
-    if (diagnostics.length === 0) diagnostics.push(...(await this.denoCheck(code)));
+    if (diagnostics.length === 0)
+      diagnostics.push(...(await (this.resident ? this.residentCheck(code) : this.denoCheck(code))));
     const manifestPart = diagnostics.some((item) => item.code === "IMPORT_NOT_ALLOWED")
       ? {}
       : await this.readManifest(code, diagnostics);
@@ -61,13 +95,23 @@ export class Checker {
       durationMs: round(performance.now() - started),
     };
     // A wall-time timeout says as much about the machine's load as about the code: never cache it,
-    // or one slow moment fails every later attempt at the same code at once.
-    if (!diagnostics.some((item) => item.code === "CHECK_TIMEOUT")) this.cache.set(key, result);
+    // or one slow moment fails every later attempt at the same code at once (nor a stopped checker).
+    if (!diagnostics.some((item) => UNCACHED.has(item.code))) this.cache.set(key, result);
     if (this.cache.size > (this.options.cacheSize ?? 512)) {
       const oldest = this.cache.keys().next().value;
       if (oldest !== undefined) this.cache.delete(oldest);
     }
     return { ...result, cached: false };
+  }
+
+  private async residentCheck(code: string): Promise<Diagnostic[]> {
+    const lines = code.split("\n");
+    const found = await (this.resident as ResidentTypeChecker).check(code);
+    return found.map((item) =>
+      item.line !== undefined && lines[item.line - 1] !== undefined
+        ? { ...item, source: lines[item.line - 1]!.trim().slice(0, 200) }
+        : item,
+    );
   }
 
   private async denoCheck(code: string): Promise<Diagnostic[]> {

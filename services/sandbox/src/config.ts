@@ -56,6 +56,11 @@ export const SandboxConfigSchema = z.object({
   SANDBOX_DEFAULT_MEMORY_MB: z.coerce.number().int().min(64).default(DefaultLimits.memoryMb),
   /** Wall time of one `deno check` of a tool (CPU seconds are capped alike); raise it on a loaded host. */
   SANDBOX_CHECK_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /**
+   * `resident` keeps TypeScript loaded with Deno's declarations in a child process (a check in tens
+   * of ms, docs/adr/0087); `deno` runs `deno check` for each module (~1.3 s each).
+   */
+  SANDBOX_TYPE_CHECKER: z.enum(["resident", "deno"]).default("resident"),
   /** `auto` picks cgroup v2, then v1, then prlimit; naming one forces it (for tests and odd hosts). */
   SANDBOX_LIMITS: z.enum(["auto", "cgroup-v2", "cgroup-v1", "prlimit"]).default("auto"),
   /** Deno binary; default: the npm platform package's. */

@@ -43,7 +43,10 @@ const running = await runService({
     const checker = new Checker(sandbox, {
       allowedSpecifiers: vettedSpecifiers(sandbox.environment),
       timeoutMs: config.SANDBOX_CHECK_TIMEOUT_MS,
+      typeChecker: config.SANDBOX_TYPE_CHECKER,
     });
+    // Load the declarations now, not in the first build (a failure is reported by that build).
+    void checker.warm().catch(() => undefined);
     const handlers = createHandlers(sandbox, checker);
     const served = await bus.serve({
       name: "sandbox",
@@ -65,6 +68,7 @@ const running = await runService({
     return {
       stop: async () => {
         await served.stop();
+        await checker.close();
         await sandbox.close();
       },
     };

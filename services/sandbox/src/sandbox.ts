@@ -321,18 +321,23 @@ export class Sandbox {
       outputBytes: 256 * 1024,
     };
     return this.admission.run(async () => {
-      const slot = new ProcessSlot(this.environment, profile);
-      const raw = await slot.run(
-        {
-          moduleUrl: toModuleUrl(code),
-          input: null,
-          env: {},
-          maxResultBytes: profile.outputBytes,
-          mode: "manifest",
-        },
-        profile.timeoutMs,
-      );
-      return classifyRun(raw, profile);
+      // Every build reads a manifest: keep a process of this profile ready like a tool call's.
+      const slot = this.warmPool.take(profile) ?? new ProcessSlot(this.environment, profile);
+      try {
+        const raw = await slot.run(
+          {
+            moduleUrl: toModuleUrl(code),
+            input: null,
+            env: {},
+            maxResultBytes: profile.outputBytes,
+            mode: "manifest",
+          },
+          profile.timeoutMs,
+        );
+        return classifyRun(raw, profile);
+      } finally {
+        this.warmPool.replenish(profile);
+      }
     });
   }
 
