@@ -49,6 +49,18 @@ const CORPUS: { name: string; code: string; ok: boolean }[] = [
     ok: true,
   },
   {
+    name: "timers (Node's globals, as deno check has them)",
+    code: tool(
+      "export const t = async () => { await new Promise((resolve) => setTimeout(resolve, 1)); const id = setInterval(() => {}, 5); clearInterval(id); return id; };",
+    ),
+    ok: true,
+  },
+  {
+    name: "a timer is not a string",
+    code: tool("export const s: string = setTimeout(() => {}, 1);"),
+    ok: false,
+  },
+  {
     name: "index access is not undefined",
     code: tool("export const g = () => [1, 2][0].toFixed(1);"),
     ok: true,

@@ -16,6 +16,12 @@ export interface InitMessage {
   denoTypes: string;
   /** Vetted specifier → absolute path of its module (the import map, resolved). */
   vetted: Record<string, string>;
+  /**
+   * Directories of `@types/node` and the packages it imports (`undici-types`): `deno check` puts
+   * Node's globals (setTimeout → Timeout, process, Buffer) beside Deno's, and `deno types` does not
+   * print them, so the checker loads them from here to agree with it.
+   */
+  nodeTypes?: { entry: string; dirs: string[] };
 }
 
 export interface CheckMessage {
@@ -61,14 +67,21 @@ class ResidentProgram {
   constructor(
     private readonly denoTypes: string,
     private readonly vetted: Record<string, string>,
+    private readonly nodeTypes: InitMessage["nodeTypes"],
   ) {
     this.vettedPaths = new Set(Object.values(vetted));
+  }
+
+  private inNodeTypes(name: string): boolean {
+    return (this.nodeTypes?.dirs ?? []).some(
+      (dir) => name.startsWith(`${dir}/`) && (name.endsWith(".d.ts") || name === `${dir}/package.json`),
+    );
   }
 
   check(code: string): CheckedMessage["diagnostics"] {
     const host = this.host(code);
     const program = ts.createProgram({
-      rootNames: [DENO_TYPES, TOOL],
+      rootNames: [DENO_TYPES, ...(this.nodeTypes ? [this.nodeTypes.entry] : []), TOOL],
       options: DENO_COMPILER_OPTIONS,
       host,
       ...(this.previous ? { oldProgram: this.previous } : {}),
@@ -91,6 +104,7 @@ class ResidentProgram {
       name === TOOL ||
       name === DENO_TYPES ||
       this.vettedPaths.has(name) ||
+      this.inNodeTypes(name) ||
       (name.startsWith(`${this.libDir}/`) && name.endsWith(".d.ts"));
     const read = (name: string): string | undefined => {
       if (name === TOOL) return undefined;
@@ -102,7 +116,7 @@ class ResidentProgram {
         return undefined;
       }
     };
-    return {
+    const host: ts.CompilerHost = {
       getSourceFile: (name, languageVersion) => {
         if (name === TOOL) return ts.createSourceFile(name, code, languageVersion, true);
         const kept = this.sources.get(name);
@@ -121,11 +135,24 @@ class ResidentProgram {
       getNewLine: () => "\n",
       fileExists: (name) => name === TOOL || (readable(name) && read(name) !== undefined),
       readFile: (name) => (name === TOOL ? code : read(name)),
-      directoryExists: () => false,
+      directoryExists: (name) =>
+        (this.nodeTypes?.dirs ?? []).some(
+          (dir) => `${name}/`.startsWith(`${dir}/`) || dir.startsWith(`${name}/`),
+        ),
       getDirectories: () => [],
-      // Only the vetted specifiers resolve (scanImports has refused every other one already).
-      resolveModuleNameLiterals: (literals) =>
+      // Only the vetted specifiers resolve (scanImports has refused every other one already);
+      // Node's declarations resolve their own imports (node:*, undici-types) among themselves.
+      resolveModuleNameLiterals: (literals, containingFile) =>
         literals.map((literal) => {
+          if (this.inNodeTypes(containingFile)) {
+            const found = ts.resolveModuleName(
+              literal.text,
+              containingFile,
+              DENO_COMPILER_OPTIONS,
+              host,
+            ).resolvedModule;
+            return { resolvedModule: found && this.inNodeTypes(found.resolvedFileName) ? found : undefined };
+          }
           const path = this.vetted[literal.text];
           return {
             resolvedModule: path
@@ -134,6 +161,7 @@ class ResidentProgram {
           };
         }),
     };
+    return host;
   }
 }
 
@@ -143,7 +171,7 @@ process.on("message", (message: InitMessage | CheckMessage) => {
   if (message.type === "init") {
     // The header names a lib TypeScript does not ship (Deno's own net types are in the file).
     const denoTypes = message.denoTypes.replace(/\/\/\/\s*<reference lib="deno\.[a-z_.]+"\s*\/>/g, "");
-    resident = new ResidentProgram(denoTypes, message.vetted);
+    resident = new ResidentProgram(denoTypes, message.vetted, message.nodeTypes);
     return;
   }
   if (!resident) {
