@@ -28,7 +28,11 @@ export async function submitTask(
 ): Promise<FollowedTask> {
   const taskId = `e2e-${options.label}-${randomBytes(3).toString("hex")}`;
   const events: TaskEvent[] = [];
-  const waiters: { kind: TaskEvent["kind"]; resolve: (event: TaskEvent) => void }[] = [];
+  const waiters: {
+    kind: TaskEvent["kind"];
+    resolve: (event: TaskEvent) => void;
+    reject: (error: Error) => void;
+  }[] = [];
   let finish!: () => void;
   const ended = new Promise<void>((resolve) => {
     finish = resolve;
@@ -41,7 +45,16 @@ export async function submitTask(
         waiters.splice(waiters.indexOf(waiter), 1);
         waiter.resolve(event);
       }
-      if (event.kind === "task-end") finish();
+      if (event.kind === "task-end") {
+        finish();
+        // A task that ended without the awaited event fails the wait now, with what it did see.
+        for (const waiter of waiters.splice(0))
+          waiter.reject(
+            new Error(
+              `task ${taskId} ended without a ${waiter.kind} event; events: ${events.map((item) => item.kind).join(", ")}`,
+            ),
+          );
+      }
     },
     { token: taskId },
   );
@@ -78,7 +91,7 @@ export async function submitTask(
     next(kind) {
       const seen = events.find((event) => event.kind === kind);
       if (seen) return Promise.resolve(seen);
-      return new Promise((resolve) => waiters.push({ kind, resolve }));
+      return new Promise((resolve, reject) => waiters.push({ kind, resolve, reject }));
     },
   };
 }
