@@ -31,6 +31,9 @@ const UNCACHED = new Set(["CHECK_TIMEOUT", "CHECK_INTERRUPTED"]);
 const FORBIDDEN_PRAGMAS = /@deno-types|@ts-types|@jsxImportSource|<reference\s/;
 
 /** How a tool module is type-checked: a checker kept loaded (default), or `deno check` each time. */
+/** "Cannot find name …" in its forms (plain, with a suggestion, needing @types/node). */
+const UNKNOWN_NAME = new Set(["TS2304", "TS2552", "TS2580", "TS2591"]);
+
 export type TypeCheckerKind = "resident" | "deno";
 
 /**
@@ -73,6 +76,9 @@ export class Checker {
     await this.resident?.close();
   }
 
+  /** Checks the resident checker handed to `deno check` (it reported a name it does not know). */
+  confirmations = 0;
+
   async check(code: string): Promise<CheckResult> {
     const started = performance.now();
     const key = computeCodeHash(code);
@@ -107,6 +113,13 @@ export class Checker {
   private async residentCheck(code: string): Promise<Diagnostic[]> {
     const lines = code.split("\n");
     const found = await (this.resident as ResidentTypeChecker).check(code);
+    // The resident checker has Deno's declarations and Node's timers, not the rest of the Node
+    // globals `deno check` knows (process, Buffer, …): an unknown name is confirmed by Deno itself
+    // rather than refused on the fast path's word.
+    if (found.some((item) => UNKNOWN_NAME.has(item.code))) {
+      this.confirmations += 1;
+      return this.denoCheck(code);
+    }
     return found.map((item) =>
       item.line !== undefined && lines[item.line - 1] !== undefined
         ? { ...item, source: lines[item.line - 1]!.trim().slice(0, 200) }

@@ -13,7 +13,7 @@ const tool = (body: string) =>
  * The same modules through `deno check` and through the resident checker: the verdict and the
  * TypeScript error codes must agree, or the fast path would admit (or refuse) what Deno would not.
  */
-const CORPUS: { name: string; code: string; ok: boolean }[] = [
+const CORPUS: { name: string; code: string; ok: boolean; confirmed?: boolean }[] = [
   { name: "a valid tool", code: sampleTool().code, ok: true },
   { name: "string into number", code: tool("const n: number = 'one';"), ok: false },
   { name: "unknown Deno API", code: tool("export const x = () => Deno.nope();"), ok: false },
@@ -61,6 +61,18 @@ const CORPUS: { name: string; code: string; ok: boolean }[] = [
     ok: false,
   },
   {
+    name: "Node's process global (the fast path does not know it: deno check confirms)",
+    code: tool("export const v = () => typeof process.version;"),
+    ok: true,
+    confirmed: true,
+  },
+  {
+    name: "a misspelt name (confirmed, refused)",
+    code: tool("export const t = () => setTimout(() => {}, 1);"),
+    ok: false,
+    confirmed: true,
+  },
+  {
     name: "index access is not undefined",
     code: tool("export const g = () => [1, 2][0].toFixed(1);"),
     ok: true,
@@ -89,7 +101,11 @@ describe("resident type checker", () => {
       [...new Set(result.diagnostics.map((item) => item.code))].sort();
     const rows: string[] = [];
     for (const entry of CORPUS) {
+      const confirmations = resident.confirmations;
       const [fast, slow] = await Promise.all([resident.check(entry.code), deno.check(entry.code)]);
+      expect(resident.confirmations - confirmations, `confirmed: ${entry.name}`).toBe(
+        entry.confirmed ? 1 : 0,
+      );
       rows.push(`${entry.name}: resident ${fast.ok} ${codes(fast)} / deno ${slow.ok} ${codes(slow)}`);
       expect(slow.ok, `deno: ${entry.name} ${JSON.stringify(slow.diagnostics)}`).toBe(entry.ok);
       expect(fast.ok, `resident: ${entry.name} ${JSON.stringify(fast.diagnostics)}`).toBe(entry.ok);

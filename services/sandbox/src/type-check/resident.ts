@@ -134,7 +134,6 @@ export class ResidentTypeChecker {
       type: "init",
       denoTypes: await this.denoTypes,
       vetted: vettedModules(this.options.importMapPath),
-      nodeTypes: nodeTypes(),
     };
     child.send(message);
   }
@@ -146,17 +145,6 @@ export class ResidentTypeChecker {
     }
     child.kill("SIGKILL");
   }
-}
-
-/** `@types/node` and `undici-types` (which it imports), as installed beside the sandbox. */
-function nodeTypes(): InitMessage["nodeTypes"] {
-  const require = createRequire(import.meta.url);
-  const nodePackage = require.resolve("@types/node/package.json");
-  const undiciPackage = createRequire(nodePackage).resolve("undici-types/package.json");
-  return {
-    entry: resolve(dirname(nodePackage), "index.d.ts"),
-    dirs: [dirname(nodePackage), dirname(undiciPackage)],
-  };
 }
 
 function vettedModules(importMapPath: string | undefined): Record<string, string> {

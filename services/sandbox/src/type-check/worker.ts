@@ -16,12 +16,6 @@ export interface InitMessage {
   denoTypes: string;
   /** Vetted specifier → absolute path of its module (the import map, resolved). */
   vetted: Record<string, string>;
-  /**
-   * Directories of `@types/node` and the packages it imports (`undici-types`): `deno check` puts
-   * Node's globals (setTimeout → Timeout, process, Buffer) beside Deno's, and `deno types` does not
-   * print them, so the checker loads them from here to agree with it.
-   */
-  nodeTypes?: { entry: string; dirs: string[] };
 }
 
 export interface CheckMessage {
@@ -37,6 +31,7 @@ export interface CheckedMessage {
 
 const TOOL = "/insitu/tool.ts";
 const DENO_TYPES = "/insitu/lib.deno.d.ts";
+const NODE_TIMERS = readFileSync(new URL("./node-timers.d.ts", import.meta.url), "utf8");
 
 /** Deno's own defaults for a module checked without a config file. */
 export const DENO_COMPILER_OPTIONS: ts.CompilerOptions = {
@@ -67,21 +62,14 @@ class ResidentProgram {
   constructor(
     private readonly denoTypes: string,
     private readonly vetted: Record<string, string>,
-    private readonly nodeTypes: InitMessage["nodeTypes"],
   ) {
     this.vettedPaths = new Set(Object.values(vetted));
-  }
-
-  private inNodeTypes(name: string): boolean {
-    return (this.nodeTypes?.dirs ?? []).some(
-      (dir) => name.startsWith(`${dir}/`) && (name.endsWith(".d.ts") || name === `${dir}/package.json`),
-    );
   }
 
   check(code: string): CheckedMessage["diagnostics"] {
     const host = this.host(code);
     const program = ts.createProgram({
-      rootNames: [DENO_TYPES, ...(this.nodeTypes ? [this.nodeTypes.entry] : []), TOOL],
+      rootNames: [DENO_TYPES, TOOL],
       options: DENO_COMPILER_OPTIONS,
       host,
       ...(this.previous ? { oldProgram: this.previous } : {}),
@@ -104,7 +92,6 @@ class ResidentProgram {
       name === TOOL ||
       name === DENO_TYPES ||
       this.vettedPaths.has(name) ||
-      this.inNodeTypes(name) ||
       (name.startsWith(`${this.libDir}/`) && name.endsWith(".d.ts"));
     const read = (name: string): string | undefined => {
       if (name === TOOL) return undefined;
@@ -116,7 +103,7 @@ class ResidentProgram {
         return undefined;
       }
     };
-    const host: ts.CompilerHost = {
+    return {
       getSourceFile: (name, languageVersion) => {
         if (name === TOOL) return ts.createSourceFile(name, code, languageVersion, true);
         const kept = this.sources.get(name);
@@ -135,24 +122,11 @@ class ResidentProgram {
       getNewLine: () => "\n",
       fileExists: (name) => name === TOOL || (readable(name) && read(name) !== undefined),
       readFile: (name) => (name === TOOL ? code : read(name)),
-      directoryExists: (name) =>
-        (this.nodeTypes?.dirs ?? []).some(
-          (dir) => `${name}/`.startsWith(`${dir}/`) || dir.startsWith(`${name}/`),
-        ),
+      directoryExists: () => false,
       getDirectories: () => [],
-      // Only the vetted specifiers resolve (scanImports has refused every other one already);
-      // Node's declarations resolve their own imports (node:*, undici-types) among themselves.
-      resolveModuleNameLiterals: (literals, containingFile) =>
+      // Only the vetted specifiers resolve (scanImports has refused every other one already).
+      resolveModuleNameLiterals: (literals) =>
         literals.map((literal) => {
-          if (this.inNodeTypes(containingFile)) {
-            const found = ts.resolveModuleName(
-              literal.text,
-              containingFile,
-              DENO_COMPILER_OPTIONS,
-              host,
-            ).resolvedModule;
-            return { resolvedModule: found && this.inNodeTypes(found.resolvedFileName) ? found : undefined };
-          }
           const path = this.vetted[literal.text];
           return {
             resolvedModule: path
@@ -161,7 +135,6 @@ class ResidentProgram {
           };
         }),
     };
-    return host;
   }
 }
 
@@ -170,8 +143,9 @@ let resident: ResidentProgram | undefined;
 process.on("message", (message: InitMessage | CheckMessage) => {
   if (message.type === "init") {
     // The header names a lib TypeScript does not ship (Deno's own net types are in the file).
-    const denoTypes = message.denoTypes.replace(/\/\/\/\s*<reference lib="deno\.[a-z_.]+"\s*\/>/g, "");
-    resident = new ResidentProgram(denoTypes, message.vetted, message.nodeTypes);
+    // Deno's check also has Node's timers, which `deno types` does not print (node-timers.d.ts).
+    const denoTypes = `${message.denoTypes.replace(/\/\/\/\s*<reference lib="deno\.[a-z_.]+"\s*\/>/g, "")}\n${NODE_TIMERS}`;
+    resident = new ResidentProgram(denoTypes, message.vetted);
     return;
   }
   if (!resident) {
