@@ -56,8 +56,10 @@ describe("computeGrant", () => {
       manifest([], ["A_KEY", "B_KEY", "C_KEY"]),
       { grantedSecrets: ["A_KEY", "C_KEY"] },
       policy,
+      (name) => `placeholder-${name}`,
     );
-    expect(grant.env).toEqual({ A_KEY: "a" });
+    expect(grant.env).toEqual({ A_KEY: "placeholder-A_KEY" });
+    expect(grant.secrets).toEqual([{ name: "A_KEY", placeholder: "placeholder-A_KEY", value: "a" }]);
     expect(grant.refused.map((item) => item.permission)).toEqual(["env:B_KEY", "env:C_KEY"]);
   });
 });
@@ -88,25 +90,35 @@ describe("computeGrant: secrets bound to hosts", () => {
     secretHosts: { SEARCH_KEY: ["api.search.example:443"] },
   });
 
-  it("grants a bound secret to a call that can reach only its hosts", () => {
+  it("gives the tool a placeholder and the proxy the value with its hosts", () => {
     const grant = computeGrant(
       manifest(["api.search.example:443"], ["SEARCH_KEY"]),
       { grantedSecrets: ["SEARCH_KEY"] },
       policy,
     );
-    expect(grant.env).toEqual({ SEARCH_KEY: "s3cret" });
+    expect(grant.env.SEARCH_KEY).toMatch(/^insitu-secret-SEARCH_KEY-[0-9a-f]{24}$/);
+    expect(JSON.stringify(grant.env)).not.toContain("s3cret");
+    expect(grant.secrets).toEqual([
+      {
+        name: "SEARCH_KEY",
+        placeholder: grant.env.SEARCH_KEY,
+        value: "s3cret",
+        hosts: ["api.search.example:443"],
+      },
+    ]);
     expect(grant.refused).toEqual([]);
   });
 
-  it("refuses it to a call that could also carry it to another host", () => {
-    const grant = computeGrant(
-      manifest(["api.search.example:443", "evil.example:443"], ["SEARCH_KEY"]),
-      { grantedSecrets: ["SEARCH_KEY"] },
-      policy,
-    );
-    expect(grant.env).toEqual({});
-    expect(grant.refused).toEqual([
-      { permission: "env:SEARCH_KEY", reason: expect.stringContaining("evil.example:443") },
-    ]);
+  it("grants it to a call that may also reach other hosts (they get only the placeholder), new per call", () => {
+    const call = () =>
+      computeGrant(
+        manifest(["api.search.example:443", "evil.example:443"], ["SEARCH_KEY"]),
+        { grantedSecrets: ["SEARCH_KEY"] },
+        policy,
+      );
+    const [first, second] = [call(), call()];
+    expect(first.refused).toEqual([]);
+    expect(first.secrets[0]?.hosts).toEqual(["api.search.example:443"]);
+    expect(first.env.SEARCH_KEY).not.toBe(second.env.SEARCH_KEY);
   });
 });

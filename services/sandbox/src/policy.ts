@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   DefaultLimits,
   LimitCeilings,
@@ -26,9 +27,9 @@ export interface SandboxPolicy {
   /** Secret values tools may be granted, by name. Values come from the sandbox's environment. */
   secrets: Record<string, string>;
   /**
-   * Hosts a secret is bound to (`NAME@host[:port]` in SANDBOX_SECRETS). A bound secret is granted
-   * only to a call whose every network grant is one of its hosts, so a tool cannot carry the value
-   * anywhere else. An unbound secret goes to any host the call may reach.
+   * Hosts a secret is bound to (`NAME@host[:port]` in SANDBOX_SECRETS). The tool holds a
+   * placeholder; the egress proxy swaps the value in, in request headers, only for these hosts
+   * (docs/adr/0103). An unbound secret is swapped in for any host the call may reach.
    */
   secretHosts: Record<string, string[]>;
   /** Upper bounds on any call's limits. */
@@ -73,18 +74,42 @@ export interface Grant {
   net: string[];
   /** `--deny-net` entries: internal ranges, minus addresses the operator named. Applied to DNS answers. */
   denyNet: string[];
-  /** Secret values by name (`--allow-env` gets the names). */
+  /**
+   * The tool's environment: each granted secret's *placeholder* by name (`--allow-env` gets the
+   * names). The values never enter the tool process.
+   */
   env: Record<string, string>;
+  /** The granted secrets, for the egress proxy to swap into request headers. */
+  secrets: GrantedSecret[];
   /** Declared permissions that were not granted, and why (for logs). */
   refused: { permission: string; reason: string }[];
   limits: Required<ToolLimits>;
 }
 
-/** Computes a call's grant. Pure: the same inputs always give the same flags. */
+/** One granted secret: what the tool sees, what the origin gets, and where. */
+export interface GrantedSecret {
+  name: string;
+  /** The text in the tool's environment, new for every call. */
+  placeholder: string;
+  value: string;
+  /** Targets the value may go to (`host` or `host:port`); undefined = any target of the call. */
+  hosts?: string[];
+}
+
+/** A placeholder no one can guess or compute from the value: new random bits per call. */
+export function mintPlaceholder(name: string): string {
+  return `insitu-secret-${name}-${randomBytes(12).toString("hex")}`;
+}
+
+/**
+ * Computes a call's grant. Pure but for the placeholders it mints (pass `mint` to fix them): the
+ * same inputs always give the same flags.
+ */
 export function computeGrant(
   manifest: ToolManifest,
   request: { grantedSecrets?: string[]; limits?: ToolLimits },
   policy: SandboxPolicy,
+  mint: (name: string) => string = mintPlaceholder,
 ): Grant {
   const refused: Grant["refused"] = [];
   const net = new Set<string>();
@@ -137,19 +162,25 @@ export function computeGrant(
   }
 
   const env: Record<string, string> = {};
+  const secrets: GrantedSecret[] = [];
   const granted = new Set(request.grantedSecrets ?? []);
   for (const name of manifest.permissions.secrets) {
     if (!granted.has(name)) {
       refused.push({ permission: `env:${name}`, reason: "not granted by the caller" });
     } else if (!Object.hasOwn(policy.secrets, name)) {
       refused.push({ permission: `env:${name}`, reason: "not configured by the operator" });
-    } else if (unboundHosts(name, net, policy).length > 0) {
-      refused.push({
-        permission: `env:${name}`,
-        reason: `the secret is bound to ${policy.secretHosts[name]?.join(", ")}; this call may also reach ${unboundHosts(name, net, policy).join(", ")}`,
-      });
     } else {
-      env[name] = policy.secrets[name] as string;
+      // A call that may also reach other hosts still gets the secret: those hosts see only the
+      // placeholder, because the proxy swaps the value in for the bound hosts alone.
+      const placeholder = mint(name);
+      env[name] = placeholder;
+      const hosts = policy.secretHosts[name];
+      secrets.push({
+        name,
+        placeholder,
+        value: policy.secrets[name] as string,
+        ...(hosts ? { hosts: [...hosts] } : {}),
+      });
     }
   }
 
@@ -157,27 +188,10 @@ export function computeGrant(
     net: [...net].sort(),
     denyNet: net.size === 0 ? [] : denyList(openedAddresses),
     env,
+    secrets,
     refused,
     limits: effectiveLimits(manifest.limits, request.limits, policy),
   };
-}
-
-/** Network grants of this call outside the hosts `name` is bound to (none when it is unbound). */
-function unboundHosts(name: string, net: Set<string>, policy: SandboxPolicy): string[] {
-  const bound = policy.secretHosts[name];
-  if (!bound) return [];
-  const allowed = bound
-    .map((text) => parseNetworkTarget(text))
-    .filter((target): target is NetworkTarget => target !== undefined);
-  return [...net].filter((granted) => {
-    const target = parseNetworkTarget(granted);
-    return (
-      !target ||
-      !allowed.some(
-        (host) => host.host === target.host && (host.port === undefined || host.port === target.port),
-      )
-    );
-  });
 }
 
 /** Each limit: the request's, else the manifest's, else the default; never above the operator's maximum. */

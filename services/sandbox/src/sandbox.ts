@@ -219,6 +219,7 @@ export class Sandbox {
         task: request.taskId,
         net: grant.net,
         internalHosts: this.options.policy.internalHosts,
+        secrets: grant.secrets,
         maxBytes: this.options.egress?.maxBytesPerCall ?? 64 * 1024 * 1024,
         deadline: Date.now() + grant.limits.timeoutMs + this.environment.startupAllowanceMs,
       });

@@ -62,6 +62,12 @@ export interface EgressCall {
   net: string[];
   /** Hosts the operator named as internal-but-allowed: their answers may be internal addresses. */
   internalHosts: string[];
+  /**
+   * Secrets of the call: the tool holds `placeholder`; in a forwarded request's *headers* it is
+   * replaced by `value` when the target is one of `hosts` (any target of the call when absent).
+   * Bodies, URLs and CONNECT tunnels are never rewritten (docs/adr/0103).
+   */
+  secrets?: { placeholder: string; value: string; hosts?: string[] }[];
   /** Bodies in and out, summed over the call's requests. */
   maxBytes: number;
   /** No request of this call runs past this moment (epoch ms). */
@@ -103,6 +109,8 @@ const HOP_BY_HOP = new Set([
 ]);
 
 interface OpenCall extends EgressCall {
+  /** The secrets with their hosts parsed (undefined = any target). */
+  swaps: { placeholder: string; value: string; hosts: NetworkTarget[] | undefined }[];
   denied: EgressDenial[];
   bytes: number;
   requests: number;
@@ -121,6 +129,32 @@ export interface EgressTicket {
   readonly denied: readonly EgressDenial[];
   /** Forgets the token and cuts the call's open connections; returns its denials. */
   close(): EgressDenial[];
+}
+
+/**
+ * Puts each secret's value in place of its placeholder in the request's header values — only for
+ * the secret's bound hosts (host, and port when bound with one). Anywhere else the placeholder goes
+ * out as it is, so a tool that sends its key to another host leaks a string that means nothing.
+ */
+function swapSecrets(
+  headers: OutgoingHttpHeaders,
+  call: OpenCall,
+  target: { host: string; port: number },
+): void {
+  const swaps = call.swaps.filter(
+    (secret) =>
+      secret.hosts === undefined ||
+      secret.hosts.some(
+        (host) => host.host === target.host && (host.port === undefined || host.port === target.port),
+      ),
+  );
+  if (swaps.length === 0) return;
+  const swap = (text: string) =>
+    swaps.reduce((current, secret) => current.split(secret.placeholder).join(secret.value), text);
+  for (const [name, value] of Object.entries(headers)) {
+    if (typeof value === "string") headers[name] = swap(value);
+    else if (Array.isArray(value)) headers[name] = value.map(swap);
+  }
 }
 
 class Refusal extends Error {
@@ -207,6 +241,11 @@ export class EgressProxy {
       requests: 0,
       grants: parseTargets(call.net),
       internal: parseTargets(call.internalHosts),
+      swaps: (call.secrets ?? []).map((secret) => ({
+        placeholder: secret.placeholder,
+        value: secret.value,
+        hosts: secret.hosts === undefined ? undefined : parseTargets(secret.hosts),
+      })),
       sockets: new Set(),
       inflight: new Set(),
     };
@@ -365,6 +404,7 @@ export class EgressProxy {
       headers[name] = value;
     }
     headers.host = url.host;
+    swapSecrets(headers, call, target);
     const remaining = Math.max(1, call.deadline - Date.now());
     const literal = target.host.startsWith("[") ? target.host.slice(1, -1) : target.host;
     const options = {
