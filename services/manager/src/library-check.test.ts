@@ -88,7 +88,9 @@ describe("the plan prompt", () => {
       },
       libraryMatches: [{ request: "fetch_text_url", tool: "fetch_url_text", strong: true }],
     });
-    expect(prompt).toContain("## Library catalog (213 tools, most used first)");
+    expect(prompt).toContain(
+      "## Library catalog (213 tools: most related to this task first, then most used)",
+    );
     expect(prompt).toContain("- search_web: Searches the web");
     expect(prompt).toMatch(/`fetch_text_url` is covered by the library tool `fetch_url_text`/);
   });

@@ -30,6 +30,15 @@ import {
   upsertRef,
 } from "./state.js";
 
+/** What the Manager asks the catalog for: the task and what its neighbourhood is retrieved with. */
+export interface CatalogRequest {
+  taskId: string;
+  query: string;
+  capabilities?: string[];
+  /** Names the prompt already shows in detail (the candidates). */
+  exclude?: string[];
+}
+
 /** What transitions need from the outside world; plain functions so tests pass fakes. */
 export interface MachineDeps {
   /** `limits`: the task's deadline and remaining tokens; every request of the call stays inside them. */
@@ -40,8 +49,12 @@ export interface MachineDeps {
    * own best hits.
    */
   search(input: { query: string; taskId: string; capabilities?: string[] }): Promise<ToolCandidate[]>;
-  /** The compact catalog of the whole library for the plan prompt (absent: none shown). */
-  catalog?(taskId: string): Promise<PlanCatalog | undefined>;
+  /**
+   * The compact catalog of the whole library for the plan prompt (absent: none shown). Given the
+   * round's question and capabilities, its first lines are the tools most related to them; the
+   * candidates already shown in detail are excluded from that part (ADR 0106).
+   */
+  catalog?(input: CatalogRequest): Promise<PlanCatalog | undefined>;
   /** Told how many requested builds a library tool made unnecessary (a metric). */
   onBuildsAvoided?(count: number): void;
   /** A stored step result, or undefined when it is not there (yet). */
@@ -208,12 +221,21 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
   const query = [record.question, state.failureReport].filter(Boolean).join("\n");
   // Each capability the Executor asked for is a query of its own (its best tools are not crowded
   // out by the question's words).
+  const capabilities = state.capabilityRequests.slice(-16);
   const candidates = await deps.search({
     query,
     taskId: record.taskId,
-    ...(state.capabilityRequests.length > 0 ? { capabilities: state.capabilityRequests.slice(-16) } : {}),
+    ...(capabilities.length > 0 ? { capabilities } : {}),
   });
-  const catalog = await deps.catalog?.(record.taskId);
+  // The catalog's first lines are the task's neighbourhood, retrieved deeper than the candidates:
+  // beyond a few hundred tools the most-used lines alone leave out a needed tool ranked just below
+  // the top-k (ADR 0106).
+  const catalog = await deps.catalog?.({
+    taskId: record.taskId,
+    query,
+    ...(capabilities.length > 0 ? { capabilities } : {}),
+    exclude: candidates.map((candidate) => candidate.name),
+  });
   const planInput: PlanInput = {
     taskId: record.taskId,
     question: record.question,
