@@ -218,6 +218,8 @@ export interface RecallReport {
   /** Catalog lines given to the task's neighbourhood (the largest over the questions). */
   catalogRelated: number;
   libraryTools: number;
+  /** Mean wall time of one registry.catalog call, in milliseconds (in process, no bus). */
+  catalogMs: number;
   /** Needs missed by catalog ∪ retrieved (question + capabilities), as question id: tool. */
   missed: string[];
   /** The same figures for the questions of one language, by language. */
@@ -252,15 +254,22 @@ export async function measureRecall(
     catalogTokens: 0,
     catalogRelated: 0,
     libraryTools: 0,
+    catalogMs: 0,
     missed: [],
     byLanguage: {},
   };
   const mode = options.mode ?? "auto";
+  let catalogCalls = 0;
+  let catalogMs = 0;
   const catalogFor = async (query: string, capabilities: string[], exclude: string[]) => {
+    const started = performance.now();
     const catalog = await registry.catalog({
       budgetTokens: options.budgetTokens,
       ...(neighbourhood ? { query, ...(capabilities.length > 0 ? { capabilities } : {}), exclude } : {}),
     });
+    catalogMs += performance.now() - started;
+    catalogCalls++;
+    report.catalogMs = catalogMs / catalogCalls;
     report.catalogListed = Math.max(report.catalogListed, catalog.entries.length);
     report.catalogTokens = Math.max(report.catalogTokens, catalog.tokens);
     report.catalogRelated = Math.max(report.catalogRelated, catalog.related ?? 0);

@@ -67,7 +67,7 @@ for (const size of [tools.length, Number(values.pad)]) {
       });
     const report = await measure(questions);
     console.log(
-      `\n${size} tools (loaded in ${loadMs.toFixed(0)} ms), top-${k}: catalog lists ${report.catalogListed}/${report.libraryTools} (≤ ${report.catalogRelated} of them the task's neighbourhood) in ≤ ${report.catalogTokens} tokens`,
+      `\n${size} tools (loaded in ${loadMs.toFixed(0)} ms), top-${k}: catalog lists ${report.catalogListed}/${report.libraryTools} (≤ ${report.catalogRelated} of them the task's neighbourhood) in ≤ ${report.catalogTokens} tokens, ${report.catalogMs.toFixed(1)} ms per catalog`,
     );
     console.log(
       `  retrieval only, question              recall@${k} ${percent(report.retrieved, report.needs)}`,
