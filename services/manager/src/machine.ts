@@ -17,7 +17,7 @@ import { ErrorCode, InsituError } from "@insitu/errors";
 import { type CallLimits, type Usage, usageOfError } from "@insitu/llm";
 import type { z } from "zod";
 import type { JudgeInput, Verdict } from "./judge.js";
-import { matchRequests } from "./library-check.js";
+import { capabilityOf, matchRequests } from "./library-check.js";
 import type { Plan, PlanCatalog, PlanInput, ToolCandidate } from "./planner.js";
 import {
   addOnce,
@@ -230,7 +230,7 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
   // The catalog's first lines are the task's neighbourhood, retrieved deeper than the candidates:
   // beyond a few hundred tools the most-used lines alone leave out a needed tool ranked just below
   // the top-k (ADR 0106).
-  const catalog = await deps.catalog?.({
+  let catalog = await deps.catalog?.({
     taskId: record.taskId,
     query,
     ...(capabilities.length > 0 ? { capabilities } : {}),
@@ -260,10 +260,22 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
       for (const match of matches)
         if (!candidates.some((item) => item.name === match.tool.name)) candidates.push(match.tool);
       const requested = plan.tool_requests.map((request) => request.name);
+      // The requests are the capabilities the plan names: the catalog is asked again with them, so
+      // its first lines are what the library holds near each request (ADR 0106), not only near
+      // the question. Without an answer the first catalog stays.
+      const requestedCapabilities = [...capabilities, ...plan.tool_requests.map(capabilityOf)].slice(-16);
+      catalog =
+        (await deps.catalog?.({
+          taskId: record.taskId,
+          query,
+          capabilities: requestedCapabilities,
+          exclude: candidates.map((candidate) => candidate.name),
+        })) ?? catalog;
       const replanned = await chargedCall(state, deps, (limits) =>
         deps.plan(
           {
             ...planInput,
+            ...(catalog ? { catalog } : {}),
             candidates,
             libraryMatches: matches.map((match) => ({
               request: match.request,
