@@ -34,7 +34,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  // The run's figures, for the before/after comparison in ADR 0056 and the issue's closing note.
+  // The run's figures, for the before/after comparisons in ADRs 0056 and 0106 and the issue's closing note.
   console.log(`CONVERGENCE-FIGURES ${JSON.stringify(figures)}`);
   await bus?.drain();
   await stack?.stop();
@@ -93,6 +93,7 @@ describe("convergence", () => {
     figures.toolsAdmitted = global.toolsAdmitted;
     figures.toolCalls = global.toolCalls;
     figures.egl = global.egl;
+    figures.librarySize = global.librarySize;
     figures.versionsOverCalls = global.toolCalls === 0 ? null : global.toolsCreated / global.toolCalls;
     expect(global).toMatchObject({ toolsCreated: 1, toolsAdmitted: 1, toolCalls: 3, librarySize: 1 });
     expect(global.egl).toBeCloseTo(1 / 3, 10);

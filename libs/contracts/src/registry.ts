@@ -584,11 +584,22 @@ export const RegistryCatalog = defineEndpoint({
   subject: "registry.catalog",
   version: 1,
   description:
-    "A compact catalog of the whole current library for the Manager's plan prompt: one line per tool (name and one-line purpose), most used first, within a token budget; beyond it, how many more exist.",
+    "A compact catalog of the whole current library for the Manager's plan prompt: one line per tool (name and one-line purpose); first the tools most related to the task (retrieved over its question and capabilities, within a share of the budget), then the most used, within a token budget; beyond it, how many more exist.",
   request: z
     .object({
       /** Token budget of the catalog block (default 4000). */
       budgetTokens: z.number().int().min(100).max(200_000).optional(),
+      /**
+       * The task's question: with it (or capabilities), the catalog's first lines are the library
+       * tools retrieved for the task (its neighbourhood), before the most used ones.
+       */
+      query: z.string().min(1).max(8000).optional(),
+      /** Capabilities the plan needs; each is retrieved on its own and fused with the question. */
+      capabilities: z.array(z.string().min(1).max(500)).max(16).optional(),
+      /** The task, so its pool's versions shadow the library's in the neighbourhood's ranking. */
+      taskId: TaskId.optional(),
+      /** Tools the prompt already shows in detail: left out of the neighbourhood (not the catalog). */
+      exclude: z.array(ToolName).max(200).optional(),
     })
     .strict(),
   response: z
@@ -604,6 +615,8 @@ export const RegistryCatalog = defineEndpoint({
       ),
       /** Library tools not listed (over the budget). */
       omitted: z.number().int().min(0),
+      /** Of `entries`, how many lead the list as the task's retrieved neighbourhood. */
+      related: z.number().int().min(0).optional(),
       /** The catalog block as the prompt shows it. */
       text: z.string(),
       /** Estimated tokens of `text`. */

@@ -9,11 +9,13 @@ import {
   RegistrySearch,
   TaskEvents,
   ToolBuildWork,
+  ToolName,
   stepKey,
   workMessageId,
 } from "@insitu/contracts";
 import { ErrorCategory, InsituError } from "@insitu/errors";
 import type { z } from "zod";
+import type { CatalogRequest } from "./machine.js";
 import type { PlanCatalog, ToolCandidate } from "./planner.js";
 import type { EffectPort, TaskStateStore } from "./service.js";
 import type { Effect, ManagerState } from "./state.js";
@@ -155,10 +157,25 @@ export function registrySearch(bus: Bus, k: number) {
  * (an older replica) leaves the prompt without a catalog rather than failing the round.
  */
 export function registryCatalog(bus: Bus, budgetTokens: number) {
-  return async (taskId: string): Promise<PlanCatalog | undefined> => {
+  return async (input: CatalogRequest): Promise<PlanCatalog | undefined> => {
     if (budgetTokens <= 0) return undefined;
+    const exclude = (input.exclude ?? []).filter((name) => ToolName.safeParse(name).success).slice(0, 200);
     try {
-      const reply = await bus.request(RegistryCatalog, { budgetTokens }, { taskId });
+      const reply = await bus.request(
+        RegistryCatalog,
+        {
+          budgetTokens,
+          // The contract bounds these; a long failure report or many candidates are cut, not refused.
+          query: input.query.slice(0, 8000),
+          taskId: input.taskId,
+          ...(input.capabilities?.length
+            ? { capabilities: input.capabilities.slice(-16).map((text) => text.slice(0, 500)) }
+            : {}),
+          // Only names the registry can hold (an external MCP tool's name need not be one).
+          ...(exclude.length > 0 ? { exclude } : {}),
+        },
+        { taskId: input.taskId },
+      );
       return {
         text: reply.text,
         total: reply.total,

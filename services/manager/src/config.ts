@@ -21,7 +21,7 @@ export const ManagerConfigSchema = z.object({
   EXECUTOR_STEPS: z.coerce.number().int().min(1).max(100).default(10),
   /** Candidate tools retrieved per plan (top-k). */
   RETRIEVAL_TOP_K: z.coerce.number().int().min(1).max(50).default(8),
-  /** Token budget of the library catalog in the plan prompt (one line per tool, most used first); 0 = no catalog. */
+  /** Token budget of the library catalog in the plan prompt (one line per tool: the task's neighbourhood, then the most used); 0 = no catalog. */
   PLAN_CATALOG_TOKENS: z.coerce.number().int().min(0).max(200_000).default(4000),
   /** Work-queue ack deadline; the bus heartbeats while a handler works. */
   WORK_ACK_WAIT_MS: z.coerce.number().int().min(500).default(30_000),

@@ -3,7 +3,8 @@ import { InsituError } from "@insitu/errors";
 import { emptyUsage } from "@insitu/llm";
 import { createLogger } from "@insitu/telemetry";
 import { describe, expect, it } from "vitest";
-import { COVERAGE, coverage, matchRequests } from "./library-check.js";
+import { COVERAGE, capabilityOf, coverage, matchRequests } from "./library-check.js";
+import type { CatalogRequest } from "./machine.js";
 import type { Plan, PlanInput, ToolCandidate } from "./planner.js";
 import { renderPlanPrompt } from "./planner.js";
 import { type ManagerDeps, createManager } from "./service.js";
@@ -88,7 +89,9 @@ describe("the plan prompt", () => {
       },
       libraryMatches: [{ request: "fetch_text_url", tool: "fetch_url_text", strong: true }],
     });
-    expect(prompt).toContain("## Library catalog (213 tools, most used first)");
+    expect(prompt).toContain(
+      "## Library catalog (213 tools: most related to this task first, then most used)",
+    );
     expect(prompt).toContain("- search_web: Searches the web");
     expect(prompt).toMatch(/`fetch_text_url` is covered by the library tool `fetch_url_text`/);
   });
@@ -99,6 +102,7 @@ function manager(plans: Plan[], library: ToolCandidate[]) {
   const states = new Map<string, { state: ManagerState; revision: number }>();
   const performed: Effect[] = [];
   const planInputs: PlanInput[] = [];
+  const catalogRequests: CatalogRequest[] = [];
   let avoided = 0;
   const deps: ManagerDeps = {
     store: {
@@ -140,12 +144,17 @@ function manager(plans: Plan[], library: ToolCandidate[]) {
     async search({ query }) {
       return query.includes(":") ? library : [];
     },
-    async catalog() {
+    // FAKE catalog: records what it is asked; asked with capabilities, it leads with a neighbour.
+    async catalog(input) {
+      catalogRequests.push(structuredClone(input));
+      const entries = [{ name: "search_web", version: "sha256:search_web" }];
+      if (input.capabilities)
+        entries.unshift({ name: "extract_page_text", version: "sha256:extract_page_text" });
       return {
-        text: "- search_web: Searches the web\n(1 more tools exist …)",
-        total: 2,
-        omitted: 1,
-        entries: [{ name: "search_web", version: "sha256:search_web" }],
+        text: entries.map((entry) => `- ${entry.name}: …`).join("\n"),
+        total: 3,
+        omitted: 3 - entries.length,
+        entries,
       };
     },
     onBuildsAvoided(count) {
@@ -159,7 +168,7 @@ function manager(plans: Plan[], library: ToolCandidate[]) {
     logger: createLogger({ service: "test", level: "error" }),
     defaults: { rounds: 3, tokens: 1_000_000, costUsd: 5, wallMs: 60_000, executorSteps: 10 },
   };
-  return { manager: createManager(deps), performed, planInputs, avoided: () => avoided };
+  return { manager: createManager(deps), performed, planInputs, catalogRequests, avoided: () => avoided };
 }
 
 describe("build avoidance", () => {
@@ -190,6 +199,18 @@ describe("build avoidance", () => {
       { request: "fetch_text_url", tool: "fetch_url_text", strong: true },
     ]);
     expect(f.planInputs[1]?.candidates.map((candidate) => candidate.name)).toEqual(["fetch_url_text"]);
+    // The replan's catalog is asked with the request as a capability: its neighbourhood is shown.
+    expect(f.catalogRequests).toHaveLength(2);
+    expect(f.catalogRequests[0]?.capabilities).toBeUndefined();
+    expect(f.catalogRequests[1]).toMatchObject({
+      query: "Who won?",
+      capabilities: [capabilityOf(requested)],
+      exclude: ["fetch_url_text"],
+    });
+    expect(f.planInputs[1]?.catalog?.entries.map((entry) => entry.name)).toEqual([
+      "extract_page_text",
+      "search_web",
+    ]);
     expect(f.avoided()).toBe(1);
     // Nothing is built; the catalog tool and the library tool are bound with their versions.
     expect(f.performed.some((effect) => effect.type === "build")).toBe(false);

@@ -17,7 +17,7 @@ import { ErrorCode, InsituError } from "@insitu/errors";
 import { type CallLimits, type Usage, usageOfError } from "@insitu/llm";
 import type { z } from "zod";
 import type { JudgeInput, Verdict } from "./judge.js";
-import { matchRequests } from "./library-check.js";
+import { capabilityOf, matchRequests } from "./library-check.js";
 import type { Plan, PlanCatalog, PlanInput, ToolCandidate } from "./planner.js";
 import {
   addOnce,
@@ -30,6 +30,15 @@ import {
   upsertRef,
 } from "./state.js";
 
+/** What the Manager asks the catalog for: the task and what its neighbourhood is retrieved with. */
+export interface CatalogRequest {
+  taskId: string;
+  query: string;
+  capabilities?: string[];
+  /** Names the prompt already shows in detail (the candidates). */
+  exclude?: string[];
+}
+
 /** What transitions need from the outside world; plain functions so tests pass fakes. */
 export interface MachineDeps {
   /** `limits`: the task's deadline and remaining tokens; every request of the call stays inside them. */
@@ -40,8 +49,12 @@ export interface MachineDeps {
    * own best hits.
    */
   search(input: { query: string; taskId: string; capabilities?: string[] }): Promise<ToolCandidate[]>;
-  /** The compact catalog of the whole library for the plan prompt (absent: none shown). */
-  catalog?(taskId: string): Promise<PlanCatalog | undefined>;
+  /**
+   * The compact catalog of the whole library for the plan prompt (absent: none shown). Given the
+   * round's question and capabilities, its first lines are the tools most related to them; the
+   * candidates already shown in detail are excluded from that part (ADR 0106).
+   */
+  catalog?(input: CatalogRequest): Promise<PlanCatalog | undefined>;
   /** Told how many requested builds a library tool made unnecessary (a metric). */
   onBuildsAvoided?(count: number): void;
   /** A stored step result, or undefined when it is not there (yet). */
@@ -208,12 +221,21 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
   const query = [record.question, state.failureReport].filter(Boolean).join("\n");
   // Each capability the Executor asked for is a query of its own (its best tools are not crowded
   // out by the question's words).
+  const capabilities = state.capabilityRequests.slice(-16);
   const candidates = await deps.search({
     query,
     taskId: record.taskId,
-    ...(state.capabilityRequests.length > 0 ? { capabilities: state.capabilityRequests.slice(-16) } : {}),
+    ...(capabilities.length > 0 ? { capabilities } : {}),
   });
-  const catalog = await deps.catalog?.(record.taskId);
+  // The catalog's first lines are the task's neighbourhood, retrieved deeper than the candidates:
+  // beyond a few hundred tools the most-used lines alone leave out a needed tool ranked just below
+  // the top-k (ADR 0106).
+  let catalog = await deps.catalog?.({
+    taskId: record.taskId,
+    query,
+    ...(capabilities.length > 0 ? { capabilities } : {}),
+    exclude: candidates.map((candidate) => candidate.name),
+  });
   const planInput: PlanInput = {
     taskId: record.taskId,
     question: record.question,
@@ -238,10 +260,22 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
       for (const match of matches)
         if (!candidates.some((item) => item.name === match.tool.name)) candidates.push(match.tool);
       const requested = plan.tool_requests.map((request) => request.name);
+      // The requests are the capabilities the plan names: the catalog is asked again with them, so
+      // its first lines are what the library holds near each request (ADR 0106), not only near
+      // the question. Without an answer the first catalog stays.
+      const requestedCapabilities = [...capabilities, ...plan.tool_requests.map(capabilityOf)].slice(-16);
+      catalog =
+        (await deps.catalog?.({
+          taskId: record.taskId,
+          query,
+          capabilities: requestedCapabilities,
+          exclude: candidates.map((candidate) => candidate.name),
+        })) ?? catalog;
       const replanned = await chargedCall(state, deps, (limits) =>
         deps.plan(
           {
             ...planInput,
+            ...(catalog ? { catalog } : {}),
             candidates,
             libraryMatches: matches.map((match) => ({
               request: match.request,

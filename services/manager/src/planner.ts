@@ -25,7 +25,10 @@ export interface ToolCandidate {
   usage?: { calls: number; successRate: number };
 }
 
-/** The compact catalog of the whole library (registry.catalog): one line per tool, most used first. */
+/**
+ * The compact catalog of the whole library (registry.catalog): one line per tool, the task's
+ * retrieved neighbourhood first, then the most used.
+ */
 export interface PlanCatalog {
   /** The block as the prompt shows it (lines and "N more exist"). */
   text: string;

@@ -12,7 +12,7 @@ import { createLogger } from "@insitu/telemetry";
 import { describe, expect, it } from "vitest";
 import type { Verdict } from "./judge.js";
 import type { Plan, ToolCandidate } from "./planner.js";
-import { findingsOf } from "./machine.js";
+import { type CatalogRequest, findingsOf } from "./machine.js";
 import { type ManagerDeps, createManager } from "./service.js";
 import type { Effect, ManagerState } from "./state.js";
 
@@ -364,6 +364,38 @@ describe("manager state machine", () => {
     const second = f.planInputs[1] as { capabilityRequests: string[] };
     expect(second.capabilityRequests[0]).toMatch(/read PDF text/);
     expect(f.record(taskId)?.rounds[0]?.verdict).toBe("RETRY");
+  });
+
+  it("asks the catalog for the task's neighbourhood: question, capabilities asked for, candidates left out", async () => {
+    const think = { required_tool_names: [], tool_usage_guidance: "x", tool_requests: [] };
+    const searchWeb: ToolCandidate = {
+      name: "search_web",
+      version: "sha256:search_web",
+      description: "Searches the web.",
+      inputSchema: { type: "object", properties: { query: { type: "string" } } },
+      source: "library",
+    };
+    const f = fakes({ plans: [think, think], candidates: [searchWeb] });
+    const asked: CatalogRequest[] = [];
+    // FAKE catalog port: records what the machine asks for.
+    f.deps.catalog = async (input) => {
+      asked.push(structuredClone(input));
+      return { text: "- read_pdf_text: Text of a PDF", total: 2, omitted: 0, entries: [] };
+    };
+    const { taskId } = await f.manager.submit({ question: "What does page 3 say?" });
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    f.steps.set(
+      `${taskId}.r1.execute`,
+      execution({
+        capabilityRequest: { capability: "read PDF text", reason: "a PDF", intendedUse: "page 3" },
+      }),
+    );
+    await f.manager.handleWork({ taskId, kind: "execution-done", step: "r1.execute" });
+    expect(asked).toHaveLength(2);
+    expect(asked[0]).toEqual({ taskId, query: "What does page 3 say?", exclude: ["search_web"] });
+    expect(asked[1]?.query).toMatch(/^What does page 3 say\?\n/);
+    expect(asked[1]?.capabilities?.[0]).toMatch(/read PDF text/);
+    expect(asked[1]?.exclude).toEqual(["search_web"]);
   });
 
   it("fails the task on a permanent error, and retries a transient one", async () => {

@@ -183,6 +183,21 @@ export async function loadQualityLibrary(
   return hashes;
 }
 
+/**
+ * The question set split in two fixed halves: `dev` (odd-numbered questions) for tuning and
+ * `heldOut` (even-numbered) for checking that a tuning did not just fit the questions it was tuned
+ * on. By position, so the split does not move when a question's text is edited.
+ */
+export function splitQuestions(questions: QualityQuestion[]): {
+  dev: QualityQuestion[];
+  heldOut: QualityQuestion[];
+} {
+  return {
+    dev: questions.filter((_, index) => index % 2 === 0),
+    heldOut: questions.filter((_, index) => index % 2 === 1),
+  };
+}
+
 /** Recall figures of one configuration over the question set. */
 export interface RecallReport {
   needs: number;
@@ -190,28 +205,44 @@ export interface RecallReport {
   retrieved: number;
   /** Needs found by retrieval over the question and the plan's capabilities (fused), top-k. */
   retrievedWithCapabilities: number;
-  /** Needs in the catalog. */
+  /** Needs in the catalog built for the question and its capabilities (neighbourhood included). */
   catalog: number;
-  /** Needs in the plan prompt: catalog ∪ retrieved (question). */
+  /** Needs in the plan prompt: catalog (for the question) ∪ retrieved (question). */
   inPrompt: number;
-  /** Needs in the plan prompt: catalog ∪ retrieved (question + capabilities). */
+  /** Needs in the plan prompt: catalog (for question + capabilities) ∪ retrieved (question + capabilities). */
   inPromptWithCapabilities: number;
+  /** Tools the catalog listed (the largest over the questions). */
   catalogListed: number;
+  /** Estimated tokens of the catalog block (the largest over the questions). */
   catalogTokens: number;
+  /** Catalog lines given to the task's neighbourhood (the largest over the questions). */
+  catalogRelated: number;
   libraryTools: number;
+  /** Mean wall time of one registry.catalog call, in milliseconds (in process, no bus). */
+  catalogMs: number;
   /** Needs missed by catalog ∪ retrieved (question + capabilities), as question id: tool. */
   missed: string[];
   /** The same figures for the questions of one language, by language. */
   byLanguage: Record<string, { needs: number; retrieved: number; inPromptWithCapabilities: number }>;
 }
 
+/**
+ * Recall over a question set, measured as the Manager's plan prompt is assembled: the detailed
+ * top-k of registry.search, and registry.catalog asked with the same question (and capabilities)
+ * and told to leave out what the top-k already shows. `neighbourhood: false` asks for the catalog
+ * without the task (most used only), as before ADR 0106.
+ */
 export async function measureRecall(
   registry: Registry,
   questions: QualityQuestion[],
-  options: { k: number; budgetTokens: number; mode?: "lexical" | "auto" | "hybrid" },
+  options: {
+    k: number;
+    budgetTokens: number;
+    mode?: "lexical" | "auto" | "hybrid";
+    neighbourhood?: boolean;
+  },
 ): Promise<RecallReport> {
-  const catalog = await registry.catalog({ budgetTokens: options.budgetTokens });
-  const listed = new Set(catalog.entries.map((entry) => entry.name));
+  const neighbourhood = options.neighbourhood ?? true;
   const report: RecallReport = {
     needs: 0,
     retrieved: 0,
@@ -219,14 +250,33 @@ export async function measureRecall(
     catalog: 0,
     inPrompt: 0,
     inPromptWithCapabilities: 0,
-    catalogListed: catalog.entries.length,
-    catalogTokens: catalog.tokens,
-    libraryTools: catalog.total,
+    catalogListed: 0,
+    catalogTokens: 0,
+    catalogRelated: 0,
+    libraryTools: 0,
+    catalogMs: 0,
     missed: [],
     byLanguage: {},
   };
+  const mode = options.mode ?? "auto";
+  let catalogCalls = 0;
+  let catalogMs = 0;
+  const catalogFor = async (query: string, capabilities: string[], exclude: string[]) => {
+    const started = performance.now();
+    const catalog = await registry.catalog({
+      budgetTokens: options.budgetTokens,
+      ...(neighbourhood ? { query, ...(capabilities.length > 0 ? { capabilities } : {}), exclude } : {}),
+    });
+    catalogMs += performance.now() - started;
+    catalogCalls++;
+    report.catalogMs = catalogMs / catalogCalls;
+    report.catalogListed = Math.max(report.catalogListed, catalog.entries.length);
+    report.catalogTokens = Math.max(report.catalogTokens, catalog.tokens);
+    report.catalogRelated = Math.max(report.catalogRelated, catalog.related ?? 0);
+    report.libraryTools = catalog.total;
+    return new Set(catalog.entries.map((entry) => entry.name));
+  };
   for (const question of questions) {
-    const mode = options.mode ?? "auto";
     const plain = await registry.search({ query: question.question, k: options.k, mode });
     const fused = await registry.search({
       query: question.question,
@@ -236,6 +286,8 @@ export async function measureRecall(
     });
     const plainNames = new Set(plain.hits.map((hit) => hit.name));
     const fusedNames = new Set(fused.hits.map((hit) => hit.name));
+    const plainCatalog = await catalogFor(question.question, [], [...plainNames]);
+    const listed = await catalogFor(question.question, question.capabilities, [...fusedNames]);
     const language = report.byLanguage[question.language] ?? {
       needs: 0,
       retrieved: 0,
@@ -252,7 +304,7 @@ export async function measureRecall(
       }
       if (fusedNames.has(need)) report.retrievedWithCapabilities++;
       if (inCatalog) report.catalog++;
-      if (inCatalog || plainNames.has(need)) report.inPrompt++;
+      if (plainCatalog.has(need) || plainNames.has(need)) report.inPrompt++;
       if (inCatalog || fusedNames.has(need)) {
         report.inPromptWithCapabilities++;
         language.inPromptWithCapabilities++;

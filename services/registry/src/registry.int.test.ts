@@ -14,6 +14,7 @@ import {
 } from "@insitu/bus";
 import {
   RegistryAbsorb,
+  RegistryCatalog,
   RegistryFinishTask,
   RegistryGet,
   RegistryList,
@@ -29,7 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registryEndpoints } from "./endpoints.js";
 import { exportLibrary, importLibrary } from "./export.js";
 import { Registry } from "./registry.js";
-import { registerRequest } from "./testing.js";
+import { loadQualityLibrary, registerRequest } from "./testing.js";
 
 // Real nats-server (JetStream, file storage) started by the test on a random port with its own
 // data dir; every test uses its own subject prefix, so its buckets are its own.
@@ -199,6 +200,44 @@ describe("registry on a real nats-server", () => {
       await served.stop();
       registry.stop();
     }
+  });
+
+  it("serves the catalog led by the task's neighbourhood; a malformed field is a typed error", async () => {
+    const at = prefix();
+    const { registry, served, bus } = await replica(at);
+    await loadQualityLibrary(bus, registry, [
+      ...Array.from({ length: 200 }, (_, index) => ({
+        name: `process_record_${index}`,
+        description: `Processes record batch ${index} of the warehouse ledger.`,
+        parameters: ["record"],
+        calls: 500 + index,
+      })),
+      {
+        name: "geocode_address",
+        description: "Turns a place name or address into latitude and longitude.",
+        parameters: ["address"],
+        calls: 1,
+      },
+    ]);
+    const client = await connect(at);
+    const plain = await client.request(RegistryCatalog, { budgetTokens: 600 });
+    expect(plain.entries.some((entry) => entry.name === "geocode_address")).toBe(false);
+    const task = await client.request(RegistryCatalog, {
+      budgetTokens: 600,
+      query: "How far is Reykjavik from Anchorage?",
+      capabilities: ["latitude and longitude of a place"],
+      taskId: "t-catalog",
+      exclude: ["process_record_1"],
+    });
+    expect(task.entries[0]?.name).toBe("geocode_address");
+    expect(task.related).toBeGreaterThanOrEqual(1);
+    expect(task.omitted).toBe(task.total - task.entries.length);
+    const refused = await client
+      .request(RegistryCatalog, { budgetTokens: 600, exclude: ["Not A Tool Name"] })
+      .catch((error: unknown) => error);
+    expect(InsituError.from(refused).code).toBe("INVALID_MESSAGE");
+    await served.stop();
+    registry.stop();
   });
 
   it("a NATS restart loses nothing and the replicas keep serving and watching", async () => {

@@ -48,6 +48,7 @@ import { type CatalogTool, DEFAULT_CATALOG_TOKENS, buildCatalog } from "./catalo
 import { LibraryView } from "./library-view.js";
 import { convergenceSeries } from "./series.js";
 import type { EmbeddingProvider } from "./retrieval/embedding.js";
+import { RRF_K } from "./retrieval/fuse.js";
 import { parameterNames } from "./retrieval/tokenize.js";
 
 /** A version document above this many bytes keeps its code and tests in the object store. */
@@ -56,6 +57,8 @@ const INLINE_VERSION_BYTES = 128 * 1024;
 const INLINE_CHANGES = 200;
 /** Hits each capability of a search adds beyond the question's top-k (when not already in it). */
 export const CAPABILITY_HITS = 3;
+/** Retrieval depth per text of a task's catalog neighbourhood (ADR 0106). */
+export const RELATED_DEPTH = 32;
 /** Compare-and-set attempts before an internal commit gives up (each attempt re-reads). */
 const MAX_ATTEMPTS = 200;
 
@@ -626,20 +629,8 @@ export class Registry {
   async search(request: Request<typeof RegistrySearch>): Promise<Response<typeof RegistrySearch>> {
     const started = performance.now();
     await this.freshLibrary();
-    const embeddings = this.options.embeddings;
-    const fuse =
-      request.mode === "hybrid" || (request.mode !== "lexical" && this.options.fuseEmbeddings !== false);
-    const hybrid = fuse && embeddings !== undefined && this.view.search.vectorCount > 0;
     const texts = [request.query, ...(request.capabilities ?? [])];
-    let vectors: (number[] | undefined)[] = [];
-    if (hybrid && embeddings) {
-      try {
-        vectors = await embeddings.embed(texts);
-      } catch (error) {
-        // A model outage degrades retrieval to lexical; it must not fail the task.
-        this.options.logger.warn("query embedding failed; answering with lexical ranking", { error });
-      }
-    }
+    const vectors = await this.queryVectors(texts, request.mode);
     const vector = vectors[0];
     if (request.taskId) await this.noteTask(request.taskId);
     const k = request.k ?? 10;
@@ -664,8 +655,65 @@ export class Registry {
   }
 
   /**
+   * Query vectors for texts when searches fuse the embedder (`undefined` entries otherwise). A
+   * model outage degrades retrieval to lexical; it must not fail the task.
+   */
+  private async queryVectors(
+    texts: string[],
+    mode: "auto" | "lexical" | "hybrid" | undefined,
+  ): Promise<(number[] | undefined)[]> {
+    const embeddings = this.options.embeddings;
+    const fuse = mode === "hybrid" || (mode !== "lexical" && this.options.fuseEmbeddings !== false);
+    if (!fuse || embeddings === undefined || this.view.search.vectorCount === 0) return [];
+    try {
+      return await embeddings.embed(texts);
+    } catch (error) {
+      this.options.logger.warn("query embedding failed; answering with lexical ranking", { error });
+      return [];
+    }
+  }
+
+  /**
+   * The library tools most related to a task, most related first: each of the question and the
+   * capabilities ranked to `depth`, fused by reciprocal rank (a tool several texts agree on rises;
+   * each capability's best stay near the top). Only library tools (the catalog lists nothing
+   * else); a task's pool version shadows its name. Feeds the catalog's neighbourhood (ADR 0106).
+   */
+  async relatedTools(request: {
+    query?: string;
+    capabilities?: string[];
+    taskId?: string;
+    exclude?: string[];
+    depth?: number;
+    mode?: "auto" | "lexical" | "hybrid";
+  }): Promise<string[]> {
+    await this.freshLibrary();
+    const texts = [request.query, ...(request.capabilities ?? [])].filter(
+      (text): text is string => text !== undefined && text.trim() !== "",
+    );
+    if (texts.length === 0) return [];
+    const depth = request.depth ?? RELATED_DEPTH;
+    const vectors = await this.queryVectors(texts, request.mode);
+    const excluded = new Set(request.exclude ?? []);
+    const scores = new Map<string, number>();
+    texts.forEach((text, index) => {
+      const hits = this.view.search.query(text, depth, request.taskId, vectors[index]);
+      let rank = 0;
+      for (const hit of hits) {
+        if (hit.source !== "library" || excluded.has(hit.name)) continue;
+        rank++;
+        scores.set(hit.name, (scores.get(hit.name) ?? 0) + 1 / (RRF_K + rank));
+      }
+    });
+    return [...scores]
+      .sort((left, right) => right[1] - left[1] || (left[0] < right[0] ? -1 : 1))
+      .map(([name]) => name);
+  }
+
+  /**
    * The compact catalog of the whole current library (most used first, within a token budget):
-   * what the Manager's plan prompt lists beside the detailed top-k.
+   * what the Manager's plan prompt lists beside the detailed top-k. With a question or
+   * capabilities, the task's neighbourhood ({@link relatedTools}) leads it.
    */
   async catalog(request: Request<typeof RegistryCatalog>): Promise<Response<typeof RegistryCatalog>> {
     await this.freshLibrary();
@@ -678,7 +726,19 @@ export class Registry {
         calls += this.view.stats.get(version)?.calls ?? 0;
       tools.push({ name, hash, description: meta.manifest.description, calls });
     }
-    const catalog = buildCatalog(tools, request.budgetTokens ?? DEFAULT_CATALOG_TOKENS);
+    const related =
+      request.query || request.capabilities?.length
+        ? await this.relatedTools({
+            ...(request.query ? { query: request.query } : {}),
+            ...(request.capabilities ? { capabilities: request.capabilities } : {}),
+            ...(request.taskId ? { taskId: request.taskId } : {}),
+            ...(request.exclude ? { exclude: request.exclude } : {}),
+          })
+        : [];
+    const catalog = buildCatalog(tools, {
+      budgetTokens: request.budgetTokens ?? DEFAULT_CATALOG_TOKENS,
+      related,
+    });
     return { snapshot: this.view.snapshotNumber, ...catalog };
   }
 

@@ -63,5 +63,6 @@ export {
   loadQualitySet,
   measureRecall,
   padTools,
+  splitQuestions,
 } from "./quality-set.js";
 export type { QualityQuestion, QualityTool, RecallReport } from "./quality-set.js";

@@ -28,14 +28,14 @@ describe("tokenize", () => {
     expect(tokenize("서울 날씨")).toEqual(["서울", "날씨"]);
   });
 
-  it("weights name tokens three times and parameters twice", () => {
+  it("weights name tokens three times and parameters once", () => {
     const tokens = documentTokens({
       name: "fetch_weather",
       description: "Weather now.",
       parameterNames: ["city"],
     });
     expect(tokens.filter((token) => token === "fetch")).toHaveLength(3);
-    expect(tokens.filter((token) => token === "city")).toHaveLength(2);
+    expect(tokens.filter((token) => token === "city")).toHaveLength(1);
     expect(tokens.filter((token) => token === "weather")).toHaveLength(4);
     expect(parameterNames({ type: "object", properties: { a: {}, b: { properties: { c: {} } } } })).toEqual([
       "a",

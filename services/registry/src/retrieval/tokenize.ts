@@ -71,11 +71,16 @@ export interface LexicalFields {
   parameterNames: string[];
 }
 
-/** Field weights are applied by repetition: a name token counts three times, a parameter twice. */
+/**
+ * Field weights are applied by repetition: a name token counts three times, a parameter once.
+ * Parameters counted twice until the catalog's retrieved neighbourhood (ADR 0106): generic
+ * parameter names ("text", "url", "date") shared by hundreds of tools then outweighed the
+ * description's words, and the needed tool fell below padding that merely shared a parameter.
+ */
 export function documentTokens(fields: LexicalFields): string[] {
   const name = tokenize(fields.name);
   const parameters = tokenize(fields.parameterNames.join(" "));
-  return [...name, ...name, ...name, ...parameters, ...parameters, ...tokenize(fields.description)];
+  return [...name, ...name, ...name, ...parameters, ...tokenize(fields.description)];
 }
 
 /** Parameter names of a JSON Schema object (top level and one level of nesting). */
