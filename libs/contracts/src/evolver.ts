@@ -60,6 +60,10 @@ export const EvolverReportSchema = z
     librarySize: z.number().int().min(0),
     tokens: z.number().int().min(0),
     costUsd: z.number().min(0),
+    /** Tokens the barrier's model calls were allowed (EVOLVER_BARRIER_TOKENS; ADR 0091). */
+    budgetTokens: z.number().int().min(0).optional(),
+    /** True when the barrier's token budget ran out: what was left unjudged stays as it is. */
+    budgetExhausted: z.boolean().optional(),
     /** ISO-8601. */
     startedAt: z.string().max(40),
     finishedAt: z.string().max(40),

@@ -437,6 +437,10 @@ export const ToolRepair = defineEndpoint({
         .min(1)
         .max(20),
       question: z.string().max(50_000).optional(),
+      /** Tokens the repair may still spend (what is left of the task's budget); its model calls stop there. */
+      maxTokens: z.number().int().min(1).optional(),
+      /** ISO-8601 time the task's wall-time budget ends; the repair's model calls stop at it. */
+      deadline: z.string().max(40).optional(),
     })
     .strict(),
   response: z
@@ -446,6 +450,8 @@ export const ToolRepair = defineEndpoint({
       reason: z.string().max(8000).optional(),
       attempts: z.number().int().min(0),
       usage: TaskUsageSchema,
+      /** True when the repair stopped because the task's token or wall-time budget ran out (ADR 0090). */
+      budgetExceeded: z.boolean().optional(),
     })
     .strict(),
 });

@@ -3,7 +3,7 @@ import { Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
 import { Accountant, costOf } from "./accounting.js";
 import { createScriptedModel } from "./scripted.js";
-import type { GenerateRequest, LanguageModel } from "./types.js";
+import type { EmbeddingModel, GenerateRequest, LanguageModel } from "./types.js";
 
 const usage = (inputTokens: number, outputTokens: number, cachedTokens = 0) => ({
   usage: { inputTokens, outputTokens, cachedTokens },
@@ -189,5 +189,30 @@ describe("Accountant", () => {
     expect(text).toContain(
       'insitu_llm_latency_seconds_count{provider="scripted",model="m-1",role="executor"} 3',
     );
+  });
+});
+
+describe("embedding accounting", () => {
+  /** FAKE embedding model for unit tests: reports `billed` tokens when given, else nothing. */
+  const embedder = (billed?: number): EmbeddingModel => ({
+    provider: "fake",
+    model: "fake-embedding",
+    dimensions: 2,
+    async embed(texts, options) {
+      if (billed !== undefined) options?.onUsage?.({ inputTokens: billed, outputTokens: 0, cachedTokens: 0 });
+      return texts.map(() => [1, 0]);
+    },
+  });
+
+  it("counts each embed call for its role, with the provider's tokens or 4 characters a token", async () => {
+    const registry = new Registry();
+    const accountant = new Accountant({ registry, prices: { "fake-embedding": { input: 1, output: 0 } } });
+    await accountant.wrapEmbedding(embedder(42), { role: "registry" }).embed(["hello"]);
+    await accountant.wrapEmbedding(embedder(), { role: "registry" }).embed(["x".repeat(40), "y"]);
+    expect(accountant.roleUsage("registry")).toMatchObject({ calls: 2, inputTokens: 42 + 10 + 1 });
+    expect(accountant.roleUsage("registry").costUsd).toBeCloseTo(53e-6);
+    const text = await registry.metrics();
+    expect(text).toMatch(/insitu_llm_tokens_total\{[^}]*role="registry"[^}]*kind="input"[^}]*\} 53/);
+    expect(text).toMatch(/insitu_llm_calls_total\{[^}]*role="registry"[^}]*outcome="ok"[^}]*\} 2/);
   });
 });

@@ -2,8 +2,17 @@ import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 import { MetricName } from "@insitu/telemetry";
 import { Counter, Histogram, type Registry } from "prom-client";
 import { DEFAULT_PRICES, type ModelPrice } from "./prices.js";
-import { usageOfError } from "./attempt-usage.js";
-import type { GenerateRequest, GenerateResult, LanguageModel, StreamPart, Usage } from "./types.js";
+import { addUsageTo, usageOfError } from "./attempt-usage.js";
+import {
+  type EmbeddingModel,
+  type GenerateRequest,
+  type GenerateResult,
+  type LanguageModel,
+  type StreamPart,
+  type Usage,
+  emptyUsage,
+  estimateEmbeddingTokens,
+} from "./types.js";
 
 /**
  * Token and cost accounting for every model call, per role and per task, with per-task budgets
@@ -300,7 +309,7 @@ export class Accountant {
   wrap(model: LanguageModel, labels: { role: string; prices?: ModelPrice }): LanguageModel {
     const price = labels.prices ?? this.priceFor(model.model);
     const finish = (request: GenerateRequest, started: number, result?: GenerateResult, error?: unknown) =>
-      this.record(model, labels.role, price, request.taskId, started, result, error);
+      this.record(model, labels.role, price, request.taskId, started, result?.usage, error);
     return {
       provider: model.provider,
       model: model.model,
@@ -375,18 +384,52 @@ export class Accountant {
     }
   }
 
+  /**
+   * Wraps an embedding model: each `embed` is one call record (role, tokens, cost, latency,
+   * errors) — the registry's embeddings show in insitu_llm_* like every generation (issue 18).
+   * Tokens are what the provider reported through `onUsage`, or estimated at 4 characters a
+   * token ({@link estimateEmbeddingTokens}) when it reported nothing.
+   */
+  wrapEmbedding(model: EmbeddingModel, labels: { role: string; prices?: ModelPrice }): EmbeddingModel {
+    const price = labels.prices ?? this.priceFor(model.model);
+    return {
+      provider: model.provider,
+      model: model.model,
+      dimensions: model.dimensions,
+      embed: async (texts, options = {}) => {
+        if (options.taskId) this.checkBudget(options.taskId, labels.role);
+        const started = performance.now();
+        let reported: Usage | undefined;
+        const onUsage = (usage: Usage) => {
+          reported = addUsageTo(reported ?? emptyUsage(), usage);
+          options.onUsage?.(usage);
+        };
+        const served = (): Usage =>
+          reported ?? { inputTokens: estimateEmbeddingTokens(texts), outputTokens: 0, cachedTokens: 0 };
+        try {
+          const vectors = await model.embed(texts, { ...options, onUsage });
+          this.record(model, labels.role, price, options.taskId, started, served(), undefined);
+          return vectors;
+        } catch (error) {
+          // A failed batch bills only what was reported before it failed.
+          this.record(model, labels.role, price, options.taskId, started, reported ?? emptyUsage(), error);
+          throw error;
+        }
+      },
+    };
+  }
+
   private record(
-    model: LanguageModel,
+    model: { provider: string; model: string },
     role: string,
     price: ModelPrice | undefined,
     taskId: string | undefined,
     started: number,
-    result: GenerateResult | undefined,
+    served: Usage | undefined,
     error: unknown,
   ): void {
     // A failed call still bills what the provider served (safety stops, empty or malformed answers).
-    const usage = result?.usage ??
-      usageOfError(error) ?? { inputTokens: 0, outputTokens: 0, cachedTokens: 0 };
+    const usage = served ?? usageOfError(error) ?? { inputTokens: 0, outputTokens: 0, cachedTokens: 0 };
     const record: CallRecord = {
       provider: model.provider,
       model: model.model,

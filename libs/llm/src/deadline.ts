@@ -139,6 +139,9 @@ export function withCallLimits(model: LanguageModel, limits: CallLimits): Langua
     const stamped: GenerateRequest = { ...request };
     if (deadline !== undefined) stamped.deadline = deadline;
     if (taskId !== undefined) stamped.taskId = taskId;
+    // Refused here too, not only by withCallDeadline further down: a view used over a bare model
+    // (the evolver's, a test's) must not start a request its task has no time left for.
+    if (deadline !== undefined && Date.now() >= deadline) throw deadlineExceededError(stamped);
     return stamped;
   };
   const count = (usage: { inputTokens: number; outputTokens: number } | undefined) => {

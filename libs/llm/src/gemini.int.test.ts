@@ -432,14 +432,21 @@ describe("Gemini through @google/genai against a local stand-in", () => {
       dimensions: 4,
       retry: fastRetry,
     });
-    const vectors = await embedder.embed(["a", "abc"]);
+    const reported: number[] = [];
+    const vectors = await embedder.embed(["a", "abc", "x".repeat(41)], {
+      onUsage: (usage) => reported.push(usage.inputTokens),
+    });
     expect(vectors).toEqual([
       [1, 1, 0, 0],
       [3, 1, 0, 0],
+      [41, 1, 0, 0],
     ]);
+    // Gemini reports no embedding usage: estimated at 4 characters a token, at least 1 a text.
+    expect(reported).toEqual([1 + 1 + 11]);
     expect(server.requests[0]?.path).toBe("/v1/models/gemini-embedding-001:batchEmbedContents");
     expect(server.requests[0]?.body).toMatchObject({
       requests: [
+        { model: "models/gemini-embedding-001", outputDimensionality: 4 },
         { model: "models/gemini-embedding-001", outputDimensionality: 4 },
         { model: "models/gemini-embedding-001", outputDimensionality: 4 },
       ],

@@ -16,6 +16,7 @@ import { callSignal, deadlineExceededError } from "./deadline.js";
 import { type RateLimitGate, type RetryOptions, fetchWithRetry, toLlmError } from "./http-retry.js";
 import {
   type EmbedOptions,
+  EMBEDDING_CHARS_PER_TOKEN,
   type EmbeddingModel,
   FinishReason,
   type GenerateRequest,
@@ -25,6 +26,7 @@ import {
   type StreamPart,
   type ToolCall,
   type Usage,
+  estimateEmbeddingTokens,
 } from "./types.js";
 
 export const GEMINI_PROVIDER = "gemini";
@@ -598,6 +600,17 @@ export class GeminiEmbeddingModel implements EmbeddingModel {
       } finally {
         call.release();
       }
+      // batchEmbedContents reports no token usage (only Vertex gives billable characters):
+      // estimated, so the registry's embedding spend still shows in insitu_llm_* (issue 18).
+      const billable = response.metadata?.billableCharacterCount;
+      options.onUsage?.({
+        inputTokens:
+          typeof billable === "number" && billable > 0
+            ? Math.ceil(billable / EMBEDDING_CHARS_PER_TOKEN)
+            : estimateEmbeddingTokens(batch),
+        outputTokens: 0,
+        cachedTokens: 0,
+      });
       const embeddings = response.embeddings ?? [];
       if (embeddings.length !== batch.length) {
         throw llmError(

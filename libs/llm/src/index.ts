@@ -3,7 +3,14 @@
  * @google/genai, OpenAI-compatible HTTP), record/replay, per-role settings, accounting and
  * budgets. Fakes (scripted model, scenario files, provider stand-ins) are in `@insitu/llm/testing`.
  */
-export { FinishReason, MessageRole, emptyUsage, toModelMessage } from "./types.js";
+export {
+  EMBEDDING_CHARS_PER_TOKEN,
+  FinishReason,
+  MessageRole,
+  emptyUsage,
+  estimateEmbeddingTokens,
+  toModelMessage,
+} from "./types.js";
 export type {
   EmbedOptions,
   EmbeddingModel,

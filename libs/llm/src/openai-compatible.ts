@@ -15,6 +15,7 @@ import {
   type StreamPart,
   type ToolCall,
   type Usage,
+  estimateEmbeddingTokens,
 } from "./types.js";
 
 export const OPENAI_COMPATIBLE_PROVIDER = "openai-compatible";
@@ -120,6 +121,7 @@ const chunkSchema = z
 const embeddingsSchema = z
   .object({
     data: z.array(z.object({ index: z.number().nullish(), embedding: z.array(z.number()) }).loose()),
+    usage: z.object({ prompt_tokens: z.number().nullish() }).loose().nullish(),
   })
   .loose();
 
@@ -580,6 +582,12 @@ export class OpenAiCompatibleEmbeddingModel implements EmbeddingModel {
       parseJsonBody(await readText(response, this.provider, options.signal), this.provider),
     );
     if (!parsed.success) throw badShape(this.provider, parsed.error.message);
+    const promptTokens = parsed.data.usage?.prompt_tokens;
+    options.onUsage?.({
+      inputTokens: typeof promptTokens === "number" ? promptTokens : estimateEmbeddingTokens(texts),
+      outputTokens: 0,
+      cachedTokens: 0,
+    });
     const data = [...parsed.data.data].sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
     if (data.length !== texts.length) {
       throw llmError(

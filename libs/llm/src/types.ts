@@ -193,6 +193,22 @@ export interface EmbedOptions {
   signal?: AbortSignal;
   timeoutMs?: number;
   taskId?: string;
+  /**
+   * Called with the tokens each provider request was billed for — the provider's count, or an
+   * estimate ({@link estimateEmbeddingTokens}) where the API reports none (Gemini). The
+   * accountant's {@link Accountant.wrapEmbedding} sets it.
+   */
+  onUsage?: (usage: Usage) => void;
+}
+
+/** Characters per token assumed when an embedding API reports no usage (Gemini's does not). */
+export const EMBEDDING_CHARS_PER_TOKEN = 4;
+
+/** Estimated input tokens of embedding `texts`: 4 characters a token, at least 1 a text. */
+export function estimateEmbeddingTokens(texts: readonly string[]): number {
+  let tokens = 0;
+  for (const text of texts) tokens += Math.max(1, Math.ceil(text.length / EMBEDDING_CHARS_PER_TOKEN));
+  return tokens;
 }
 
 export interface EmbeddingModel {

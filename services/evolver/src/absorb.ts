@@ -15,6 +15,7 @@ import type { Logger } from "@insitu/telemetry";
 import type { DevelopResult } from "@insitu/tool-developer";
 import type { ToolManifest, ToolTestCase } from "@insitu/tool-kit";
 import { z } from "zod";
+import { BarrierBudget } from "./budget.js";
 import { type ClusterCandidate, preCluster } from "./cluster.js";
 import { InputMappingSchema, applyMapping, mappingProblems } from "./mapping.js";
 import { renderPrompt } from "./template.js";
@@ -51,8 +52,11 @@ export interface EvolverPorts {
   record(hash: string): Promise<ToolVersionRecord>;
   /** The member's successful calls with inputs and outputs (from the tasks' events). */
   successfulCalls(record: ToolVersionRecord): Promise<RecordedCall[]>;
-  /** Writes a tool through the tool developer's build path (write → check → its tests). */
-  develop(request: ToolRequest, prompt: string): Promise<DevelopResult>;
+  /**
+   * Writes a tool through the tool developer's build path (write → check → its tests) with
+   * `model` — the barrier's budgeted view of {@link EvolverPorts.model}.
+   */
+  develop(request: ToolRequest, prompt: string, model: LanguageModel): Promise<DevelopResult>;
   /** Runs test cases against a source in the sandbox. */
   test(source: ToolSource, cases: ToolTestCase[]): Promise<TestRun>;
   register(input: {
@@ -74,6 +78,8 @@ export interface EvolverPorts {
   markReviewed(hash: string, reason: string): Promise<void>;
   libraryLibraries: string[];
   renderBuildPrompt(request: ToolRequest): string;
+  /** Tokens one barrier's model calls may spend and the wall time of one call (ADR 0091). */
+  budget: { maxTokens: number; callTimeoutMs: number };
   logger: Logger;
   now(): Date;
   heartbeat?: () => void;
@@ -113,7 +119,9 @@ const COMMIT_ATTEMPTS = 5;
  */
 export async function runBarrier(barrierId: string, ports: EvolverPorts): Promise<EvolverReport> {
   const startedAt = ports.now().toISOString();
-  const usage: Usage = { inputTokens: 0, outputTokens: 0, cachedTokens: 0 };
+  // Every request of the barrier goes through its budget, which also counts what they were billed.
+  const budget = new BarrierBudget(ports.budget);
+  const model = budget.model(ports.model, barrierId);
   const already = await ports.committedBy(barrierId);
   if (already) {
     await ports.setLastBarrierSnapshot(already.number);
@@ -178,7 +186,7 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
     // A model outage must not stall the batch: without verdicts no group merges, and the
     // barrier still admits the offered tools as they are (nothing is lost).
     const generated = await generateObject(
-      ports.model,
+      model,
       {
         system: "You are the Evolver of insitu. Reply with JSON only.",
         responseSchema: CONFIRM_RESPONSE_SCHEMA,
@@ -195,10 +203,7 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
       });
       return undefined;
     });
-    if (generated) {
-      addUsage(usage, generated.usage);
-      confirmed = generated.object.groups;
-    }
+    if (generated) confirmed = generated.object.groups;
   }
 
   for (const group of groups) {
@@ -232,8 +237,17 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
         });
         continue;
       }
+      if (budget.exhausted) {
+        // Out of tokens: the group stays as it is, judged again at a later barrier.
+        rejected.push({
+          members: memberNames,
+          stage: "build",
+          reason: `not built: ${budget.exceededError(barrierId).message}`,
+        });
+        continue;
+      }
       for (const member of subgroup) used.add(member.hash);
-      const outcome = await mergeGroup(subgroup, answer, records, ports, usage, barrierId);
+      const outcome = await mergeGroup(subgroup, answer, records, ports, model, barrierId);
       if (outcome.ok) {
         changes.push({
           op: "merge",
@@ -309,8 +323,10 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
     rejected,
     added,
     librarySize: snapshot?.size ?? library.length,
-    tokens: usage.inputTokens + usage.outputTokens,
-    costUsd: ports.costOf(usage),
+    tokens: budget.spent,
+    costUsd: ports.costOf(budget.usage),
+    budgetTokens: budget.maxTokens,
+    budgetExhausted: budget.exhausted,
     startedAt,
     finishedAt: ports.now().toISOString(),
   };
@@ -349,7 +365,7 @@ async function mergeGroup(
   answer: ConfirmedGroup,
   records: Map<string, ToolVersionRecord>,
   ports: EvolverPorts,
-  usage: Usage,
+  model: LanguageModel,
   barrierId: string,
 ): Promise<MergeOutcome> {
   const first = records.get(group[0]?.hash ?? "") as ToolVersionRecord;
@@ -401,8 +417,15 @@ async function mergeGroup(
   const prompt = `${ports.renderBuildPrompt(request)}\n${renderPrompt("merge", {
     members: describeMembers(group, records, mappings),
   })}`;
-  const built = await ports.develop(request, prompt);
-  addUsage(usage, built.usage);
+  let built: DevelopResult;
+  try {
+    built = await ports.develop(request, prompt, model);
+  } catch (error) {
+    // A model failure (the barrier's budget running out included) rejects this merge only; what
+    // it was billed is already counted by the budget.
+    const failure = InsituError.from(error);
+    return { ok: false, stage: "build", reason: `${failure.code}: ${failure.message}`.slice(0, 4000) };
+  }
   if (!built.ok) return { ok: false, stage: "build", reason: built.reason.slice(0, 4000) };
   ports.heartbeat?.();
 
@@ -458,10 +481,4 @@ function describeMembers(
 
 function body(code: string): string {
   return code.replace(/^export const manifest = [\s\S]*?\n};\n\n/, "");
-}
-
-function addUsage(target: Usage, extra: Usage): void {
-  target.inputTokens += extra.inputTokens;
-  target.outputTokens += extra.outputTokens;
-  target.cachedTokens += extra.cachedTokens;
 }

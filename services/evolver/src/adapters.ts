@@ -34,6 +34,8 @@ export interface AdapterOptions {
   libraries: string[];
   buildAttempts: number;
   sandboxTimeoutMs: number;
+  /** Tokens one barrier's model calls may spend and the wall time of one call. */
+  budget: { maxTokens: number; callTimeoutMs: number };
   logger: Logger;
   now?: () => Date;
 }
@@ -64,6 +66,7 @@ export async function busPorts(options: AdapterOptions): Promise<Omit<EvolverPor
     now,
     libraryLibraries: options.libraries,
     renderBuildPrompt: (request) => renderBuildPrompt(request, undefined, options.libraries),
+    budget: options.budget,
     async currentSnapshot() {
       return (await bus.request(RegistrySnapshots, { limit: 1 })).current;
     },
@@ -89,9 +92,9 @@ export async function busPorts(options: AdapterOptions): Promise<Omit<EvolverPor
       }
       return calls;
     },
-    develop: (request, prompt) =>
+    develop: (request, prompt, model) =>
       developTool(request, prompt, {
-        model: options.role.model,
+        model,
         ...sandbox,
         libraries: options.libraries,
         maxAttempts: options.buildAttempts,

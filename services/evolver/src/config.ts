@@ -18,6 +18,13 @@ export const EvolverConfigSchema = z.object({
   WORK_MAX_DELIVER: z.coerce.number().int().min(2).default(5),
   /** Import specifiers tools may use (comma-separated), shown to the model. */
   TOOL_LIBRARIES: z.string().default(""),
+  /**
+   * Tokens (input + output, failed answers included) one barrier's model calls may spend; past
+   * it no further call is made and unmerged groups stay as they are (ADR 0091).
+   */
+  EVOLVER_BARRIER_TOKENS: z.coerce.number().int().min(1).default(2_000_000),
+  /** Wall time of one evolver model call, retries included (ms). */
+  EVOLVER_CALL_TIMEOUT_MS: z.coerce.number().int().min(1000).default(300_000),
   /** Path of a scenario file: the role's model is then the FAKE scripted model (tests, `insitu demo`). */
   INSITU_SCRIPT: z.string().optional(),
 });

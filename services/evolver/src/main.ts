@@ -1,5 +1,5 @@
 import { EVOLVER_BUCKET, EvolverWork } from "@insitu/contracts";
-import { consumeRoleWork, modelForRole } from "@insitu/roles";
+import { busRateLimitGate, consumeRoleWork, modelForRole } from "@insitu/roles";
 import { runService } from "@insitu/runtime";
 import { vettedLibraries } from "@insitu/tool-developer";
 import { busPorts } from "./adapters.js";
@@ -9,8 +9,10 @@ import { createEvolver } from "./service.js";
 await runService({
   name: "evolver",
   config: EvolverConfigSchema,
-  async start({ config, bus, logger }) {
-    const role = modelForRole("evolver", config.INSITU_SCRIPT);
+  async start({ config, bus, logger, metrics }) {
+    // insitu_llm_* series and shared rate-limit cooldowns, like every other role service.
+    const gate = await busRateLimitGate(bus);
+    const role = modelForRole("evolver", config.INSITU_SCRIPT, process.env, { metrics, gate });
     const state = await bus.kv(EVOLVER_BUCKET);
     const ports = await busPorts({
       bus,
@@ -19,6 +21,7 @@ await runService({
       libraries: vettedLibraries(config.TOOL_LIBRARIES),
       buildAttempts: config.BUILD_ATTEMPTS,
       sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
+      budget: { maxTokens: config.EVOLVER_BARRIER_TOKENS, callTimeoutMs: config.EVOLVER_CALL_TIMEOUT_MS },
       logger,
     });
     const evolver = createEvolver({ bus, state, ports, logger });

@@ -144,6 +144,41 @@ describe("runReact", () => {
     expect(p.events.some((event) => event.kind === "tool-repair-end" && event.ok)).toBe(true);
   });
 
+  it("a repair gets the task's remaining tokens and deadline; stopped by the budget, its usage is charged and the round ends", async () => {
+    // FAKE: scripted model (each call bills 1000 + 10 tokens) and a repair port out of budget.
+    const model = createScriptedModel([
+      {
+        toolCalls: [{ name: "count_words", arguments: { text: "" } }],
+        usage: { inputTokens: 1000, outputTokens: 10 },
+      },
+      { text: REPORT, usage: { inputTokens: 1000, outputTokens: 10 } },
+    ]);
+    const deadline = new Date(Date.now() + 60_000).toISOString();
+    const p = ports(() => ({ status: "CRASH", message: "boom", durationMs: 4 }), {
+      async repair(request) {
+        p.repairs.push(request);
+        return {
+          ok: false,
+          budgetExceeded: true,
+          reason: "BUDGET_EXCEEDED: task t1 exceeded its tokens budget",
+          attempts: 0,
+          usage: { inputTokens: 9000, outputTokens: 500, costUsd: 0.25, toolCalls: 0 },
+        };
+      },
+    });
+    const result = await runReact(work({ maxTokens: 10_000, deadline }), p.deps(model));
+    expect(p.repairs).toMatchObject([{ maxTokens: 10_000 - 1010, deadline }]);
+    // The repair's spend is the round's; no model call after it.
+    expect(result.usage).toMatchObject({ inputTokens: 10_000, outputTokens: 510 });
+    expect(result.usage.costUsd).toBe(0.25);
+    expect(model.calls).toHaveLength(1);
+    expect(result.stepBudgetExhausted).toBe(true);
+    expect(result.report).toMatch(/budget ran out during a tool repair/);
+    expect(p.events.filter((event) => event.kind === "tool-repair-end")).toMatchObject([
+      { ok: false, reason: expect.stringMatching(/BUDGET_EXCEEDED/) },
+    ]);
+  });
+
   it("does not repair a tool for the model's own input errors", async () => {
     const model = createScriptedModel([
       { toolCalls: [{ name: "count_words", arguments: { txt: "x" } }] },

@@ -229,8 +229,12 @@ export async function runReact(
   };
 
   const deadline = work.deadline ? Date.parse(work.deadline) : Number.POSITIVE_INFINITY;
+  /** Set when a repair came back stopped by the task's budget. */
+  let budgetExceededIn: string | undefined;
   /** Why the task's budget stops this round now, or undefined. */
   const budgetStop = (): string | undefined => {
+    if (budgetExceededIn)
+      return `the task's budget ran out during a tool repair (${budgetExceededIn.slice(0, 500)})`;
     if (work.maxTokens !== undefined && usage.inputTokens + usage.outputTokens >= work.maxTokens) {
       return `the task's token budget ran out (${usage.inputTokens + usage.outputTokens} tokens used this round)`;
     }
@@ -363,6 +367,13 @@ export async function runReact(
     // Review & repair: a tool that failed on valid input and has not succeeded yet gets repaired
     // from its failing calls and replayed on them; the model is told to call it again.
     const notes = await reviewAndRepair();
+    // A repair that ran out of the task's budget ends the round here: no model call after it.
+    const stopAfterRepair = budgetStop();
+    if (stopAfterRepair) {
+      stepBudgetExhausted = true;
+      report = budgetStopReport(stopAfterRepair, calls);
+      break;
+    }
     if (notes.length > 0) messages.push({ role: "user", content: notes.join("\n") });
     if (steps >= work.maxSteps) {
       stepBudgetExhausted = true;
@@ -387,9 +398,12 @@ export async function runReact(
     for (const [name, failing] of failingByTool) {
       const used = repairs.get(name) ?? 0;
       if (used >= deps.limits.maxRepairsPerTool) continue;
-      repairs.set(name, used + 1);
       const current = bound.get(name);
       if (!current) continue;
+      // The repair's model calls spend the task's budget: it gets what is left, and no repair
+      // starts once nothing is (ADR 0090).
+      if (budgetStop()) break;
+      repairs.set(name, used + 1);
       const answer = await deps.repair({
         taskId: work.taskId,
         round: work.round,
@@ -398,11 +412,27 @@ export async function runReact(
           .slice(-5)
           .map((call) => ({ input: call.input, outcome: call.outcome, error: call.error.slice(0, 8000) })),
         question: work.question,
+        ...(work.maxTokens !== undefined
+          ? { maxTokens: Math.max(1, work.maxTokens - usage.inputTokens - usage.outputTokens) }
+          : {}),
+        ...(work.deadline ? { deadline: work.deadline } : {}),
       });
       deps.heartbeat?.();
+      // Every repair attempt is the task's, the one stopped by the budget included.
       usage.inputTokens += answer.usage.inputTokens;
       usage.outputTokens += answer.usage.outputTokens;
       toolCost += answer.usage.costUsd;
+      if (answer.budgetExceeded) {
+        await emit({
+          kind: "tool-repair-end",
+          round: work.round,
+          tool: name,
+          ok: false,
+          reason: (answer.reason ?? "the task's budget ran out during the repair").slice(0, 4000),
+        });
+        budgetExceededIn = answer.reason ?? "the task's budget ran out during a repair";
+        break;
+      }
       const unchanged = answer.ok && answer.version === current.ref.version;
       await emit({
         kind: "tool-repair-end",

@@ -22,6 +22,19 @@ const draft = {
   },
 };
 
+/** The bound version a repair starts from. */
+const repairSource = {
+  manifest: {
+    name: "count_words",
+    description: request.description,
+    inputSchema: request.input_schema,
+    outputSchema: request.output_schema,
+    permissions: { network: [], secrets: [] },
+  },
+  code: "export default async function run() { throw new Error('boom'); }",
+  tests: [],
+};
+
 /** FAKE ports (sandbox, registry, step store) for unit tests; `log` records the order of effects. */
 function fakes(overrides: Partial<ToolDeveloperDeps> = {}) {
   const steps = new Map<string, unknown>();
@@ -107,5 +120,49 @@ describe("tool developer service", () => {
     const result = await f.developer.handleBuild(work);
     expect(result.ok).toBe(false);
     expect(result.reason).toMatch(/LLM_SCRIPT_EXHAUSTED/);
+  });
+
+  it("a repair spends only the task's remaining tokens and reports budgetExceeded with what it spent", async () => {
+    // FAKE: scripted model whose drafts fail their tests and bill 60k tokens each.
+    const heavy = { ...draft, usage: { inputTokens: 50_000, outputTokens: 10_000 } };
+    const model = createScriptedModel([heavy, heavy, heavy]);
+    const f = fakes({
+      model,
+      test: async () => ({
+        passed: false,
+        results: [{ name: "two", passed: false, failures: ["x"], status: "ok" }],
+      }),
+      registry: { register: async () => ({ version: "sha256:never" }), get: async () => repairSource },
+    });
+    const reply = await f.developer.handleRepair({
+      taskId: "t1",
+      round: 1,
+      tool: { name: "count_words", version: "sha256:v1" },
+      failingCalls: [{ input: { text: "" }, outcome: "execution-failure", error: "CRASH: boom" }],
+      maxTokens: 100_000,
+    });
+    // Two drafts (120k) cross the 100k left; the third request is never made.
+    expect(model.calls).toHaveLength(2);
+    expect(reply).toMatchObject({ ok: false, budgetExceeded: true, attempts: 0 });
+    expect(reply.reason).toMatch(/BUDGET_EXCEEDED/);
+    expect(reply.usage).toMatchObject({ inputTokens: 100_000, outputTokens: 20_000 });
+    expect(reply.usage.costUsd).toBeGreaterThan(0);
+  });
+
+  it("a repair past the task's deadline makes no model call", async () => {
+    const model = createScriptedModel([draft]);
+    const f = fakes({
+      model,
+      registry: { register: async () => ({ version: "sha256:never" }), get: async () => repairSource },
+    });
+    const reply = await f.developer.handleRepair({
+      taskId: "t1",
+      round: 1,
+      tool: { name: "count_words", version: "sha256:v1" },
+      failingCalls: [{ input: { text: "" }, outcome: "execution-failure", error: "CRASH: boom" }],
+      deadline: new Date(Date.now() - 1000).toISOString(),
+    });
+    expect(reply).toMatchObject({ ok: false, budgetExceeded: true });
+    expect(model.calls).toHaveLength(0);
   });
 });

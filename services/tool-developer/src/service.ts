@@ -8,8 +8,15 @@ import type {
   ToolRepair,
 } from "@insitu/contracts";
 import { ToolBuildResultSchema } from "@insitu/contracts";
-import { type LanguageModel, type Usage, emptyUsage, usageOfError, withCallLimits } from "@insitu/llm";
-import { InsituError } from "@insitu/errors";
+import {
+  type CallLimits,
+  type LanguageModel,
+  type Usage,
+  emptyUsage,
+  usageOfError,
+  withCallLimits,
+} from "@insitu/llm";
+import { ErrorCode, InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import {
   type BuildEvidence,
@@ -55,6 +62,15 @@ export interface ToolDeveloperDeps {
   logger: Logger;
 }
 
+/** The task's remaining tokens and wall time, as a build or repair request carries them. */
+function callLimitsOf(work: { taskId: string; maxTokens?: number; deadline?: string }): CallLimits {
+  return {
+    taskId: work.taskId,
+    ...(work.maxTokens !== undefined ? { maxTokens: work.maxTokens } : {}),
+    ...(work.deadline ? { deadline: Date.parse(work.deadline) } : {}),
+  };
+}
+
 /** The ports `developTool` needs, from the service's deps and this delivery's hooks. */
 function developPorts(deps: ToolDeveloperDeps, hooks: Partial<WorkHooks>): DeveloperDeps {
   return {
@@ -96,11 +112,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
       {
         ...developPorts(deps, hooks),
         // Every request of the build stays inside the task's remaining tokens and wall time.
-        model: withCallLimits(deps.model, {
-          taskId: work.taskId,
-          ...(work.maxTokens !== undefined ? { maxTokens: work.maxTokens } : {}),
-          ...(work.deadline ? { deadline: Date.parse(work.deadline) } : {}),
-        }),
+        model: withCallLimits(deps.model, callLimitsOf(work)),
         onAttempt: (attempt) => {
           void emit({
             kind: "tool-build-attempt",
@@ -204,12 +216,32 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
     hooks: Partial<WorkHooks> = {},
   ): Promise<Reply<typeof ToolRepair>> {
     const source = await deps.registry.get(request.tool.version);
-    const developed = await developTool(
-      requestOf(source.manifest),
-      renderRepairPrompt(source, request.failingCalls, deps.libraries),
-      developPorts(deps, hooks),
-      { taskId: request.taskId, replayInputs: request.failingCalls.map((call) => call.input) },
-    );
+    let developed: Awaited<ReturnType<typeof developTool>>;
+    try {
+      developed = await developTool(
+        requestOf(source.manifest),
+        renderRepairPrompt(source, request.failingCalls, deps.libraries),
+        {
+          ...developPorts(deps, hooks),
+          // A repair spends the task's tokens and time like any other step (ADR 0090): every
+          // request stays inside what the executor said is left.
+          model: withCallLimits(deps.model, callLimitsOf(request)),
+        },
+        { taskId: request.taskId, replayInputs: request.failingCalls.map((call) => call.input) },
+      );
+    } catch (error) {
+      const failure = InsituError.from(error);
+      if (failure.code !== ErrorCode.budgetExceeded) throw failure;
+      // Not a failure of the repair service: the task is out of budget. The executor charges
+      // what was spent and ends the round; the manager ends the task as BUDGET_EXCEEDED.
+      return {
+        ok: false,
+        budgetExceeded: true,
+        reason: `${failure.code}: ${failure.message}`.slice(0, 8000),
+        attempts: 0,
+        usage: taskUsage(usageOfError(failure) ?? emptyUsage()),
+      };
+    }
     if (!developed.ok) {
       return {
         ok: false,
