@@ -1,3 +1,5 @@
+// biome-ignore-all lint/suspicious/noConfusingVoidType: copied signatures; `(_: void) => void` is what lets resolve be a timer callback
+// biome-ignore-all lint/suspicious/noExplicitAny: copied signatures; Deno's check uses these exact types
 // The timers `deno check` (2.9) takes from the @types/node it bundles, beside Deno's own
 // declarations: `deno types` does not print them. Signatures as in @types/node's timers.d.ts;
 // written here so the resident checker (docs/adr/0087) need not load all of @types/node, which
