@@ -124,27 +124,32 @@ export async function runEval(dataset: string, values: Record<string, unknown>, 
       `  run ${index + 1} (${basename(file)}): accuracy ${metrics.accuracy.accuracy?.toFixed(2) ?? "n/a"}% (${metrics.accuracy.correct}/${metrics.items}), coverage ${metrics.coverage?.toFixed(1) ?? "n/a"}%, ${judged.cached} verdicts from cache\n`,
     );
   }
-  const summary = await writeReport(out, {
-    benchmark,
-    dataset: resolve(dataset),
-    judge: { provider: judge.model.provider, model: judge.model.model },
-    protocol: {
-      items: items.length,
-      seed: seed ?? null,
-      sample: numbers.sample ?? null,
-      limit: numbers.limit ?? null,
-      runs: runs.length,
-      batchSize:
-        typeof values["batch-size"] === "string"
-          ? Number(values["batch-size"])
-          : given.length > 0
-            ? null
-            : 16,
-      start:
-        typeof values["warm-start"] === "string" ? values["warm-start"] : given.length > 0 ? null : "zero",
+  const summary = await writeReport(
+    out,
+    {
+      benchmark,
+      dataset: resolve(dataset),
+      judge: { provider: judge.model.provider, model: judge.model.model },
+      protocol: {
+        items: items.length,
+        seed: seed ?? null,
+        sample: numbers.sample ?? null,
+        limit: numbers.limit ?? null,
+        runs: runs.length,
+        batchSize:
+          typeof values["batch-size"] === "string"
+            ? Number(values["batch-size"])
+            : given.length > 0
+              ? null
+              : 16,
+        start:
+          typeof values["warm-start"] === "string" ? values["warm-start"] : given.length > 0 ? null : "zero",
+      },
+      runs,
     },
-    runs,
-  });
+    { env: io.env as Record<string, string | undefined> },
+  );
+  for (const warning of summary.warnings) io.err(`warning: ${warning}\n`);
   io.out(`report: ${join(out, "report.md")}\n`);
   if (summary.accuracy) {
     io.out(
