@@ -14,6 +14,7 @@ import {
   writeReport,
 } from "@insitu/eval";
 import { connectBus } from "@insitu/bus";
+import { CassetteEnv, replayForRole } from "@insitu/llm";
 import { modelForRole } from "@insitu/roles";
 import { numberOption } from "../args.js";
 import { type CliIo, ExitCode } from "../io.js";
@@ -69,6 +70,10 @@ export async function runEval(dataset: string, values: Record<string, unknown>, 
   });
   const out = resolve(typeof values.out === "string" ? values.out : `eval-${benchmark}`);
   await mkdir(out, { recursive: true });
+  // Replaying (INSITU_REPLAY_DIR) with no recording for the judge stops here, before any question
+  // is asked, with the typed LLM_NOT_CONFIGURED saying what is missing.
+  const replayDir = io.env[CassetteEnv.replayDir];
+  if (replayDir) replayForRole(resolve(replayDir), "judge", io.env);
   const judge = modelForRole("judge", io.env.INSITU_SCRIPT, io.env as NodeJS.ProcessEnv);
   const runsWanted = given.length > 0 ? given.length : (numbers.repeats ?? 1);
   io.out(
