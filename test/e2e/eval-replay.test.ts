@@ -15,6 +15,7 @@ import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
 const run = promisify(execFile);
 const root = findRepoRoot();
 const DATASET = join(root, "test/data/eval/own.jsonl");
+const SERVICES = ["registry", "sandbox", "manager", "tool-developer", "executor", "integrator", "evolver"];
 let dir: string;
 let cassettes: string;
 const stacks: Stack[] = [];
@@ -54,7 +55,14 @@ async function evalCli(
 
 /** Runs the eval on a fresh stack whose roles get `roleEnv`, then stops the stack. */
 async function evalOnStack(roleEnv: Record<string, string>, cliEnv: Record<string, string>, out: string) {
-  const stack = await startStack({ env: { LOG_LEVEL: "warn", ...roleEnv }, onLog: () => {} });
+  const t0 = Date.now();
+  // Every role the batch needs; no gateway (the eval talks to NATS).
+  const stack = await startStack({
+    services: SERVICES,
+    env: { LOG_LEVEL: "warn", ...roleEnv },
+    onLog: () => {},
+  });
+  if (process.env.E2E_TIMING) console.log(`stack up in ${Date.now() - t0} ms`);
   stacks.push(stack);
   const result = await evalCli(cliEnv, [
     "--limit",
@@ -68,7 +76,9 @@ async function evalOnStack(roleEnv: Record<string, string>, cliEnv: Record<strin
     "--prefix",
     stack.prefix,
   ]);
+  if (process.env.E2E_TIMING) console.log(`eval done at ${Date.now() - t0} ms`);
   await stack.stop();
+  if (process.env.E2E_TIMING) console.log(`stack down at ${Date.now() - t0} ms`);
   stacks.splice(stacks.indexOf(stack), 1);
   return result;
 }
