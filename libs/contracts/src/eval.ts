@@ -7,6 +7,12 @@ import { z } from "zod";
 /** KV bucket of live eval states (key = {@link EvalStateSchema} `evalId`). */
 export const EVALS_BUCKET = "evals";
 
+/**
+ * Points kept per curve: a state stays far below NATS's 1 MiB payload (≈ 2 × 2,000 × 60 bytes);
+ * a longer eval keeps every other point (ADR 0097), as a plot would.
+ */
+export const EVAL_MAX_POINTS = 2000;
+
 export const EvalId = z
   .string()
   .min(1)
@@ -59,11 +65,11 @@ export const EvalStateSchema = z
     /** Accuracy per category of the current run once judged (empty before). */
     byCategory: z.array(EvalCategorySchema).max(200),
     /** Convergence points of the current run, one per finished batch. */
-    batches: z.array(EvalBatchPointSchema).max(10_000),
+    batches: z.array(EvalBatchPointSchema).max(EVAL_MAX_POINTS),
     /** USD per answered query in answer order (1-based index), for the cost-per-query curve. */
     costPerQuery: z
       .array(z.object({ query: z.number().int().min(1), costUsd: z.number().min(0) }).strict())
-      .max(10_000),
+      .max(EVAL_MAX_POINTS),
     /** Why the eval stopped, when `failed`. */
     error: z.string().max(2000).optional(),
   })

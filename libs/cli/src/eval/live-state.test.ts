@@ -1,7 +1,7 @@
 import type { EvalState } from "@insitu/contracts";
 import { scoreRun } from "@insitu/eval";
 import { describe, expect, it } from "vitest";
-import { LiveEvalState, evalIdFor } from "./live-state.js";
+import { LiveEvalState, evalIdFor, thin } from "./live-state.js";
 
 /** FAKE store (unit test): keeps every state written, in order. */
 function memoryStore() {
@@ -94,5 +94,23 @@ describe("LiveEvalState", () => {
     expect(evalIdFor("jsonl", "/tmp/a")).toBe(evalIdFor("jsonl", "/tmp/a"));
     expect(evalIdFor("jsonl", "/tmp/a")).not.toBe(evalIdFor("jsonl", "/tmp/b"));
     expect(evalIdFor("x.bench/1", "/o")).toMatch(/^x-bench-1-[0-9a-f]{12}$/);
+  });
+
+  it("keeps a long eval's curves under the point cap (every other point, the newest kept)", async () => {
+    expect(thin([1, 2, 3], 3)).toEqual([1, 2, 3]);
+    expect(thin([1, 2, 3, 4], 3)).toEqual([1, 3, 4]);
+    expect(thin([1, 2, 3, 4, 5], 4)).toEqual([1, 3, 5]);
+    const store = memoryStore();
+    const live = new LiveEvalState(
+      store,
+      { evalId: "long", benchmark: "jsonl", items: 5000, runs: 1 },
+      clock,
+    );
+    for (let i = 0; i < 4500; i++)
+      await live.answered({ usage: { inputTokens: 0, outputTokens: 0, costUsd: 0.001, toolCalls: 0 } });
+    const points = live.current.costPerQuery;
+    expect(points.length).toBeLessThanOrEqual(2000);
+    expect(points.at(-1)?.query).toBe(4500);
+    expect(Buffer.byteLength(JSON.stringify(live.current))).toBeLessThan(256 * 1024);
   });
 });

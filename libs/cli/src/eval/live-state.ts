@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import type { EvalState, TaskRecord } from "@insitu/contracts";
-import { EVALS_BUCKET, EvalStateSchema } from "@insitu/contracts";
+import { EVALS_BUCKET, EVAL_MAX_POINTS, EvalStateSchema } from "@insitu/contracts";
 import type { RunMetrics } from "@insitu/eval";
 import type { BatchRow } from "../batch/runner.js";
 
@@ -79,10 +79,10 @@ export class LiveEvalState {
     const answered = this.state.answered + 1;
     return this.update({
       answered,
-      costPerQuery: [
+      costPerQuery: thin([
         ...this.state.costPerQuery,
         { query: answered, costUsd: Math.max(0, record.usage.costUsd ?? 0) },
-      ],
+      ]),
     });
   }
 
@@ -90,7 +90,7 @@ export class LiveEvalState {
   batch(row: Pick<BatchRow, "batch" | "librarySize" | "eglCumulative">): Promise<void> {
     // The report's curve (batches.jsonl's eglCumulative, 0 before any call), point for point.
     return this.update({
-      batches: [
+      batches: thin([
         ...this.state.batches.filter((point) => point.batch !== row.batch),
         {
           batch: row.batch,
@@ -98,7 +98,7 @@ export class LiveEvalState {
           librarySize: row.librarySize,
           egl: row.eglCumulative,
         },
-      ],
+      ]),
     });
   }
 
@@ -147,4 +147,13 @@ export class LiveEvalState {
     });
     return this.chain;
   }
+}
+
+/** At most `max` points: past it, every other point is dropped (the newest is always kept). */
+export function thin<T>(points: T[], max = EVAL_MAX_POINTS): T[] {
+  if (points.length <= max) return points;
+  const kept = points.filter((_, index) => index % 2 === 0);
+  const last = points[points.length - 1] as T;
+  if (kept[kept.length - 1] !== last) kept.push(last);
+  return kept;
 }
