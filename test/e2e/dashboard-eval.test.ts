@@ -83,6 +83,7 @@ describe("the dashboard's Evaluation panel", () => {
     await page.goto(stack.url("gateway"));
     await page.waitForSelector("body[data-state=ok]");
     expect(await shown("#eval-state")).toContain("No eval yet");
+    expect(await page.locator("#eval-charts").isHidden()).toBe(true);
 
     // Every state insitu eval writes, as the bucket sees it.
     const seen: EvalState[] = [];
@@ -156,6 +157,7 @@ describe("the dashboard's Evaluation panel", () => {
     expect(inked[1]).toBeGreaterThan(50);
     expect(inked[2]).toBeGreaterThan(50);
     expect(await page.locator("#chart-eval-cost canvas").count()).toBe(1);
+    expect(await page.locator("#eval-charts").isVisible()).toBe(true);
     const shot = await page.locator("#evaluation").screenshot({ path: "/tmp/dashboard-eval.png" });
     const size = pngSize(shot);
     expect(size.width).toBeGreaterThan(1000);

@@ -305,8 +305,11 @@ function renderEvaluation(list) {
   if (!state) {
     byId("eval-state").textContent = "No eval yet. Run one with `insitu eval`.";
     panel.dataset.status = "none";
+    byId("eval-charts").hidden = true;
     return;
   }
+  // Shown before drawing: uPlot sizes each chart from its (visible) container.
+  byId("eval-charts").hidden = false;
   const data = evalData(state);
   byId("eval-state").textContent = evalHeadline(state);
   panel.dataset.status = String(state.status);
