@@ -78,9 +78,13 @@ describe("insitu eval on predictions", () => {
     expect(report).toContain("| 1 | 3 | 2 | 66.7% | 33.33 ± 53.34 (1/3) |");
     expect(report).toContain("| numbers | 0/1 |");
     expect((await readdir(join(out, "plots"))).sort()).toEqual([
+      "accuracy-by-category.png",
       "accuracy-by-category.svg",
+      "cost-per-query.png",
       "cost-per-query.svg",
+      "egl.png",
       "egl.svg",
+      "library-size.png",
       "library-size.svg",
     ]);
     const metrics = JSON.parse(await readFile(join(out, "metrics.json"), "utf8")) as {

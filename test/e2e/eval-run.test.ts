@@ -93,9 +93,13 @@ describe("insitu eval through insitu batch", () => {
     expect(report).toContain("| 1 | 3 | 3 | 100.0% |");
     expect(report).toContain("## Convergence");
     expect((await readdir(join(out, "plots"))).sort()).toEqual([
+      "accuracy-by-category.png",
       "accuracy-by-category.svg",
+      "cost-per-query.png",
       "cost-per-query.svg",
+      "egl.png",
       "egl.svg",
+      "library-size.png",
       "library-size.svg",
     ]);
     const egl = await readFile(join(out, "plots", "egl.svg"), "utf8");

@@ -24,6 +24,7 @@ export * from "./registry.js";
 export * from "./task.js";
 export * from "./evolver.js";
 export * from "./files.js";
+export * from "./eval.js";
 export { contractsJsonSchema } from "./json-schema.js";
 export * from "./mcp.js";
 export { MAX_MESSAGE_DEPTH, MAX_TOOL_OUTPUT_DEPTH, TOOL_OUTPUT_DEPTH_HEADROOM } from "./limits.js";

@@ -44,7 +44,9 @@ export type {
 } from "./metrics.js";
 export { barChart, escapeXml, lineChart, niceMax } from "./plots.js";
 export { REPORT_FILES, renderPlots, summarize, writeReport } from "./report.js";
-export type { ReportInput, ReportSummary, RunReport } from "./report.js";
+export type { ReportInput, ReportSummary, RunReport, WriteReportOptions, WrittenReport } from "./report.js";
+export { findPlotFont, pngRenderer, pngSize } from "./png.js";
+export type { FontChoice, PngRenderer } from "./png.js";
 export { MAX_DATASET_BYTES, datasetError, parseCsv, parseJsonLines, readRows } from "./rows.js";
 export type { Row } from "./rows.js";
 export { scoreRun } from "./score.js";

@@ -1,3 +1,4 @@
+import { isInsituError } from "@insitu/errors";
 import { appendFile, readFile } from "node:fs/promises";
 import type { LanguageModel } from "@insitu/llm";
 import type { EvalItem } from "./datasets.js";
@@ -61,7 +62,15 @@ export async function judgeRun(options: JudgeRunOptions): Promise<JudgeRunResult
           cache.set(key, verdict);
         } catch (error) {
           if (options.signal?.aborted) throw error;
-          failed.push({ id: item.id, error: error instanceof Error ? error.message : String(error) });
+          // With the error's code (LLM_CASSETTE_MISS, LLM_RATE_LIMITED …) so the user sees which kind.
+          failed.push({
+            id: item.id,
+            error: isInsituError(error)
+              ? `${error.code}: ${error.message}`
+              : error instanceof Error
+                ? error.message
+                : String(error),
+          });
           verdict = { correct: false, shortcut: "judge failed" };
         }
       }

@@ -84,7 +84,16 @@ describe("scoreRun + writeReport", () => {
     const files = (await readdir(dir)).sort();
     expect(files).toEqual(["convergence.csv", "metrics.json", "plots", "report.md", "results.csv"]);
     const plots = (await readdir(join(dir, "plots"))).sort();
-    expect(plots).toEqual(["accuracy-by-category.svg", "cost-per-query.svg", "egl.svg", "library-size.svg"]);
+    expect(plots).toEqual([
+      "accuracy-by-category.png",
+      "accuracy-by-category.svg",
+      "cost-per-query.png",
+      "cost-per-query.svg",
+      "egl.png",
+      "egl.svg",
+      "library-size.png",
+      "library-size.svg",
+    ]);
     const report = await readFile(join(dir, "report.md"), "utf8");
     expect(report).toContain("| 1 | 4 | 3 | 75.0% | 50.00 ± 49.00 (2/4) |");
     expect(report).toContain("Across 2 runs: accuracy 62.50 ± 17.68");

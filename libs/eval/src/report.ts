@@ -2,6 +2,7 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type Spread, formatInterval, spread } from "./metrics.js";
 import { barChart, lineChart } from "./plots.js";
+import { type PngRenderer, pngRenderer } from "./png.js";
 import type { BatchPoint, RunMetrics, ScoredItem } from "./score.js";
 
 export interface RunReport {
@@ -34,8 +35,25 @@ export const REPORT_FILES = {
   plots: ["accuracy-by-category.svg", "library-size.svg", "egl.svg", "cost-per-query.svg"],
 } as const;
 
+export interface WriteReportOptions {
+  /** SVG → PNG; default resvg with a system font. `null` writes SVG only (no warning). */
+  png?: PngRenderer | null;
+  env?: Record<string, string | undefined>;
+}
+
+export interface WrittenReport extends ReportSummary {
+  /** PNG files written beside the SVGs (relative to the report dir). */
+  pngs: string[];
+  /** Why something optional (the PNGs) was not written; the report itself is complete. */
+  warnings: string[];
+}
+
 /** Writes report.md, metrics.json, results.csv, convergence.csv and the plots under `dir`. */
-export async function writeReport(dir: string, input: ReportInput): Promise<ReportSummary> {
+export async function writeReport(
+  dir: string,
+  input: ReportInput,
+  options: WriteReportOptions = {},
+): Promise<WrittenReport> {
   await mkdir(join(dir, "plots"), { recursive: true });
   const summary = summarize(input.runs);
   await writeFile(
@@ -46,8 +64,27 @@ export async function writeReport(dir: string, input: ReportInput): Promise<Repo
   await writeFile(join(dir, REPORT_FILES.convergence), convergenceCsv(input.runs));
   const plots = renderPlots(input.runs);
   for (const [name, svg] of Object.entries(plots)) await writeFile(join(dir, "plots", name), svg);
-  await writeFile(join(dir, REPORT_FILES.markdown), markdown(input, summary));
-  return summary;
+  const warnings: string[] = [];
+  const pngs: string[] = [];
+  let render: PngRenderer | null | undefined = options.png;
+  if (render === undefined) {
+    const made = await pngRenderer(options.env ? { env: options.env } : {});
+    if ("render" in made) render = made.render;
+    else warnings.push(made.warning);
+  }
+  if (render) {
+    for (const [name, svg] of Object.entries(plots)) {
+      const png = `plots/${name.replace(/\.svg$/, ".png")}`;
+      try {
+        await writeFile(join(dir, png), render(svg));
+        pngs.push(png);
+      } catch (error) {
+        warnings.push(`${png} not written: ${(error as Error).message}; the SVG is there`);
+      }
+    }
+  }
+  await writeFile(join(dir, REPORT_FILES.markdown), markdown(input, summary, pngs));
+  return { ...summary, pngs, warnings };
 }
 
 export function summarize(runs: readonly RunReport[]): ReportSummary {
@@ -108,7 +145,7 @@ export function renderPlots(runs: readonly RunReport[]): Record<string, string> 
   };
 }
 
-function markdown(input: ReportInput, summary: ReportSummary): string {
+function markdown(input: ReportInput, summary: ReportSummary, pngs: readonly string[]): string {
   const lines: string[] = [];
   const runs = input.runs;
   lines.push(`# insitu eval — ${input.benchmark}`, "");
@@ -167,6 +204,7 @@ function markdown(input: ReportInput, summary: ReportSummary): string {
   }
   lines.push("", "## Plots", "");
   for (const name of REPORT_FILES.plots) lines.push(`![${name.replace(/\.svg$/, "")}](plots/${name})`, "");
+  if (pngs.length > 0) lines.push(`PNG copies beside them: ${pngs.map((p) => `\`${p}\``).join(", ")}.`, "");
   lines.push(
     "Files: `metrics.json` (every figure), `results.csv` (one row per item and run), `convergence.csv` (one row per batch and run), `judged.jsonl` per run (cached verdicts; re-running resumes).",
     "",

@@ -1,7 +1,7 @@
 import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
-import type { TaskEvent, TaskRecord } from "@insitu/contracts";
+import type { EvalState, TaskEvent, TaskRecord } from "@insitu/contracts";
 import { notFound } from "@insitu/errors";
 import { createLogger } from "@insitu/telemetry";
 import { describe, expect, it, vi } from "vitest";
@@ -100,6 +100,8 @@ function setup(status: TaskRecord["status"] = "executing", apiToken?: string, ma
       successRate: null,
       reuseRate: null,
     }),
+    // FAKE eval list: echoes the limit it was asked for in the id.
+    listEvals: async ({ limit }) => ({ evals: [{ ...EVAL_STATE, evalId: `jsonl-limit-${limit}` }] }),
     // FAKE registry series: two finished tasks.
     metricsSeries: async ({ batchSize }) => ({
       total: 2,
@@ -171,6 +173,38 @@ const end: TaskEvent = {
   toolsCreated: [],
   usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 },
 };
+
+const EVAL_STATE: EvalState = {
+  evalId: "jsonl-abc",
+  benchmark: "jsonl",
+  status: "asking",
+  startedAt: "2026-12-05T00:00:00.000Z",
+  updatedAt: "2026-12-05T00:00:01.000Z",
+  run: 1,
+  runs: 1,
+  items: 3,
+  answered: 1,
+  judged: 0,
+  accuracy: null,
+  byCategory: [],
+  batches: [{ batch: 1, queries: 1, librarySize: 1, egl: 1 }],
+  costPerQuery: [{ query: 1, costUsd: 0.01 }],
+};
+
+describe("GET /v1/evals", () => {
+  it("lists the live eval states (default 10), and refuses a bad limit with 400", async () => {
+    const { call } = setup();
+    const list = await call(request("GET", "/v1/evals"));
+    expect(list.statusCode).toBe(200);
+    expect(JSON.parse(list.body)).toEqual({ evals: [{ ...EVAL_STATE, evalId: "jsonl-limit-10" }] });
+    expect(JSON.parse((await call(request("GET", "/v1/evals?limit=2"))).body).evals[0].evalId).toBe(
+      "jsonl-limit-2",
+    );
+    const bad = await call(request("GET", "/v1/evals?limit=0"));
+    expect(bad.statusCode).toBe(400);
+    expect(bad.body).toContain("query.limit");
+  });
+});
 
 describe("GET /v1/metrics/series", () => {
   it("serves the convergence series as JSON and as CSV, and refuses an unknown format", async () => {

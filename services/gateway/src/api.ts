@@ -11,6 +11,7 @@ import { type AttachmentInput, checkAttachments } from "@insitu/files";
 import { type Route, defineRoute, matchRoute } from "./http/router.js";
 import { SseStream, parseLastEventId } from "./http/sse.js";
 import {
+  ListEvalsQuerySchema,
   ListToolsQuerySchema,
   SubmitTaskBodySchema,
   TaskIdParamSchema,
@@ -61,6 +62,7 @@ export const API_ROUTES = [
   "GET /v1/tools/:name/history",
   "GET /v1/metrics/summary",
   "GET /v1/metrics/series",
+  "GET /v1/evals",
 ] as const;
 
 /** The gateway's HTTP API; /healthz, /readyz and /metrics come from the service runtime. */
@@ -146,6 +148,10 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
     }),
     defineRoute("GET", "/v1/metrics/summary", async ({ response }) => {
       sendJson(response, 200, await backend.metricsSummary());
+    }),
+    defineRoute("GET", "/v1/evals", async ({ response, url }) => {
+      const query = parseInput(ListEvalsQuerySchema, queryObject(url.searchParams), "query");
+      sendJson(response, 200, await backend.listEvals({ limit: query.limit ?? 10 }));
     }),
     defineRoute("GET", "/v1/metrics/series", async ({ response, url }) => {
       const query = parseInput(SeriesQuerySchema, queryObject(url.searchParams), "query");

@@ -1,5 +1,6 @@
 import type {
   AttachmentRef,
+  EvalList,
   RegistrySeries,
   Reply,
   TaskEvent,
@@ -37,6 +38,8 @@ export interface GatewayBackend {
   metricsSummary(): Promise<MetricsSummary>;
   /** The convergence series per query index and per batch (registry.series). */
   metricsSeries(options: { batchSize?: number; limit?: number }): Promise<Reply<typeof RegistrySeries>>;
+  /** Live states of `insitu eval` runs (KV bucket `evals`), most recently updated first. */
+  listEvals(options: { limit: number }): Promise<EvalList>;
 }
 
 /** GET /v1/metrics/summary. */

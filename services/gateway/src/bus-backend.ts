@@ -1,5 +1,13 @@
-import type { Bus } from "@insitu/bus";
-import { TaskEvents, TaskGet, TaskList, TaskSubmit } from "@insitu/contracts";
+import type { Bus, KvBucket } from "@insitu/bus";
+import {
+  EVALS_BUCKET,
+  type EvalState,
+  EvalStateSchema,
+  TaskEvents,
+  TaskGet,
+  TaskList,
+  TaskSubmit,
+} from "@insitu/contracts";
 import { WorkspaceStore, storeAttachments } from "@insitu/files";
 import type { GatewayBackend, MetricsSummary } from "./backend.js";
 import { createRegistryClient } from "./registry-client.js";
@@ -9,6 +17,7 @@ export function createBusBackend(bus: Bus, options: { requestTimeoutMs: number }
   const timeout = { timeoutMs: options.requestTimeoutMs };
   const registry = createRegistryClient(bus, timeout);
   let workspace: Promise<WorkspaceStore> | undefined;
+  let evals: Promise<KvBucket> | undefined;
   return {
     async storeAttachments(taskId, attachments) {
       workspace ??= WorkspaceStore.open(bus);
@@ -38,5 +47,30 @@ export function createBusBackend(bus: Bus, options: { requestTimeoutMs: number }
     toolHistory: (name) => registry.toolHistory(name),
     metricsSummary: (): Promise<MetricsSummary> => registry.metricsSummary(),
     metricsSeries: (options) => registry.metricsSeries(options),
+    async listEvals({ limit }) {
+      evals ??= bus.kv(EVALS_BUCKET);
+      evals.catch(() => {
+        evals = undefined;
+      });
+      const bucket = await evals;
+      const keys = await bucket.keys();
+      const states: EvalState[] = [];
+      for (const key of keys) {
+        const entry = await bucket.get(key);
+        const parsed = EvalStateSchema.safeParse(entry?.value);
+        // An entry of another shape (an older CLI) is set aside, not served.
+        if (entry && !parsed.success) {
+          await bucket.quarantine(
+            key,
+            entry.revision,
+            `not an EvalState: ${parsed.error.message.slice(0, 300)}`,
+          );
+          continue;
+        }
+        if (parsed.success) states.push(parsed.data);
+      }
+      states.sort((a, b) => b.updatedAt.localeCompare(a.updatedAt));
+      return { evals: states.slice(0, limit) };
+    },
   };
 }

@@ -43,6 +43,11 @@ export const ListToolsQuerySchema = zod
   .strict();
 export type ListToolsQuery = z.infer<typeof ListToolsQuerySchema>;
 
+/** GET /v1/evals?limit=N (default 10, at most 20: a state may be ~200 KB). */
+export const ListEvalsQuerySchema = zod
+  .object({ limit: zod.coerce.number().int().min(1).max(20).optional() })
+  .strict();
+
 export const TaskListQuerySchema = zod
   .object({ limit: zod.coerce.number().int().min(1).max(500).optional() })
   .strict();

@@ -76,6 +76,10 @@ export interface RunBatchOptions {
   share: boolean;
   warmStart: string;
   onProgress?: (progress: BatchProgress) => void;
+  /** Each item's task once it is terminal (also read-back ones of a resumed run), in end order. */
+  onRecord?: (itemId: string, record: TaskRecord) => void;
+  /** Each batch's row once its barrier ended (also the finished rows of a resumed run). */
+  onBatch?: (row: BatchRow) => void;
   signal?: AbortSignal;
 }
 
@@ -140,8 +144,12 @@ export async function runBatch(ports: BatchPorts, options: RunBatchOptions): Pro
       // A batch finished before a kill: read its answers back, run nothing.
       for (const item of chunk) {
         const record = await ports.getTask(batchTaskId(options.runId, item.id));
-        if (record) records.set(item.id, record);
+        if (record) {
+          records.set(item.id, record);
+          options.onRecord?.(item.id, record);
+        }
       }
+      options.onBatch?.(finished);
       done += chunk.length;
       report(batch, "tasks");
       continue;
@@ -161,6 +169,7 @@ export async function runBatch(ports: BatchPorts, options: RunBatchOptions): Pro
         if (!record || !TERMINAL.has(record.status)) record = await ports.waitDone(taskId, options.signal);
         else doneThisRun--; // read back, not run: keep the ETA about real work
         records.set(item.id, record);
+        options.onRecord?.(item.id, record);
         done++;
         doneThisRun++;
         report(batch, "tasks");
@@ -213,6 +222,7 @@ export async function runBatch(ports: BatchPorts, options: RunBatchOptions): Pro
     };
     state = { ...state, rows: [...state.rows, row] };
     await ports.saveState(state);
+    options.onBatch?.(row);
   }
   state = { ...state, status: "done" };
   await ports.saveState(state);

@@ -6,7 +6,7 @@ import { numberOption } from "../args.js";
 import { BATCHES_BUCKET, busBatchPorts } from "../batch/bus-ports.js";
 import { MAX_BATCH_FILE_BYTES, batchRunId, parseQuestions } from "../batch/input.js";
 import { writeBatchOutputs } from "../batch/outputs.js";
-import { type BatchProgress, runBatch } from "../batch/runner.js";
+import { type BatchProgress, type RunBatchOptions, runBatch } from "../batch/runner.js";
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
@@ -23,6 +23,7 @@ export async function runBatchCommand(
   file: string,
   values: Record<string, unknown>,
   io: CliIo,
+  hooks: Pick<RunBatchOptions, "onRecord" | "onBatch"> = {},
 ): Promise<number> {
   const batchSize = numberOption(values, "batch-size", { integer: true }) ?? 16;
   const concurrency = numberOption(values, "concurrency", { integer: true });
@@ -84,6 +85,7 @@ export async function runBatchCommand(
       share,
       warmStart: warmSpec,
       onProgress,
+      ...hooks,
     });
     if (tty) io.out("\n");
     const written = await writeBatchOutputs(out, result.state, items, result.records);

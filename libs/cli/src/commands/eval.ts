@@ -13,9 +13,15 @@ import {
   selectItems,
   writeReport,
 } from "@insitu/eval";
+import { connectBus } from "@insitu/bus";
+import { CassetteEnv, replayForRole } from "@insitu/llm";
 import { modelForRole } from "@insitu/roles";
 import { numberOption } from "../args.js";
 import { type CliIo, ExitCode } from "../io.js";
+import { EVALS_BUCKET, EVALS_TTL_MS, LiveEvalState, evalIdFor } from "../eval/live-state.js";
+import { findRepoRoot } from "../stack/repo-root.js";
+import { readStackState } from "../stack/state.js";
+import { resolveTargets } from "../targets.js";
 import { runBatchCommand } from "./batch.js";
 
 const JUDGE_KINDS = ["hle", "dsqa", "xbench", "generic"] as const;
@@ -64,100 +70,171 @@ export async function runEval(dataset: string, values: Record<string, unknown>, 
   });
   const out = resolve(typeof values.out === "string" ? values.out : `eval-${benchmark}`);
   await mkdir(out, { recursive: true });
+  // Replaying (INSITU_REPLAY_DIR) with no recording for the judge stops here, before any question
+  // is asked, with the typed LLM_NOT_CONFIGURED saying what is missing.
+  const replayDir = io.env[CassetteEnv.replayDir];
+  if (replayDir) replayForRole(resolve(replayDir), "judge", io.env);
   const judge = modelForRole("judge", io.env.INSITU_SCRIPT, io.env as NodeJS.ProcessEnv);
   const runsWanted = given.length > 0 ? given.length : (numbers.repeats ?? 1);
   io.out(
     `insitu eval: ${items.length} of ${all.length} ${benchmark} items, judge ${judge.model.provider}/${judge.model.model}, ${runsWanted} run(s) → ${out}\n`,
   );
   // Without --predictions, each run asks the questions with `insitu batch` (zero start by default,
-  // an evolver barrier after each batch) against the running stack, then judges what it answered.
-  const predictionFiles: string[] = [...given];
-  if (given.length === 0) {
+  // an evolver barrier after each batch) against the running stack, then judges what it answered;
+  // meanwhile the run's figures go to the stack's `evals` bucket for the dashboard.
+  const asking = given.length === 0;
+  const live = asking
+    ? await openLiveState(values, io, {
+        evalId: evalIdFor(benchmark, out),
+        benchmark,
+        items: items.length,
+        runs: runsWanted,
+      })
+    : undefined;
+  try {
+    const runs: RunReport[] = [];
+    let judgeFailures = 0;
     for (let run = 1; run <= runsWanted; run++) {
       const runDir = join(out, `run-${run}`);
       await mkdir(runDir, { recursive: true });
-      const questions = join(runDir, "questions.jsonl");
-      const lines = items.map((item) =>
-        JSON.stringify({
-          id: item.id,
-          question: item.question,
-          answer: item.answer,
-          ...(item.attachments ? { attachments: item.attachments.map((a) => a.dataUri) } : {}),
-          ...(item.category ? { category: item.category } : {}),
-          // Makes each repeat its own batch run (its own task ids), not a resume of the first.
-          eval: { benchmark, run },
-        }),
+      let file = given[run - 1] ?? "";
+      if (asking) {
+        await live?.state.startRun(run);
+        const questions = join(runDir, "questions.jsonl");
+        const lines = items.map((item) =>
+          JSON.stringify({
+            id: item.id,
+            question: item.question,
+            answer: item.answer,
+            ...(item.attachments ? { attachments: item.attachments.map((a) => a.dataUri) } : {}),
+            ...(item.category ? { category: item.category } : {}),
+            // Makes each repeat its own batch run (its own task ids), not a resume of the first.
+            eval: { benchmark, run },
+          }),
+        );
+        await writeFile(questions, `${lines.join("\n")}\n`);
+        io.out(`run ${run}: asking ${items.length} question(s) with insitu batch\n`);
+        const code = await runBatchCommand(questions, { ...batchOptions(values), out: runDir }, io, {
+          onRecord: (_id, record) => void live?.state.answered(record),
+          onBatch: (row) => void live?.state.batch(row),
+        });
+        if (code === ExitCode.usage || code === ExitCode.unreachable || code === ExitCode.notConfigured) {
+          await live?.state.failed(`insitu batch exited with code ${code}`);
+          return code;
+        }
+        file = join(runDir, "predictions.jsonl");
+      }
+      const predictions = await readPredictions(resolve(file));
+      const batches = await readBatches(join(resolve(file), "..", "batches.jsonl"));
+      await live?.state.judging(0);
+      const judged = await judgeRun({
+        items,
+        predictions,
+        model: judge.model,
+        cachePath: join(runDir, "judged.jsonl"),
+        ...(Object.keys(prompts).length > 0 ? { prompts } : {}),
+        concurrency: numbers["judge-concurrency"] ?? 8,
+        onJudged: (done, total) => {
+          void live?.state.judging(done);
+          if (done === total || done % 25 === 0) io.out(`  run ${run}: judged ${done}/${total}\n`);
+        },
+      });
+      judgeFailures += judged.failed.length;
+      for (const failure of judged.failed.slice(0, 5))
+        io.err(`  judge failed on ${failure.id}: ${failure.error}\n`);
+      const metrics = scoreRun(judged.scored, judged.usage);
+      await live?.state.judgedRun(metrics);
+      runs.push({ metrics, scored: judged.scored, batches });
+      io.out(
+        `  run ${run} (${basename(file)}): accuracy ${metrics.accuracy.accuracy?.toFixed(2) ?? "n/a"}% (${metrics.accuracy.correct}/${metrics.items}), coverage ${metrics.coverage?.toFixed(1) ?? "n/a"}%, ${judged.cached} verdicts from cache\n`,
       );
-      await writeFile(questions, `${lines.join("\n")}\n`);
-      io.out(`run ${run}: asking ${items.length} question(s) with insitu batch\n`);
-      const code = await runBatchCommand(questions, { ...batchOptions(values), out: runDir }, io);
-      if (code === ExitCode.usage || code === ExitCode.unreachable || code === ExitCode.notConfigured)
-        return code;
-      predictionFiles.push(join(runDir, "predictions.jsonl"));
     }
-  }
-
-  const runs: RunReport[] = [];
-  let judgeFailures = 0;
-  for (const [index, file] of predictionFiles.entries()) {
-    const runDir = join(out, `run-${index + 1}`);
-    await mkdir(runDir, { recursive: true });
-    const predictions = await readPredictions(resolve(file));
-    const batches = await readBatches(join(resolve(file), "..", "batches.jsonl"));
-    const judged = await judgeRun({
-      items,
-      predictions,
-      model: judge.model,
-      cachePath: join(runDir, "judged.jsonl"),
-      ...(Object.keys(prompts).length > 0 ? { prompts } : {}),
-      concurrency: numbers["judge-concurrency"] ?? 8,
-      onJudged: (done, total) => {
-        if (done === total || done % 25 === 0) io.out(`  run ${index + 1}: judged ${done}/${total}\n`);
+    const summary = await writeReport(
+      out,
+      {
+        benchmark,
+        dataset: resolve(dataset),
+        judge: { provider: judge.model.provider, model: judge.model.model },
+        protocol: {
+          items: items.length,
+          seed: seed ?? null,
+          sample: numbers.sample ?? null,
+          limit: numbers.limit ?? null,
+          runs: runs.length,
+          batchSize:
+            typeof values["batch-size"] === "string"
+              ? Number(values["batch-size"])
+              : given.length > 0
+                ? null
+                : 16,
+          start:
+            typeof values["warm-start"] === "string"
+              ? values["warm-start"]
+              : given.length > 0
+                ? null
+                : "zero",
+        },
+        runs,
       },
-    });
-    judgeFailures += judged.failed.length;
-    for (const failure of judged.failed.slice(0, 5))
-      io.err(`  judge failed on ${failure.id}: ${failure.error}\n`);
-    const metrics = scoreRun(judged.scored, judged.usage);
-    runs.push({ metrics, scored: judged.scored, batches });
-    io.out(
-      `  run ${index + 1} (${basename(file)}): accuracy ${metrics.accuracy.accuracy?.toFixed(2) ?? "n/a"}% (${metrics.accuracy.correct}/${metrics.items}), coverage ${metrics.coverage?.toFixed(1) ?? "n/a"}%, ${judged.cached} verdicts from cache\n`,
+      { env: io.env as Record<string, string | undefined> },
     );
+    for (const warning of summary.warnings) io.err(`warning: ${warning}\n`);
+    io.out(`report: ${join(out, "report.md")}\n`);
+    if (summary.accuracy) {
+      io.out(
+        `accuracy: ${summary.accuracy.mean.toFixed(2)}${summary.accuracy.runs > 1 ? ` ± ${summary.accuracy.sd.toFixed(2)} over ${summary.accuracy.runs} runs` : ""}\n`,
+      );
+    }
+    if (judgeFailures > 0) {
+      io.err(
+        `${judgeFailures} judge call(s) failed; those items count as wrong — run the same command again to retry them.\n`,
+      );
+      await live?.state.failed(`${judgeFailures} judge call(s) failed`);
+      return ExitCode.taskFailed;
+    }
+    await live?.state.done();
+    return ExitCode.ok;
+  } catch (error) {
+    await live?.state.failed(error instanceof Error ? error.message : String(error));
+    throw error;
+  } finally {
+    await live?.close();
   }
-  const summary = await writeReport(out, {
-    benchmark,
-    dataset: resolve(dataset),
-    judge: { provider: judge.model.provider, model: judge.model.model },
-    protocol: {
-      items: items.length,
-      seed: seed ?? null,
-      sample: numbers.sample ?? null,
-      limit: numbers.limit ?? null,
-      runs: runs.length,
-      batchSize:
-        typeof values["batch-size"] === "string"
-          ? Number(values["batch-size"])
-          : given.length > 0
-            ? null
-            : 16,
-      start:
-        typeof values["warm-start"] === "string" ? values["warm-start"] : given.length > 0 ? null : "zero",
-    },
-    runs,
-  });
-  io.out(`report: ${join(out, "report.md")}\n`);
-  if (summary.accuracy) {
-    io.out(
-      `accuracy: ${summary.accuracy.mean.toFixed(2)}${summary.accuracy.runs > 1 ? ` ± ${summary.accuracy.sd.toFixed(2)} over ${summary.accuracy.runs} runs` : ""}\n`,
+}
+
+/**
+ * The live state in the stack's KV bucket `evals` (best-effort: without NATS the eval still runs
+ * and `insitu batch` says the stack is unreachable).
+ */
+async function openLiveState(
+  values: Record<string, unknown>,
+  io: CliIo,
+  init: { evalId: string; benchmark: string; items: number; runs: number },
+): Promise<{ state: LiveEvalState; close(): Promise<void> } | undefined> {
+  const targets = resolveTargets(values, io.env, await readStackState(findRepoRoot()));
+  let bus: Awaited<ReturnType<typeof connectBus>>;
+  try {
+    bus = await connectBus({ url: targets.natsUrl, prefix: targets.prefix, name: "insitu-cli-eval" });
+  } catch {
+    return undefined;
+  }
+  try {
+    const kv = await bus.kv(EVALS_BUCKET, { ttlMs: EVALS_TTL_MS });
+    const state = new LiveEvalState(kv, init, undefined, (error) =>
+      io.err(`warning: the dashboard's eval state could not be written (${(error as Error).message})\n`),
     );
+    return {
+      state,
+      async close() {
+        await state.flush();
+        await bus.drain();
+      },
+    };
+  } catch (error) {
+    io.err(`warning: no live eval state for the dashboard (${(error as Error).message})\n`);
+    await bus.drain();
+    return undefined;
   }
-  if (judgeFailures > 0) {
-    io.err(
-      `${judgeFailures} judge call(s) failed; those items count as wrong — run the same command again to retry them.\n`,
-    );
-    return ExitCode.taskFailed;
-  }
-  return ExitCode.ok;
 }
 
 /** The options `insitu eval` passes on to `insitu batch`. */

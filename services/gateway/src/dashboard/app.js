@@ -4,6 +4,8 @@
 import {
   EVENT_KINDS,
   describeEvent,
+  evalData,
+  evalHeadline,
   formatAge,
   formatCount,
   formatEgl,
@@ -238,6 +240,146 @@ function renderGrowth(series) {
   document.body.dataset.growthPoints = String(index.length);
 }
 
+// ------------------------------------------------------------------ evaluation panel (uPlot)
+
+/**
+ * The same four figures as `insitu eval`'s report plots, for the most recently updated eval.
+ * Charts are rebuilt when their shape changes (another eval, new categories), else fed new data.
+ */
+function drawEvalChart(id, key, options, data) {
+  const element = byId(id);
+  const chart = charts[id];
+  if (chart && chart.insituKey === key) {
+    chart.setData(data);
+    return;
+  }
+  if (chart) chart.destroy();
+  element.replaceChildren();
+  charts[id] = new uPlot(
+    {
+      width: chartWidth(element),
+      height: 220,
+      legend: { show: false },
+      cursor: { drag: { x: false, y: false } },
+      ...options,
+    },
+    data,
+    element,
+  );
+  charts[id].insituKey = key;
+}
+
+/** Axis numbers that stay readable for small values (USD per query is often below a cent). */
+function smallNumbers(_u, splits) {
+  return splits.map((value) =>
+    value === 0
+      ? "0"
+      : Math.abs(value) < 1
+        ? String(Number(value.toPrecision(2)))
+        : String(Number(value.toFixed(2))),
+  );
+}
+
+/** y from 0 to the data's max (at least `floor`), so a flat series is not drawn at the top. */
+function fromZero(floor) {
+  return (_u, _min, max) => [0, Math.max(max ?? 0, floor)];
+}
+
+function lineOptions(xLabel, yLabel, stroke, count, yRange) {
+  return {
+    scales: { x: { time: false }, y: { range: yRange } },
+    axes: [
+      { label: xLabel, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000] },
+      { label: yLabel, values: smallNumbers, size: 60 },
+    ],
+    series: [
+      { label: xLabel },
+      { label: yLabel, stroke, width: 2, points: { show: count <= 60 }, spanGaps: false },
+    ],
+  };
+}
+
+function renderEvaluation(list) {
+  const state = Array.isArray(list?.evals) ? list.evals[0] : undefined;
+  const panel = byId("evaluation");
+  if (!state) {
+    byId("eval-state").textContent = "No eval yet. Run one with `insitu eval`.";
+    panel.dataset.status = "none";
+    byId("eval-charts").hidden = true;
+    return;
+  }
+  // Shown before drawing: uPlot sizes each chart from its (visible) container.
+  byId("eval-charts").hidden = false;
+  const data = evalData(state);
+  byId("eval-state").textContent = evalHeadline(state);
+  panel.dataset.status = String(state.status);
+  panel.dataset.evalId = String(state.evalId);
+  panel.dataset.points = String(data.queries.length);
+  panel.dataset.categories = String(data.categories.names.length);
+  const key = `${state.evalId}|${state.run}`;
+  const names = data.categories.names;
+  // The canvas has no text a screen reader (or a test) can read: the figures go in its label.
+  byId("chart-eval-accuracy").setAttribute(
+    "aria-label",
+    names.length === 0
+      ? "Accuracy per category: not judged yet"
+      : `Accuracy per category: ${names
+          .map((name, index) => {
+            const value = data.categories.accuracy[index];
+            return `${name} ${typeof value === "number" ? `${value.toFixed(1)}%` : "—"} (${data.categories.notes[index]})`;
+          })
+          .join(", ")}`,
+  );
+  drawEvalChart(
+    "chart-eval-accuracy",
+    `${key}|${names.join("\u0000")}`,
+    {
+      scales: {
+        x: { time: false, range: [-0.5, Math.max(0.5, names.length - 0.5)] },
+        y: { range: [0, 100] },
+      },
+      axes: [
+        {
+          label: "category",
+          splits: () => data.categories.x,
+          values: (_u, splits) => splits.map((value) => names[value] ?? ""),
+        },
+        { label: "accuracy (%)" },
+      ],
+      series: [
+        { label: "category" },
+        {
+          label: "accuracy",
+          stroke: "#2f6fde",
+          fill: "rgba(47, 111, 222, 0.75)",
+          width: 1,
+          paths: uPlot.paths.bars({ size: [0.6, 80] }),
+          points: { show: false },
+        },
+      ],
+    },
+    [data.categories.x, data.categories.accuracy],
+  );
+  drawEvalChart(
+    "chart-eval-library",
+    key,
+    lineOptions("queries", "tools", "#2f6fde", data.queries.length, fromZero(1)),
+    [data.queries, data.library],
+  );
+  drawEvalChart(
+    "chart-eval-egl",
+    key,
+    lineOptions("queries", "EGL", "#c2410c", data.queries.length, fromZero(0.01)),
+    [data.queries, data.egl],
+  );
+  drawEvalChart(
+    "chart-eval-cost",
+    key,
+    lineOptions("query", "USD", "#15803d", data.costQuery.length, fromZero(0.001)),
+    [data.costQuery, data.cost],
+  );
+}
+
 async function taskRecord(summary) {
   const cached = finishedRecords.get(summary.taskId);
   if (cached) return cached;
@@ -290,14 +432,16 @@ async function renderTasks(list) {
 
 async function refresh() {
   try {
-    const [summary, listing, tasks, series] = await Promise.all([
+    const [summary, listing, tasks, series, evals] = await Promise.all([
       getJson("/v1/metrics/summary"),
       getJson("/v1/tools?limit=100"),
       getJson(`/v1/tasks?limit=${TASKS_SHOWN}`),
       getJson("/v1/metrics/series?limit=2000"),
+      getJson("/v1/evals?limit=1"),
     ]);
     renderFigures(summary);
     renderGrowth(series);
+    renderEvaluation(evals);
     renderOutcomes(summary.callsByOutcome);
     renderTopTools(summary, listing);
     await renderTasks(tasks);

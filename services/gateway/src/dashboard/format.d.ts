@@ -42,3 +42,12 @@ export function growthData(series: unknown): {
   library: (number | null)[];
   egl: (number | null)[];
 };
+export function evalData(state: unknown): {
+  categories: { x: number[]; names: string[]; notes: string[]; accuracy: (number | null)[] };
+  queries: number[];
+  library: (number | null)[];
+  egl: (number | null)[];
+  costQuery: number[];
+  cost: (number | null)[];
+};
+export function evalHeadline(state: unknown): string;

@@ -186,3 +186,46 @@ export function growthData(series) {
   }
   return { index, library, egl };
 }
+
+/**
+ * The Evaluation panel's data from one GET /v1/evals state: accuracy per category (x = 0..n−1,
+ * names for the axis), library size and EGL vs queries (one point per finished batch), and cost per
+ * answered query. Anything not a finite number becomes null (a gap), never a 0.
+ */
+export function evalData(state) {
+  const num = (value) => (typeof value === "number" && Number.isFinite(value) ? value : null);
+  const categories = Array.isArray(state?.byCategory) ? state.byCategory : [];
+  const batches = Array.isArray(state?.batches) ? state.batches : [];
+  const costs = Array.isArray(state?.costPerQuery) ? state.costPerQuery : [];
+  return {
+    categories: {
+      x: categories.map((_, index) => index),
+      names: categories.map((category) => String(category?.name ?? "")),
+      notes: categories.map(
+        (category) => `${formatCount(category?.correct)}/${formatCount(category?.total)}`,
+      ),
+      accuracy: categories.map((category) => num(category?.accuracy)),
+    },
+    queries: batches.map((point) => num(point?.queries) ?? 0),
+    library: batches.map((point) => num(point?.librarySize)),
+    egl: batches.map((point) => num(point?.egl)),
+    costQuery: costs.map((point) => num(point?.query) ?? 0),
+    cost: costs.map((point) => num(point?.costUsd)),
+  };
+}
+
+/** One line about an eval: "jsonl · run 1/1 · asking · 2/3 answered · 0 judged · accuracy —". */
+export function evalHeadline(state) {
+  const accuracy =
+    typeof state?.accuracy === "number" && Number.isFinite(state.accuracy)
+      ? `${state.accuracy.toFixed(1)}%`
+      : "—";
+  return [
+    String(state?.benchmark ?? "eval"),
+    `run ${formatCount(state?.run)}/${formatCount(state?.runs)}`,
+    String(state?.status ?? "unknown"),
+    `${formatCount(state?.answered)}/${formatCount(state?.items)} answered`,
+    `${formatCount(state?.judged)} judged`,
+    `accuracy ${accuracy}`,
+  ].join(" · ");
+}

@@ -6,6 +6,8 @@ import {
   formatCount,
   formatEgl,
   formatRate,
+  evalData,
+  evalHeadline,
   growthData,
   isTerminalStatus,
   outcomeBars,
@@ -143,5 +145,41 @@ describe("growth curves", () => {
       }),
     ).toEqual({ index: [1, 2, 3], library: [0, 1, 1], egl: [null, 0.5, 0.25] });
     expect(growthData(undefined)).toEqual({ index: [], library: [], egl: [] });
+  });
+
+  it("turns an eval state into the Evaluation panel's series, with gaps (null) for missing figures", () => {
+    const state = {
+      benchmark: "jsonl",
+      status: "judging",
+      run: 1,
+      runs: 2,
+      items: 3,
+      answered: 3,
+      judged: 2,
+      accuracy: null,
+      byCategory: [
+        { name: "numbers", correct: 1, total: 2, accuracy: 50 },
+        { name: "words", correct: 1, total: 1, accuracy: 100 },
+      ],
+      batches: [
+        { batch: 1, queries: 1, librarySize: 1, egl: 1 },
+        { batch: 2, queries: 3, librarySize: 2, egl: "x" },
+      ],
+      costPerQuery: [
+        { query: 1, costUsd: 0.01 },
+        { query: 2, costUsd: 0 },
+      ],
+    };
+    expect(evalData(state)).toEqual({
+      categories: { x: [0, 1], names: ["numbers", "words"], notes: ["1/2", "1/1"], accuracy: [50, 100] },
+      queries: [1, 3],
+      library: [1, 2],
+      egl: [1, null],
+      costQuery: [1, 2],
+      cost: [0.01, 0],
+    });
+    expect(evalData(undefined).queries).toEqual([]);
+    expect(evalHeadline(state)).toBe("jsonl · run 1/2 · judging · 3/3 answered · 2 judged · accuracy —");
+    expect(evalHeadline({ ...state, accuracy: 66.6667 })).toContain("accuracy 66.7%");
   });
 });
