@@ -62,6 +62,24 @@ else
   say "chromium is missing: the dashboard test (test/e2e/dashboard.test.ts) needs it at /usr/bin/chromium — run: sudo apt-get install -y chromium (Debian; elsewhere install Chromium and link it there)."
 fi
 
+# The evaluation report's PNG plots (libs/eval/src/png.ts) draw their text with DejaVu Sans; without
+# a font the report is SVG only and libs/eval/src/png.test.ts fails.
+if [ "${1:-}" = "--no-browser" ]; then
+  :
+elif [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || fc-match -f '%{file}' 'DejaVu Sans' 2>/dev/null | grep -qi dejavu; then
+  say "font: DejaVu Sans"
+elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+  say "installing fonts-dejavu-core with apt-get (for the evaluation report's PNG plots)…"
+  if [ -z "${apt_updated:-}" ]; then
+    apt-get update -qq || say "apt-get update failed; trying the install with the current index"
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends fonts-dejavu-core >/dev/null \
+    || say "could not install fonts-dejavu-core; evaluation plots will be SVG only and libs/eval/src/png.test.ts will fail."
+else
+  say "DejaVu Sans is missing: evaluation plots will be SVG only — run: sudo apt-get install -y fonts-dejavu-core"
+fi
+
 # promtool and Prometheus check the monitoring files (libs/cli/src/prometheus.int.test.ts): the
 # config, the alert rules and their unit tests. Like the browser, only the tests need them.
 if [ "${1:-}" = "--no-browser" ]; then
