@@ -1,15 +1,14 @@
-import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { type Bus, type Subscription, connectBus } from "@insitu/bus";
 import { EVALS_BUCKET, type EvalState, EvalStateSchema } from "@insitu/contracts";
 import { pngSize } from "@insitu/eval";
 import { type Browser, type Page, chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
+import { SCRIPTED_JUDGE, insituEval, stackArgs } from "./eval-client.js";
 
 // The dashboard's Evaluation panel in REAL headless Chromium (playwright-core driving
 // /usr/bin/chromium) while `insitu eval` runs on the whole real stack (real nats-server, every
@@ -17,7 +16,6 @@ import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
 // scripted model of the demo scenario (test/e2e/scenarios/demo/demo.json answers the three
 // questions of test/data/eval/own.jsonl); the judge is the FAKE scripted judge of
 // test/e2e/scenarios/eval/judge.json.
-const run = promisify(execFile);
 const CHROMIUM = "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
   "--headless",
@@ -93,33 +91,11 @@ describe("the dashboard's Evaluation panel", () => {
     });
 
     const out = join(dir, "report");
-    const result = await run(
-      join(root, "bin/insitu"),
-      [
-        "eval",
-        join(root, "test/data/eval/own.jsonl"),
-        "--benchmark",
-        "jsonl",
-        "--batch-size",
-        "1",
-        "--out",
-        out,
-        "--nats",
-        stack.natsUrl,
-        "--prefix",
-        stack.prefix,
-      ],
-      {
-        cwd: dir,
-        timeout: 170_000,
-        env: {
-          PATH: process.env.PATH ?? "/usr/bin:/bin",
-          HOME: process.env.HOME ?? "/tmp",
-          NO_COLOR: "1",
-          INSITU_SCRIPT: join(root, "test/e2e/scenarios/eval/judge.json"),
-        },
-      },
-    );
+    const result = await insituEval(["--batch-size", "1", "--out", out, ...stackArgs(stack)], {
+      cwd: dir,
+      env: { INSITU_SCRIPT: SCRIPTED_JUDGE },
+    });
+    expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain("accuracy 100.00% (3/3)");
 
     // Written as it went: asking with 1, 2, 3 batch points, then judging, then done.

@@ -1,10 +1,9 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
+import { SCRIPTED_JUDGE, insituEval } from "./eval-client.js";
 
 // A recorded `insitu eval` replays offline to the same metrics (issue 14, point 6). The recorded
 // run asks two items of test/data/eval/own.jsonl on the whole real stack (real nats-server, every
@@ -12,9 +11,7 @@ import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
 // test/e2e/scenarios/demo/demo.json and the FAKE scripted judge of scenarios/eval/judge.json, every
 // model exchange recorded (INSITU_RECORD_DIR). The replay runs a fresh stack and the CLI with
 // INSITU_REPLAY_DIR and no model at all: only the cassettes can answer.
-const run = promisify(execFile);
 const root = findRepoRoot();
-const DATASET = join(root, "test/data/eval/own.jsonl");
 const SERVICES = ["registry", "sandbox", "manager", "tool-developer", "executor", "integrator", "evolver"];
 let dir: string;
 let cassettes: string;
@@ -30,27 +27,8 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function evalCli(
-  env: Record<string, string>,
-  args: string[],
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  return run(join(root, "bin/insitu"), ["eval", DATASET, "--benchmark", "jsonl", ...args], {
-    cwd: dir,
-    timeout: 90_000,
-    env: {
-      PATH: process.env.PATH ?? "/usr/bin:/bin",
-      HOME: process.env.HOME ?? "/tmp",
-      NO_COLOR: "1",
-      ...env,
-    },
-  }).then(
-    (result) => ({ code: 0, ...result }),
-    (error: { code: number; stdout: string; stderr: string }) => ({
-      code: error.code,
-      stdout: error.stdout,
-      stderr: error.stderr,
-    }),
-  );
+function evalCli(env: Record<string, string>, args: string[]) {
+  return insituEval(args, { cwd: dir, env, timeoutMs: 90_000 });
 }
 
 /** Runs the eval on a fresh stack whose roles get `roleEnv`, then stops the stack. */
@@ -101,7 +79,7 @@ describe("insitu eval record / replay", () => {
     const recordedOut = join(dir, "recorded");
     const recorded = await evalOnStack(
       { INSITU_SCRIPT: join(root, "test/e2e/scenarios/demo/demo.json"), INSITU_RECORD_DIR: cassettes },
-      { INSITU_SCRIPT: join(root, "test/e2e/scenarios/eval/judge.json"), INSITU_RECORD_DIR: cassettes },
+      { INSITU_SCRIPT: SCRIPTED_JUDGE, INSITU_RECORD_DIR: cassettes },
       recordedOut,
     );
     expect(recorded.stderr).not.toContain("judge failed");

@@ -1,17 +1,15 @@
-import { execFile } from "node:child_process";
 import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
+import { SCRIPTED_JUDGE, insituEval, stackArgs } from "./eval-client.js";
 
 // `insitu eval` asking a committed sample set through `insitu batch` on the whole stack (real NATS,
 // real Deno, every role and the evolver as processes), then judging it. The agent's model is the
 // FAKE scripted model of the demo scenario (test/e2e/scenarios/demo/demo.json answers exactly the
 // three questions of test/data/eval/own.jsonl); the judge is the FAKE scripted judge of
 // test/e2e/scenarios/eval/judge.json.
-const run = promisify(execFile);
 const root = findRepoRoot();
 let stack: Stack;
 let dir: string;
@@ -32,33 +30,11 @@ afterAll(async () => {
 describe("insitu eval through insitu batch", () => {
   it("asks every item on the running stack, judges the answers, and reports accuracy, convergence and cost", async () => {
     const out = join(dir, "report");
-    const result = await run(
-      join(root, "bin/insitu"),
-      [
-        "eval",
-        join(root, "test/data/eval/own.jsonl"),
-        "--benchmark",
-        "jsonl",
-        "--batch-size",
-        "1",
-        "--out",
-        out,
-        "--nats",
-        stack.natsUrl,
-        "--prefix",
-        stack.prefix,
-      ],
-      {
-        cwd: dir,
-        timeout: 170_000,
-        env: {
-          PATH: process.env.PATH ?? "/usr/bin:/bin",
-          HOME: process.env.HOME ?? "/tmp",
-          NO_COLOR: "1",
-          INSITU_SCRIPT: join(root, "test/e2e/scenarios/eval/judge.json"),
-        },
-      },
-    );
+    const result = await insituEval(["--batch-size", "1", "--out", out, ...stackArgs(stack)], {
+      cwd: dir,
+      env: { INSITU_SCRIPT: SCRIPTED_JUDGE },
+    });
+    expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain("run 1: asking 3 question(s) with insitu batch");
     expect(result.stdout).toContain("accuracy 100.00% (3/3), coverage 100.0%");
     const predictions = (await readFile(join(out, "run-1", "predictions.jsonl"), "utf8"))
