@@ -47,12 +47,7 @@ export class LiveEvalState {
       run: 1,
       runs: Math.max(1, init.runs),
       items: init.items,
-      answered: 0,
-      judged: 0,
-      accuracy: null,
-      byCategory: [],
-      batches: [],
-      costPerQuery: [],
+      ...emptyRun(),
     };
   }
 
@@ -62,16 +57,7 @@ export class LiveEvalState {
 
   /** A run starts asking its questions: its figures start empty. */
   startRun(run: number): Promise<void> {
-    return this.update({
-      status: "asking",
-      run,
-      answered: 0,
-      judged: 0,
-      accuracy: null,
-      byCategory: [],
-      batches: [],
-      costPerQuery: [],
-    });
+    return this.update({ status: "asking", run, ...emptyRun() });
   }
 
   /** A task ended (any status): one more answered query and its cost. */
@@ -156,4 +142,12 @@ export function thin<T>(points: T[], max = EVAL_MAX_POINTS): T[] {
   const last = points[points.length - 1] as T;
   if (kept[kept.length - 1] !== last) kept.push(last);
   return kept;
+}
+
+/** The figures of a run that has not answered anything yet. */
+function emptyRun(): Pick<
+  EvalState,
+  "answered" | "judged" | "accuracy" | "byCategory" | "batches" | "costPerQuery"
+> {
+  return { answered: 0, judged: 0, accuracy: null, byCategory: [], batches: [], costPerQuery: [] };
 }
