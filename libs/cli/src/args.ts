@@ -107,6 +107,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       ...common,
       ...target,
+      nats: natsTarget.nats,
+      prefix: natsTarget.prefix,
       file: {
         type: "string",
         short: "f",

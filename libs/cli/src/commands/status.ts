@@ -204,6 +204,25 @@ async function jetstreamHealth(monitorUrl: string): Promise<StatusReport["jetstr
   }
 }
 
+/**
+ * The models of the roles a question needs, as the running stack reports them through $SRV;
+ * undefined when NATS cannot be reached or no such role answered (then nothing is known).
+ */
+export async function reportedModels(
+  natsUrl: string,
+  prefix: string,
+  waitMs = 500,
+): Promise<StatusReport["models"] | undefined> {
+  const { services } = await discoverServices(natsUrl, waitMs);
+  const models = rolesModels(
+    services.filter((service) => service.prefix === undefined || service.prefix === prefix),
+  ).filter((entry) => QUESTION_ROLES.includes(entry.role));
+  return models.length > 0 ? models : undefined;
+}
+
+/** The roles every question goes through (the evolver works in the background). */
+export const QUESTION_ROLES: readonly string[] = ["manager", "tool-developer", "executor", "integrator"];
+
 async function discoverServices(
   natsUrl: string,
   waitMs: number,
