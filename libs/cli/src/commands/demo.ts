@@ -167,7 +167,8 @@ export async function runDemo(values: Record<string, unknown>, io: CliIo): Promi
     for (const [index, question] of manifest.questions.entries()) {
       say(`\n${bold(`Question ${index + 1} of ${manifest.questions.length}:`)} ${question}\n`);
       const result = await askThroughGateway(client, question, {
-        io,
+        // --json: stdout carries the figures only (errors still reach stderr).
+        io: json ? { ...io, out: () => undefined } : io,
         json: false,
         quiet: json,
         indent: "  ",
