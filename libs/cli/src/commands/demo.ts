@@ -1,10 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { connectBus } from "@insitu/bus";
-import { Registry, exportLibrary, importLibrary } from "@insitu/registry";
-import { createLogger } from "@insitu/telemetry";
 import type { TaskRecord } from "@insitu/contracts";
 import { isInsituError } from "@insitu/errors";
 import { z } from "zod";
@@ -17,6 +13,7 @@ import { type Stack, startStack } from "../stack/stack.js";
 import { readStackState } from "../stack/state.js";
 import { resolveTargets } from "../targets.js";
 import { askThroughGateway } from "./ask.js";
+import { copyLibrary } from "./library.js";
 
 /**
  * A demo manifest: the scenario file that scripts every role's model, and the questions to ask in
@@ -207,43 +204,6 @@ export async function runDemo(values: Record<string, unknown>, io: CliIo): Promi
         ? "Done. (The demo's stack is gone; its tools stay in your local library.)\n"
         : "Done. (Your own library was not touched: the demo used a temporary NATS.)\n",
     );
-  }
-}
-
-/** The demo's library, exported from its stack and imported into `to` (one snapshot). */
-async function copyLibrary(
-  from: { url: string; prefix: string },
-  to: { url: string; prefix: string },
-): Promise<{ tools: number; created: number; snapshot?: number }> {
-  const directory = await mkdtemp(join(tmpdir(), "insitu-demo-library-"));
-  try {
-    await withRegistry(from, (registry) => exportLibrary(registry, directory));
-    const imported = await withRegistry(to, (registry) => importLibrary(registry, directory));
-    return {
-      tools: imported.tools,
-      created: imported.created,
-      ...(imported.snapshot ? { snapshot: imported.snapshot.number } : {}),
-    };
-  } finally {
-    await rm(directory, { recursive: true, force: true });
-  }
-}
-
-async function withRegistry<T>(
-  target: { url: string; prefix: string },
-  use: (registry: Registry) => Promise<T>,
-): Promise<T> {
-  const logger = createLogger({ service: "insitu-cli", level: "warn" });
-  const bus = await connectBus({ ...target, name: "insitu-cli-demo-keep", logger });
-  try {
-    const registry = await Registry.open(bus, { logger });
-    try {
-      return await use(registry);
-    } finally {
-      registry.stop();
-    }
-  } finally {
-    await bus.drain();
   }
 }
 
