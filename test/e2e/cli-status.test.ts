@@ -6,7 +6,19 @@ import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
 
 // `insitu status` against a stack started the way `insitu up` starts it: a real nats-server
 // (random port, temp data) and every service as its own process. The roles' models are the FAKE
-// scripted model of the loop scenario, so they start without a model provider.
+// scripted model of the loop scenario, so they start without a model provider; the loop scenario
+// scripts no evolver, so that role runs without a model (what `status` must show as "none").
+
+const SERVICES = [
+  "evolver",
+  "executor",
+  "gateway",
+  "integrator",
+  "manager",
+  "registry",
+  "sandbox",
+  "tool-developer",
+];
 
 const run = promisify(execFile);
 const root = findRepoRoot();
@@ -48,7 +60,14 @@ interface StatusJson {
   nats: { healthy: boolean; reachable: boolean; version?: string };
   jetstream: { enabled: boolean; streams?: number };
   prefix: string;
-  services: { name: string; prefix?: string; endpoints: { name: string }[] }[];
+  services: {
+    name: string;
+    prefix?: string;
+    endpoints: { name: string }[];
+    models?: Record<string, string>;
+  }[];
+  missing: string[];
+  models: { role: string; model: string | null; services: string[] }[];
 }
 
 describe("insitu status against a started stack", () => {
@@ -69,6 +88,20 @@ describe("insitu status against a started stack", () => {
     );
   });
 
+  it("lists every one of the 8 services, and the model each role runs on as the services report it", async () => {
+    const report = JSON.parse((await status("--json")).stdout) as StatusJson;
+    expect([...new Set(report.services.map((service) => service.name))].sort()).toEqual(SERVICES);
+    expect(report.missing).toEqual([]);
+    const models = Object.fromEntries(report.models.map((entry) => [entry.role, entry.model]));
+    expect(models).toEqual({
+      manager: "scripted/scripted-manager",
+      "tool-developer": "scripted/scripted-tool-developer",
+      executor: "scripted/scripted-executor",
+      integrator: "scripted/scripted-integrator",
+      evolver: null,
+    });
+  });
+
   it("prints a readable table, with the library's figures when it knows the gateway", async () => {
     const { code, stdout } = await status("--gateway", stack.url("gateway"));
     expect(code).toBe(0);
@@ -76,12 +109,19 @@ describe("insitu status against a started stack", () => {
     expect(stdout).toMatch(/^JetStream\s+enabled/m);
     expect(stdout).toMatch(/^Library\s+0 tools \(snapshot 0\), 0 calls, EGL n\/a/m);
     expect(stdout).toMatch(/^\s+registry\s+0\.1\.0/m);
+    expect(stdout).toMatch(/^\s+gateway\s+0\.1\.0\s+\S+\s+-/m);
+    expect(stdout).toMatch(/^Models per role/m);
+    expect(stdout).toMatch(/^\s+manager\s+scripted\/scripted-manager$/m);
+    expect(stdout).toMatch(
+      /^\s+evolver\s+none — set GEMINI_API_KEY .* in the terminal that runs `insitu up`/m,
+    );
   });
 
   it("shows a killed service gone, and back after a restart", async () => {
     await stack.kill("registry", "SIGKILL");
     const without = JSON.parse((await status("--json")).stdout) as StatusJson;
     expect(without.services.map((service) => service.name)).not.toContain("registry");
+    expect(without.missing).toEqual(["registry"]);
     await stack.restart("registry");
     const again = JSON.parse((await status("--json")).stdout) as StatusJson;
     expect(again.services.map((service) => service.name)).toContain("registry");

@@ -26,6 +26,7 @@ export type {
   RequestOptions,
   ServedService,
   ServiceDefinition,
+  AnnounceDefinition,
   Subscription,
   WorkContext,
 } from "./types.js";

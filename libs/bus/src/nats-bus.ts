@@ -29,7 +29,7 @@ import { Kvm, KvWatchInclude } from "@nats-io/kv";
 import type { MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { headers as createHeaders, nanos } from "@nats-io/nats-core";
 import { Objm, type ObjectStore } from "@nats-io/obj";
-import { type ServiceMsg, Svcm } from "@nats-io/services";
+import { type Service, type ServiceMsg, Svcm } from "@nats-io/services";
 import { connect } from "@nats-io/transport-node";
 import { Counter, Histogram, type Registry } from "prom-client";
 import {
@@ -44,6 +44,7 @@ import {
 import { Naming } from "./naming.js";
 import { Semaphore } from "./semaphore.js";
 import type {
+  AnnounceDefinition,
   Bus,
   BusHealth,
   ConsumeOptions,
@@ -173,6 +174,8 @@ class NatsBus implements Bus {
   private readonly ensuredStreams = new Map<string, Promise<void>>();
   private payloadStore?: Promise<ObjectStore>;
   private readonly stoppers = new Set<() => Promise<void>>();
+  /** The first `$SRV` service this connection serves under each name (announce joins it). */
+  private readonly servedByName = new Map<string, Service>();
   private readonly metrics?: {
     requests: Counter<"subject" | "outcome">;
     duration: Histogram<"subject">;
@@ -300,6 +303,7 @@ class NatsBus implements Bus {
       metadata: { prefix: this.prefix },
       queue: definition.name,
     });
+    if (!this.servedByName.has(definition.name)) this.servedByName.set(definition.name, service);
     const inFlight = new Set<Promise<void>>();
     for (const endpoint of definition.endpoints) {
       const semaphore = new Semaphore(definition.concurrency ?? 64);
@@ -330,6 +334,32 @@ class NatsBus implements Bus {
         await stop();
       },
     };
+  }
+
+  async announce(definition: AnnounceDefinition): Promise<void> {
+    let service = this.servedByName.get(definition.name);
+    if (!service) {
+      service = await new Svcm(this.connection as never).add({
+        name: definition.name,
+        version: definition.version,
+        description: definition.description ?? "",
+        metadata: { prefix: this.prefix },
+        queue: definition.name,
+      });
+      this.servedByName.set(definition.name, service);
+      const added = service;
+      this.stoppers.add(async () => {
+        await added.stop();
+      });
+    }
+    const body = encodeJson({ service: definition.name, ...definition.metadata });
+    service.addEndpoint("status", {
+      subject: this.naming.subject(`status.${definition.name}`),
+      metadata: { ...definition.metadata },
+      handler: (error, message) => {
+        if (!error) message.respond(body);
+      },
+    });
   }
 
   private async handleRequest(

@@ -101,6 +101,10 @@ export function createMemoryBus(options: { prefix?: string; name?: string } = {}
       };
     },
 
+    async announce() {
+      // FAKE: no $SRV in memory; nothing to list.
+    },
+
     async publish(contract: EventContract, data, publishOptions = {}) {
       const subject = contract.subject.endsWith(".*")
         ? `${contract.subject.slice(0, -1)}${publishOptions.token ?? ""}`

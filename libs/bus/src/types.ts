@@ -32,6 +32,14 @@ export interface Bus {
    */
   serve(definition: ServiceDefinition): Promise<ServedService>;
 
+  /**
+   * Lists this process in `$SRV` under `name` with a `status` endpoint whose metadata is
+   * `metadata` (a request to it answers the same as JSON), so `insitu status` finds every service,
+   * including those that serve no endpoint. Joins the service this connection already serves
+   * under `name`, so an instance is listed once.
+   */
+  announce(definition: AnnounceDefinition): Promise<void>;
+
   /** Fire-and-forget event; `token` fills a trailing subject token (e.g. the task id). */
   publish<C extends EventContract>(
     contract: C,
@@ -153,6 +161,14 @@ export interface ServiceDefinition {
   endpoints: EndpointHandler[];
   /** Max requests handled at once per endpoint in this process; extra wait in line. */
   concurrency?: number;
+}
+
+export interface AnnounceDefinition {
+  name: string;
+  version: string;
+  description?: string;
+  /** Strings only ($SRV metadata); e.g. `model.manager` → `gemini/gemini-2.5-flash`. */
+  metadata: Record<string, string>;
 }
 
 export interface ServedService {

@@ -107,6 +107,8 @@ export const COMMANDS: readonly CommandSpec[] = [
     options: {
       ...common,
       ...target,
+      nats: natsTarget.nats,
+      prefix: natsTarget.prefix,
       file: {
         type: "string",
         short: "f",
@@ -134,15 +136,23 @@ export const COMMANDS: readonly CommandSpec[] = [
   {
     name: "demo",
     summary: "Watch a tool being written, tested, registered and reused — offline, with a SCRIPTED model.",
-    usage: "insitu demo [--json] [--verbose]",
+    usage: "insitu demo [--json] [--verbose] [--keep]",
     positionals: { min: 0, max: 0 },
     options: {
       ...common,
       json: { type: "boolean", description: "Print the figures as JSON at the end." },
       verbose: { type: "boolean", short: "v", description: "Also print the services' log lines." },
+      keep: {
+        type: "boolean",
+        description:
+          "Copy the demo's library into the running local stack (`insitu up`), so `insitu tools` and the dashboard show it.",
+      },
+      nats: natsTarget.nats,
+      prefix: natsTarget.prefix,
     },
     details:
-      "Starts its own throw-away stack (temporary NATS data, free ports) so your library is untouched.\n" +
+      "Starts its own throw-away stack (temporary NATS data, free ports) so your library is untouched,\n" +
+      "unless --keep: then its tools are imported into the running stack's library (one snapshot).\n" +
       "Every service, the sandbox and the registry are real; only the model's answers are scripted.",
   },
   {

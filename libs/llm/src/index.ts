@@ -116,3 +116,5 @@ export type {
 export { Accountant, BudgetKind, budgetExceededError, costOf } from "./accounting.js";
 export type { AccountantOptions, CallRecord, TaskBudget, UsageTotals } from "./accounting.js";
 export { withModelSpans } from "./traced.js";
+export { recordRoleModel } from "@insitu/telemetry";
+export type { RoleModelInfo } from "@insitu/telemetry";

@@ -11,6 +11,7 @@ import {
   createModelForRole,
   loadModelsConfig,
   recordForRole,
+  recordRoleModel,
   replayForRole,
   resolveRoleSettings,
   withCallDeadline,
@@ -90,18 +91,29 @@ export function modelForRole(
       base = failingModel(error);
     }
   }
+  // What this role runs on, for `insitu status` / `ask` (through the service's $SRV status).
+  if (options.metrics) {
+    recordRoleModel(options.metrics, {
+      role,
+      provider: base.provider,
+      model: base.model,
+      configured: base.provider !== UNCONFIGURED,
+    });
+  }
   const recordDir = env[CassetteEnv.recordDir];
   if (recordDir && !replayDir) base = recordForRole(base, recordDir, role, env);
   const model = accountant.wrap(withCallDeadline(base), { role, ...(prices ? { prices } : {}) });
   return { model, costOf: (usage) => (prices ? costOf(usage, prices) : 0) };
 }
 
+const UNCONFIGURED = "unconfigured";
+
 function failingModel(error: unknown): LanguageModel {
   const fail = async (_request: GenerateRequest): Promise<never> => {
     throw error;
   };
   return {
-    provider: "unconfigured",
+    provider: UNCONFIGURED,
     model: "none",
     generate: fail,
     // biome-ignore lint/correctness/useYield: it only throws

@@ -3,7 +3,14 @@ import type { AddressInfo } from "node:net";
 import { type Bus, type BusOptions, connectBus } from "@insitu/bus";
 import { parseConfig } from "@insitu/config";
 import { InsituError } from "@insitu/errors";
-import { createLogger, createMetricsRegistry, initTracing, type Logger, MetricName } from "@insitu/telemetry";
+import {
+  createLogger,
+  createMetricsRegistry,
+  initTracing,
+  type Logger,
+  MetricName,
+  readRoleModels,
+} from "@insitu/telemetry";
 import { Gauge, type Registry } from "prom-client";
 import { z } from "zod";
 
@@ -135,6 +142,18 @@ export async function runService<Schema extends z.ZodObject>(
   const httpUrl = `http://${config.HTTP_HOST}:${address.port}`;
 
   started = (await spec.start({ config, bus, logger, metrics })) ?? {};
+  // Every service is listed in $SRV (also those serving no endpoint), with the model of each
+  // role it runs, so `insitu status` and `insitu ask` see what the running stack has.
+  await bus.announce({
+    name: spec.name,
+    version: spec.version ?? "0.1.0",
+    metadata: Object.fromEntries(
+      (await readRoleModels(metrics)).map((entry) => [
+        `model.${entry.role}`,
+        entry.configured ? `${entry.provider}/${entry.model}` : "none",
+      ]),
+    ),
+  });
   readyGauge.set(1);
   logger.info("service started", {
     version: spec.version ?? "0.1.0",

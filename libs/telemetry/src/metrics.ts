@@ -65,6 +65,11 @@ export const MetricName = {
   llmErrorsTotal: "insitu_llm_errors_total",
   llmBudgetExceededTotal: "insitu_llm_budget_exceeded_total",
   llmRetriesTotal: "insitu_llm_retries_total",
+  /**
+   * 1 per role with a model configured, 0 when the role has none (its calls fail saying what to
+   * set); labels role, provider, model. Read by the service's $SRV status endpoint and `insitu status`.
+   */
+  modelConfigured: "insitu_model_configured",
   // gateway
   gatewayHttpRequestsTotal: "insitu_gateway_http_requests_total",
   gatewayHttpRequestDurationSeconds: "insitu_gateway_http_request_duration_seconds",

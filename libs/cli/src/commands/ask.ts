@@ -6,10 +6,11 @@ import { numberOption } from "../args.js";
 import { GatewayClient } from "../client/gateway-client.js";
 import { renderEvent, renderSummary } from "../client/progress.js";
 import { type CliIo, ExitCode } from "../io.js";
-import { NO_MODEL_MESSAGE, detectModelSetup } from "../model-setup.js";
+import { type ModelSetup, NO_MODEL_MESSAGE, detectModelSetup } from "../model-setup.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
 import { resolveTargets } from "../targets.js";
+import { reportedModels } from "./status.js";
 
 export interface AskResult {
   exitCode: number;
@@ -38,15 +39,23 @@ export async function runAsk(question: string, values: Record<string, unknown>, 
   }
   const root = findRepoRoot();
   const state = await readStackState(root);
-  // The services' environment is what counts: `insitu up` recorded it. Without a recorded stack
-  // (a gateway elsewhere), only the default target is judged by this terminal's environment.
+  const targets = resolveTargets(values, io.env, state);
+  // The services' environment is what counts, not this terminal's: ask the running stack which
+  // model each role has ($SRV). When it cannot say, fall back to what `insitu up` recorded, and
+  // without a recorded stack (a gateway elsewhere) judge only the default target by this terminal.
+  const knowsNats = Boolean(state) || typeof values.nats === "string" || Boolean(io.env.NATS_URL);
+  const reported = knowsNats ? await reportedModels(targets.natsUrl, targets.prefix) : undefined;
   const explicitGateway = typeof values.gateway === "string" || Boolean(io.env.INSITU_GATEWAY_URL);
-  const unconfigured = state
-    ? state.model?.configured === false
-    : !explicitGateway && !detectModelSetup(io.env, root).configured;
+  const missingRoles = reported
+    ? reported.filter((entry) => entry.model === null).map((entry) => entry.role)
+    : undefined;
+  const unconfigured = missingRoles
+    ? missingRoles.length > 0
+    : state
+      ? state.model?.configured === false
+      : !explicitGateway && !detectModelSetup(io.env, root).configured;
   if (unconfigured) {
-    const setup = detectModelSetup(io.env, root);
-    io.err(`${setup.configured ? NO_MODEL_MESSAGE : setup.message}\n`);
+    io.err(`${noModelInStack(detectModelSetup(io.env, root), missingRoles, Boolean(state || reported))}\n`);
     return ExitCode.notConfigured;
   }
   const sources = Array.isArray(values.file) ? (values.file as string[]) : [];
@@ -59,7 +68,6 @@ export async function runAsk(question: string, values: Record<string, unknown>, 
     io.err(`${isInsituError(error) ? `${error.code}: ` : ""}${(error as Error).message}\n`);
     return ExitCode.usage;
   }
-  const targets = resolveTargets(values, io.env, state);
   const result = await askThroughGateway(new GatewayClient(targets.gatewayUrl), question, {
     attachments,
     budgets,
@@ -68,6 +76,38 @@ export async function runAsk(question: string, values: Record<string, unknown>, 
     io,
   });
   return result.exitCode;
+}
+
+/**
+ * What to do when the stack has no model. A key set only in this terminal does nothing: the
+ * services read theirs from the terminal that ran `insitu up`, so that is where to set it.
+ */
+export function noModelInStack(
+  here: ModelSetup,
+  missingRoles: readonly string[] | undefined,
+  stackRunning: boolean,
+): string {
+  if (!stackRunning) return here.configured ? NO_MODEL_MESSAGE : here.message;
+  const which = missingRoles?.length
+    ? `The running stack has no model for ${missingRoles.join(", ")}`
+    : "The running stack was started without a model";
+  const lines = [
+    `${which}: the services read the model settings from the environment of \`insitu up\` when it starts.`,
+  ];
+  if (here.configured) {
+    lines.push(
+      `This terminal has one (${here.description}), but setting it here does not reach the services.`,
+      "Stop `insitu up` (Ctrl-C), set it in the terminal that runs `insitu up`, and start `insitu up` again",
+      "— or write insitu.models.json in the repo root (read when the services start), then restart `insitu up`.",
+    );
+  } else {
+    lines.push(
+      "In the terminal that runs `insitu up`: stop it (Ctrl-C), then set GEMINI_API_KEY (or",
+      "INSITU_OPENAI_BASE_URL and INSITU_OPENAI_MODEL), or write insitu.models.json in the repo root, and",
+      "start `insitu up` again. To watch insitu work without any model, run `insitu demo`.",
+    );
+  }
+  return lines.join("\n");
 }
 
 /** Submits, follows the events, fetches the final record; shared by `ask` and `demo`. */

@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
+import { connectBus } from "@insitu/bus";
 import type { TaskRecord } from "@insitu/contracts";
 import { isInsituError } from "@insitu/errors";
 import { z } from "zod";
@@ -9,7 +10,10 @@ import { type CliIo, ExitCode, natsInstallHint } from "../io.js";
 import { formatLogLine } from "../stack/log-format.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { type Stack, startStack } from "../stack/stack.js";
+import { readStackState } from "../stack/state.js";
+import { resolveTargets } from "../targets.js";
 import { askThroughGateway } from "./ask.js";
+import { copyLibrary } from "./library.js";
 
 /**
  * A demo manifest: the scenario file that scripts every role's model, and the questions to ask in
@@ -78,6 +82,27 @@ export async function runDemo(values: Record<string, unknown>, io: CliIo): Promi
     return ExitCode.notConfigured;
   }
   const json = values.json === true;
+  // --keep: where the demo's library goes afterwards (the running local stack), checked up front.
+  let keepTarget: { url: string; prefix: string } | undefined;
+  if (values.keep === true) {
+    const state = await readStackState(root);
+    if (!state && typeof values.nats !== "string" && !io.env.NATS_URL) {
+      io.err(
+        "--keep copies the demo's tools into your local stack, and none is running: start it with `insitu up` first (or give --nats).\n",
+      );
+      return ExitCode.notConfigured;
+    }
+    const targets = resolveTargets(values, io.env, state);
+    keepTarget = { url: targets.natsUrl, prefix: targets.prefix };
+    try {
+      await (await connectBus({ ...keepTarget, name: "insitu-cli-demo-check" })).drain();
+    } catch (error) {
+      io.err(
+        `--keep: cannot reach the local stack's NATS at ${keepTarget.url} (${(error as Error).message})\n`,
+      );
+      return ExitCode.unreachable;
+    }
+  }
   const say = (text: string): void => {
     if (!json) io.out(text);
   };
@@ -139,7 +164,8 @@ export async function runDemo(values: Record<string, unknown>, io: CliIo): Promi
     for (const [index, question] of manifest.questions.entries()) {
       say(`\n${bold(`Question ${index + 1} of ${manifest.questions.length}:`)} ${question}\n`);
       const result = await askThroughGateway(client, question, {
-        io,
+        // --json: stdout carries the figures only (errors still reach stderr).
+        io: json ? { ...io, out: () => undefined } : io,
         json: false,
         quiet: json,
         indent: "  ",
@@ -149,21 +175,35 @@ export async function runDemo(values: Record<string, unknown>, io: CliIo): Promi
     }
     const summary = await client.metricsSummary().catch(() => undefined);
     const figures = demoFigures(manifest.questions, records, summary);
+    const kept = keepTarget
+      ? await copyLibrary({ url: stack.natsUrl, prefix: stack.prefix }, keepTarget)
+      : undefined;
     if (json) {
       const scripted = {
         scripted: true,
         note: "The model's answers were scripted; no model was called.",
         scenario: manifest.scenarioPath,
       };
-      io.out(`${JSON.stringify({ ...scripted, ...figures }, null, 2)}\n`);
+      io.out(`${JSON.stringify({ ...scripted, ...figures, ...(kept ? { kept } : {}) }, null, 2)}\n`);
     } else io.out(renderFigures(figures, bold));
+    if (kept) {
+      say(
+        `Kept: ${kept.tools} tool(s) (${kept.created} new) copied into your local library` +
+          (kept.snapshot === undefined ? "" : ` as snapshot ${kept.snapshot}`) +
+          " — see `insitu tools` and the dashboard.\n",
+      );
+    }
     const allSucceeded = records.every((record) => record?.status === "succeeded");
     return allSucceeded ? ExitCode.ok : ExitCode.taskFailed;
   } finally {
     process.off("SIGINT", interrupt);
     say("\nStopping the demo stack…\n");
     await stack.stop();
-    say("Done. (Your own library was not touched: the demo used a temporary NATS.)\n");
+    say(
+      keepTarget
+        ? "Done. (The demo's stack is gone; its tools stay in your local library.)\n"
+        : "Done. (Your own library was not touched: the demo used a temporary NATS.)\n",
+    );
   }
 }
 

@@ -1,4 +1,6 @@
-import { resolve } from "node:path";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 import { connectBus } from "@insitu/bus";
 import { exportLibrary, importLibrary, Registry } from "@insitu/registry";
 import { createLogger } from "@insitu/telemetry";
@@ -63,6 +65,43 @@ export async function runLibrary(
       registry.stop();
     }
     return ExitCode.ok;
+  } finally {
+    await bus.drain();
+  }
+}
+
+/** A whole library, exported from the stack at `from` and imported into `to` (one snapshot); `insitu demo --keep`. */
+export async function copyLibrary(
+  from: { url: string; prefix: string },
+  to: { url: string; prefix: string },
+): Promise<{ tools: number; created: number; snapshot?: number }> {
+  const directory = await mkdtemp(join(tmpdir(), "insitu-demo-library-"));
+  try {
+    await withRegistry(from, (registry) => exportLibrary(registry, directory));
+    const imported = await withRegistry(to, (registry) => importLibrary(registry, directory));
+    return {
+      tools: imported.tools,
+      created: imported.created,
+      ...(imported.snapshot ? { snapshot: imported.snapshot.number } : {}),
+    };
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+async function withRegistry<T>(
+  target: { url: string; prefix: string },
+  use: (registry: Registry) => Promise<T>,
+): Promise<T> {
+  const logger = createLogger({ service: "insitu-cli", level: "warn" });
+  const bus = await connectBus({ ...target, name: "insitu-cli-demo-keep", logger });
+  try {
+    const registry = await Registry.open(bus, { logger });
+    try {
+      return await use(registry);
+    } finally {
+      registry.stop();
+    }
   } finally {
     await bus.drain();
   }

@@ -1,4 +1,5 @@
 import { type CliIo, ExitCode } from "../io.js";
+import { discoverServices } from "../stack/discover.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
 import { resolveTargets } from "../targets.js";
@@ -11,7 +12,8 @@ export async function runStatus(values: Record<string, unknown>, io: CliIo): Pro
     io.err(`--wait expects milliseconds, got ${String(values.wait)}\n`);
     return ExitCode.usage;
   }
-  const state = await readStackState(findRepoRoot());
+  const root = findRepoRoot();
+  const state = await readStackState(root);
   const targets = resolveTargets(values, io.env, state);
   const report = await collectStatus({
     natsUrl: targets.natsUrl,
@@ -19,6 +21,7 @@ export async function runStatus(values: Record<string, unknown>, io: CliIo): Pro
     prefix: targets.prefix,
     all: values.all === true,
     waitMs,
+    expected: discoverServices(root).map((entry) => entry.name),
     ...(state?.services.gateway || values.gateway || io.env.INSITU_GATEWAY_URL
       ? { gatewayUrl: targets.gatewayUrl }
       : {}),

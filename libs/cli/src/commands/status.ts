@@ -25,6 +25,13 @@ export interface StatusReport {
   prefix: string;
   /** Service instances that answered `$SRV.INFO` / `$SRV.STATS`. */
   services: DiscoveredService[];
+  /** Services this checkout has that no instance answered for (not running, or not yet ready). */
+  missing: string[];
+  /**
+   * The model each role runs on, as the running services report it (`model.<role>` in their
+   * status endpoint's metadata): `provider/model`, or null when the role has none configured.
+   */
+  models: { role: string; model: string | null; services: string[] }[];
   /** Processes of the `insitu up` stack and their /readyz (when that stack is running). */
   processes: { name: string; port: number; ready: boolean }[];
   discoveryError?: string;
@@ -46,6 +53,32 @@ export interface DiscoveredService {
   prefix?: string;
   endpoints: { name: string; subject: string; requests: number; errors: number; averageMs: number }[];
   started?: string;
+  /** `model.<role>` → `provider/model` or `none`, from the instance's `status` endpoint. */
+  models?: Record<string, string>;
+}
+
+/** What to do when a role has no model: the services' environment is what counts. */
+export const NO_MODEL_HINT =
+  "set GEMINI_API_KEY (or INSITU_OPENAI_BASE_URL + INSITU_OPENAI_MODEL) in the terminal that runs `insitu up` and restart it, or describe the roles in insitu.models.json";
+
+/** The roles' models across the instances found; a role some instance runs without a model is null. */
+export function rolesModels(services: readonly DiscoveredService[]): StatusReport["models"] {
+  const byRole = new Map<string, { models: Set<string>; services: Set<string> }>();
+  for (const service of services) {
+    for (const [role, model] of Object.entries(service.models ?? {})) {
+      const entry = byRole.get(role) ?? { models: new Set(), services: new Set() };
+      entry.models.add(model);
+      entry.services.add(service.name);
+      byRole.set(role, entry);
+    }
+  }
+  return [...byRole.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([role, entry]) => ({
+      role,
+      model: entry.models.has("none") ? null : [...entry.models].join(", "),
+      services: [...entry.services].sort(),
+    }));
 }
 
 export async function collectStatus(options: {
@@ -56,6 +89,8 @@ export async function collectStatus(options: {
   waitMs: number;
   processes?: { name: string; port: number }[];
   gatewayUrl?: string;
+  /** Services this checkout has (`services/*`): those not found are listed as missing. */
+  expected?: readonly string[];
 }): Promise<StatusReport> {
   const [nats, jetstream, discovery, processes, library] = await Promise.all([
     natsHealth(options.natsUrl, options.monitorUrl),
@@ -69,11 +104,14 @@ export async function collectStatus(options: {
   const services = discovery.services
     .filter((service) => options.all || service.prefix === undefined || service.prefix === options.prefix)
     .sort((a, b) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id));
+  const found = new Set(services.map((service) => service.name));
   return {
     nats,
     jetstream,
     prefix: options.prefix,
     services,
+    missing: (options.expected ?? []).filter((name) => !found.has(name)),
+    models: rolesModels(services),
     processes,
     ...(discovery.error ? { discoveryError: discovery.error } : {}),
     ...(library ? { library } : {}),
@@ -166,6 +204,25 @@ async function jetstreamHealth(monitorUrl: string): Promise<StatusReport["jetstr
   }
 }
 
+/**
+ * The models of the roles a question needs, as the running stack reports them through $SRV;
+ * undefined when NATS cannot be reached or no such role answered (then nothing is known).
+ */
+export async function reportedModels(
+  natsUrl: string,
+  prefix: string,
+  waitMs = 500,
+): Promise<StatusReport["models"] | undefined> {
+  const { services } = await discoverServices(natsUrl, waitMs);
+  const models = rolesModels(
+    services.filter((service) => service.prefix === undefined || service.prefix === prefix),
+  ).filter((entry) => QUESTION_ROLES.includes(entry.role));
+  return models.length > 0 ? models : undefined;
+}
+
+/** The roles every question goes through (the evolver works in the background). */
+export const QUESTION_ROLES: readonly string[] = ["manager", "tool-developer", "executor", "integrator"];
+
 async function discoverServices(
   natsUrl: string,
   waitMs: number,
@@ -184,12 +241,19 @@ async function discoverServices(
     const services = infos.map((info): DiscoveredService => {
       const stat = statsById.get(info.id);
       const prefix = info.metadata?.prefix;
+      const status = (info.endpoints ?? []).find((endpoint) => endpoint.name === "status");
+      const models = Object.fromEntries(
+        Object.entries(status?.metadata ?? {})
+          .filter(([key]) => key.startsWith("model."))
+          .map(([key, value]) => [key.slice("model.".length), String(value)]),
+      );
       return {
         name: info.name,
         id: info.id,
         version: info.version,
         ...(prefix === undefined ? {} : { prefix }),
         ...(stat?.started ? { started: stat.started } : {}),
+        ...(Object.keys(models).length > 0 ? { models } : {}),
         endpoints: (info.endpoints ?? []).map((endpoint) => {
           const endpointStats = stat?.endpoints?.find((candidate) => candidate.name === endpoint.name);
           return {
@@ -268,11 +332,34 @@ export function renderStatus(report: StatusReport, options: { color?: boolean } 
       service.name,
       service.version,
       service.id.slice(0, 12),
-      service.endpoints.map((endpoint) => endpoint.name).join(","),
+      service.endpoints
+        .map((endpoint) => endpoint.name)
+        .filter((name) => name !== "status")
+        .join(",") || "-",
       String(service.endpoints.reduce((sum, endpoint) => sum + endpoint.requests, 0)),
       String(service.endpoints.reduce((sum, endpoint) => sum + endpoint.errors, 0)),
     ]);
     lines.push(...table(["SERVICE", "VERSION", "INSTANCE", "ENDPOINTS", "REQUESTS", "ERRORS"], rows));
+  }
+  if (report.missing.length > 0) {
+    lines.push(
+      `  ${paint(false, "NOT FOUND")}: ${report.missing.join(", ")} (not running, or not ready yet)`,
+    );
+  }
+  lines.push("");
+  if (report.models.length === 0) {
+    lines.push("Models: no running role reported one");
+  } else {
+    lines.push("Models per role (as the running services report them):");
+    lines.push(
+      ...table(
+        ["ROLE", "MODEL"],
+        report.models.map((entry) => [
+          entry.role,
+          entry.model === null ? `${paint(false, "none")} — ${NO_MODEL_HINT}` : entry.model,
+        ]),
+      ),
+    );
   }
   if (report.processes.length > 0) {
     lines.push("", "Processes of the local stack (insitu up):");
