@@ -1,5 +1,3 @@
-import { ErrorCode, InsituError } from "@insitu/errors";
-
 /**
  * Retrying a peer's outage within a window (docs/adr/0094). A request to a service that is down
  * or died mid-request fails fast as a retryable UNAVAILABLE (no-responders, or "peer lost" when
@@ -18,16 +16,26 @@ export interface RetryWindowOptions {
   /** Stops waiting (rejects with the last failure) when aborted. */
   signal?: AbortSignal;
   /** Told before each wait (for a log line). */
-  onRetry?: (failure: InsituError, attempt: number, delayMs: number) => void;
+  onRetry?: (failure: PeerFailure, attempt: number, delayMs: number) => void;
   /** Clock and sleep, for unit tests. */
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-/** A failure that another attempt after a restart can cure: the peer was unavailable. */
-export function isPeerOutage(error: unknown): boolean {
-  if (!(error instanceof InsituError)) return false;
-  return error.code === ErrorCode.unavailable && error.retryable;
+/** The part of an InsituError this module reads (roles does not depend on @insitu/errors). */
+interface PeerFailure extends Error {
+  code: string;
+  retryable: boolean;
+  details: Record<string, unknown>;
+}
+
+/**
+ * A failure that another attempt after a restart can cure: the peer was unavailable
+ * (`UNAVAILABLE`, retryable — the bus's no-responders and peer-lost errors).
+ */
+export function isPeerOutage(error: unknown): error is PeerFailure {
+  const candidate = error as Partial<PeerFailure> | undefined;
+  return candidate?.code === "UNAVAILABLE" && candidate.retryable === true;
 }
 
 /** Runs `attempt`, again after a backoff on a peer outage, until it succeeds or the window is spent. */
@@ -44,7 +52,7 @@ export async function withinRetryWindow<T>(
       return await attempt();
     } catch (error) {
       if (!isPeerOutage(error)) throw error;
-      const failure = error as InsituError;
+      const failure = error;
       const delay = backoff[Math.min(index, backoff.length - 1)] ?? 1_000;
       if (now() - started + delay > options.windowMs || options.signal?.aborted) throw failure;
       options.onRetry?.(failure, index + 1, delay);
