@@ -5,6 +5,7 @@ export { startNatsServer } from "./nats-server.js";
 export type { NatsServerHandle, NatsServerOptions } from "./nats-server.js";
 export { DEFAULT_LIMITS, decodeEnvelope, encodeEnvelope, jsonDepth, parseBounded } from "./codec.js";
 export type { DecodeLimits } from "./codec.js";
+export { LIVENESS_HEADER, LivenessDefaults, PeerFailure } from "./liveness.js";
 export { Naming } from "./naming.js";
 export { Semaphore } from "./semaphore.js";
 export { endpoint } from "./types.js";

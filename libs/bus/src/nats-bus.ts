@@ -41,6 +41,7 @@ import {
   encodeJson,
   parseBounded,
 } from "./codec.js";
+import { LivenessDefaults, requestWithLiveness, startBeats } from "./liveness.js";
 import { Naming } from "./naming.js";
 import { Semaphore } from "./semaphore.js";
 import type {
@@ -80,6 +81,12 @@ export interface BusOptions {
   inlineLimitBytes?: number;
   /** Default request timeout. */
   requestTimeoutMs?: number;
+  /**
+   * Requests with a timeout above 10 s ask the responder for liveness beats and fail with a
+   * retryable UNAVAILABLE ("peer lost") once no beat came for this long (default 5 s; 0 turns the
+   * beats off). See docs/adr/0093.
+   */
+  livenessWindowMs?: number;
   logger?: Logger;
   metrics?: Registry;
   /**
@@ -167,6 +174,7 @@ class NatsBus implements Bus {
   private readonly limits: DecodeLimits;
   private readonly inlineLimit: number;
   private readonly requestTimeoutMs: number;
+  private readonly livenessWindowMs: number;
   private readonly replicas: number;
   private readonly logger: Logger;
   private readonly js: JetStreamClient;
@@ -196,6 +204,7 @@ class NatsBus implements Bus {
     this.limits = { ...DEFAULT_LIMITS, ...options.limits };
     this.inlineLimit = options.inlineLimitBytes ?? 256 * 1024;
     this.requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+    this.livenessWindowMs = options.livenessWindowMs ?? LivenessDefaults.windowMs;
     this.replicas = options.replicas ?? jetStreamReplicas();
     this.logger = options.logger ?? createLogger({ service: options.name });
     this.js = jetstream(connection);
@@ -265,14 +274,23 @@ class NatsBus implements Bus {
       body.byteLength <= this.inlineLimit
         ? { bytes: body, headers: undefined }
         : await this.outbound(body, trace);
+    const timeoutMs = options.timeoutMs ?? this.requestTimeoutMs;
     let reply: { data: Uint8Array; headers?: MsgHdrs };
     try {
-      reply = await this.connection.request(subject, bytes, {
-        timeout: options.timeoutMs ?? this.requestTimeoutMs,
-        headers,
-      });
+      // Short requests keep the plain (multiplexed, header-free) path: their timeout is already
+      // about as short as a liveness window would be.
+      reply =
+        this.livenessWindowMs > 0 && timeoutMs > LivenessDefaults.thresholdMs
+          ? await requestWithLiveness(this.connection, {
+              subject,
+              data: bytes,
+              headers,
+              timeoutMs,
+              windowMs: this.livenessWindowMs,
+            })
+          : await this.connection.request(subject, bytes, { timeout: timeoutMs, headers });
     } catch (error) {
-      const typed = requestFailure(error, subject, options.timeoutMs ?? this.requestTimeoutMs);
+      const typed = error instanceof InsituError ? error : requestFailure(error, subject, timeoutMs);
       this.metrics?.requests.inc({ subject: contract.subject, outcome: typed.code });
       span.end(typed);
       throw typed;
@@ -316,7 +334,11 @@ class NatsBus implements Bus {
             this.logger.error("endpoint subscription failed", { endpoint: contract.name, error });
             return;
           }
-          const job = semaphore.runNow(() => this.handleRequest(contract, endpoint.handle, message));
+          // Beats start on arrival, so a request waiting in line is known to be alive too.
+          const stopBeats = startBeats(this.connection, message);
+          const job = semaphore
+            .runNow(() => this.handleRequest(contract, endpoint.handle, message))
+            .finally(stopBeats);
           inFlight.add(job);
           void job.finally(() => inFlight.delete(job));
         },

@@ -52,10 +52,26 @@ export const SandboxExec = defineEndpoint({
        * others): its files are copied in before the run, new or changed ones out after it.
        */
       workspace: SandboxWorkspaceSchema.optional(),
+      /**
+       * Identifies this call of the tool (task, step, position, input digest). With it the sandbox
+       * runs the call at most once per key (ADR 0094): its outcome is recorded in
+       * {@link TOOL_CALL_RESULTS_BUCKET} before the reply, and a repeat — a redelivered step after
+       * the caller was killed, a retry after a lost reply — gets the recorded outcome, or joins
+       * the run still in progress, instead of running the tool (and its side effects) again.
+       */
+      callKey: z
+        .string()
+        .min(1)
+        .max(300)
+        .regex(/^[A-Za-z0-9_.:=-]+$/)
+        .optional(),
     })
     .strict(),
   response: ToolOutcomeSchema,
 });
+
+/** Object Store bucket of recorded tool-call outcomes, by `SandboxExec` `callKey` (kept a day). */
+export const TOOL_CALL_RESULTS_BUCKET = "tool-call-results";
 
 export const DiagnosticSchema = z
   .object({

@@ -10,3 +10,10 @@ export { consumeRoleWork } from "./work.js";
 export type { RoleWorkOptions, WorkHooks } from "./work.js";
 export { execToolInSandbox, grantedSecretsFor, recordToolCall } from "./tool-calls.js";
 export type { ToolSource } from "./tool-calls.js";
+export {
+  DEFAULT_RETRY_BACKOFF_MS,
+  DEFAULT_SANDBOX_RETRY_WINDOW_MS,
+  isPeerOutage,
+  withinRetryWindow,
+} from "./retry-window.js";
+export type { RetryWindowOptions } from "./retry-window.js";

@@ -24,7 +24,12 @@ export function execToolInSandbox(
   bus: Bus,
   source: ToolSource,
   input: unknown,
-  options: { timeoutMs: number; taskId: string },
+  options: {
+    timeoutMs: number;
+    taskId: string;
+    /** Names the call so the sandbox runs it at most once (see `SandboxExec`'s `callKey`). */
+    callKey?: string;
+  },
 ): Promise<ToolOutcome> {
   return bus.request(
     SandboxExec,
@@ -34,6 +39,7 @@ export function execToolInSandbox(
       grantedSecrets: grantedSecretsFor(source.manifest),
       // Used by the sandbox for tools declaring `files: "task"` only.
       workspace: { taskId: options.taskId, tool: source.manifest.name },
+      ...(options.callKey ? { callKey: options.callKey } : {}),
     },
     { timeoutMs: options.timeoutMs, taskId: options.taskId },
   );

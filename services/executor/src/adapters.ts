@@ -1,19 +1,45 @@
 import type { Bus } from "@insitu/bus";
 import { RegistryGet, ToolRepair } from "@insitu/contracts";
-import { execToolInSandbox, recordToolCall } from "@insitu/roles";
+import {
+  DEFAULT_SANDBOX_RETRY_WINDOW_MS,
+  execToolInSandbox,
+  recordToolCall,
+  withinRetryWindow,
+} from "@insitu/roles";
+import type { Logger } from "@insitu/telemetry";
 import type { ReactDeps } from "./react.js";
 
 export function toolPorts(
   bus: Bus,
-  options: { sandboxTimeoutMs: number; repairTimeoutMs: number },
+  options: { sandboxTimeoutMs: number; repairTimeoutMs: number; retryWindowMs?: number; logger?: Logger },
 ): Pick<ReactDeps, "getTool" | "exec" | "recordUsage" | "repair"> {
   return {
     async getTool(ref) {
       const record = await bus.request(RegistryGet, { by: "hash", hash: ref.version });
       return { manifest: record.manifest, code: record.code };
     },
-    async exec(source, input, taskId) {
-      return execToolInSandbox(bus, source, input, { timeoutMs: options.sandboxTimeoutMs, taskId });
+    async exec(source, input, taskId, callKey) {
+      // A sandbox down or dying mid-call is retried within the window (ADR 0094); the call key
+      // makes the retry safe when the first attempt's outcome was recorded but its reply lost.
+      return withinRetryWindow(
+        () =>
+          execToolInSandbox(bus, source, input, {
+            timeoutMs: options.sandboxTimeoutMs,
+            taskId,
+            ...(callKey ? { callKey } : {}),
+          }),
+        {
+          windowMs: options.retryWindowMs ?? DEFAULT_SANDBOX_RETRY_WINDOW_MS,
+          onRetry: (failure, attempt, delayMs) =>
+            options.logger?.warn("sandbox unavailable; retrying the tool call within the window", {
+              taskId,
+              tool: source.manifest.name,
+              attempt,
+              delayMs,
+              reason: failure.details.reason ?? failure.message,
+            }),
+        },
+      );
     },
     async recordUsage(record) {
       await recordToolCall(bus, {

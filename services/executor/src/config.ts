@@ -14,6 +14,12 @@ export const ExecutorConfigSchema = z.object({
   WORK_MAX_DELIVER: z.coerce.number().int().min(2).default(5),
   /** Deadline of one sandbox call as seen from here (the sandbox enforces the tool's own limit). */
   SANDBOX_TIMEOUT_MS: z.coerce.number().int().min(1000).default(150_000),
+  /**
+   * A sandbox request that fails because the sandbox is down or died mid-request (no-responders,
+   * or its liveness beats stopped — ADR 0093) is tried again with backoff until this long after the
+   * first attempt, so a sandbox restarted within it costs the step nothing (ADR 0094). 0: no retry.
+   */
+  SANDBOX_RETRY_WINDOW_MS: z.coerce.number().int().min(0).default(45_000),
   /** Deadline of one repair request to the tool developer. */
   REPAIR_TIMEOUT_MS: z.coerce.number().int().min(1000).default(600_000),
   /** Path of a scenario file: the role's model is then the FAKE scripted model (tests, `insitu demo`). */

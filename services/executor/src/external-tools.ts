@@ -26,9 +26,9 @@ export function withExternalTools(ports: ToolPorts, pool: McpClientPool, bus: Bu
       external.set(source, ref.version);
       return source;
     },
-    async exec(source, input, taskId) {
+    async exec(source, input, taskId, callKey) {
       const version = external.get(source);
-      if (version === undefined) return ports.exec(source, input, taskId);
+      if (version === undefined) return ports.exec(source, input, taskId, callKey);
       return outcomeOf(await pool.call(version, input));
     },
     async recordUsage(record) {

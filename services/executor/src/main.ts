@@ -29,6 +29,8 @@ await runService({
     const builtPorts = toolPorts(bus, {
       sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
       repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
+      retryWindowMs: config.SANDBOX_RETRY_WINDOW_MS,
+      logger,
     });
     const executor = createExecutor({
       model,

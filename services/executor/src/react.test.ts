@@ -3,7 +3,7 @@ import { createScriptedModel } from "@insitu/llm/testing";
 import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
 import { describe, expect, it } from "vitest";
 import { classifyOutcome } from "./classify.js";
-import { type ReactDeps, runReact } from "./react.js";
+import { type ReactDeps, runReact, toolCallKey } from "./react.js";
 import { capabilityRequestOf, conclusionOf } from "./report.js";
 import { loadPrompt } from "./template.js";
 
@@ -92,6 +92,36 @@ describe("executor prompts", () => {
 });
 
 describe("runReact", () => {
+  it("gives each tool call a key the sandbox can run at most once: the same call on redelivery, the same key", async () => {
+    const keys: (string | undefined)[] = [];
+    const round = async () => {
+      // FAKE: scripted model making the same call each time the round runs (a redelivered step).
+      const model = createScriptedModel([
+        { toolCalls: [{ name: "count_words", arguments: { text: "a b c" } }] },
+        { text: REPORT },
+      ]);
+      const p = ports(() => ({ status: "ok", output: { count: 3 }, durationMs: 1 }), {
+        async exec(_source, _input, _taskId, callKey) {
+          keys.push(callKey);
+          return { status: "ok", output: { count: 3 }, durationMs: 1 };
+        },
+      });
+      await runReact(work(), p.deps(model));
+    };
+    await round();
+    await round();
+    expect(keys).toHaveLength(2);
+    expect(keys[0]).toMatch(/^t1\.r1\.execute\.1\.0\.[0-9a-f]{32}$/);
+    expect(keys[1]).toBe(keys[0]);
+    // Another input, version or position is another call; key order inside the input is not.
+    const key = toolCallKey("t1", "r1.execute.1.0", "sha256:v1", { text: "a", n: 1 });
+    expect(toolCallKey("t1", "r1.execute.1.0", "sha256:v1", { n: 1, text: "a" })).toBe(key);
+    expect(toolCallKey("t1", "r1.execute.1.0", "sha256:v1", { text: "b", n: 1 })).not.toBe(key);
+    expect(toolCallKey("t1", "r1.execute.1.0", "sha256:v2", { text: "a", n: 1 })).not.toBe(key);
+    expect(toolCallKey("t1", "r1.execute.1.1", "sha256:v1", { text: "a", n: 1 })).not.toBe(key);
+    expect(toolCallKey("t".repeat(500), "s".repeat(500), "v", {}).length).toBeLessThanOrEqual(300);
+  });
+
   it("calls the bound tool in the sandbox, records the outcome and reports", async () => {
     // FAKE: scripted model.
     const model = createScriptedModel([

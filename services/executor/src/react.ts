@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type {
   ExecutionResult,
   Payload,
@@ -22,7 +23,7 @@ import {
   withUsage,
 } from "@insitu/llm";
 import { InsituError } from "@insitu/errors";
-import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
+import { canonicalJson, type ToolManifest, type ToolOutcome } from "@insitu/tool-kit";
 import { classifyOutcome, describeOutcome, isRepairable } from "./classify.js";
 import {
   InlineBudget,
@@ -54,7 +55,12 @@ export interface ReactDeps {
   /** Model for context summaries and output reduction (may be the same model). */
   summarizer: LanguageModel;
   getTool(ref: ToolRef): Promise<BoundToolSource>;
-  exec(source: BoundToolSource, input: unknown, taskId: string): Promise<ToolOutcome>;
+  /**
+   * Runs one call. `callKey` names the call (task, step, position, tool version and input): the
+   * sandbox runs a key at most once and answers a repeat — this step redelivered after the
+   * executor was killed — with the recorded outcome (ADR 0094).
+   */
+  exec(source: BoundToolSource, input: unknown, taskId: string, callKey?: string): Promise<ToolOutcome>;
   recordUsage(record: {
     /** Unique per call, so a retried record is counted once. */
     callId: string;
@@ -123,6 +129,21 @@ export function repairCanHelp(outcome: ToolOutcome, manifest: ToolManifest): boo
         ? (manifest.permissions?.secrets ?? [])
         : [];
   return !declared.includes(target);
+}
+
+/**
+ * The key of one tool call (docs/adr/0094): a redelivered step whose model makes the same call —
+ * same position, same tool version, same input — gets the recorded outcome instead of a second
+ * run; a different call at that position (a real model may answer differently) runs.
+ */
+export function toolCallKey(taskId: string, callId: string, version: string, input: unknown): string {
+  const digest = createHash("sha256")
+    .update(version)
+    .update("\n")
+    .update(canonicalJson(input ?? null))
+    .digest("hex");
+  const token = (text: string, max: number) => text.replace(/[^A-Za-z0-9_.:=-]/g, "_").slice(0, max);
+  return `${token(taskId, 128)}.${token(callId, 100)}.${digest.slice(0, 32)}`;
 }
 
 export function formatBoundTools(tools: { ref: ToolRef; manifest: ToolManifest }[]): string {
@@ -289,7 +310,12 @@ export async function runReact(
         callId,
         input: JSON.stringify(call.arguments).slice(0, 2000),
       });
-      const outcome = await deps.exec(tool.source, call.arguments, work.taskId);
+      const outcome = await deps.exec(
+        tool.source,
+        call.arguments,
+        work.taskId,
+        toolCallKey(work.taskId, callId, tool.ref.version, call.arguments),
+      );
       deps.heartbeat?.();
       const classified = classifyOutcome(outcome, tool.source.manifest);
       // A tool's answer that it cannot serve this input is the tool working (ADR 0057).

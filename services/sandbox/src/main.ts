@@ -1,7 +1,8 @@
 import { endpoint } from "@insitu/bus";
-import { SandboxCheck, SandboxExec, SandboxTest } from "@insitu/contracts";
+import { SandboxCheck, SandboxExec, SandboxTest, TOOL_CALL_RESULTS_BUCKET } from "@insitu/contracts";
 import { WorkspaceStore } from "@insitu/files";
 import { runService } from "@insitu/runtime";
+import { CallOnce, objectCallResultStore } from "./call-results.js";
 import { Checker } from "./check.js";
 import { SandboxConfigSchema, buildPolicy, forcedMechanism } from "./config.js";
 import { detectEnforcement } from "./enforcement.js";
@@ -48,6 +49,11 @@ const running = await runService({
     // Load the declarations now, not in the first build (a failure is reported by that build).
     void checker.warm().catch(() => undefined);
     const handlers = createHandlers(sandbox, checker);
+    // Keyed calls run at most once (ADR 0094); records are kept a day, far past any redelivery.
+    const callOnce = new CallOnce(
+      objectCallResultStore(await bus.objects(TOOL_CALL_RESULTS_BUCKET, { ttlMs: 24 * 3600 * 1000 })),
+      logger,
+    );
     const served = await bus.serve({
       name: "sandbox",
       version: "0.1.0",
@@ -56,7 +62,9 @@ const running = await runService({
       // hand requests over.
       concurrency: config.SANDBOX_CONCURRENCY + config.SANDBOX_MAX_QUEUE,
       endpoints: [
-        endpoint(SandboxExec, (data, context) => handlers.exec({ ...data, taskId: context.taskId })),
+        endpoint(SandboxExec, (data, context) =>
+          callOnce.run(data.callKey, () => handlers.exec({ ...data, taskId: context.taskId })),
+        ),
         endpoint(SandboxCheck, async (data) => {
           const result = await handlers.check(data);
           sandboxMetrics.countCheck(result.cached, result.ok);

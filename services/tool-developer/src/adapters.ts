@@ -7,27 +7,54 @@ import {
   SandboxExec,
   SandboxTest,
 } from "@insitu/contracts";
+import { DEFAULT_SANDBOX_RETRY_WINDOW_MS, withinRetryWindow } from "@insitu/roles";
+import type { Logger } from "@insitu/telemetry";
 import type { ToolOutcome } from "@insitu/tool-kit";
 import type { BuildEvidence, CheckReport, TestReport, ToolSourceInput } from "./develop.js";
 import type { DeveloperRegistry } from "./service.js";
 
-export function sandboxPorts(bus: Bus, timeoutMs: number) {
+/**
+ * The sandbox as the build sees it. Each request is retried within `retryWindowMs` when the sandbox
+ * is down or died mid-request (ADR 0094): a sandbox restarted meanwhile costs the build some
+ * seconds, not the build (and with it the task's round). Check, test runs and replays have no
+ * effect outside the sandbox, so running one again is safe.
+ */
+export function sandboxPorts(
+  bus: Bus,
+  timeoutMs: number,
+  options: { retryWindowMs?: number; logger?: Logger } = {},
+) {
+  const retrying = <T>(what: string, attempt: () => Promise<T>): Promise<T> =>
+    withinRetryWindow(attempt, {
+      windowMs: options.retryWindowMs ?? DEFAULT_SANDBOX_RETRY_WINDOW_MS,
+      onRetry: (failure, attempt, delayMs) =>
+        options.logger?.warn("sandbox unavailable; retrying within the window", {
+          request: what,
+          attempt,
+          delayMs,
+          reason: failure.details.reason ?? failure.message,
+        }),
+    });
   return {
     async check(code: string): Promise<CheckReport> {
-      return bus.request(SandboxCheck, { code }, { timeoutMs });
+      return retrying("check", () => bus.request(SandboxCheck, { code }, { timeoutMs }));
     },
     async test(source: ToolSourceInput): Promise<TestReport> {
-      return bus.request(
-        SandboxTest,
-        { tool: { code: source.code, manifest: source.manifest }, tests: source.tests },
-        { timeoutMs },
+      return retrying("test", () =>
+        bus.request(
+          SandboxTest,
+          { tool: { code: source.code, manifest: source.manifest }, tests: source.tests },
+          { timeoutMs },
+        ),
       );
     },
     async exec(source: ToolSourceInput, input: unknown): Promise<ToolOutcome> {
-      return bus.request(
-        SandboxExec,
-        { tool: { code: source.code, manifest: source.manifest }, input },
-        { timeoutMs },
+      return retrying("replay", () =>
+        bus.request(
+          SandboxExec,
+          { tool: { code: source.code, manifest: source.manifest }, input },
+          { timeoutMs },
+        ),
       );
     },
   };

@@ -21,7 +21,10 @@ await runService({
     const now = () => new Date();
     const developer = createToolDeveloper({
       model,
-      ...sandboxPorts(bus, config.SANDBOX_TIMEOUT_MS),
+      ...sandboxPorts(bus, config.SANDBOX_TIMEOUT_MS, {
+        retryWindowMs: config.SANDBOX_RETRY_WINDOW_MS,
+        logger,
+      }),
       registry: registryPorts(bus, now),
       steps: kvStepStore(steps),
       notifyManager: managerNotifier(bus, "build-done"),
