@@ -40,9 +40,12 @@ async function bus(prefix: string, livenessWindowMs = WINDOW_MS): Promise<Bus> {
 }
 
 /** The slow-echo responder in its own process; resolves once it is subscribed. */
-async function slowPeer(prefix: string): Promise<{ child: ChildProcess; handling: Promise<void> }> {
+async function slowPeer(
+  prefix: string,
+  mode: "slow" | "die" = "slow",
+): Promise<{ child: ChildProcess; handling: Promise<void> }> {
   const script = fileURLToPath(new URL("./fixtures/peer.ts", import.meta.url));
-  const child = spawn(process.execPath, ["--import", "tsx", script, "slow", "slow-peer"], {
+  const child = spawn(process.execPath, ["--import", "tsx", script, mode, "slow-peer"], {
     env: { ...process.env, NATS_URL: server.url, NATS_PREFIX: prefix },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -57,7 +60,7 @@ async function slowPeer(prefix: string): Promise<{ child: ChildProcess; handling
       if (line === "ready") resolve();
       if (line === "handling") handled();
     });
-    child.once("exit", (code) => reject(new Error(`peer exited early with ${code}`)));
+    child.once("exit", (code, signal) => reject(new Error(`peer exited early with ${code ?? signal}`)));
   });
   return { child, handling };
 }
@@ -84,6 +87,21 @@ describe("liveness beats on long requests", () => {
     });
     // It had heard the responder before it went quiet.
     expect((error as InsituError).details.beats).toBeGreaterThanOrEqual(1);
+  }, 60_000);
+
+  it("a responder that dies the instant its handler starts is still given up within the window", async () => {
+    // The handler runs only after the first beat reached the server; were it to run first, this
+    // death would come before any beat left the process and the request would wait its timeout.
+    const prefix = uniquePrefix();
+    await slowPeer(prefix, "die");
+    const client = await bus(prefix);
+    const error = await client
+      .request(slowEcho, { text: "x", delayMs: 0 }, { timeoutMs: 30_000 })
+      .catch((failure: unknown) => failure);
+    expect(error).toMatchObject({
+      code: ErrorCode.unavailable,
+      details: { reason: PeerFailure.peerLost, beats: 1 },
+    });
   }, 60_000);
 
   it("a slow responder that is alive is waited on well past the window", async () => {

@@ -141,14 +141,23 @@ export function requestWithLiveness(connection: NatsConnection, request: Livenes
   });
 }
 
+/** What `startBeats` hands back: `sent` settles once the first beat reached the server. */
+export interface Beats {
+  stop: () => void;
+  sent: Promise<void>;
+}
+
 /**
- * Starts beating to a request's reply inbox when the request asked for it; returns the function
- * that stops the beats (call it before or right after responding). No-op for other requests.
+ * Starts beating to a request's reply inbox when the request asked for it. `sent` resolves once
+ * the first beat is flushed to the server: run the handler only after it, so a responder killed
+ * while handling has always been seen alive once and its requester enforces the window (a kill
+ * between receipt and that flush, before any work, still waits for the full timeout). `stop`
+ * ends the beats (call it before or right after responding). No-op for other requests.
  */
-export function startBeats(connection: NatsConnection, message: Pick<Msg, "reply" | "headers">): () => void {
+export function startBeats(connection: NatsConnection, message: Pick<Msg, "reply" | "headers">): Beats {
   const asked = message.headers?.get(LIVENESS_HEADER);
   const reply = message.reply;
-  if (!asked || !reply) return () => undefined;
+  if (!asked || !reply) return { stop: () => undefined, sent: Promise.resolve() };
   const requested = Number(asked);
   const interval = Number.isFinite(requested)
     ? Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, requested))
@@ -163,7 +172,8 @@ export function startBeats(connection: NatsConnection, message: Pick<Msg, "reply
     }
   };
   beat();
+  const sent = connection.flush().catch(() => undefined);
   const timer = setInterval(beat, interval);
   timer.unref?.();
-  return () => clearInterval(timer);
+  return { stop: () => clearInterval(timer), sent };
 }

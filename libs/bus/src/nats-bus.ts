@@ -335,10 +335,13 @@ class NatsBus implements Bus {
             return;
           }
           // Beats start on arrival, so a request waiting in line is known to be alive too.
-          const stopBeats = startBeats(this.connection, message);
+          const beats = startBeats(this.connection, message);
           const job = semaphore
-            .runNow(() => this.handleRequest(contract, endpoint.handle, message))
-            .finally(stopBeats);
+            .runNow(async () => {
+              await beats.sent;
+              await this.handleRequest(contract, endpoint.handle, message);
+            })
+            .finally(beats.stop);
           inFlight.add(job);
           void job.finally(() => inFlight.delete(job));
         },
