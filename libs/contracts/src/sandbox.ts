@@ -57,7 +57,7 @@ export const SandboxExec = defineEndpoint({
        * runs the call at most once per key (ADR 0094): its outcome is recorded in
        * {@link TOOL_CALL_RESULTS_BUCKET} before the reply, and a repeat — a redelivered step after
        * the caller was killed, a retry after a lost reply — gets the recorded outcome, or joins
-       * the run still in progress, instead of running the tool (and its side effects) again.
+       * the run still in progress on any replica ({@link TOOL_CALL_CLAIMS_BUCKET}), instead of running the tool (and its side effects) again.
        */
       callKey: z
         .string()
@@ -72,6 +72,12 @@ export const SandboxExec = defineEndpoint({
 
 /** Object Store bucket of recorded tool-call outcomes, by `SandboxExec` `callKey` (kept a day). */
 export const TOOL_CALL_RESULTS_BUCKET = "tool-call-results";
+
+/**
+ * KV bucket of claims on keyed calls being run: the replica running a key holds its entry (renewed
+ * while the call runs), so a repeat on another replica waits for the outcome instead of running it.
+ */
+export const TOOL_CALL_CLAIMS_BUCKET = "tool-call-claims";
 
 export const DiagnosticSchema = z
   .object({

@@ -1,8 +1,15 @@
+import { hostname } from "node:os";
 import { endpoint } from "@insitu/bus";
-import { SandboxCheck, SandboxExec, SandboxTest, TOOL_CALL_RESULTS_BUCKET } from "@insitu/contracts";
+import {
+  SandboxCheck,
+  SandboxExec,
+  SandboxTest,
+  TOOL_CALL_CLAIMS_BUCKET,
+  TOOL_CALL_RESULTS_BUCKET,
+} from "@insitu/contracts";
 import { WorkspaceStore } from "@insitu/files";
 import { runService } from "@insitu/runtime";
-import { CallOnce, objectCallResultStore } from "./call-results.js";
+import { CallOnce, kvCallClaims, objectCallResultStore } from "./call-results.js";
 import { Checker } from "./check.js";
 import { SandboxConfigSchema, buildPolicy, forcedMechanism } from "./config.js";
 import { detectEnforcement } from "./enforcement.js";
@@ -49,10 +56,20 @@ const running = await runService({
     // Load the declarations now, not in the first build (a failure is reported by that build).
     void checker.warm().catch(() => undefined);
     const handlers = createHandlers(sandbox, checker);
-    // Keyed calls run at most once (ADR 0094); records are kept a day, far past any redelivery.
+    // Keyed calls run at most once across replicas (ADR 0094); records are kept a day, far past
+    // any redelivery, claims an hour (a claim is renewed every second while its call runs).
     const callOnce = new CallOnce(
       objectCallResultStore(await bus.objects(TOOL_CALL_RESULTS_BUCKET, { ttlMs: 24 * 3600 * 1000 })),
-      logger,
+      {
+        claims: kvCallClaims(
+          await bus.kv(TOOL_CALL_CLAIMS_BUCKET, { ttlMs: 3600 * 1000 }),
+          `${hostname()}:${process.pid}`,
+          {
+            logger,
+          },
+        ),
+        logger,
+      },
     );
     const served = await bus.serve({
       name: "sandbox",
