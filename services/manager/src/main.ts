@@ -14,7 +14,7 @@ import { Counter, Histogram } from "prom-client";
 import { busEffects, kvStepReader, kvTaskStore, registryCatalog, registrySearch } from "./adapters.js";
 import { ManagerConfigSchema } from "./config.js";
 import { judgeRound } from "./judge.js";
-import { modelForRole, consumeRoleWork, busRateLimitGate } from "@insitu/roles";
+import { busRateLimitGate, consumeRoleWork, kvStepStore, modelForRole } from "@insitu/roles";
 import { planRound } from "./planner.js";
 import { externalToolsOverBus, withExternalTools } from "./external-tools.js";
 import { createManager } from "./service.js";
@@ -53,6 +53,7 @@ await runService({
       store,
       effects: busEffects(bus),
       readStep: kvStepReader(steps),
+      callRecords: kvStepStore(steps),
       search: withExternalTools(
         registrySearch(bus, config.RETRIEVAL_TOP_K),
         externalToolsOverBus(bus),

@@ -25,6 +25,7 @@ function fakes(options: {
 }) {
   const states = new Map<string, { state: ManagerState; revision: number }>();
   const steps = new Map<string, unknown>();
+  const callRecords = new Map<string, unknown>();
   const performed: Effect[] = [];
   const enqueued: Payload<typeof ManagerWork>[] = [];
   const plans = [...options.plans];
@@ -79,6 +80,14 @@ function fakes(options: {
     async search() {
       return options.candidates ?? [];
     },
+    callRecords: {
+      async get(taskId, step) {
+        return structuredClone(callRecords.get(`${taskId}.${step}`));
+      },
+      async put(taskId, step, value) {
+        callRecords.set(`${taskId}.${step}`, structuredClone(value));
+      },
+    },
     async readStep(taskId, step, schema) {
       const value = steps.get(`${taskId}.${step}`);
       return value === undefined ? undefined : schema.parse(value);
@@ -93,6 +102,7 @@ function fakes(options: {
     manager: createManager(deps),
     states,
     steps,
+    callRecords,
     performed,
     enqueued,
     planInputs,
@@ -224,6 +234,53 @@ describe("manager state machine", () => {
       executes[0]?.type === "execute" && executes[0].payload.tools.map((tool) => tool.name).sort(),
     ).toEqual(["count_words", "parse_table"]);
     expect(f.record(taskId)?.toolsCreated.sort()).toEqual(["count_words", "parse_table"]);
+  });
+
+  it("a compare-and-set conflict while planning re-applies on the new state without asking the model again", async () => {
+    const f = fakes({
+      // One plan only: a second plan call would fail with "no plan scripted".
+      plans: [
+        { required_tool_names: [], tool_usage_guidance: "", tool_requests: [requestOf("count_words")] },
+      ],
+    });
+    const { taskId } = await f.manager.submit({ question: "q" });
+    const plan = f.deps.plan;
+    f.deps.plan = async (input, limits) => {
+      const answer = await plan(input, limits);
+      // Another replica commits to the task while this one waits for the model.
+      const entry = f.states.get(taskId)!;
+      f.states.set(taskId, { state: entry.state, revision: entry.revision + 1 });
+      return answer;
+    };
+    await createManager(f.deps).handleWork({ taskId, kind: "start", step: "start" });
+    expect(f.planInputs).toHaveLength(1);
+    expect(f.record(taskId)?.status).toBe("building");
+    // Charged once, by the application that committed.
+    expect(f.record(taskId)?.usage).toMatchObject({ inputTokens: 100, outputTokens: 10 });
+  });
+
+  it("a redelivery after a crash between the plan and its commit uses the stored answer", async () => {
+    const f = fakes({
+      plans: [
+        { required_tool_names: [], tool_usage_guidance: "", tool_requests: [requestOf("count_words")] },
+      ],
+    });
+    const { taskId } = await f.manager.submit({ question: "q" });
+    const update = f.deps.store.update;
+    f.deps.store.update = async () => {
+      f.deps.store.update = update;
+      throw new Error("manager killed before its commit");
+    };
+    await expect(createManager(f.deps).handleWork({ taskId, kind: "start", step: "start" })).rejects.toThrow(
+      /killed/,
+    );
+    expect(f.record(taskId)?.status).toBe("queued");
+    // A new replica gets the redelivered message: nothing of the first one's memory survives.
+    await createManager(f.deps).handleWork({ taskId, kind: "start", step: "start" });
+    expect(f.planInputs).toHaveLength(1);
+    expect(f.record(taskId)?.status).toBe("building");
+    expect(f.record(taskId)?.usage).toMatchObject({ inputTokens: 100, outputTokens: 10 });
+    expect([...f.callRecords.keys()]).toEqual([`${taskId}.manager.start.plan-1`]);
   });
 
   it("acknowledges a redelivered step without doing it twice", async () => {

@@ -14,6 +14,7 @@ import { ErrorCategory, InsituError, isInsituError, notFound } from "@insitu/err
 import type { Logger } from "@insitu/telemetry";
 import { randomUUID } from "node:crypto";
 import { type MachineDeps, applyWork, expireIfOverdue, failTask } from "./machine.js";
+import { type CallRecordStore, RecordedCalls } from "./recorded-calls.js";
 import { type Effect, type ManagerState, addUsage, newTaskState } from "./state.js";
 import { usageOfError } from "@insitu/llm";
 
@@ -38,6 +39,12 @@ export interface ManagerDeps extends MachineDeps {
   logger: Logger;
   /** Called once per task when a committed transition ended it (metrics). */
   onFinished?: (record: ManagerState["record"]) => void;
+  /**
+   * Where plan and judge answers are kept per work message, so re-applying it (a compare-and-set
+   * conflict, a redelivery after a crash) never asks the model again (ADR 0119). Absent: kept in
+   * memory for the message's applications in this process only.
+   */
+  callRecords?: CallRecordStore;
   /**
    * Arm a timer per unfinished task at its wall-time end, so a task waiting on a role ends as
    * BUDGET_EXCEEDED at once instead of at the next sweep (ADR 0062). Off in unit tests.
@@ -160,7 +167,10 @@ export function createManager(deps: ManagerDeps) {
    */
   async function handleWork(work: Payload<typeof ManagerWork>, options: WorkOptions = {}): Promise<void> {
     const logger = deps.logger.child({ taskId: work.taskId, step: work.step, kind: work.kind });
+    const calls = new RecordedCalls(work.taskId, work.step, deps.callRecords, logger);
+    const applyDeps: MachineDeps = { ...deps, ...calls.wrap(deps) };
     for (let attempt = 1; attempt <= MAX_CAS_ATTEMPTS; attempt++) {
+      calls.restart();
       const entry = await deps.store.get(work.taskId);
       if (!entry) {
         logger.warn("work for an unknown task; dropping it");
@@ -169,7 +179,7 @@ export function createManager(deps: ManagerDeps) {
       const state: ManagerState = structuredClone(entry.state);
       let changed: boolean;
       try {
-        changed = await applyWork(state, work, deps);
+        changed = await applyWork(state, work, applyDeps);
       } catch (error) {
         const failure = InsituError.from(error);
         if (failure.retryable && !options.lastDelivery) {
