@@ -170,7 +170,7 @@ beforeAll(async () => {
     services: ["registry", "sandbox", ...ROLES],
     readyTimeoutMs: READY_TIMEOUT_MS,
     env: {
-      LOG_LEVEL: "warn",
+      LOG_LEVEL: process.env.E2E_LOG_LEVEL ?? "warn",
       WORK_ACK_WAIT_MS: "2000",
       // The window must cover a sandbox restart on a loaded machine (default 45 s).
       SANDBOX_RETRY_WINDOW_MS: "200000",
@@ -224,9 +224,12 @@ describe("fail fast when a peer dies", () => {
     // The round ran again (the kill interrupted it) but the tool did not.
     expect(eventsOf(task.events, "tool-call-start").length).toBeGreaterThanOrEqual(2);
     expect(count("live")).toBe(1);
+    // Every end the task saw carries the one call's outcome. (Usually one end; on a loaded machine
+    // the restarted executor can stall past the test's 2 s ack wait while starting and get the
+    // round delivered twice — both deliveries then answer from the same call.)
     const ends = eventsOf(task.events, "tool-call-end");
-    expect(ends).toHaveLength(1);
-    expect(JSON.parse(ends[0]?.output ?? "{}")).toEqual({ tag: "live", count: 1 });
+    expect(ends.length).toBeGreaterThanOrEqual(1);
+    for (const end of ends) expect(JSON.parse(end.output ?? "{}")).toEqual({ tag: "live", count: 1 });
     expect(record.rounds).toHaveLength(1);
   }, 600_000);
 });

@@ -37,3 +37,5 @@ export type { DeadLetterAdmin, DeadLetterRecord } from "./dead-letter-admin.js";
 export { BAD_ENTRIES_METRIC, QUARANTINE_HEADERS } from "./nats-bus.js";
 export { openQuarantine } from "./quarantine-admin.js";
 export type { QuarantinedEntry } from "./quarantine-admin.js";
+export { CallOnce, ClaimDefaults, kvCallClaims, objectOutcomeStore } from "./run-once.js";
+export type { CallClaim, CallClaims, CallOnceOptions, OutcomeStore } from "./run-once.js";

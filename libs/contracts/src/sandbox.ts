@@ -72,12 +72,17 @@ export const SandboxExec = defineEndpoint({
 
 /** Object Store bucket of recorded tool-call outcomes, by `SandboxExec` `callKey` (kept a day). */
 export const TOOL_CALL_RESULTS_BUCKET = "tool-call-results";
+/** How long a recorded outcome is kept: far past any redelivery. */
+export const TOOL_CALL_RESULTS_TTL_MS = 24 * 3600 * 1000;
 
 /**
  * KV bucket of claims on keyed calls being run: the replica running a key holds its entry (renewed
  * while the call runs), so a repeat on another replica waits for the outcome instead of running it.
+ * The executor keys its external (MCP) calls in the same buckets.
  */
 export const TOOL_CALL_CLAIMS_BUCKET = "tool-call-claims";
+/** How long a claim entry is kept (it is renewed every second while its call runs). */
+export const TOOL_CALL_CLAIMS_TTL_MS = 3600 * 1000;
 
 export const DiagnosticSchema = z
   .object({

@@ -1,4 +1,4 @@
-import type { Bus } from "@insitu/bus";
+import type { Bus, CallOnce } from "@insitu/bus";
 import { type ExternalTool, RegistryRecordExternalUsage, isExternalVersion } from "@insitu/contracts";
 import type { ExternalCallResult, McpClientPool } from "@insitu/mcp";
 import type { ToolOutcome } from "@insitu/tool-kit";
@@ -10,9 +10,15 @@ type ToolPorts = Pick<ReactDeps, "getTool" | "exec" | "recordUsage" | "repair">;
  * External (MCP) tools inside the executor's ReAct loop, additive to the built-tool ports: a ref
  * whose version is `mcp:<server>/<tool>` is bound from the MCP client pool (never from the
  * registry), called through the client, and recorded with `registry.record-external-usage` —
- * apart from built tools, so the library's tool calls and EGL never include them.
+ * apart from built tools, so the library's tool calls and EGL never include them. With `once`, a
+ * call with a key is made at most once (ADR 0094): a repeat gets the recorded outcome.
  */
-export function withExternalTools(ports: ToolPorts, pool: McpClientPool, bus: Bus): ToolPorts {
+export function withExternalTools(
+  ports: ToolPorts,
+  pool: McpClientPool,
+  bus: Bus,
+  once?: CallOnce<ToolOutcome>,
+): ToolPorts {
   const external = new WeakMap<BoundToolSource, string>();
   return {
     ...ports,
@@ -29,7 +35,8 @@ export function withExternalTools(ports: ToolPorts, pool: McpClientPool, bus: Bu
     async exec(source, input, taskId, callKey) {
       const version = external.get(source);
       if (version === undefined) return ports.exec(source, input, taskId, callKey);
-      return outcomeOf(await pool.call(version, input));
+      const call = async () => outcomeOf(await pool.call(version, input));
+      return once ? once.run(callKey, call) : call();
     },
     async recordUsage(record) {
       if (!isExternalVersion(record.tool.version)) return ports.recordUsage(record);

@@ -1,5 +1,15 @@
-import { endpoint } from "@insitu/bus";
-import { ExecutorRunWork, ExternalToolsList, TASK_STEPS_BUCKET } from "@insitu/contracts";
+import { hostname } from "node:os";
+import { CallOnce, endpoint, kvCallClaims, objectOutcomeStore } from "@insitu/bus";
+import {
+  ExecutorRunWork,
+  ExternalToolsList,
+  TASK_STEPS_BUCKET,
+  TOOL_CALL_CLAIMS_BUCKET,
+  TOOL_CALL_CLAIMS_TTL_MS,
+  TOOL_CALL_RESULTS_BUCKET,
+  TOOL_CALL_RESULTS_TTL_MS,
+} from "@insitu/contracts";
+import { ToolOutcomeSchema } from "@insitu/tool-kit";
 import { WorkspaceStore } from "@insitu/files";
 import { McpClientPool, loadMcpServersConfig } from "@insitu/mcp";
 import { runService } from "@insitu/runtime";
@@ -26,6 +36,22 @@ await runService({
       config.INSITU_MCP_CONFIG ? loadMcpServersConfig(config.INSITU_MCP_CONFIG) : { servers: {} },
       { env: process.env, onLog: (message, details) => logger.info(message, details) },
     );
+    // External calls are keyed like the sandbox's (ADR 0094): a redelivered round gets the
+    // recorded outcome instead of calling the MCP server again.
+    const externalOnce = new CallOnce(
+      objectOutcomeStore(
+        await bus.objects(TOOL_CALL_RESULTS_BUCKET, { ttlMs: TOOL_CALL_RESULTS_TTL_MS }),
+        (value) => ToolOutcomeSchema.safeParse(value).data,
+      ),
+      {
+        claims: kvCallClaims(
+          await bus.kv(TOOL_CALL_CLAIMS_BUCKET, { ttlMs: TOOL_CALL_CLAIMS_TTL_MS }),
+          `${hostname()}:${process.pid}`,
+          { logger },
+        ),
+        logger,
+      },
+    );
     const builtPorts = toolPorts(bus, {
       sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
       repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
@@ -35,7 +61,7 @@ await runService({
     const executor = createExecutor({
       model,
       summarizer: summarizer.model,
-      ...withExternalTools(builtPorts, mcpPool, bus),
+      ...withExternalTools(builtPorts, mcpPool, bus, externalOnce),
       steps: kvStepStore(steps),
       notifyManager: managerNotifier(bus, "execution-done"),
       emit: taskEventPublisher(bus),

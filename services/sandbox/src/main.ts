@@ -1,15 +1,17 @@
 import { hostname } from "node:os";
-import { endpoint } from "@insitu/bus";
+import { CallOnce, endpoint, kvCallClaims } from "@insitu/bus";
 import {
   SandboxCheck,
   SandboxExec,
   SandboxTest,
   TOOL_CALL_CLAIMS_BUCKET,
+  TOOL_CALL_CLAIMS_TTL_MS,
   TOOL_CALL_RESULTS_BUCKET,
+  TOOL_CALL_RESULTS_TTL_MS,
 } from "@insitu/contracts";
 import { WorkspaceStore } from "@insitu/files";
 import { runService } from "@insitu/runtime";
-import { CallOnce, kvCallClaims, objectCallResultStore } from "./call-results.js";
+import { objectCallResultStore } from "./call-results.js";
 import { Checker } from "./check.js";
 import { SandboxConfigSchema, buildPolicy, forcedMechanism } from "./config.js";
 import { detectEnforcement } from "./enforcement.js";
@@ -59,10 +61,10 @@ const running = await runService({
     // Keyed calls run at most once across replicas (ADR 0094); records are kept a day, far past
     // any redelivery, claims an hour (a claim is renewed every second while its call runs).
     const callOnce = new CallOnce(
-      objectCallResultStore(await bus.objects(TOOL_CALL_RESULTS_BUCKET, { ttlMs: 24 * 3600 * 1000 })),
+      objectCallResultStore(await bus.objects(TOOL_CALL_RESULTS_BUCKET, { ttlMs: TOOL_CALL_RESULTS_TTL_MS })),
       {
         claims: kvCallClaims(
-          await bus.kv(TOOL_CALL_CLAIMS_BUCKET, { ttlMs: 3600 * 1000 }),
+          await bus.kv(TOOL_CALL_CLAIMS_BUCKET, { ttlMs: TOOL_CALL_CLAIMS_TTL_MS }),
           `${hostname()}:${process.pid}`,
           {
             logger,

@@ -1,10 +1,9 @@
-import type { ToolOutcome } from "@insitu/tool-kit";
 import { describe, expect, it } from "vitest";
-import { CallOnce, type CallResultStore } from "./call-results.js";
+import { CallOnce, type OutcomeStore } from "./run-once.js";
 
-/** A FAKE store in memory (the Object Store one is exercised by the e2e fail-fast test). */
-function memoryStore(): CallResultStore & { records: Map<string, ToolOutcome> } {
-  const records = new Map<string, ToolOutcome>();
+/** A FAKE store in memory (the Object Store one is exercised by run-once.int.test.ts and the e2e fail-fast test). */
+function memoryStore(): OutcomeStore<Outcome> & { records: Map<string, Outcome> } {
+  const records = new Map<string, Outcome>();
   return {
     records,
     async get(key) {
@@ -16,7 +15,13 @@ function memoryStore(): CallResultStore & { records: Map<string, ToolOutcome> } 
   };
 }
 
-const ok = (output: unknown): ToolOutcome => ({ status: "ok", output, durationMs: 5 }) as ToolOutcome;
+/** Stands for a tool outcome: the runner does not look inside what it records. */
+interface Outcome {
+  status: "ok";
+  output: unknown;
+  durationMs: number;
+}
+const ok = (output: unknown): Outcome => ({ status: "ok", output, durationMs: 5 });
 
 describe("CallOnce", () => {
   it("runs a keyed call once; a repeat gets the recorded outcome and the tool does not run again", async () => {
@@ -63,7 +68,7 @@ describe("CallOnce", () => {
   });
 
   it("a store that fails does not stop the call, and a call that throws records nothing", async () => {
-    const broken: CallResultStore = {
+    const broken: OutcomeStore<Outcome> = {
       get: async () => {
         throw new Error("jetstream down");
       },

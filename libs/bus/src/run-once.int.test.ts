@@ -1,12 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { type Bus, type NatsServerHandle, connectBus, startNatsServer } from "@insitu/bus";
-import type { ToolOutcome } from "@insitu/tool-kit";
+import { connectBus } from "./nats-bus.js";
+import { type NatsServerHandle, startNatsServer } from "./nats-server.js";
+import type { Bus } from "./types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { CallOnce, kvCallClaims, objectCallResultStore } from "./call-results.js";
+import { CallOnce, kvCallClaims, objectOutcomeStore } from "./run-once.js";
 
 /**
- * Keyed calls across sandbox replicas (docs/adr/0094), on a real nats-server: two CallOnce
- * instances stand for two replicas; they share only the Object Store of outcomes and the KV
+ * Keyed calls across replicas (docs/adr/0094), on a real nats-server: two CallOnce instances
+ * stand for two sandbox replicas; they share only the Object Store of outcomes and the KV
  * bucket of claims, as two sandbox processes do.
  */
 let server: NatsServerHandle;
@@ -25,12 +26,18 @@ afterAll(async () => {
   await server?.dispose();
 });
 
-const ok = (output: unknown): ToolOutcome => ({ status: "ok", output, durationMs: 5 }) as ToolOutcome;
+/** Stands for a tool outcome: the runner does not look inside what it records. */
+interface Outcome {
+  status: "ok";
+  output: unknown;
+  durationMs: number;
+}
+const ok = (output: unknown): Outcome => ({ status: "ok", output, durationMs: 5 });
 
 async function replica(name: string, timing: { staleMs?: number; beatMs?: number } = {}) {
-  const store = objectCallResultStore(await bus.objects("call-once-results"));
+  const store = objectOutcomeStore(await bus.objects("call-once-results"), (value) => value as Outcome);
   const claims = kvCallClaims(await bus.kv("call-once-claims"), name, { beatMs: timing.beatMs ?? 200 });
-  return new CallOnce(store, { claims, staleMs: timing.staleMs ?? 1_500, pollMs: 50 });
+  return new CallOnce<Outcome>(store, { claims, staleMs: timing.staleMs ?? 1_500, pollMs: 50 });
 }
 
 describe("a keyed call across replicas", () => {
