@@ -226,10 +226,14 @@ export class BatchRuns {
           return;
         }
         const settings = submission.data;
+        // A resumed run first reads its finished tasks back, counting up from the last batch it
+        // finished; what clients saw before the interruption is not taken back meanwhile.
+        const floor = (await this.kv.get<BatchRunProgress>(`progress.${runId}`))?.value?.done ?? 0;
         let last: BatchRunProgress | undefined;
         let lastWrite = 0;
         let writing: Promise<void> = Promise.resolve();
         const onProgress = (progress: BatchProgress) => {
+          if (progress.done < floor && progress.phase === "tasks") return;
           last = { ...progress, updatedAt: new Date().toISOString() };
           const now = Date.now();
           if (progress.phase === "tasks" && now - lastWrite < (options.progressEveryMs ?? 250)) return;
