@@ -1,9 +1,11 @@
+import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, connectBus } from "@insitu/bus";
 import { SseParser } from "@insitu/cli";
 import { TaskEvents } from "@insitu/contracts";
+import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../harness/stack.js";
 import { scenarioQuestions, scenarioScript } from "./scenarios/batch/script.js";
@@ -11,14 +13,17 @@ import { scenarioQuestions, scenarioScript } from "./scenarios/batch/script.js";
 /**
  * Batch runs over HTTP end to end: real nats-server, every role its own process, the real Deno
  * sandbox, the FAKE scripted model (scenarios/batch/script.ts, the scenario of batch.test.ts) and
- * the real gateway process — SIGKILLed half-way through the run and started again.
+ * the real gateway process — SIGKILLed half-way through the run and started again. The dashboard's
+ * Batches panel is then read in REAL headless Chromium (playwright-core driving /usr/bin/chromium).
  */
+const CHROMIUM = "/usr/bin/chromium";
 const ROLES = ["manager", "tool-developer", "executor", "integrator", "evolver"] as const;
 let stack: Stack;
 let bus: Bus;
 let work: string;
 const taskStarts = new Map<string, number>();
 let startsSubscription: { unsubscribe(): void } | undefined;
+let finishedRunId: string | undefined;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "insitu-batch-api-e2e-"));
@@ -187,5 +192,49 @@ describe("POST /v1/batches", () => {
     });
     expect(again.status).toBe(200);
     expect(((await again.json()) as { runId: string }).runId).toBe(run.runId);
+    finishedRunId = run.runId;
   }, 240_000);
+
+  it("shows each barrier's report of the latest run on the dashboard (real Chromium)", async () => {
+    if (!existsSync(CHROMIUM))
+      throw new Error(`no Chromium at ${CHROMIUM} (scripts/setup.sh installs it); this test never skips`);
+    expect(finishedRunId, "the HTTP run above finished").toBeDefined();
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+      ],
+      headless: true,
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on("pageerror", (error) => errors.push(error.message));
+      await page.goto(stack.url("gateway"));
+      await page.waitForSelector(
+        `#batches[data-status=done][data-run-id='${finishedRunId}'][data-barriers='3']`,
+        {
+          timeout: 30_000,
+        },
+      );
+      expect(await page.locator("#batches-state").innerText()).toBe(
+        `run ${finishedRunId} · done · 24/24 done · 3/3 batches`,
+      );
+      const first = page.locator("#batch-barriers tbody tr[data-batch='1']");
+      expect(Number(await first.locator("td.groups").innerText())).toBeGreaterThanOrEqual(1);
+      const merged = await first.locator("td.merged").innerText();
+      expect(merged).toMatch(/^count_vowels ← .*tally_vowels/);
+      expect(await first.locator("td.rejected").innerText()).toBe("—");
+      expect(await page.locator("#batch-barriers tbody tr").count()).toBe(3);
+      expect(await page.locator("#batch-barriers tbody tr[data-batch='2'] td.merged").innerText()).toBe("—");
+      await page.locator("#batches").screenshot({ path: "/tmp/dashboard-batches.png" });
+      expect(errors).toEqual([]);
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
 });
