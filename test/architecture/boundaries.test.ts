@@ -28,9 +28,7 @@ const KNOWN_VIOLATIONS = new Set<string>([
   "testing-door-in-production libs/roles/src/role-model.ts @insitu/llm/testing",
   // The CLI still opens the registry service's buckets for export/import, and for a batch's warm start.
   "lib-imports-service libs/cli/src/commands/library.ts @insitu/registry",
-  "lib-imports-service libs/cli/src/batch/bus-ports.ts @insitu/registry",
-  // The batch runner asks for a barrier through the evolver's client module instead of a contract only.
-  "lib-imports-service libs/cli/src/batch/bus-ports.ts @insitu/evolver",
+  "lib-imports-service libs/cli/src/commands/batch.ts @insitu/registry",
   // The evolver writes merged tools with the tool developer's developTool in-process (one way of
   // writing a tool) instead of over the bus; the shared part belongs in a library (issue 12).
   "role-imports-role services/evolver/src/absorb.ts @insitu/tool-developer",

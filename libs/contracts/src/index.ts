@@ -23,6 +23,7 @@ export * from "./sandbox.js";
 export * from "./registry.js";
 export * from "./task.js";
 export * from "./evolver.js";
+export * from "./batch.js";
 export * from "./files.js";
 export * from "./eval.js";
 export { contractsJsonSchema } from "./json-schema.js";

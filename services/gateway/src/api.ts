@@ -4,13 +4,17 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { type TaskEvent, type TaskRecord, isTerminalTaskStatus } from "@insitu/contracts";
 import { ErrorCategory, InsituError } from "@insitu/errors";
 import { inSpan, type Logger, tracingEnabled } from "@insitu/telemetry";
-import type { GatewayBackend } from "./backend.js";
+import type { GatewayBackend, GatewayBatches } from "./backend.js";
+import { readBatchBody } from "./batches/batch-body.js";
+import { streamBatchEvents } from "./batches/batch-stream.js";
 import { GatewayErrorCode, httpStatusFor } from "./errors.js";
 import { readTaskBody } from "./http/task-body.js";
 import { type AttachmentInput, checkAttachments } from "@insitu/files";
 import { type Route, defineRoute, matchRoute } from "./http/router.js";
 import { SseStream, parseLastEventId } from "./http/sse.js";
 import {
+  BatchIdParamSchema,
+  BatchListQuerySchema,
   ListEvalsQuerySchema,
   ListToolsQuerySchema,
   SubmitTaskBodySchema,
@@ -28,6 +32,10 @@ export interface GatewayHandlerOptions {
   bodyLimitBytes: number;
   /** Max body of `POST /v1/tasks`, which may carry attachments; default `bodyLimitBytes`. */
   taskBodyLimitBytes?: number;
+  /** Batch runs (`/v1/batches`); without it those routes answer 503. */
+  batches?: GatewayBatches;
+  /** Max body of `POST /v1/batches` (a questions file); default `bodyLimitBytes`. */
+  batchBodyLimitBytes?: number;
   /** SSE keep-alive comment interval. */
   heartbeatMs: number;
   /**
@@ -63,6 +71,11 @@ export const API_ROUTES = [
   "GET /v1/metrics/summary",
   "GET /v1/metrics/series",
   "GET /v1/evals",
+  "POST /v1/batches",
+  "GET /v1/batches",
+  "GET /v1/batches/:id",
+  "GET /v1/batches/:id/predictions",
+  "GET /v1/batches/:id/events",
 ] as const;
 
 /** The gateway's HTTP API; /healthz, /readyz and /metrics come from the service runtime. */
@@ -79,7 +92,88 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
   const { backend, logger } = options;
   const streams = new Set<SseStream>();
 
+  const batchRuns = (): GatewayBatches => {
+    if (options.batches) return options.batches;
+    throw new InsituError("this gateway does not run batches", {
+      code: "UNAVAILABLE",
+      category: ErrorCategory.system,
+    });
+  };
+  const batchView = async (id: string) => {
+    const view = await batchRuns().get(id);
+    if (!view) {
+      throw new InsituError(`no batch run ${id}`, { code: "NOT_FOUND", category: ErrorCategory.user });
+    }
+    return view;
+  };
+  const batchLinks = (id: string) => ({
+    self: `/v1/batches/${id}`,
+    events: `/v1/batches/${id}/events`,
+    predictions: `/v1/batches/${id}/predictions`,
+  });
+
   const routes: Route<Handler>[] = [
+    defineRoute("POST", "/v1/batches", async ({ request, response, url }) => {
+      const batches = batchRuns();
+      // Every line is checked before anything is stored or started (a bad one names its line).
+      const input = await readBatchBody(request, url, options.batchBodyLimitBytes ?? options.bodyLimitBytes);
+      const { created, view } = await batches.submit(input);
+      sendJson(response, created ? 202 : 200, { ...view, links: batchLinks(view.runId) });
+    }),
+    defineRoute("GET", "/v1/batches", async ({ response, url }) => {
+      const query = parseInput(BatchListQuerySchema, queryObject(url.searchParams), "query");
+      const runs = await batchRuns().list(query.limit ?? 20);
+      // The list leaves the per-batch rows out (GET /v1/batches/:id has them).
+      sendJson(response, 200, {
+        batches: runs.map(({ rows, ...run }) => ({
+          ...run,
+          batchesDone: rows.length,
+          links: batchLinks(run.runId),
+        })),
+      });
+    }),
+    defineRoute("GET", "/v1/batches/:id", async ({ response, params }) => {
+      const { id } = parseInput(BatchIdParamSchema, params, "path");
+      sendJson(response, 200, { ...(await batchView(id)), links: batchLinks(id) });
+    }),
+    defineRoute("GET", "/v1/batches/:id/predictions", async ({ response, params, url }) => {
+      const { id } = parseInput(BatchIdParamSchema, params, "path");
+      await batchView(id);
+      const lines = await batchRuns().predictions(id);
+      if (!lines) {
+        throw new InsituError(
+          `batch run ${id} was started by \`insitu batch\`: its predictions are in that command's --out folder`,
+          { code: "NOT_FOUND", category: ErrorCategory.user },
+        );
+      }
+      if (url.searchParams.get("format") === "json") {
+        sendJson(response, 200, { predictions: lines });
+        return;
+      }
+      const text = lines.map((line) => `${JSON.stringify(line)}\n`).join("");
+      response.writeHead(200, {
+        "content-type": "application/x-ndjson; charset=utf-8",
+        "content-length": Buffer.byteLength(text),
+        "cache-control": "no-store",
+      });
+      response.end(text);
+    }),
+    defineRoute("GET", "/v1/batches/:id/events", async (context) => {
+      const { id } = parseInput(BatchIdParamSchema, context.params, "path");
+      if (streams.size >= (options.maxStreams ?? 1000)) {
+        throw new InsituError(`too many open event streams (${streams.size}); retry later`, {
+          code: GatewayErrorCode.tooManyStreams,
+          retryable: true,
+          details: { limit: options.maxStreams ?? 1000 },
+        });
+      }
+      // 404 for an unknown run before the stream opens.
+      await batchView(id);
+      const stream = new SseStream(context.response, options.heartbeatMs);
+      streams.add(stream);
+      context.response.once("close", () => streams.delete(stream));
+      await streamBatchEvents(batchRuns(), id, stream, context.response, logger);
+    }),
     defineRoute("POST", "/v1/tasks", async ({ request, response }) => {
       const raw = await readTaskBody(request, options.taskBodyLimitBytes ?? options.bodyLimitBytes);
       const { attachments: encoded, ...body } = parseInput(SubmitTaskBodySchema, raw.fields, "body");

@@ -8,7 +8,9 @@ import type {
   TaskStatus,
   TaskSummary,
 } from "@insitu/contracts";
+import type { BatchRunView } from "@insitu/batch";
 import type { CheckedAttachment } from "@insitu/files";
+import type { BatchSubmissionInput } from "./batches/batch-body.js";
 import type { SubmitTaskBody } from "./validation.js";
 
 /** A submission as the backend forwards it: attachments already stored, only their references. */
@@ -65,4 +67,19 @@ export interface MetricsSummary {
   snapshot?: number;
   /** Most-called tools, most first. */
   topTools?: { name: string; calls: number }[];
+}
+
+/**
+ * Batch runs (`/v1/batches`, docs/adr/0110). The real one is `BatchRuns` over the bus (KV
+ * `batches`, the `batch-work` queue); unit tests pass a labelled fake.
+ */
+export interface GatewayBatches {
+  /** Stores and enqueues a validated run; an identical earlier submit is returned (`created: false`). */
+  submit(input: BatchSubmissionInput): Promise<{ created: boolean; view: BatchRunView }>;
+  get(runId: string): Promise<BatchRunView | undefined>;
+  list(limit: number): Promise<BatchRunView[]>;
+  /** Prediction lines of the items whose task exists; undefined when the questions are not stored here. */
+  predictions(runId: string): Promise<Record<string, unknown>[] | undefined>;
+  /** Calls `onChange` after each change of the run's records. */
+  watch(runId: string, onChange: () => void): Promise<{ unsubscribe(): void }>;
 }

@@ -22,6 +22,28 @@ export const GatewayConfigSchema = z.object({
     .min(1024)
     .max(512 * 1024 * 1024)
     .default(36 * 1024 * 1024),
+  /** Largest body of `POST /v1/batches` (a questions file; the CLI's limit by default). */
+  GATEWAY_BATCH_BODY_LIMIT_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .max(512 * 1024 * 1024)
+    .default(50 * 1024 * 1024),
+  /** Batch runs this gateway process runs at once (0: serve /v1/batches but run none here). */
+  GATEWAY_BATCH_CONCURRENCY: z.coerce.number().int().min(0).max(100).default(4),
+  /**
+   * Ack deadline of a batch run's queue item without an in-progress beat (beats go every third of
+   * it): how long a killed gateway's run waits before another replica (or the restarted one) resumes it.
+   */
+  GATEWAY_BATCH_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
+  /** Deliveries of a batch run before it is given up (each kill of a gateway costs one). */
+  GATEWAY_BATCH_MAX_DELIVER: z.coerce.number().int().min(1).max(1000).default(20),
+  /** How long one barrier (the evolver's absorb) may take before the run's attempt fails. */
+  GATEWAY_BATCH_BARRIER_TIMEOUT_MS: z.coerce
+    .number()
+    .int()
+    .min(1000)
+    .default(30 * 60_000),
   /** Keep-alive comment interval on event streams. */
   GATEWAY_SSE_HEARTBEAT_MS: z.coerce.number().int().min(100).max(120_000).default(15_000),
   /** Event streams open at once per gateway process (each holds a JetStream consumer). */

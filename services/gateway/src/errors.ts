@@ -35,6 +35,7 @@ export function httpStatusFor(error: InsituError): number {
     case GatewayErrorCode.payloadTooLarge:
     case ErrorCode.messageTooLarge:
     case "ATTACHMENT_TOO_LARGE":
+    case "BATCH_INPUT_TOO_LARGE":
       return 413;
     case GatewayErrorCode.unsupportedMediaType:
     case "ATTACHMENT_TYPE_MISMATCH":

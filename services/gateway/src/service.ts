@@ -6,6 +6,11 @@ import {
   createMcpHttpEndpoint,
 } from "@insitu/mcp";
 import type { ServiceSpec } from "@insitu/runtime";
+import type { Consumer } from "@insitu/bus";
+import { BatchRuns } from "@insitu/batch";
+import { TaskGet, type TaskRecord } from "@insitu/contracts";
+import { isInsituError } from "@insitu/errors";
+import type { GatewayBatches } from "./backend.js";
 import { bearerMatches, createGatewayApi } from "./api.js";
 import { createBusBackend } from "./bus-backend.js";
 import { GatewayConfigSchema } from "./config.js";
@@ -21,7 +26,41 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
   async start({ config, bus, logger, metrics }) {
     const gatewayMetrics = createGatewayMetrics(metrics);
     const dashboard = loadDashboard();
+    // Batch runs: stored in KV `batches`, run from the durable `batch-work` queue by whichever
+    // gateway replica takes the item; a killed replica's run resumes elsewhere (docs/adr/0110).
+    const runs = await BatchRuns.open(bus);
+    const getTask = async (taskId: string): Promise<TaskRecord | undefined> => {
+      try {
+        return await bus.request(
+          TaskGet,
+          { taskId },
+          { timeoutMs: config.GATEWAY_REQUEST_TIMEOUT_MS, taskId },
+        );
+      } catch (error) {
+        if (isInsituError(error, "NOT_FOUND")) return undefined;
+        throw error;
+      }
+    };
+    const batches: GatewayBatches = {
+      submit: (input) => runs.submit(input.text, input.runId, input.items.length, input.settings),
+      get: (runId) => runs.view(runId),
+      list: (limit) => runs.list(limit),
+      predictions: (runId) => runs.predictions(runId, getTask),
+      watch: (runId, onChange) => runs.watch(runId, onChange),
+    };
+    let batchConsumer: Consumer | undefined;
+    if (config.GATEWAY_BATCH_CONCURRENCY > 0) {
+      batchConsumer = await runs.consume({
+        concurrency: config.GATEWAY_BATCH_CONCURRENCY,
+        ackWaitMs: config.GATEWAY_BATCH_ACK_WAIT_MS,
+        maxDeliver: config.GATEWAY_BATCH_MAX_DELIVER,
+        ports: { barrierTimeoutMs: config.GATEWAY_BATCH_BARRIER_TIMEOUT_MS },
+        onError: (runId, error) => logger.warn("batch run attempt failed; it is retried", { runId, error }),
+      });
+    }
     const api = createGatewayApi({
+      batches,
+      batchBodyLimitBytes: config.GATEWAY_BATCH_BODY_LIMIT_BYTES,
       backend: createBusBackend(bus, { requestTimeoutMs: config.GATEWAY_REQUEST_TIMEOUT_MS }),
       logger,
       bodyLimitBytes: config.GATEWAY_BODY_LIMIT_BYTES,
@@ -77,6 +116,8 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
         return true;
       },
       async stop() {
+        // A run in progress is handed back to the queue at once (another replica resumes it).
+        await batchConsumer?.stop();
         // Open event streams never end on their own; clients resume with Last-Event-ID.
         api.close();
         catalog.stop();

@@ -1,4 +1,4 @@
-import { TaskId, TaskOptionsSchema, ToolName } from "@insitu/contracts";
+import { BatchRunId, TaskId, TaskOptionsSchema, ToolName } from "@insitu/contracts";
 import type { z } from "zod";
 import { z as zod } from "zod";
 import { invalidRequest } from "./errors.js";
@@ -46,6 +46,12 @@ export type ListToolsQuery = z.infer<typeof ListToolsQuerySchema>;
 /** GET /v1/evals?limit=N (default 10, at most 20: a state may be ~200 KB). */
 export const ListEvalsQuerySchema = zod
   .object({ limit: zod.coerce.number().int().min(1).max(20).optional() })
+  .strict();
+
+/** Batch run ids: 12 hex digits (a hash of the questions and the run's options). */
+export const BatchIdParamSchema = zod.object({ id: BatchRunId }).strict();
+export const BatchListQuerySchema = zod
+  .object({ limit: zod.coerce.number().int().min(1).max(200).optional() })
   .strict();
 
 export const TaskListQuerySchema = zod

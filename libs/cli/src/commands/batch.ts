@@ -3,10 +3,18 @@ import { dirname, resolve } from "node:path";
 import { connectBus } from "@insitu/bus";
 import { createLogger } from "@insitu/telemetry";
 import { numberOption } from "../args.js";
-import { BATCHES_BUCKET, busBatchPorts } from "../batch/bus-ports.js";
-import { MAX_BATCH_FILE_BYTES, batchRunId, parseQuestions } from "../batch/input.js";
-import { writeBatchOutputs } from "../batch/outputs.js";
-import { type BatchProgress, type RunBatchOptions, runBatch } from "../batch/runner.js";
+import {
+  BATCHES_BUCKET,
+  type BatchProgress,
+  MAX_BATCH_FILE_BYTES,
+  type RunBatchOptions,
+  batchRunId,
+  busBatchPorts,
+  parseQuestions,
+  runBatch,
+  writeBatchOutputs,
+} from "@insitu/batch";
+import { Registry, importLibrary } from "@insitu/registry";
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
@@ -77,7 +85,19 @@ export async function runBatchCommand(
   };
   try {
     io.err(`insitu batch: run ${runId}, ${items.length} question(s), outputs in ${out}\n`);
-    const result = await runBatch(await busBatchPorts(bus, { logger, baseDir: dirname(resolve(file)) }), {
+    const ports = await busBatchPorts(bus, {
+      baseDir: dirname(resolve(file)),
+      // A warm start from a folder written by `insitu library export`.
+      async importFolder(folder) {
+        const registry = await Registry.open(bus, { logger });
+        try {
+          await importLibrary(registry, folder, { reason: `batch warm start from ${folder}` });
+        } finally {
+          registry.stop();
+        }
+      },
+    });
+    const result = await runBatch(ports, {
       runId,
       items,
       batchSize: size16,

@@ -2,7 +2,7 @@ import { createHash } from "node:crypto";
 import type { EvalState, TaskRecord } from "@insitu/contracts";
 import { EVALS_BUCKET, EVAL_MAX_POINTS, EvalStateSchema } from "@insitu/contracts";
 import type { RunMetrics } from "@insitu/eval";
-import type { BatchRow } from "../batch/runner.js";
+import type { BatchRow } from "@insitu/batch";
 
 /** Where the live state goes: the bus's KV bucket `evals` in the CLI, a labelled fake in unit tests. */
 export interface EvalStateStore {

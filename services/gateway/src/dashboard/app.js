@@ -3,6 +3,8 @@
 // come from a model and are treated as hostile.
 import {
   EVENT_KINDS,
+  batchBarrierRows,
+  batchHeadline,
   describeEvent,
   evalData,
   evalHeadline,
@@ -10,6 +12,7 @@ import {
   formatCount,
   formatEgl,
   formatRate,
+  formatUsd,
   growthData,
   isTerminalStatus,
   outcomeBars,
@@ -430,18 +433,58 @@ async function renderTasks(list) {
   );
 }
 
+function list(items) {
+  if (items.length === 0) return "—";
+  return h("ul", { class: "plain" }, ...items.map((item) => h("li", {}, item)));
+}
+
+/** The latest batch run's barrier reports (its rows come from GET /v1/batches/:id). */
+async function renderBatches(runs) {
+  const latest = Array.isArray(runs?.batches) ? runs.batches[0] : undefined;
+  const panel = byId("batches");
+  const body = byId("batch-barriers").querySelector("tbody");
+  if (!latest) {
+    panel.dataset.status = "none";
+    body.replaceChildren();
+    return;
+  }
+  const view = await getJson(`/v1/batches/${encodeURIComponent(latest.runId)}`);
+  byId("batches-state").textContent = batchHeadline(view);
+  panel.dataset.status = String(view.status);
+  panel.dataset.runId = String(view.runId);
+  const rows = batchBarrierRows(view);
+  panel.dataset.barriers = String(rows.length);
+  body.replaceChildren(
+    ...rows.map((row) =>
+      h(
+        "tr",
+        { "data-batch": String(row.batch) },
+        h("td", { class: "num" }, formatCount(row.batch)),
+        h("td", { class: "num groups" }, formatCount(row.groupsFound)),
+        h("td", { class: "merged" }, list(row.merged)),
+        h("td", { class: "rejected" }, list(row.rejected)),
+        h("td", { class: "num" }, formatCount(row.tokens)),
+        h("td", { class: "num" }, formatUsd(row.costUsd)),
+        h("td", { class: "num" }, formatCount(row.librarySize)),
+      ),
+    ),
+  );
+}
+
 async function refresh() {
   try {
-    const [summary, listing, tasks, series, evals] = await Promise.all([
+    const [summary, listing, tasks, series, evals, batches] = await Promise.all([
       getJson("/v1/metrics/summary"),
       getJson("/v1/tools?limit=100"),
       getJson(`/v1/tasks?limit=${TASKS_SHOWN}`),
       getJson("/v1/metrics/series?limit=2000"),
       getJson("/v1/evals?limit=1"),
+      getJson("/v1/batches?limit=1"),
     ]);
     renderFigures(summary);
     renderGrowth(series);
     renderEvaluation(evals);
+    await renderBatches(batches);
     renderOutcomes(summary.callsByOutcome);
     renderTopTools(summary, listing);
     await renderTasks(tasks);

@@ -51,3 +51,17 @@ export function evalData(state: unknown): {
   cost: (number | null)[];
 };
 export function evalHeadline(state: unknown): string;
+export interface BarrierRow {
+  batch: number;
+  groupsFound: number | null;
+  /** "merged ← member + member" */
+  merged: string[];
+  /** "member + member (stage): reason" */
+  rejected: string[];
+  tokens: number | null;
+  costUsd: number | null;
+  librarySize: number | null;
+}
+export function batchBarrierRows(view: unknown): BarrierRow[];
+export function batchHeadline(view: unknown): string;
+export function formatUsd(value: unknown): string;

@@ -229,3 +229,51 @@ export function evalHeadline(state) {
     `accuracy ${accuracy}`,
   ].join(" · ");
 }
+
+/**
+ * One row per barrier of a batch run (GET /v1/batches/:id): groups the pre-clustering found,
+ * merges made ("merged ← member + member"), merges refused with their stage and reason, and the
+ * barrier's own tokens and cost. A batch without a barrier report shows dashes.
+ */
+export function batchBarrierRows(view) {
+  const rows = Array.isArray(view?.rows) ? view.rows : [];
+  return rows.map((row) => {
+    const barrier = row?.barrier;
+    const merged = Array.isArray(barrier?.merged) ? barrier.merged : [];
+    const rejected = Array.isArray(barrier?.rejected)
+      ? barrier.rejected
+      : Array.isArray(row?.rejected)
+        ? row.rejected
+        : [];
+    return {
+      batch: Number(row?.batch),
+      groupsFound: typeof barrier?.groupsFound === "number" ? barrier.groupsFound : null,
+      merged: merged.map(
+        (entry) => `${String(entry?.name)} ← ${(entry?.members ?? []).map(String).join(" + ")}`,
+      ),
+      rejected: rejected.map(
+        (entry) =>
+          `${(entry?.members ?? []).map(String).join(" + ")} (${String(entry?.stage)}): ${String(entry?.reason)}`,
+      ),
+      tokens: typeof barrier?.tokens === "number" ? barrier.tokens : null,
+      costUsd: typeof barrier?.costUsd === "number" ? barrier.costUsd : null,
+      librarySize: typeof row?.librarySize === "number" ? row.librarySize : null,
+    };
+  });
+}
+
+/** "run 0123456789ab · running · 12/24 done · batch 2/3" */
+export function batchHeadline(view) {
+  return [
+    `run ${String(view?.runId ?? "?")}`,
+    String(view?.status ?? "unknown"),
+    `${formatCount(view?.done)}/${formatCount(view?.total)} done`,
+    `${formatCount(Array.isArray(view?.rows) ? view.rows.length : 0)}/${formatCount(view?.batches)} batches`,
+  ].join(" · ");
+}
+
+/** USD with 4 decimals ("—" when unknown). */
+export function formatUsd(value) {
+  if (typeof value !== "number" || !Number.isFinite(value)) return "—";
+  return `$${value.toFixed(4)}`;
+}

@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import {
   EVENT_KINDS,
+  batchBarrierRows,
+  batchHeadline,
   describeEvent,
   formatAge,
   formatCount,
   formatEgl,
   formatRate,
+  formatUsd,
   evalData,
   evalHeadline,
   growthData,
@@ -181,5 +184,50 @@ describe("growth curves", () => {
     expect(evalData(undefined).queries).toEqual([]);
     expect(evalHeadline(state)).toBe("jsonl · run 1/2 · judging · 3/3 answered · 2 judged · accuracy —");
     expect(evalHeadline({ ...state, accuracy: 66.6667 })).toContain("accuracy 66.7%");
+  });
+});
+
+describe("batch barrier reports", () => {
+  it("lists each barrier's groups, merges, refused merges with their reason, tokens and cost", () => {
+    const view = {
+      runId: "0123456789ab",
+      status: "running",
+      done: 12,
+      total: 24,
+      batches: 3,
+      rows: [
+        {
+          batch: 1,
+          librarySize: 3,
+          rejected: [],
+          barrier: {
+            groupsFound: 2,
+            merged: [{ name: "count_vowels", members: ["count_vowels", "tally_vowels"] }],
+            rejected: [
+              { members: ["reverse_text", "flip_text"], stage: "review", reason: "replay 2 differs" },
+            ],
+            tokens: 1234,
+            costUsd: 0.0012,
+          },
+        },
+        { batch: 2, librarySize: 3, rejected: [] },
+      ],
+    };
+    expect(batchBarrierRows(view)).toEqual([
+      {
+        batch: 1,
+        groupsFound: 2,
+        merged: ["count_vowels ← count_vowels + tally_vowels"],
+        rejected: ["reverse_text + flip_text (review): replay 2 differs"],
+        tokens: 1234,
+        costUsd: 0.0012,
+        librarySize: 3,
+      },
+      { batch: 2, groupsFound: null, merged: [], rejected: [], tokens: null, costUsd: null, librarySize: 3 },
+    ]);
+    expect(batchHeadline(view)).toBe("run 0123456789ab · running · 12/24 done · 2/3 batches");
+    expect(formatUsd(0.0012)).toBe("$0.0012");
+    expect(formatUsd(undefined)).toBe("—");
+    expect(batchBarrierRows(undefined)).toEqual([]);
   });
 });

@@ -1,5 +1,4 @@
 import { describe, expect, it } from "vitest";
-import { progressLine } from "../commands/batch.js";
 import { batchRunId, batchTaskId, parseQuestions } from "./input.js";
 
 function problem(text: string, maxBytes?: number): string {
@@ -44,14 +43,5 @@ describe("questions files", () => {
     expect(batchRunId(text, options)).not.toBe(batchRunId(text, { ...options, share: true }));
     expect(batchTaskId("abc", "q-1")).toBe("b-abc-q-1");
     expect(batchTaskId("abc", "a/b c")).toMatch(/^b-abc-[0-9a-f]{24}$/);
-  });
-
-  it("draws a progress line with an ETA once something finished", () => {
-    expect(progressLine({ batch: 1, batches: 3, done: 0, total: 24, phase: "tasks" })).toBe(
-      `batch 1/3 ${"░".repeat(24)} 0/24 ETA --`,
-    );
-    expect(progressLine({ batch: 2, batches: 3, done: 12, total: 24, phase: "barrier", etaMs: 83_000 })).toBe(
-      `batch 2/3 ${"█".repeat(12)}${"░".repeat(12)} 12/24 ETA 1m23s (absorbing)`,
-    );
   });
 });

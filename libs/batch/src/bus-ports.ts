@@ -1,5 +1,6 @@
 import type { Bus } from "@insitu/bus";
 import {
+  BATCHES_BUCKET,
   RegistryRollback,
   RegistrySnapshots,
   type SnapshotInfo,
@@ -8,21 +9,30 @@ import {
   TaskSubmit,
 } from "@insitu/contracts";
 import { ErrorCategory, InsituError, isInsituError } from "@insitu/errors";
-import { requestBarrier } from "@insitu/evolver/client";
 import { WorkspaceStore, attachSources } from "@insitu/files";
-import { Registry, importLibrary } from "@insitu/registry";
-import type { Logger } from "@insitu/telemetry";
+import { requestBarrier } from "./barrier.js";
 import type { BatchPorts, BatchRunState } from "./runner.js";
 
-/** KV bucket holding batch runs' durable state (key `run.<runId>`). */
-export const BATCHES_BUCKET = "batches";
 const TERMINAL = new Set(["succeeded", "failed", "budget-exceeded", "cancelled"]);
 
+export interface BusBatchPortsOptions {
+  barrierTimeoutMs?: number;
+  /** Folder that relative attachment paths are read from (the questions file's folder). */
+  baseDir?: string;
+  /**
+   * Whether attachments may be file paths (the CLI, reading the user's own disk) or only data URIs
+   * (the gateway: a client must never make the server read its files). Default true.
+   */
+  attachmentPaths?: boolean;
+  /**
+   * Imports a folder written by `insitu library export` into the (emptied) library, for a warm
+   * start from a folder. Without it such a warm start is refused.
+   */
+  importFolder?: (folder: string) => Promise<void>;
+}
+
 /** The batch runner's ports over the bus: the manager's task API, the registry, the evolver. */
-export async function busBatchPorts(
-  bus: Bus,
-  options: { logger: Logger; barrierTimeoutMs?: number; baseDir?: string },
-): Promise<BatchPorts> {
+export async function busBatchPorts(bus: Bus, options: BusBatchPortsOptions = {}): Promise<BatchPorts> {
   const kv = await bus.kv(BATCHES_BUCKET);
   let workspace: Promise<WorkspaceStore> | undefined;
   const getTask = async (taskId: string): Promise<TaskRecord | undefined> => {
@@ -39,6 +49,7 @@ export async function busBatchPorts(
       // Attachments (paths relative to the questions file, or data URIs as HLE ships images) are
       // checked and stored under the task before it is submitted, as the gateway does.
       const sources = attachmentSources(item.attachments, item.id);
+      if (options.attachmentPaths === false) assertDataUris(sources, item);
       let attachments: Awaited<ReturnType<typeof attachSources>> | undefined;
       if (sources.length > 0) {
         workspace ??= WorkspaceStore.open(bus);
@@ -60,10 +71,11 @@ export async function busBatchPorts(
         await new Promise((resolve) => setTimeout(resolve, wait));
       }
     },
-    barrier: (barrierId) =>
+    barrier: (barrierId, signal) =>
       requestBarrier(bus, barrierId, {
         timeoutMs: options.barrierTimeoutMs ?? 30 * 60_000,
         reason: "batch barrier",
+        ...(signal ? { signal } : {}),
       }),
     async currentSnapshot() {
       return (await bus.request(RegistrySnapshots, { limit: 1 })).current;
@@ -102,6 +114,12 @@ export async function busBatchPorts(
         return;
       }
       // A folder written by `insitu library export`.
+      if (!options.importFolder) {
+        throw new InsituError(
+          `warm start ${JSON.stringify(spec)}: only "zero", "current" or a snapshot number are accepted here`,
+          { code: "BATCH_INPUT_INVALID", category: ErrorCategory.user },
+        );
+      }
       if (current !== 0) {
         await bus.request(RegistryRollback, {
           to: 0,
@@ -109,12 +127,7 @@ export async function busBatchPorts(
           reason: "batch warm start from a folder",
         });
       }
-      const registry = await Registry.open(bus, { logger: options.logger });
-      try {
-        await importLibrary(registry, spec, { reason: `batch warm start from ${spec}` });
-      } finally {
-        registry.stop();
-      }
+      await options.importFolder(spec);
     },
     now: () => Date.now(),
   };
@@ -136,4 +149,18 @@ export function attachmentSources(value: unknown, id: string): string[] {
       category: ErrorCategory.user,
     });
   });
+}
+
+/** Refuses attachment paths where only data URIs may travel (a line of a batch posted over HTTP). */
+export function assertDataUris(sources: string[], item: { id: string; line?: number }): void {
+  const path = sources.find((source) => !source.startsWith("data:"));
+  if (path === undefined) return;
+  throw new InsituError(
+    `${item.line === undefined ? "" : `line ${item.line}: `}item "${item.id}": attachment ${JSON.stringify(path.slice(0, 80))} is a path; only data URIs are accepted here`,
+    {
+      code: "BATCH_INPUT_INVALID",
+      category: ErrorCategory.user,
+      ...(item.line === undefined ? {} : { details: { line: item.line } }),
+    },
+  );
 }

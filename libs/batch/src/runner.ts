@@ -47,7 +47,7 @@ export interface BatchPorts {
   submit(taskId: string, item: BatchItem, admit: "now" | "at-barrier"): Promise<void>;
   /** Resolves with the task's record once it is terminal. */
   waitDone(taskId: string, signal?: AbortSignal): Promise<TaskRecord>;
-  barrier(barrierId: string): Promise<EvolverReport>;
+  barrier(barrierId: string, signal?: AbortSignal): Promise<EvolverReport>;
   currentSnapshot(): Promise<number>;
   /** Snapshots with numbers in (from, to]. */
   snapshotsBetween(from: number, to: number): Promise<SnapshotInfo[]>;
@@ -179,7 +179,7 @@ export async function runBatch(ports: BatchPorts, options: RunBatchOptions): Pro
       Array.from({ length: Math.max(1, Math.min(options.concurrency, chunk.length)) }, worker),
     );
     report(batch, "barrier");
-    const barrier = await ports.barrier(`${options.runId}.b${batch}`);
+    const barrier = await ports.barrier(`${options.runId}.b${batch}`, options.signal);
     const endSnapshot = await ports.currentSnapshot();
     const committed = await ports.snapshotsBetween(startSnapshot, endSnapshot);
     const admitted = committed.reduce(
