@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import type { Bus } from "@insitu/bus";
 import {
   RegistryRollback,
@@ -101,17 +102,23 @@ export async function busBatchPorts(
         });
         return;
       }
-      // A folder written by `insitu library export`.
-      if (current !== 0) {
-        await bus.request(RegistryRollback, {
-          to: 0,
-          expectedSnapshot: current,
-          reason: "batch warm start from a folder",
-        });
+      // A folder written by `insitu library export`: read and checked in full first, then made
+      // the whole library in ONE snapshot, so a bad folder (or a kill half-way) leaves the library
+      // as it was rather than emptied (ADR 0115).
+      const folder = await stat(spec).catch(() => undefined);
+      if (!folder?.isDirectory()) {
+        throw new InsituError(
+          `--warm-start ${spec}: is not a snapshot number nor an exported library folder (no such folder; use zero, current, a snapshot number or a folder written by \`insitu library export\`)`,
+          { code: "BATCH_INPUT_INVALID", category: ErrorCategory.user },
+        );
       }
       const registry = await Registry.open(bus, { logger: options.logger });
       try {
-        await importLibrary(registry, spec, { reason: `batch warm start from ${spec}` });
+        await importLibrary(registry, spec, {
+          reason: `batch warm start from ${spec}`,
+          replace: true,
+          requireUnchanged: true,
+        });
       } finally {
         registry.stop();
       }
