@@ -11,7 +11,7 @@ export interface WarmQuestion {
   id: string;
   question: string;
   key: string;
-  tool: "count_words" | "reverse_text" | "count_vowels";
+  tool: "count_words" | "reverse_text" | "count_vowels" | "mirror_string";
   arguments: Record<string, string>;
   output: string;
   answer: string;
@@ -39,6 +39,33 @@ export const reverse = (id: string, word: string): WarmQuestion => ({
   answer: [...word].reverse().join(""),
 });
 
+/** A near-duplicate of reverse_text that shares no word with it (used by evolver-embeddings.test.ts). */
+const MIRROR_STRING = {
+  description: "Returns the string written backwards.",
+  input: {
+    type: "object",
+    properties: { s: { type: "string", description: "The string." } },
+    required: ["s"],
+  },
+  output: { type: "object", properties: { result: { type: "string" } }, required: ["result"] },
+  code: 'type Input = { s: string };\ntype Output = { result: string };\n\nexport default async function run(input: Input): Promise<Output> {\n  let result = "";\n  for (const char of input.s) result = char + result;\n  return { result };\n}\n',
+  tests: [
+    { name: "abc", input: { s: "abc" }, expect: { equals: { result: "cba" } } },
+    { name: "empty", input: { s: "" }, expect: { equals: { result: "" } } },
+  ],
+};
+const toolOf = (name: string) => (name === "mirror_string" ? MIRROR_STRING : TOOLS[name]);
+
+export const mirror = (id: string, word: string): WarmQuestion => ({
+  id,
+  question: `Write the word '${word}' backwards.`,
+  key: `'${word}'`,
+  tool: "mirror_string",
+  arguments: { s: word },
+  output: `"result":"${[...word].reverse().join("")}"`,
+  answer: [...word].reverse().join(""),
+});
+
 export const vowels = (id: string, word: string): WarmQuestion => ({
   id,
   question: `How many vowels (a, e, i, o, u) are in the word '${word}'?`,
@@ -52,7 +79,7 @@ export const vowels = (id: string, word: string): WarmQuestion => ({
 /** The scenario file (the scripted model's JSON format) for every role, over all the questions asked. */
 export function warmStartScript(questions: WarmQuestion[]): unknown {
   const plan = questions.flatMap((item) => {
-    const tool = TOOLS[item.tool];
+    const tool = toolOf(item.tool);
     if (!tool) throw new Error(`no tool ${item.tool}`);
     return [
       {
@@ -106,8 +133,8 @@ export function warmStartScript(questions: WarmQuestion[]): unknown {
       json: { final_answer: item.answer, reasoning_summary: `${item.tool} computed it in the sandbox.` },
     },
   }));
-  const developer = ["count_words", "reverse_text", "count_vowels"].map((name) => {
-    const tool = TOOLS[name];
+  const developer = ["count_words", "reverse_text", "count_vowels", "mirror_string"].map((name) => {
+    const tool = toolOf(name);
     if (!tool) throw new Error(`no tool ${name}`);
     return {
       note: `builds ${name}`,
@@ -133,6 +160,21 @@ export function warmStartScript(questions: WarmQuestion[]): unknown {
       integrator: { rules: integrator },
       evolver: {
         rules: [
+          {
+            note: "an embedding-only pre-cluster reached the model: keep both (the test looks for this verdict)",
+            when: { systemContains: "Evolver", anyMessageContains: "mirror_string" },
+            reply: {
+              json: {
+                groups: [
+                  {
+                    members: ["mirror_string", "reverse_text"],
+                    merge: false,
+                    reason: "seen together through embeddings",
+                  },
+                ],
+              },
+            },
+          },
           {
             note: "no two tools of this scenario are one capability",
             when: { systemContains: "Evolver" },
