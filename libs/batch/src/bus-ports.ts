@@ -1,3 +1,4 @@
+import { stat } from "node:fs/promises";
 import type { Bus } from "@insitu/bus";
 import {
   BATCHES_BUCKET,
@@ -25,8 +26,8 @@ export interface BusBatchPortsOptions {
    */
   attachmentPaths?: boolean;
   /**
-   * Imports a folder written by `insitu library export` into the (emptied) library, for a warm
-   * start from a folder. Without it such a warm start is refused.
+   * Makes a folder written by `insitu library export` the whole library in one snapshot (refusing
+   * a folder edited since its export), for a warm start from a folder. Without it such a warm start is refused.
    */
   importFolder?: (folder: string) => Promise<void>;
 }
@@ -113,19 +114,21 @@ export async function busBatchPorts(bus: Bus, options: BusBatchPortsOptions = {}
         });
         return;
       }
-      // A folder written by `insitu library export`.
+      // A folder written by `insitu library export`: checked to be a folder here, then read and
+      // checked in full by `importFolder` and made the whole library in ONE snapshot, so a bad
+      // folder (or a kill half-way) leaves the library as it was rather than emptied (ADR 0115).
       if (!options.importFolder) {
         throw new InsituError(
           `warm start ${JSON.stringify(spec)}: only "zero", "current" or a snapshot number are accepted here`,
           { code: "BATCH_INPUT_INVALID", category: ErrorCategory.user },
         );
       }
-      if (current !== 0) {
-        await bus.request(RegistryRollback, {
-          to: 0,
-          expectedSnapshot: current,
-          reason: "batch warm start from a folder",
-        });
+      const folder = await stat(spec).catch(() => undefined);
+      if (!folder?.isDirectory()) {
+        throw new InsituError(
+          `--warm-start ${spec}: is not a snapshot number nor an exported library folder (no such folder; use zero, current, a snapshot number or a folder written by \`insitu library export\`)`,
+          { code: "BATCH_INPUT_INVALID", category: ErrorCategory.user },
+        );
       }
       await options.importFolder(spec);
     },

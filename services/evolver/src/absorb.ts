@@ -16,7 +16,8 @@ import type { DevelopResult } from "@insitu/tool-developer";
 import type { ToolManifest, ToolTestCase } from "@insitu/tool-kit";
 import { z } from "zod";
 import { BarrierBudget } from "./budget.js";
-import { type ClusterCandidate, preCluster } from "./cluster.js";
+import { type ClusterCandidate, type ClusterOptions, preCluster } from "./cluster.js";
+import type { CandidateVectors } from "./embeddings.js";
 import { InputMappingSchema, applyMapping, mappingProblems } from "./mapping.js";
 import { renderPrompt } from "./template.js";
 
@@ -80,6 +81,11 @@ export interface EvolverPorts {
   renderBuildPrompt(request: ToolRequest): string;
   /** Tokens one barrier's model calls may spend and the wall time of one call (ADR 0091). */
   budget: { maxTokens: number; callTimeoutMs: number };
+  /**
+   * Embeddings for pre-clustering when an embedder is configured (EVOLVER_EMBEDDINGS); without it
+   * pre-clustering is lexical only.
+   */
+  embeddings?: CandidateVectors;
   logger: Logger;
   now(): Date;
   heartbeat?: () => void;
@@ -173,7 +179,7 @@ export async function runBarrier(barrierId: string, ports: EvolverPorts): Promis
       fresh: changed.has(record.hash) || version.status === "offered",
     });
   }
-  const groups = preCluster(candidates);
+  const groups = preCluster(candidates, await clusterVectors(barrierId, candidates, ports));
   const rejected: RejectedMerge[] = [];
   const merged: EvolverReport["merged"] = [];
   const changes: LibraryChange[] = [];
@@ -481,4 +487,27 @@ function describeMembers(
 
 function body(code: string): string {
   return code.replace(/^export const manifest = [\s\S]*?\n};\n\n/, "");
+}
+
+/**
+ * The embedding part of pre-clustering's options. An embedder outage must not stall the batch:
+ * the barrier then clusters lexically, as without an embedder, and says so in the log.
+ */
+export async function clusterVectors(
+  barrierId: string,
+  candidates: ClusterCandidate[],
+  ports: EvolverPorts,
+): Promise<ClusterOptions> {
+  const embeddings = ports.embeddings;
+  if (!embeddings || candidates.length < 2) return {};
+  try {
+    return { vectors: await embeddings.vectors(candidates), embeddingThreshold: embeddings.threshold };
+  } catch (error) {
+    ports.logger.warn("the embedder failed; this barrier pre-clusters lexically", {
+      barrierId,
+      model: embeddings.model,
+      error,
+    });
+    return {};
+  }
 }

@@ -19,6 +19,7 @@ import type { Logger } from "@insitu/telemetry";
 import { developTool, renderBuildPrompt, sandboxPorts } from "@insitu/tool-developer";
 import type { ToolTestCase } from "@insitu/tool-kit";
 import { type EvolverPorts, type RecordedCall, barrierTag } from "./absorb.js";
+import type { CandidateVectors } from "./embeddings.js";
 
 /** Recorded calls replayed per member (the newest tasks' first successful calls). */
 const MAX_REPLAYS_PER_MEMBER = 20;
@@ -38,6 +39,8 @@ export interface AdapterOptions {
   budget: { maxTokens: number; callTimeoutMs: number };
   logger: Logger;
   now?: () => Date;
+  /** Embeddings for pre-clustering, when configured. */
+  embeddings?: CandidateVectors;
 }
 
 /** The evolver's ports over the bus: registry and sandbox requests, task events, its own KV. */
@@ -67,6 +70,7 @@ export async function busPorts(options: AdapterOptions): Promise<Omit<EvolverPor
     libraryLibraries: options.libraries,
     renderBuildPrompt: (request) => renderBuildPrompt(request, undefined, options.libraries),
     budget: options.budget,
+    ...(options.embeddings ? { embeddings: options.embeddings } : {}),
     async currentSnapshot() {
       return (await bus.request(RegistrySnapshots, { limit: 1 })).current;
     },

@@ -1,8 +1,11 @@
 /**
- * Lexical pre-clustering: which tools might be the same capability. It only proposes groups; the
- * model decides. Similarity weighs three token sets — name words (Jaccard), description words
- * (overlap coefficient) and input/output field names (Jaccard) — so `count_words` / `word_count` with a `text` field meet,
- * and `count_words` / `fetch_weather` do not.
+ * Pre-clustering: which tools might be the same capability. It only proposes groups; the model
+ * decides. Lexical similarity weighs three token sets — name words (Jaccard), description words
+ * (overlap coefficient) and input/output field names (Jaccard) — so `count_words` / `word_count`
+ * with a `text` field meet, and `count_words` / `fetch_weather` do not. With an embedder
+ * configured, two tools are also linked when the cosine of their embeddings (of
+ * {@link clusterText}) reaches its own threshold: the union of both links (ADR 0116), so
+ * embeddings only add near-duplicates worded differently and never drop a lexical one.
  */
 export interface ClusterCandidate {
   hash: string;
@@ -15,12 +18,30 @@ export interface ClusterCandidate {
 }
 
 export interface ClusterOptions {
-  /** Similarity at or above which two tools are linked (default 0.35). */
+  /** Lexical similarity at or above which two tools are linked (default 0.35). */
   threshold?: number;
   /** Largest group proposed (default 6). */
   maxGroupSize?: number;
-  /** Optional vectors by hash (embeddings, when configured): cosine joins the score. */
+  /** Embeddings of {@link clusterText} by hash, when an embedder is configured. */
   vectors?: Map<string, number[]>;
+  /** Cosine at or above which two embedded tools are linked (default {@link DEFAULT_EMBEDDING_THRESHOLD}). */
+  embeddingThreshold?: number;
+}
+
+export const DEFAULT_LEXICAL_THRESHOLD = 0.35;
+/**
+ * Cosine links by default only near-paraphrases: sentence-embedding models put unrelated short
+ * texts of one domain well above 0.5, so a lower bar floods the model with groups (ADR 0116).
+ */
+export const DEFAULT_EMBEDDING_THRESHOLD = 0.85;
+
+/** What is embedded for a tool: name words, description, and a summary of its input and output fields. */
+export function clusterText(candidate: ClusterCandidate): string {
+  const fields = (schema: Record<string, unknown>) => {
+    const properties = schema.properties;
+    return properties && typeof properties === "object" ? Object.keys(properties).join(", ") : "";
+  };
+  return `${candidate.name.replace(/_/g, " ")}: ${candidate.description} Input: ${fields(candidate.inputSchema)}. Output: ${fields(candidate.outputSchema)}.`;
 }
 
 const STOP_WORDS = new Set(
@@ -65,7 +86,7 @@ function overlap(left: Set<string>, right: Set<string>): number {
   return shared / Math.min(left.size, right.size);
 }
 
-function cosine(left: number[], right: number[]): number {
+export function cosine(left: number[], right: number[]): number {
   let dot = 0;
   let a = 0;
   let b = 0;
@@ -77,12 +98,8 @@ function cosine(left: number[], right: number[]): number {
   return a === 0 || b === 0 ? 0 : dot / Math.sqrt(a * b);
 }
 
-/** How alike two tools look, 0..1. Same name is always 1 (an offered rival of a library tool). */
-export function similarity(
-  left: ClusterCandidate,
-  right: ClusterCandidate,
-  vectors?: Map<string, number[]>,
-): number {
+/** How alike two tools look by their words, 0..1. Same name is always 1 (an offered rival of a library tool). */
+export function similarity(left: ClusterCandidate, right: ClusterCandidate): number {
   if (left.name === right.name) return 1;
   const name = jaccard(words(left.name), words(right.name));
   // Overlap, not Jaccard: a wordier description of the same thing should not look less alike.
@@ -94,11 +111,32 @@ export function similarity(
       ...[...fieldNames(right.outputSchema)].map((f) => `out:${f}`),
     ]),
   );
-  const lexical = 0.4 * name + 0.35 * description + 0.25 * fields;
-  const leftVector = vectors?.get(left.hash);
-  const rightVector = vectors?.get(right.hash);
-  if (!leftVector || !rightVector) return lexical;
-  return 0.5 * lexical + 0.5 * Math.max(0, cosine(leftVector, rightVector));
+  return 0.4 * name + 0.35 * description + 0.25 * fields;
+}
+
+/**
+ * Whether two tools are linked, and how strongly (each signal over its own threshold, so a
+ * lexical 0.35 and a cosine 0.85 are equally strong links): lexical OR embedding (ADR 0116).
+ */
+export function link(
+  left: ClusterCandidate,
+  right: ClusterCandidate,
+  options: Pick<ClusterOptions, "threshold" | "vectors" | "embeddingThreshold"> = {},
+): { linked: boolean; strength: number; lexical: number; cosine?: number } {
+  const threshold = options.threshold ?? DEFAULT_LEXICAL_THRESHOLD;
+  const lexical = similarity(left, right);
+  const leftVector = options.vectors?.get(left.hash);
+  const rightVector = options.vectors?.get(right.hash);
+  if (!leftVector || !rightVector)
+    return { linked: lexical >= threshold, strength: lexical / threshold, lexical };
+  const embeddingThreshold = options.embeddingThreshold ?? DEFAULT_EMBEDDING_THRESHOLD;
+  const semantic = cosine(leftVector, rightVector);
+  return {
+    linked: lexical >= threshold || semantic >= embeddingThreshold,
+    strength: Math.max(lexical / threshold, semantic / embeddingThreshold),
+    lexical,
+    cosine: semantic,
+  };
 }
 
 /**
@@ -110,7 +148,6 @@ export function preCluster(
   candidates: ClusterCandidate[],
   options: ClusterOptions = {},
 ): ClusterCandidate[][] {
-  const threshold = options.threshold ?? 0.35;
   const maxSize = options.maxGroupSize ?? 6;
   const sorted = [...candidates].sort((left, right) =>
     left.name === right.name ? (left.hash < right.hash ? -1 : 1) : left.name < right.name ? -1 : 1,
@@ -121,8 +158,8 @@ export function preCluster(
       const left = sorted[i] as ClusterCandidate;
       const right = sorted[j] as ClusterCandidate;
       if (!left.fresh && !right.fresh) continue;
-      const score = similarity(left, right, options.vectors);
-      if (score >= threshold) pairs.push({ left: i, right: j, score });
+      const { linked, strength } = link(left, right, options);
+      if (linked) pairs.push({ left: i, right: j, score: strength });
     }
   }
   // Strongest links first, so a size cap keeps the closest members together.

@@ -2,8 +2,10 @@ import { EVOLVER_BUCKET, EvolverWork } from "@insitu/contracts";
 import { busRateLimitGate, consumeRoleWork, modelForRole } from "@insitu/roles";
 import { runService } from "@insitu/runtime";
 import { vettedLibraries } from "@insitu/tool-developer";
+import { chooseEmbeddings } from "@insitu/registry";
 import { busPorts } from "./adapters.js";
 import { EvolverConfigSchema } from "./config.js";
+import { CandidateVectors } from "./embeddings.js";
 import { createEvolver } from "./service.js";
 
 await runService({
@@ -14,6 +16,11 @@ await runService({
     const gate = await busRateLimitGate(bus);
     const role = modelForRole("evolver", config.INSITU_SCRIPT, process.env, { metrics, gate });
     const state = await bus.kv(EVOLVER_BUCKET);
+    // The registry's way of choosing an embedder, metered under this role.
+    const embedder = chooseEmbeddings(config.EVOLVER_EMBEDDINGS, { logger, metrics, role: "evolver" });
+    logger.info("pre-clustering", {
+      similarity: embedder ? `lexical + embeddings (${embedder.model})` : "lexical",
+    });
     const ports = await busPorts({
       bus,
       role,
@@ -23,6 +30,9 @@ await runService({
       sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
       budget: { maxTokens: config.EVOLVER_BARRIER_TOKENS, callTimeoutMs: config.EVOLVER_CALL_TIMEOUT_MS },
       logger,
+      ...(embedder
+        ? { embeddings: new CandidateVectors(embedder, { threshold: config.EVOLVER_EMBEDDING_THRESHOLD }) }
+        : {}),
     });
     const evolver = createEvolver({ bus, state, ports, logger });
     const consumer = await consumeRoleWork(

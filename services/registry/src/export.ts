@@ -1,4 +1,4 @@
-import { mkdir, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { AppliedChange, Evidence, SnapshotInfo } from "@insitu/contracts";
 import { ErrorCategory, InsituError } from "@insitu/errors";
@@ -110,34 +110,90 @@ export async function exportLibrary(registry: Registry, directory: string): Prom
   return { directory, snapshot: view.snapshotNumber, tools: sorted.length };
 }
 
-export async function importLibrary(
-  registry: Registry,
+export interface ImportOptions {
+  reason?: string;
+  /**
+   * The folder becomes the whole library in that one snapshot: tools it does not hold leave
+   * (deprecated) and merged names' aliases are dropped, as after a rollback to the empty library.
+   * A batch's warm start from a folder; without it an import adds to the library.
+   */
+  replace?: boolean;
+  /**
+   * Refuse a folder whose files no longer hash to their recorded version (edited after export)
+   * instead of importing the edit as a new version: a warm start takes a library exactly as it
+   * was exported, and an edit has never run its tests here.
+   */
+  requireUnchanged?: boolean;
+}
+
+/** A library folder read and checked, nothing stored yet (so a bad folder changes nothing). */
+export interface LibraryFolder {
+  directory: string;
+  /** Snapshot of the library the folder was exported from. */
+  sourceSnapshot: number;
+  documents: VersionDocument[];
+  edited: string[];
+}
+
+export async function readLibraryFolder(
   directory: string,
-  options: { reason?: string } = {},
-): Promise<ImportSummary> {
-  const library = LibraryFileSchema.parse(JSON.parse(await readFile(join(directory, LIBRARY_FILE), "utf8")));
+  options: Pick<ImportOptions, "requireUnchanged"> = {},
+): Promise<LibraryFolder> {
+  const invalid = (folder: string, what: string, cause?: unknown) =>
+    new InsituError(`${folder}: ${what}`, {
+      code: "INVALID_EXPORT",
+      category: ErrorCategory.user,
+      details: { folder },
+      ...(cause === undefined ? {} : { cause }),
+    });
+  const readJson = async (folder: string, file: string): Promise<unknown> => {
+    let text: string;
+    try {
+      text = await readFile(join(folder, file), "utf8");
+    } catch (error) {
+      throw invalid(
+        folder,
+        `${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+        error,
+      );
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (error) {
+      throw invalid(folder, `${file} is not JSON: ${(error as Error).message}`, error);
+    }
+  };
+  const folderStat = await stat(directory).catch(() => undefined);
+  if (!folderStat?.isDirectory()) {
+    throw invalid(directory, "no such folder (an exported library is a folder holding library.json)");
+  }
+  const libraryFile = LibraryFileSchema.safeParse(await readJson(directory, LIBRARY_FILE));
+  if (!libraryFile.success)
+    throw invalid(directory, `${LIBRARY_FILE} is invalid: ${libraryFile.error.message}`);
+  const library = libraryFile.data;
   const documents: VersionDocument[] = [];
   const edited: string[] = [];
   for (const name of Object.keys(library.tools).sort()) {
     const folder = join(directory, name);
-    const invalid = (what: string, cause?: unknown) =>
-      new InsituError(`${folder}: ${what}`, {
-        code: "INVALID_EXPORT",
-        category: ErrorCategory.user,
-        details: { folder },
-        cause,
-      });
-    const read = async (file: string) => readFile(join(folder, file), "utf8");
-    const manifest = ToolManifestSchema.safeParse(JSON.parse(await read("manifest.json")));
-    if (!manifest.success) throw invalid(`manifest.json is invalid: ${manifest.error.message}`);
-    const tests = ToolTestsSchema.safeParse(JSON.parse(await read("tests.json")));
-    if (!tests.success) throw invalid(`tests.json is invalid: ${tests.error.message}`);
-    const lineage = LineageSchema.safeParse(JSON.parse(await read("lineage.json")));
-    if (!lineage.success) throw invalid(`lineage.json is invalid: ${lineage.error.message}`);
-    if (manifest.data.name !== name) throw invalid(`manifest names ${manifest.data.name}, folder ${name}`);
-    const code = await read("module.ts");
+    const manifest = ToolManifestSchema.safeParse(await readJson(folder, "manifest.json"));
+    if (!manifest.success) throw invalid(folder, `manifest.json is invalid: ${manifest.error.message}`);
+    const tests = ToolTestsSchema.safeParse(await readJson(folder, "tests.json"));
+    if (!tests.success) throw invalid(folder, `tests.json is invalid: ${tests.error.message}`);
+    const lineage = LineageSchema.safeParse(await readJson(folder, "lineage.json"));
+    if (!lineage.success) throw invalid(folder, `lineage.json is invalid: ${lineage.error.message}`);
+    if (manifest.data.name !== name)
+      throw invalid(folder, `manifest names ${manifest.data.name}, folder ${name}`);
+    const code = await readFile(join(folder, "module.ts"), "utf8").catch((error: unknown) => {
+      throw invalid(folder, "module.ts cannot be read", error);
+    });
     const hash = computeToolHash({ manifest: manifest.data, code, tests: tests.data });
     const unchanged = hash === lineage.data.hash;
+    if (!unchanged && options.requireUnchanged) {
+      throw invalid(
+        folder,
+        `${name}: module.ts, tests.json and manifest.json no longer hash to the recorded version ${lineage.data.hash} (edited after export, so never tested here); import edits with \`insitu library import\` and start from \`current\``,
+      );
+    }
     if (!unchanged) edited.push(name);
     const evidence: Evidence[] = [
       ...(unchanged ? (lineage.data.evidence as Evidence[]) : []),
@@ -164,16 +220,39 @@ export async function importLibrary(
     if (unchanged && lineage.data.createdByTask) document.createdByTask = lineage.data.createdByTask;
     documents.push(document);
   }
+  return { directory, sourceSnapshot: library.snapshot, documents, edited };
+}
 
+export async function importLibrary(
+  registry: Registry,
+  directory: string,
+  options: ImportOptions = {},
+): Promise<ImportSummary> {
+  // Every file is read and checked before anything is stored or committed.
+  const { documents, edited } = await readLibraryFolder(directory, options);
   let created = 0;
   for (const document of documents) if (await registry.storeVersion(document)) created++;
   const summary: ImportSummary = { tools: documents.length, created, edited };
-  if (documents.length === 0) return summary;
+  if (documents.length === 0 && !options.replace) return summary;
   const snapshot = await registry.commit({
     kind: "import",
     reason: options.reason ?? `import of ${directory}`,
-    change: async (tools) => {
+    change: async (tools, aliases) => {
       const changes: AppliedChange[] = [];
+      if (options.replace) {
+        const keep = new Set(documents.map((document) => document.name));
+        for (const [name, hash] of [...tools]) {
+          if (keep.has(name)) continue;
+          tools.delete(name);
+          changes.push({
+            op: "deprecate",
+            name,
+            previous: hash,
+            reason: options.reason ?? "replaced by an import",
+          });
+        }
+        aliases.clear();
+      }
       for (const { name, hash } of documents) {
         const previous = tools.get(name);
         if (previous === hash) continue;

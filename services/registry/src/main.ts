@@ -1,20 +1,17 @@
-import { Accountant, createEmbeddingModelForRole, loadModelsConfig } from "@insitu/llm";
 import { runService } from "@insitu/runtime";
-import type { Logger } from "@insitu/telemetry";
-import type { Registry as MetricsRegistry } from "prom-client";
 import { RegistryConfigSchema } from "./config.js";
 import { registryEndpoints } from "./endpoints.js";
 import { ExternalUsage, EXTERNAL_USAGE_BUCKET, externalUsageEndpoints } from "./external-usage.js";
 import { registerRegistryMetrics } from "./metrics.js";
 import { Registry } from "./registry.js";
-import { type EmbeddingProvider, HashingEmbedder } from "./retrieval/embedding.js";
+import { HashingEmbedder, chooseEmbeddings } from "./retrieval/embedding.js";
 
 await runService({
   name: "registry",
   version: "0.1.0",
   config: RegistryConfigSchema,
   async start({ config, bus, logger, metrics }) {
-    const embeddings = chooseEmbeddings(config.REGISTRY_EMBEDDINGS, logger, metrics);
+    const embeddings = chooseEmbeddings(config.REGISTRY_EMBEDDINGS, { logger, metrics, role: "registry" });
     const fuseEmbeddings =
       config.REGISTRY_FUSION === "auto"
         ? !(embeddings instanceof HashingEmbedder)
@@ -52,22 +49,3 @@ await runService({
     };
   },
 });
-
-function chooseEmbeddings(
-  mode: "auto" | "off" | "hashing",
-  logger: Logger,
-  metrics: MetricsRegistry,
-): EmbeddingProvider | undefined {
-  if (mode === "off") return undefined;
-  if (mode === "hashing") return new HashingEmbedder();
-  try {
-    // Every embedding request is metered (insitu_llm_* with role "registry") like a generation.
-    const accountant = new Accountant({ registry: metrics, trackUnstartedTasks: false, maxRecords: 100 });
-    return accountant.wrapEmbedding(createEmbeddingModelForRole(loadModelsConfig()), { role: "registry" });
-  } catch (error) {
-    logger.info("no embedding model configured; retrieval is lexical (BM25) only", {
-      reason: (error as Error).message.split("\n")[0],
-    });
-    return undefined;
-  }
-}

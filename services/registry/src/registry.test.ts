@@ -532,6 +532,33 @@ describe("registry on the in-memory bus", () => {
       expect(fresh.convergence().toolsCreated).toBe(0); // imports are not created tools
       // Importing the same files again changes nothing.
       expect((await importLibrary(fresh, directory)).snapshot).toBeUndefined();
+
+      // A warm start refuses the edited folder before it stores or commits anything.
+      const before = fresh.view.snapshotNumber;
+      const refused = await importLibrary(fresh, directory, { replace: true, requireUnchanged: true }).catch(
+        (error: unknown) => error,
+      );
+      expect(refused).toMatchObject({ code: "INVALID_EXPORT", category: "user" });
+      expect((refused as Error).message).toMatch(/upper_case: .*no longer hash to the recorded version/);
+      expect(fresh.view.snapshotNumber).toBe(before);
+      // Without the edited tool, `replace` makes the folder the whole library in one snapshot.
+      await rm(join(directory, "upper_case"), { recursive: true });
+      const library = JSON.parse(await readFile(join(directory, "library.json"), "utf8"));
+      delete library.tools.upper_case;
+      await writeFile(join(directory, "library.json"), JSON.stringify(library));
+      const replaced = await importLibrary(fresh, directory, { replace: true, requireUnchanged: true });
+      expect(replaced.snapshot).toMatchObject({ number: before + 1, kind: "import", size: 1 });
+      expect([...fresh.view.currentTools.keys()]).toEqual(["trim_text"]);
+      // An unreadable folder is a typed error naming what is wrong.
+      await writeFile(join(directory, "library.json"), "{not json");
+      await expect(importLibrary(fresh, directory)).rejects.toMatchObject({
+        code: "INVALID_EXPORT",
+        message: expect.stringMatching(/library\.json is not JSON/),
+      });
+      await expect(importLibrary(fresh, join(directory, "missing"))).rejects.toMatchObject({
+        code: "INVALID_EXPORT",
+        message: expect.stringMatching(/no such folder/),
+      });
       fresh.stop();
     } finally {
       await rm(directory, { recursive: true, force: true });

@@ -91,7 +91,11 @@ export async function runBatchCommand(
       async importFolder(folder) {
         const registry = await Registry.open(bus, { logger });
         try {
-          await importLibrary(registry, folder, { reason: `batch warm start from ${folder}` });
+          await importLibrary(registry, folder, {
+            reason: `batch warm start from ${folder}`,
+            replace: true,
+            requireUnchanged: true,
+          });
         } finally {
           registry.stop();
         }

@@ -1,4 +1,7 @@
 import { createHash } from "node:crypto";
+import { Accountant, createEmbeddingModelForRole, loadModelsConfig } from "@insitu/llm";
+import type { Logger } from "@insitu/telemetry";
+import type { Registry as MetricsRegistry } from "prom-client";
 import { tokenize } from "./tokenize.js";
 
 /**
@@ -59,5 +62,46 @@ export class HashingEmbedder implements EmbeddingProvider {
     }
     if (this.features.size < 100_000) this.features.set(feature, signs);
     return signs;
+  }
+}
+
+/** Where a service's vectors come from (`REGISTRY_EMBEDDINGS`, `EVOLVER_EMBEDDINGS`). */
+export type EmbeddingsMode = "auto" | "off" | "hashing";
+
+/**
+ * The embedder a service uses, chosen the same way everywhere: `auto` takes the `embedding` role
+ * of the models config (insitu.models.json / GEMINI_API_KEY / INSITU_OPENAI_BASE_URL) and gives
+ * undefined (lexical only) when none is configured; `off` gives undefined; `hashing` the offline
+ * feature-hashing embedder. A configured model is metered (insitu_llm_* with the given role) like a
+ * generation.
+ */
+export function chooseEmbeddings(
+  mode: EmbeddingsMode,
+  options: {
+    logger: Logger;
+    metrics: MetricsRegistry;
+    role: string;
+    /** Where the models config and provider variables are read (default: process.env). */
+    env?: Record<string, string | undefined>;
+  },
+): EmbeddingProvider | undefined {
+  if (mode === "off") return undefined;
+  if (mode === "hashing") return new HashingEmbedder();
+  const env = options.env ?? process.env;
+  try {
+    const accountant = new Accountant({
+      registry: options.metrics,
+      trackUnstartedTasks: false,
+      maxRecords: 100,
+    });
+    return accountant.wrapEmbedding(createEmbeddingModelForRole(loadModelsConfig(undefined, env), env), {
+      role: options.role,
+    });
+  } catch (error) {
+    options.logger.info("no embedding model configured; similarity is lexical only", {
+      role: options.role,
+      reason: (error as Error).message.split("\n")[0],
+    });
+    return undefined;
   }
 }

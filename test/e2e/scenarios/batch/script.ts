@@ -125,7 +125,8 @@ const textSchema = (field: string, description: string) => ({
   required: [field],
 });
 
-const TOOLS: Record<
+/** The scenario's tools (code, tests, schemas), shared with the warm-start scenario. */
+export const TOOLS: Record<
   string,
   {
     description: string;
