@@ -1,5 +1,4 @@
 import type { ObjectBucket } from "@insitu/bus";
-import { parseBounded } from "@insitu/bus";
 import type { Logger } from "@insitu/telemetry";
 import { type ToolOutcome, ToolOutcomeSchema } from "@insitu/tool-kit";
 
@@ -12,20 +11,20 @@ export interface CallResultStore {
 /** Outcomes far above what a reply can carry are not worth refusing here: the reply limit applies. */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
-/** The Object Store as a {@link CallResultStore}; an unreadable record reads as absent. */
+/**
+ * The Object Store as a {@link CallResultStore}. A record that is not bounded JSON or not a tool
+ * outcome is quarantined (counted, listed by `insitu quarantine list`) and reads as absent: the
+ * call runs again rather than the sandbox failing it.
+ */
 export function objectCallResultStore(bucket: ObjectBucket): CallResultStore {
   return {
     async get(key) {
-      const bytes = await bucket.get(key);
-      if (!bytes) return undefined;
-      try {
-        const parsed = ToolOutcomeSchema.safeParse(
-          parseBounded(bytes, { maxBytes: MAX_RECORD_BYTES, maxDepth: 256 }),
-        );
-        return parsed.success ? parsed.data : undefined;
-      } catch {
-        return undefined;
-      }
+      const value = await bucket.getJson(key, { maxBytes: MAX_RECORD_BYTES, maxDepth: 256 });
+      if (value === undefined) return undefined;
+      const parsed = ToolOutcomeSchema.safeParse(value);
+      if (parsed.success) return parsed.data;
+      await bucket.quarantine(key, `not a tool outcome: ${parsed.error.issues[0]?.message ?? "wrong shape"}`);
+      return undefined;
     },
     async put(key, outcome) {
       await bucket.put(key, Buffer.from(JSON.stringify(outcome), "utf8"));
