@@ -125,6 +125,13 @@ describe("garbage in every bucket and stream, then every service killed and rest
     const entries = await quarantine.list();
     await quarantine.close();
     const buckets = new Set(entries.map((entry) => entry.bucket));
+    const byBucket = new Map<string, number>();
+    for (const entry of entries) byBucket.set(entry.bucket, (byBucket.get(entry.bucket) ?? 0) + 1);
+    console.log(
+      `poison data: ${fuzzed.length} stores fuzzed; ${entries.length} bad entries quarantined (${[...byBucket]
+        .map(([bucket, count]) => `${bucket} ${count}`)
+        .join(", ")}); a task finished after every service restarted`,
+    );
     expect([...buckets]).toEqual(expect.arrayContaining(["tasks", "registry"]));
     // Counted where they were met (the processes before the restart, mostly); the counter is
     // exported by every service.

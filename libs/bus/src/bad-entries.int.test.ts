@@ -1,5 +1,7 @@
 import { randomBytes } from "node:crypto";
+import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
+import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
 import { Registry as MetricsRegistry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -93,6 +95,57 @@ describe("bad stored entries", () => {
     await kv.quarantine("wrong-shape", revision, "no record");
     expect(await kv.get("wrong-shape")).toMatchObject({ value: { fine: 3 } });
     expect(await quarantine.purge()).toBe(5);
+    await quarantine.close();
+    await raw.close();
+    await bus.drain();
+  });
+
+  it("skips, counts and quarantines objects that are corrupt or cannot decode; good ones still read", async () => {
+    const prefix = `t${randomBytes(4).toString("hex")}`;
+    const metrics = new MetricsRegistry();
+    const bus = await connectBus({ url: server.url, prefix, name: "bad-objects", metrics });
+    const objects = await bus.objects("blobs");
+    await objects.put("good", new TextEncoder().encode('{"fine":true}'));
+    await objects.put("binary", new Uint8Array([0xff, 0x00, 0xfe]));
+    const raw = await connect({ servers: server.url });
+    const bucket = new Naming(prefix).bucket("blobs");
+    const store = await new Objm(raw).open(bucket);
+    await store.putBlob({ name: "utf8" }, new Uint8Array([0xc3, 0x28, 0xff]));
+    await store.putBlob({ name: "json" }, new TextEncoder().encode("{not json"));
+    // A chunk that does not belong: the object's bytes no longer match its digest.
+    await store.putBlob({ name: "corrupt" }, new TextEncoder().encode('{"was":"fine"}'));
+    const nuid = (await store.info("corrupt"))?.nuid;
+    await jetstream(raw).publish(`$O.${bucket}.C.${nuid}`, new TextEncoder().encode("garbage"));
+
+    expect(await objects.getJson("good")).toEqual({ fine: true });
+    expect(await objects.get("binary")).toEqual(new Uint8Array([0xff, 0x00, 0xfe]));
+    expect(await objects.getJson("utf8")).toBeUndefined();
+    expect(await objects.getJson("json")).toBeUndefined();
+    expect(await objects.get("corrupt")).toBeUndefined();
+    expect(await objects.getJson("missing")).toBeUndefined();
+    // A reader's own schema check quarantines too.
+    await objects.put("wrong-shape", new TextEncoder().encode('{"nope":1}'));
+    await objects.quarantine("wrong-shape", "no record");
+
+    const quarantine = await openQuarantine({ url: server.url, prefix });
+    const entries = await quarantine.list({ bucket: "blobs" });
+    expect(entries.map((entry) => entry.key).sort()).toEqual(["corrupt", "json", "utf8", "wrong-shape"]);
+    expect(entries.find((entry) => entry.key === "corrupt")?.reason).toMatch(/digests do not match/);
+    expect(entries.find((entry) => entry.key === "json")?.reason).toMatch(/JSON/);
+    expect(entries.find((entry) => entry.key === "wrong-shape")).toMatchObject({
+      reason: "no record",
+      size: 10,
+    });
+    // Moved out of the store; counted once each, however often read.
+    for (const name of ["utf8", "json", "corrupt", "wrong-shape"]) {
+      expect((await store.info(name))?.deleted ?? true).toBe(true);
+      expect(await objects.get(name)).toBeUndefined();
+    }
+    const counted = (await metrics.getSingleMetricAsString("insitu_bad_entries_total")).match(
+      /insitu_bad_entries_total\{bucket="blobs"\} (\d+)/,
+    );
+    expect(Number(counted?.[1])).toBe(4);
+    expect(await objects.getJson("good")).toEqual({ fine: true });
     await quarantine.close();
     await raw.close();
     await bus.drain();

@@ -980,7 +980,55 @@ class NatsBus implements Bus {
       ...(options.ttlMs ? { ttl: nanos(options.ttlMs) } : {}),
       replicas: this.replicas,
     });
-    return objectBucket(store);
+    const limits = this.limits;
+    const quarantine = async (name: string, reason: string, raw?: Uint8Array) => {
+      // Objects have no revision of their own: the stream sequence of their metadata stands in.
+      const revision = await store
+        .info(name)
+        .then((info) => info?.revision ?? 0)
+        .catch(() => 0);
+      await this.quarantineEntry(
+        bucket,
+        name,
+        revision,
+        reason,
+        raw,
+        async () => {
+          await store.delete(name).catch(() => undefined);
+        },
+        raw ? undefined : () => readObject(store, name).then((bytes) => bytes ?? undefined),
+      );
+    };
+    const get = async (name: string): Promise<Uint8Array | undefined> => {
+      try {
+        return await readObject(store, name);
+      } catch (error) {
+        if (!isCorruptObject(error)) throw objectReadFailure(error, bucket, name);
+        await quarantine(name, (error as Error).message.split("\n")[0] ?? "corrupt object", new Uint8Array());
+        return undefined;
+      }
+    };
+    return {
+      async put(name, data) {
+        const info = await store.putBlob({ name }, data);
+        return { digest: info.digest, size: info.size };
+      },
+      get,
+      async getJson<T>(name: string, wider: Partial<DecodeLimits> = {}) {
+        const bytes = await get(name);
+        if (!bytes) return undefined;
+        try {
+          return parseBounded(bytes, { ...limits, ...wider }) as T;
+        } catch (error) {
+          await quarantine(name, InsituError.from(error).message, bytes);
+          return undefined;
+        }
+      },
+      async delete(name) {
+        await store.delete(name).catch(() => undefined);
+      },
+      quarantine: (name, reason) => quarantine(name, reason),
+    };
   }
 
   // ---------------------------------------------------------------- large payloads by reference
@@ -1128,21 +1176,28 @@ class NatsBus implements Bus {
   }
 }
 
-function objectBucket(store: ObjectStore): ObjectBucket {
-  return {
-    async put(name, data) {
-      const info = await store.putBlob({ name }, data);
-      return { digest: info.digest, size: info.size };
-    },
-    async get(name) {
-      const blob = await store.getBlob(name);
-      // The client hands back a Buffer; callers get a plain Uint8Array like everywhere else.
-      return blob ? new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength) : undefined;
-    },
-    async delete(name) {
-      await store.delete(name).catch(() => undefined);
-    },
-  };
+/** An object's bytes as a plain Uint8Array (the client hands back a Buffer), or undefined. */
+async function readObject(store: ObjectStore, name: string): Promise<Uint8Array | undefined> {
+  const blob = await store.getBlob(name);
+  return blob ? new Uint8Array(blob.buffer, blob.byteOffset, blob.byteLength) : undefined;
+}
+
+/** The object client's errors for stored bytes that cannot be right (not for a failed read). */
+function isCorruptObject(error: unknown): boolean {
+  return /corrupt object|digests do not match|unknown digest type|unable to parse digest/i.test(
+    (error as Error)?.message ?? "",
+  );
+}
+
+function objectReadFailure(error: unknown, bucket: string, name: string): InsituError {
+  if (error instanceof InsituError) return error;
+  return new InsituError(`cannot read object ${name} from ${bucket}: ${(error as Error)?.message ?? error}`, {
+    code: ErrorCode.unavailable,
+    category: ErrorCategory.system,
+    retryable: true,
+    details: { bucket, name },
+    cause: error,
+  });
 }
 
 /**

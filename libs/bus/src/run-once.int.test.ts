@@ -35,7 +35,9 @@ interface Outcome {
 const ok = (output: unknown): Outcome => ({ status: "ok", output, durationMs: 5 });
 
 async function replica(name: string, timing: { staleMs?: number; beatMs?: number } = {}) {
-  const store = objectOutcomeStore(await bus.objects("call-once-results"), (value) => value as Outcome);
+  const store = objectOutcomeStore(await bus.objects("call-once-results"), (value) => ({
+    value: value as Outcome,
+  }));
   const claims = kvCallClaims(await bus.kv("call-once-claims"), name, { beatMs: timing.beatMs ?? 200 });
   return new CallOnce<Outcome>(store, { claims, staleMs: timing.staleMs ?? 1_500, pollMs: 50 });
 }

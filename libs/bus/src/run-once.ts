@@ -1,6 +1,5 @@
 import type { Logger } from "@insitu/telemetry";
 import { ErrorCode, InsituError } from "@insitu/errors";
-import { parseBounded } from "./codec.js";
 import type { KvBucket, ObjectBucket } from "./types.js";
 
 /** Where the outcomes of keyed calls are recorded (an Object Store bucket in production). */
@@ -13,23 +12,23 @@ export interface OutcomeStore<T> {
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
 
 /**
- * An Object Store bucket as an {@link OutcomeStore}: outcomes as JSON, read back through `parse`
- * (undefined when the value is not an outcome). An unreadable record reads as absent: the call
- * then runs (at least once), never fails for it.
+ * An Object Store bucket as an {@link OutcomeStore}: outcomes as JSON, read back through `parse`.
+ * A record that is not bounded, valid UTF-8 JSON, or that `parse` says is not an outcome, is
+ * quarantined (counted, listed by `insitu quarantine list`) and reads as absent: the call then
+ * runs again rather than failing for it (ADR 0117).
  */
 export function objectOutcomeStore<T>(
   bucket: ObjectBucket,
-  parse: (value: unknown) => T | undefined,
+  parse: (value: unknown) => { value: T } | { problem: string },
 ): OutcomeStore<T> {
   return {
     async get(key) {
-      const bytes = await bucket.get(key);
-      if (!bytes) return undefined;
-      try {
-        return parse(parseBounded(bytes, { maxBytes: MAX_RECORD_BYTES, maxDepth: 256 }));
-      } catch {
-        return undefined;
-      }
+      const value = await bucket.getJson(key, { maxBytes: MAX_RECORD_BYTES, maxDepth: 256 });
+      if (value === undefined) return undefined;
+      const parsed = parse(value);
+      if ("value" in parsed) return parsed.value;
+      await bucket.quarantine(key, parsed.problem);
+      return undefined;
     },
     async put(key, outcome) {
       await bucket.put(key, Buffer.from(JSON.stringify(outcome), "utf8"));

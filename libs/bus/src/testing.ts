@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { EventContract, WorkQueueContract } from "@insitu/contracts";
 import { ErrorCode, InsituError } from "@insitu/errors";
 import { createLogger, formatTraceparent, newTrace } from "@insitu/telemetry";
-import { DEFAULT_LIMITS, decodeEnvelope, encodeEnvelope } from "./codec.js";
+import { DEFAULT_LIMITS, decodeEnvelope, encodeEnvelope, parseBounded } from "./codec.js";
 import { Semaphore } from "./semaphore.js";
 import type {
   Bus,
@@ -46,6 +46,8 @@ export function createMemoryBus(options: { prefix?: string; name?: string } = {}
   const deadLetters = new Map<string, DeadLetter[]>();
   const buckets = new Map<string, MemoryKv>();
   const objectStores = new Map<string, Map<string, Uint8Array>>();
+  /** FAKE: quarantined objects are only remembered here ("bucket/name" → reason). */
+  const quarantinedObjects = new Map<string, string>();
   const busy = new Set<Promise<unknown>>();
   const seenIds = new Set<string>();
 
@@ -241,7 +243,22 @@ export function createMemoryBus(options: { prefix?: string; name?: string } = {}
         async get(name) {
           return objects.get(name);
         },
+        async getJson<T>(name: string) {
+          const bytes = objects.get(name);
+          if (!bytes) return undefined;
+          try {
+            return parseBounded(bytes) as T;
+          } catch (error) {
+            quarantinedObjects.set(`${bucket}/${name}`, (error as Error).message);
+            objects.delete(name);
+            return undefined;
+          }
+        },
         async delete(name) {
+          objects.delete(name);
+        },
+        async quarantine(name, reason) {
+          quarantinedObjects.set(`${bucket}/${name}`, reason);
           objects.delete(name);
         },
       };

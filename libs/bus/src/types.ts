@@ -8,6 +8,7 @@ import type {
   WorkQueueContract,
 } from "@insitu/contracts";
 import type { Logger, TraceContext } from "@insitu/telemetry";
+import type { DecodeLimits } from "./codec.js";
 
 /**
  * The bus: the only way insitu services talk. One interface, two implementations — NATS
@@ -223,8 +224,22 @@ export interface KvBucket {
 
 export interface ObjectBucket {
   put(name: string, data: Uint8Array): Promise<{ digest: string; size: number }>;
+  /**
+   * The object's bytes, or undefined when there is none. An object whose chunks do not match its
+   * digest (corrupt in the store) is quarantined and reads as absent.
+   */
   get(name: string): Promise<Uint8Array | undefined>;
+  /**
+   * The object as bounded, valid UTF-8 JSON, or undefined when it is absent or was not (then it
+   * is quarantined, like a bad KV entry). `limits` widens the bus's decode limits for big objects.
+   */
+  getJson<T = unknown>(name: string, limits?: Partial<DecodeLimits>): Promise<T | undefined>;
   delete(name: string): Promise<void>;
+  /**
+   * Moves an object its reader could not use (e.g. wrong schema) into the quarantine (`insitu
+   * quarantine list`): counted in `insitu_bad_entries_total{bucket}`, logged once, then removed.
+   */
+  quarantine(name: string, reason: string): Promise<void>;
 }
 
 export interface DeadLetter {

@@ -202,6 +202,13 @@ export const RegistryErrorCode = {
   /** The task's pool is finished; it takes no more versions. */
   poolFinished: "POOL_FINISHED",
   notFound: "NOT_FOUND",
+  /**
+   * The version exists but its code and tests (an Object Store body) are unreadable: corrupt or
+   * missing, quarantined. A server-side fault (5xx); the version cannot be run or repaired.
+   */
+  versionUnavailable: "TOOL_VERSION_UNAVAILABLE",
+  /** A past snapshot's tool set (its body object) is unreadable: corrupt or missing, quarantined. */
+  snapshotUnavailable: "SNAPSHOT_UNAVAILABLE",
 } as const;
 
 // ---------------------------------------------------------------- endpoints

@@ -1,8 +1,17 @@
 import { randomBytes } from "node:crypto";
-import { type Bus, type NatsServerHandle, connectBus, startNatsServer } from "@insitu/bus";
+import {
+  type Bus,
+  Naming,
+  type NatsServerHandle,
+  connectBus,
+  openQuarantine,
+  startNatsServer,
+} from "@insitu/bus";
+import { Objm } from "@nats-io/obj";
+import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { attachSources } from "./attachments.js";
-import { WorkspaceStore } from "./store.js";
+import { WORKSPACE_OBJECTS_BUCKET, WorkspaceStore } from "./store.js";
 
 // The workspace store on a real nats-server: concurrent saves both land (compare-and-set on the
 // index), and a workspace expires after the configured retention.
@@ -83,5 +92,26 @@ describe("WorkspaceStore", () => {
     }
     expect(files).toEqual([]);
     expect(bytes).toBeUndefined();
+  });
+
+  it("reads bytes that no longer match their digest as absent and quarantines them", async () => {
+    const prefix = `st${randomBytes(3).toString("hex")}`;
+    const bus = await connectBus({ url: server.url, prefix, name: "store-test" });
+    buses.push(bus);
+    const store = await WorkspaceStore.open(bus, { retentionMs: 3_600_000 });
+    const [entry] = await store.save("t9", [
+      { path: "a.txt", bytes: text("the original"), mediaType: "text/plain", source: "tool" },
+    ]);
+    const raw = await connect({ servers: server.url });
+    const objects = await new Objm(raw).open(new Naming(prefix).bucket(WORKSPACE_OBJECTS_BUCKET));
+    const name = `t9/${entry?.digest.replace(/^sha256:/, "")}`;
+    await objects.putBlob({ name }, text("something else"));
+    expect(await store.readPath("t9", "a.txt")).toBeUndefined();
+    const quarantine = await openQuarantine({ url: server.url, prefix });
+    const entries = await quarantine.list({ bucket: WORKSPACE_OBJECTS_BUCKET });
+    expect(entries.map((item) => item.key)).toEqual([name]);
+    expect(entries[0]?.reason).toMatch(/does not match/);
+    await quarantine.close();
+    await raw.close();
   });
 });

@@ -66,8 +66,13 @@ export class WorkspaceStore implements WorkspaceIO {
     return entry?.value.files ?? [];
   }
 
+  /** A file's bytes; bytes that do not match their digest are quarantined and read as absent. */
   async read(taskId: string, entry: Pick<WorkspaceEntry, "digest">): Promise<Uint8Array | undefined> {
-    return this.objects.get(objectName(taskId, entry.digest));
+    const name = objectName(taskId, entry.digest);
+    const bytes = await this.objects.get(name);
+    if (!bytes || digestOf(bytes) === entry.digest) return bytes;
+    await this.objects.quarantine(name, `content does not match its name (${digestOf(bytes)})`);
+    return undefined;
   }
 
   /** Finds a file by path and reads it. */

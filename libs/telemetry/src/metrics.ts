@@ -47,6 +47,11 @@ export const MetricName = {
   toolReuseRatio: "insitu_tool_reuse_ratio",
   tasksSeenTotal: "insitu_tasks_seen_total",
   librarySnapshot: "insitu_library_snapshot",
+  /**
+   * The snapshot whose tool set is served while the current one's body is unreadable (ADR 0117);
+   * no sample while the current snapshot reads.
+   */
+  librarySnapshotServed: "insitu_library_snapshot_served_fallback",
   topToolCallsTotal: "insitu_top_tool_calls",
   /** Tools admitted to the library, cumulative (EGL's numerator; ADR 0056). */
   toolsAdmittedTotal: "insitu_tools_admitted_total",

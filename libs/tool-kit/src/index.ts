@@ -33,6 +33,7 @@ export {
   ToolOutcomeSchema,
   WorkspaceFileRefSchema,
   WorkspaceReportSchema,
+  parseRecordedOutcome,
 } from "./outcome.js";
 export type { ToolOutcome, ToolOutcomeOf, WorkspaceReport } from "./outcome.js";
 export {

@@ -122,3 +122,14 @@ export const ToolOutcomeSchema = z.discriminatedUnion("status", [
 ]);
 export type ToolOutcome = z.infer<typeof ToolOutcomeSchema>;
 export type ToolOutcomeOf<S extends OutcomeStatus> = Extract<ToolOutcome, { status: S }>;
+
+/**
+ * A recorded outcome read back (the `tool-call-results` records of keyed calls): the outcome, or
+ * why the value is not one (the reader quarantines it).
+ */
+export function parseRecordedOutcome(value: unknown): { value: ToolOutcome } | { problem: string } {
+  const parsed = ToolOutcomeSchema.safeParse(value);
+  return parsed.success
+    ? { value: parsed.data }
+    : { problem: `not a tool outcome: ${parsed.error.issues[0]?.message ?? "wrong shape"}` };
+}

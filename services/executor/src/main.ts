@@ -9,7 +9,7 @@ import {
   TOOL_CALL_RESULTS_BUCKET,
   TOOL_CALL_RESULTS_TTL_MS,
 } from "@insitu/contracts";
-import { ToolOutcomeSchema } from "@insitu/tool-kit";
+import { parseRecordedOutcome } from "@insitu/tool-kit";
 import { WorkspaceStore } from "@insitu/files";
 import { McpClientPool, loadMcpServersConfig } from "@insitu/mcp";
 import { runService } from "@insitu/runtime";
@@ -41,7 +41,7 @@ await runService({
     const externalOnce = new CallOnce(
       objectOutcomeStore(
         await bus.objects(TOOL_CALL_RESULTS_BUCKET, { ttlMs: TOOL_CALL_RESULTS_TTL_MS }),
-        (value) => ToolOutcomeSchema.safeParse(value).data,
+        parseRecordedOutcome,
       ),
       {
         claims: kvCallClaims(

@@ -46,3 +46,28 @@ export function documentProblem(kind: string | undefined, value: unknown): strin
       return undefined;
   }
 }
+
+const isStringMap = (value: unknown): boolean =>
+  typeof value === "object" &&
+  value !== null &&
+  !Array.isArray(value) &&
+  Object.values(value).every((item) => typeof item === "string");
+
+/** What a snapshot body object must hold to be served (tools and aliases name → string, changes a list). */
+export function snapshotBodyProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
+  const body = value as Record<string, unknown>;
+  if (!isStringMap(body.tools)) return "snapshot body without a tools map (name → hash)";
+  if (!Array.isArray(body.changes)) return "snapshot body without a changes list";
+  if (body.aliases !== undefined && !isStringMap(body.aliases)) return "snapshot body with a bad aliases map";
+  return undefined;
+}
+
+/** What a large version's body object must hold: its code and its tests. */
+export function versionBodyProblem(value: unknown): string | undefined {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) return "not a JSON object";
+  const body = value as Record<string, unknown>;
+  if (typeof body.code !== "string") return "version body without code";
+  if (!Array.isArray(body.tests)) return "version body without a tests list";
+  return undefined;
+}

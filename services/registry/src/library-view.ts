@@ -1,5 +1,11 @@
-import type { UsageStats, VersionStatus, VersionSummary } from "@insitu/contracts";
+import {
+  RegistryErrorCode,
+  type UsageStats,
+  type VersionStatus,
+  type VersionSummary,
+} from "@insitu/contracts";
 import type { KvBucket, ObjectBucket, Subscription } from "@insitu/bus";
+import { ErrorCategory, InsituError, isInsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import {
   Keys,
@@ -13,13 +19,32 @@ import {
   type VersionDocument,
   hashOfHex,
 } from "./documents.js";
-import { documentProblem } from "./document-guards.js";
+import { documentProblem, snapshotBodyProblem } from "./document-guards.js";
 import { SearchIndex } from "./search-index.js";
 
 /** A version as the view keeps it: the document without code and tests. */
 export type VersionMeta = Omit<VersionDocument, "code" | "tests">;
 
-const decoder = new TextDecoder();
+/** Snapshot bodies hold the whole tool set: wider than a message, still bounded. */
+export const BODY_LIMITS = { maxBytes: 256 * 1024 * 1024 } as const;
+
+/** A snapshot whose body object is unreadable (corrupt, wrong shape or gone): a server-side fault. */
+export function snapshotUnavailable(name: string, reason: string): InsituError {
+  return new InsituError(`snapshot body ${name} is unreadable: ${reason}`, {
+    code: RegistryErrorCode.snapshotUnavailable,
+    category: ErrorCategory.system,
+    details: { body: name, reason },
+  });
+}
+
+/** While `current` points at a snapshot whose body is unreadable (docs/adr/0117). */
+export interface SnapshotFallback {
+  /** The current snapshot (still the number writers compare-and-set against). */
+  snapshot: number;
+  /** The snapshot whose tool set is served instead: the newest earlier one that reads (0: empty). */
+  serving: number;
+  reason: string;
+}
 
 /**
  * The registry's in-memory view of its durable state, kept current by a KV watch. Every replica
@@ -41,6 +66,8 @@ export class LibraryView {
   /** Every hash that has been in some snapshot (so its absence now means `deprecated`). */
   readonly everInLibrary = new Set<string>();
   current: SnapshotDocument | undefined;
+  /** Set while the current snapshot's body is unreadable and an earlier tool set is served. */
+  fallback: SnapshotFallback | undefined;
   currentTools = new Map<string, string>();
   /** Member name → merged name, in the current snapshot. */
   currentAliases = new Map<string, string>();
@@ -204,13 +231,19 @@ export class LibraryView {
 
   private async setCurrent(document: SnapshotDocument): Promise<void> {
     if (this.current && this.current.info.number >= document.info.number) return;
-    const body = await this.body(document.body);
+    const usable = await this.usableBody(document);
     this.snapshots.set(document.info.number, document);
-    await this.noteLibraryMembers(document, body);
+    await this.noteLibraryMembers(document, usable.fallback ? undefined : usable.body);
     const previous = this.currentTools;
     this.current = document;
-    this.currentTools = new Map(Object.entries(body.tools));
-    this.currentAliases = new Map(Object.entries(body.aliases ?? {}));
+    this.currentTools = new Map(Object.entries(usable.body.tools));
+    this.currentAliases = new Map(Object.entries(usable.body.aliases ?? {}));
+    this.fallback = usable.fallback;
+    if (usable.fallback) {
+      this.logger.error("current snapshot's body is unreadable; serving an earlier snapshot's tool set", {
+        ...usable.fallback,
+      });
+    }
     for (const hash of previous.values()) this.search.refresh(hash);
     for (const hash of this.currentTools.values()) this.search.refresh(hash);
   }
@@ -223,24 +256,58 @@ export class LibraryView {
         for (const member of change.members ?? []) this.mergedInto.set(member, change.hash);
       }
     };
-    if (info.changeCount <= info.changes.length) {
-      for (const change of info.changes) note(change);
-      return;
-    }
-    const body = loaded ?? (await this.body(document.body));
-    for (const change of body.changes) note(change);
+    for (const change of info.changes) note(change);
+    if (info.changeCount <= info.changes.length) return;
+    // An unreadable body leaves only the inline changes known (the body is quarantined).
+    const body = loaded ?? (await this.body(document.body).catch(unlessUnavailable));
+    for (const change of body?.changes ?? []) note(change);
   }
 
-  /** A snapshot's full body (tool set and changes), cached: bodies are immutable. */
+  /**
+   * A snapshot's full body (tool set and changes), cached: bodies are immutable. A body that is
+   * not bounded JSON of the right shape is quarantined; it and a missing one are
+   * SNAPSHOT_UNAVAILABLE.
+   */
   async body(name: string): Promise<SnapshotBody> {
     const cached = this.bodies.get(name);
     if (cached) return cached;
-    const bytes = await this.blobs.get(name);
-    if (!bytes) throw new Error(`snapshot body ${name} is missing from the object store`);
-    const body = JSON.parse(decoder.decode(bytes)) as SnapshotBody;
+    const value = await this.blobs.getJson(name, BODY_LIMITS);
+    if (value === undefined) throw snapshotUnavailable(name, "missing from the object store, or quarantined");
+    const problem = snapshotBodyProblem(value);
+    if (problem) {
+      await this.blobs.quarantine(name, problem);
+      throw snapshotUnavailable(name, problem);
+    }
+    const body = value as SnapshotBody;
     if (this.bodies.size > 64) this.bodies.delete(this.bodies.keys().next().value as string);
     this.bodies.set(name, body);
     return body;
+  }
+
+  /**
+   * The body of `document`, or — when it is unreadable — that of the newest earlier snapshot
+   * whose body reads (the empty library when none does), with what was skipped (docs/adr/0117).
+   */
+  async usableBody(document: SnapshotDocument): Promise<{ body: SnapshotBody; fallback?: SnapshotFallback }> {
+    let reason: string;
+    try {
+      return { body: await this.body(document.body) };
+    } catch (error) {
+      if (!isInsituError(error, RegistryErrorCode.snapshotUnavailable)) throw error;
+      reason = error.message;
+    }
+    const earlier = [...this.snapshots.values()]
+      .filter((candidate) => candidate.info.number < document.info.number)
+      .sort((left, right) => right.info.number - left.info.number);
+    for (const candidate of earlier) {
+      const body = await this.body(candidate.body).catch(unlessUnavailable);
+      if (body)
+        return { body, fallback: { snapshot: document.info.number, serving: candidate.info.number, reason } };
+    }
+    return {
+      body: { tools: {}, changes: [] },
+      fallback: { snapshot: document.info.number, serving: 0, reason },
+    };
   }
 
   get snapshotNumber(): number {
@@ -321,6 +388,12 @@ export class LibraryView {
     if (mergedInto) summary.mergedInto = mergedInto;
     return summary;
   }
+}
+
+/** Undefined for SNAPSHOT_UNAVAILABLE (the caller falls back); anything else is rethrown. */
+function unlessUnavailable(error: unknown): undefined {
+  if (isInsituError(error, RegistryErrorCode.snapshotUnavailable)) return undefined;
+  throw error;
 }
 
 function rank(key: string): number {

@@ -157,6 +157,16 @@ export function registerRegistryMetrics(
       this.set(figures().snapshot);
     },
   });
+  new OptionalGauge({
+    name: MetricName.librarySnapshotServed,
+    help: "While the current snapshot's body is unreadable: the earlier snapshot whose tool set is served (absent otherwise).",
+    registers: [metrics],
+    collect() {
+      const fallback = registry.view.fallback;
+      presence(this, fallback !== undefined);
+      this.set(fallback?.serving ?? 0);
+    },
+  });
   new Gauge({
     name: MetricName.topToolCallsTotal,
     help: `Calls of the ${topTools} most-called tool names (all versions), labelled by tool; other names are not exported.`,

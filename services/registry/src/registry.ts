@@ -45,7 +45,8 @@ import {
   hexOf,
 } from "./documents.js";
 import { type CatalogTool, DEFAULT_CATALOG_TOKENS, buildCatalog } from "./catalog.js";
-import { LibraryView } from "./library-view.js";
+import { BODY_LIMITS, LibraryView } from "./library-view.js";
+import { versionBodyProblem } from "./document-guards.js";
 import { convergenceSeries } from "./series.js";
 import type { EmbeddingProvider } from "./retrieval/embedding.js";
 import { RRF_K } from "./retrieval/fuse.js";
@@ -63,7 +64,6 @@ export const RELATED_DEPTH = 32;
 const MAX_ATTEMPTS = 200;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export interface RegistryOptions {
   logger: Logger;
@@ -278,7 +278,9 @@ export class Registry {
       if (plan.expected !== undefined && plan.expected !== number) {
         throw snapshotConflict(plan.expected, number);
       }
-      const currentBody = await this.view.body(current.value.body);
+      // A current snapshot whose body is unreadable is built on the tool set the view serves in
+      // its place (the newest earlier snapshot that reads): the commit heals the pointer.
+      const currentBody = (await this.view.usableBody(current.value)).body;
       const tools = new Map(Object.entries(currentBody.tools));
       const aliases = new Map(Object.entries(currentBody.aliases ?? {}));
       const changes = await plan.change(tools, aliases);
@@ -505,11 +507,7 @@ export class Registry {
     const document = entry.value;
     let code = document.code;
     let tests = document.tests;
-    if (document.body) {
-      const bytes = await this.blobs.get(document.body);
-      if (!bytes) throw new InsituError(`code of ${hash} is missing`, { code: ErrorCode.internal });
-      ({ code, tests } = JSON.parse(decoder.decode(bytes)) as { code: string; tests: ToolTestCase[] });
-    }
+    if (document.body) ({ code, tests } = await this.versionBody(hash, document.body));
     if (!this.view.versions.has(hash)) await this.view.applyOwn(Keys.version(hash), document, entry.revision);
     const summary = this.view.summary(hash) as VersionSummary;
     const record: ToolVersionRecord = {
@@ -523,6 +521,24 @@ export class Registry {
       record.embeddingModel = this.options.embeddings.model;
     }
     return record;
+  }
+
+  /**
+   * A large version's code and tests from its body object. Corrupt or wrong-shaped bodies are
+   * quarantined; then (or when it is gone) the version is TOOL_VERSION_UNAVAILABLE, a server-side
+   * fault: the version can be listed and searched, not run.
+   */
+  private async versionBody(hash: string, name: string): Promise<{ code: string; tests: ToolTestCase[] }> {
+    const value = await this.blobs.getJson(name, BODY_LIMITS);
+    const problem =
+      value === undefined ? "missing from the object store, or quarantined" : versionBodyProblem(value);
+    if (value !== undefined && problem) await this.blobs.quarantine(name, problem);
+    if (!problem) return value as { code: string; tests: ToolTestCase[] };
+    throw new InsituError(`the code and tests of version ${hash} are unreadable: ${problem}`, {
+      code: RegistryErrorCode.versionUnavailable,
+      category: ErrorCategory.system,
+      details: { hash, body: name, reason: problem },
+    });
   }
 
   async list(request: Request<typeof RegistryList>): Promise<Response<typeof RegistryList>> {
@@ -569,8 +585,11 @@ export class Registry {
       const document = this.view.snapshots.get(number);
       if (!document) continue;
       const { info } = document;
+      // An unreadable body leaves the inline changes (the first 200) to tell.
       const changes =
-        info.changeCount > info.changes.length ? (await this.view.body(document.body)).changes : info.changes;
+        info.changeCount > info.changes.length
+          ? ((await this.view.body(document.body).catch(() => undefined))?.changes ?? info.changes)
+          : info.changes;
       for (const change of changes) {
         if (change.name === request.name)
           events.push({ snapshot: number, time: info.time, kind: info.kind, change });
