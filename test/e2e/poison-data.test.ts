@@ -4,6 +4,7 @@ import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { Objm } from "@nats-io/obj";
+import { ServiceErrorCodeHeader, Svcm } from "@nats-io/services";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../harness/stack.js";
@@ -110,6 +111,38 @@ describe("garbage in every bucket and stream, then every service killed and rest
     );
     expect(fuzzed.filter((item) => item.startsWith("stream:")).length).toBeGreaterThanOrEqual(4);
 
+    // Garbage as requests on every endpoint every service announces: each contract endpoint
+    // answers with a typed client error (400), never a server fault, a hang or a crash. The
+    // `status.<service>` discovery endpoints read nothing from a request and answer their status.
+    const endpoints: string[] = [];
+    const infos = await new Svcm(raw).client({ strategy: "stall", maxWait: 2_000 }).info();
+    for await (const info of infos) {
+      if (info.metadata?.prefix !== stack.prefix) continue;
+      for (const endpoint of info.endpoints ?? []) endpoints.push(endpoint.subject);
+    }
+    const unique = [...new Set(endpoints)];
+    expect(
+      unique.filter((subject) => !subject.startsWith(`${stack.prefix}.status.`)).length,
+    ).toBeGreaterThanOrEqual(10);
+    const answers = new Map<string, number>();
+    const wrong: string[] = [];
+    for (const subject of unique) {
+      const discovery = subject.startsWith(`${stack.prefix}.status.`);
+      for (const [kind, bytes] of Object.entries(GARBAGE)) {
+        const reply = await raw.request(subject, bytes, { timeout: 15_000 });
+        const status = reply.headers?.get(ServiceErrorCodeHeader) || "200";
+        answers.set(status, (answers.get(status) ?? 0) + 1);
+        const expected = discovery ? "200" : "400";
+        if (status !== expected) wrong.push(`${subject} answered ${kind} garbage with ${status}`);
+        if (discovery) expect(JSON.parse(new TextDecoder().decode(reply.data))).toHaveProperty("service");
+      }
+    }
+    expect(wrong).toEqual([]);
+    // Nothing crashed on the way.
+    expect(
+      [...stack.services.values()].filter((service) => !service.running).map((service) => service.name),
+    ).toEqual([]);
+
     const services = [...stack.services.keys()];
     await Promise.all(services.map((service) => stack.kill(service, "SIGKILL")));
     await Promise.all(services.map((service) => stack.restart(service)));
@@ -130,7 +163,13 @@ describe("garbage in every bucket and stream, then every service killed and rest
     console.log(
       `poison data: ${fuzzed.length} stores fuzzed; ${entries.length} bad entries quarantined (${[...byBucket]
         .map(([bucket, count]) => `${bucket} ${count}`)
-        .join(", ")}); a task finished after every service restarted`,
+        .join(
+          ", ",
+        )}); ${unique.length} endpoints × ${Object.keys(GARBAGE).length} garbage requests answered ${[
+        ...answers,
+      ]
+        .map(([status, count]) => `${status} ×${count}`)
+        .join(", ")}; a task finished after every service restarted`,
     );
     expect([...buckets]).toEqual(expect.arrayContaining(["tasks", "registry"]));
     // Counted where they were met (the processes before the restart, mostly); the counter is
