@@ -10,6 +10,7 @@ import { DEFAULT_LIMITS, parseBounded } from "@insitu/bus";
 import { ErrorCategory, InsituError } from "@insitu/errors";
 import { z } from "zod";
 import { GatewayErrorCode, invalidRequest } from "../errors.js";
+import { readLimited } from "../http/body.js";
 import { parseInput, queryObject } from "../validation.js";
 
 /** A validated `POST /v1/batches`: nothing is stored or started until every line passed. */
@@ -139,25 +140,4 @@ export async function readBatchBody(
       details: { item: line - 1 },
     });
   }
-}
-
-async function readLimited(request: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  const declared = Number(request.headers["content-length"] ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes, declared);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) throw tooLarge(limitBytes, size);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
-
-function tooLarge(limitBytes: number, size: number): InsituError {
-  return new InsituError(`request body exceeds ${limitBytes} bytes`, {
-    code: GatewayErrorCode.payloadTooLarge,
-    category: ErrorCategory.user,
-    details: { limitBytes, receivedAtLeast: size },
-  });
 }

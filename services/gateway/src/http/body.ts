@@ -16,20 +16,11 @@ export async function readJsonBody(request: IncomingMessage, limitBytes: number)
       category: ErrorCategory.user,
     });
   }
-  const declared = Number(request.headers["content-length"] ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes, declared);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) throw tooLarge(limitBytes, size);
-    chunks.push(chunk);
-  }
-  if (size === 0)
+  const bytes = await readLimited(request, limitBytes);
+  if (bytes.length === 0)
     throw invalidRequest("request body is empty; expected a JSON object", [
       { path: "body", message: "required" },
     ]);
-  const bytes = Buffer.concat(chunks, size);
   try {
     return parseBounded(bytes, { maxBytes: limitBytes, maxDepth: Math.min(DEFAULT_LIMITS.maxDepth, 32) });
   } catch (error) {
@@ -40,6 +31,23 @@ export async function readJsonBody(request: IncomingMessage, limitBytes: number)
       details: typed.details,
     });
   }
+}
+
+/**
+ * A request body's bytes with a hard limit: a declared Content-Length above it is refused before a
+ * byte is read, a chunked body is cut off as soon as it passes it (413 PAYLOAD_TOO_LARGE).
+ */
+export async function readLimited(request: IncomingMessage, limitBytes: number): Promise<Buffer> {
+  const declared = Number(request.headers["content-length"] ?? Number.NaN);
+  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes, declared);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limitBytes) throw tooLarge(limitBytes, size);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
 }
 
 function tooLarge(limitBytes: number, size: number): InsituError {

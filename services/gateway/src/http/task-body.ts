@@ -3,6 +3,7 @@ import { DEFAULT_LIMITS, parseBounded } from "@insitu/bus";
 import { ErrorCategory, InsituError } from "@insitu/errors";
 import type { AttachmentInput } from "@insitu/files";
 import { GatewayErrorCode, invalidRequest } from "../errors.js";
+import { readLimited } from "./body.js";
 
 /**
  * The body of `POST /v1/tasks`: JSON (attachments as base64 `data` with a `mediaType`), or
@@ -77,25 +78,4 @@ export async function readTaskBody(request: IncomingMessage, limitBytes: number)
     });
   }
   return { fields, files };
-}
-
-async function readLimited(request: IncomingMessage, limitBytes: number): Promise<Buffer> {
-  const declared = Number(request.headers["content-length"] ?? Number.NaN);
-  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes, declared);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limitBytes) throw tooLarge(limitBytes, size);
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks, size);
-}
-
-function tooLarge(limitBytes: number, size: number): InsituError {
-  return new InsituError(`request body exceeds ${limitBytes} bytes`, {
-    code: GatewayErrorCode.payloadTooLarge,
-    category: ErrorCategory.user,
-    details: { limitBytes, receivedAtLeast: size },
-  });
 }
