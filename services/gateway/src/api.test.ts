@@ -1,4 +1,3 @@
-import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { EvalState, TaskEvent, TaskRecord } from "@insitu/contracts";
@@ -7,45 +6,10 @@ import { createLogger } from "@insitu/telemetry";
 import { describe, expect, it, vi } from "vitest";
 import { createGatewayApi } from "./api.js";
 import type { GatewayBackend } from "./backend.js";
+import { FakeResponse } from "./http/fake-response.js";
 
 // Labelled fakes: a backend whose events the test pushes by hand, and request/response objects
 // with just the surface node:http gives the handler. No socket, no network.
-
-class FakeResponse extends EventEmitter {
-  statusCode = 200;
-  headers: Record<string, string | number> = {};
-  body = "";
-  headersSent = false;
-  writableEnded = false;
-  readonly ended: Promise<void>;
-  private markEnded!: () => void;
-  constructor() {
-    super();
-    this.ended = new Promise((resolve) => {
-      this.markEnded = resolve;
-    });
-  }
-  setHeader(name: string, value: string | number) {
-    this.headers[name.toLowerCase()] = value;
-  }
-  writeHead(status: number, headers: Record<string, string | number> = {}) {
-    this.statusCode = status;
-    for (const [name, value] of Object.entries(headers)) this.setHeader(name, value);
-    this.headersSent = true;
-    return this;
-  }
-  flushHeaders() {}
-  write(chunk: string) {
-    this.body += chunk;
-    return true;
-  }
-  end(chunk?: string) {
-    if (chunk) this.body += chunk;
-    this.writableEnded = true;
-    this.markEnded();
-    this.emit("close");
-  }
-}
 
 function request(
   method: string,

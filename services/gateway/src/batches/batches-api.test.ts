@@ -1,8 +1,8 @@
-import { EventEmitter } from "node:events";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { Readable } from "node:stream";
 import type { BatchRow, BatchRunView } from "@insitu/batch";
 import { createLogger } from "@insitu/telemetry";
+import { FakeResponse } from "../http/fake-response.js";
 import { describe, expect, it } from "vitest";
 import { createGatewayApi } from "../api.js";
 import type { GatewayBackend, GatewayBatches } from "../backend.js";
@@ -10,42 +10,6 @@ import type { BatchSubmissionInput } from "./batch-body.js";
 
 // Labelled FAKES: a batch store that records submits and whose run the test moves by hand, and
 // request/response objects with just the surface node:http gives the handler. No network.
-
-class FakeResponse extends EventEmitter {
-  statusCode = 200;
-  headers: Record<string, string | number> = {};
-  body = "";
-  headersSent = false;
-  writableEnded = false;
-  readonly ended: Promise<void>;
-  private markEnded!: () => void;
-  constructor() {
-    super();
-    this.ended = new Promise((resolve) => {
-      this.markEnded = resolve;
-    });
-  }
-  setHeader(name: string, value: string | number) {
-    this.headers[name.toLowerCase()] = value;
-  }
-  writeHead(status: number, headers: Record<string, string | number> = {}) {
-    this.statusCode = status;
-    for (const [name, value] of Object.entries(headers)) this.setHeader(name, value);
-    this.headersSent = true;
-    return this;
-  }
-  flushHeaders() {}
-  write(chunk: string) {
-    this.body += chunk;
-    return true;
-  }
-  end(chunk?: string) {
-    if (chunk) this.body += chunk;
-    this.writableEnded = true;
-    this.markEnded();
-    this.emit("close");
-  }
-}
 
 function request(method: string, url: string, body?: string, type = "application/x-ndjson"): IncomingMessage {
   const stream = Readable.from(body === undefined ? [] : [Buffer.from(body)]);
