@@ -4,7 +4,7 @@ import { connectBus } from "@insitu/bus";
 import { createLogger } from "@insitu/telemetry";
 import { numberOption } from "../args.js";
 import { BATCHES_BUCKET, busBatchPorts } from "../batch/bus-ports.js";
-import { MAX_BATCH_FILE_BYTES, batchRunId, parseQuestions } from "../batch/input.js";
+import { DEFAULT_BATCH_SIZE, MAX_BATCH_FILE_BYTES, batchRunId, parseQuestions } from "../batch/input.js";
 import { writeBatchOutputs } from "../batch/outputs.js";
 import { type BatchProgress, type RunBatchOptions, runBatch } from "../batch/runner.js";
 import { type CliIo, ExitCode } from "../io.js";
@@ -25,7 +25,7 @@ export async function runBatchCommand(
   io: CliIo,
   hooks: Pick<RunBatchOptions, "onRecord" | "onBatch"> = {},
 ): Promise<number> {
-  const batchSize = numberOption(values, "batch-size", { integer: true }) ?? 16;
+  const batchSize = numberOption(values, "batch-size", { integer: true }) ?? DEFAULT_BATCH_SIZE;
   const concurrency = numberOption(values, "concurrency", { integer: true });
   for (const value of [batchSize, concurrency]) {
     if (typeof value === "string") {
