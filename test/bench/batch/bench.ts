@@ -77,6 +77,8 @@ interface Run {
   meanCallsInFlight: number;
   barrierMs: number;
   barriers: number;
+  /** The longest stretches with no model call in flight (offset from the start, length). */
+  idle: { at: number; ms: number }[];
   /** Per role: calls, the most in flight at once, and the mean in flight over the run. */
   roles: { role: string; calls: number; peak: number; mean: number }[];
   rows: Record<string, number>[];
@@ -121,6 +123,23 @@ function peakOverlap(intervals: { start: number; end: number }[]): number {
     peak = Math.max(peak, open);
   }
   return peak;
+}
+
+/** The gaps of [from, to] no interval covers, longest first. */
+function gaps(
+  intervals: { start: number; end: number }[],
+  from: number,
+  to: number,
+): { at: number; ms: number }[] {
+  const sorted = [...intervals].sort((a, b) => a.start - b.start);
+  const found: { at: number; ms: number }[] = [];
+  let covered = from;
+  for (const { start, end } of sorted) {
+    if (start > covered) found.push({ at: covered - from, ms: Math.min(start, to) - covered });
+    covered = Math.max(covered, end);
+  }
+  if (to > covered) found.push({ at: covered - from, ms: to - covered });
+  return found.sort((a, b) => b.ms - a.ms);
 }
 
 /** Length of the union of [start, end] intervals clipped to [from, to]. */
@@ -222,6 +241,7 @@ async function runBatch(
     meanCallsInFlight: summed / wallMs,
     barrierMs,
     barriers: reports.length,
+    idle: gaps(waits, started, ended).slice(0, 6),
     roles: ROLES.map((role) => {
       const mine = waits.filter((wait) => wait.role === role);
       return {
@@ -248,6 +268,17 @@ function printRun(run: Run): void {
   console.log(
     `  model calls in flight by role (calls / peak / mean): ${run.roles
       .map((role) => `${role.role} ${role.calls}/${role.peak}/${role.mean.toFixed(2)}`)
+      .join(", ")}`,
+  );
+  if (run.rows.length <= 8) {
+    console.log(
+      `  batches' wall (tasks + barrier): ${run.rows.map((row) => `${(Number(row.wallMs) / 1000).toFixed(1)} s`).join(", ")}; ` +
+        `tools created ${sum(run.rows, "created")}, merged ${sum(run.rows, "merged")}`,
+    );
+  }
+  console.log(
+    `  longest stretches with no model call in flight (at +s: length): ${run.idle
+      .map((gap) => `+${(gap.at / 1000).toFixed(1)}: ${(gap.ms / 1000).toFixed(1)} s`)
       .join(", ")}`,
   );
 }
