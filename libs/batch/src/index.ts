@@ -3,6 +3,7 @@ export { requestBarrier } from "./barrier.js";
 export { assertDataUris, attachmentSources, busBatchPorts } from "./bus-ports.js";
 export type { BusBatchPortsOptions } from "./bus-ports.js";
 export {
+  DEFAULT_BATCH_SIZE,
   MAX_BATCH_FILE_BYTES,
   MAX_BATCH_ITEMS,
   MAX_QUESTION_CHARS,

@@ -6,6 +6,11 @@ export const MAX_BATCH_FILE_BYTES = 50 * 1024 * 1024;
 /** Largest question, in characters (the manager's own bound). */
 export const MAX_QUESTION_CHARS = 50_000;
 export const MAX_BATCH_ITEMS = 100_000;
+/**
+ * `insitu batch`'s default batch size (and concurrency): the original's 16. One replica of every
+ * role runs that many tasks' work at once by default (ADR 0113).
+ */
+export const DEFAULT_BATCH_SIZE = 16;
 
 /** One line of a questions file. Unknown fields are kept in `extra` and echoed in the output. */
 export interface BatchItem {

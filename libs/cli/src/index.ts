@@ -1,5 +1,6 @@
 export { COMMANDS, helpText, parseCommandLine } from "./args.js";
 export type { CommandSpec, ParsedCommandLine } from "./args.js";
+export { DEFAULT_BATCH_SIZE } from "@insitu/batch";
 export { runCli } from "./cli.js";
 export { GatewayClient } from "./client/gateway-client.js";
 export { renderEvent, renderSummary } from "./client/progress.js";

@@ -19,6 +19,7 @@ import {
 } from "@insitu/llm";
 import { loadScenario } from "@insitu/llm/testing";
 import type { Registry } from "prom-client";
+import { scriptLatencyFromEnv, withScriptLatency } from "./script-latency.js";
 
 export interface RoleModel {
   model: LanguageModel;
@@ -66,7 +67,8 @@ export function modelForRole(
       base = failingModel(error);
     }
   } else if (scriptPath) {
-    // Simulated model latency for benches (FAKE model only): INSITU_SCRIPT_LATENCY_MS per call.
+    // Simulated model latency for benches (FAKE model only): INSITU_SCRIPT_LATENCY_MS, a fixed
+    // wait or a seeded range per call (see script-latency.ts).
     // A scenario that scripts no answers for this role still lets the service start (a stack runs
     // every role, a scenario scripts the ones it exercises); its calls fail saying which role is
     // missing. A scenario file that does not load still fails at boot.
@@ -77,7 +79,7 @@ export function modelForRole(
     } catch (error) {
       scripted = failingModel(error);
     }
-    base = withModelSpans(withLatency(scripted, Number(env.INSITU_SCRIPT_LATENCY_MS ?? 0)), role);
+    base = withModelSpans(withScriptLatency(scripted, role, scriptLatencyFromEnv(env)), role);
   } else {
     try {
       const config = loadModelsConfig(undefined, env);
@@ -119,27 +121,6 @@ function failingModel(error: unknown): LanguageModel {
     // biome-ignore lint/correctness/useYield: it only throws
     async *stream(request) {
       await fail(request);
-    },
-  };
-}
-
-/**
- * Simulated model latency for the FAKE scripted model (INSITU_SCRIPT_LATENCY_MS, benches only:
- * test/bench/scale), so scaling a role shows what it would with a real, slow model.
- */
-function withLatency(model: LanguageModel, latencyMs: number): LanguageModel {
-  if (!Number.isFinite(latencyMs) || latencyMs <= 0) return model;
-  const wait = () => new Promise((resolve) => setTimeout(resolve, latencyMs));
-  return {
-    provider: model.provider,
-    model: model.model,
-    generate: async (request) => {
-      await wait();
-      return model.generate(request);
-    },
-    async *stream(request) {
-      await wait();
-      yield* model.stream(request);
     },
   };
 }

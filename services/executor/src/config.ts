@@ -8,8 +8,11 @@ export const ExecutorConfigSchema = z.object({
   EXECUTOR_MAX_TOOL_OUTPUT_CHARS: z.coerce.number().int().min(200).default(12_000),
   /** Repairs per tool per round (the original: up to 3 rounds). */
   EXECUTOR_MAX_REPAIRS: z.coerce.number().int().min(0).max(5).default(2),
-  /** Rounds executed at once by this process. */
-  EXECUTOR_CONCURRENCY: z.coerce.number().int().min(1).default(4),
+  /**
+   * Rounds executed at once by this process. A round mostly waits on the model and the sandbox
+   * (which bounds its own CPU work), so one replica carries a whole default batch of 16 (ADR 0113).
+   */
+  EXECUTOR_CONCURRENCY: z.coerce.number().int().min(1).default(16),
   WORK_ACK_WAIT_MS: z.coerce.number().int().min(500).default(30_000),
   WORK_MAX_DELIVER: z.coerce.number().int().min(2).default(5),
   /** Deadline of one sandbox call as seen from here (the sandbox enforces the tool's own limit). */

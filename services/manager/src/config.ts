@@ -27,8 +27,8 @@ export const ManagerConfigSchema = z.object({
   WORK_ACK_WAIT_MS: z.coerce.number().int().min(500).default(30_000),
   /** Deliveries of one work message; on the last one a failing step fails the task. */
   WORK_MAX_DELIVER: z.coerce.number().int().min(2).default(8),
-  /** Manager work messages handled at once. */
-  WORK_CONCURRENCY: z.coerce.number().int().min(1).default(8),
+  /** Manager work messages handled at once (mostly waiting on the model: 16, a default batch — ADR 0113). */
+  WORK_CONCURRENCY: z.coerce.number().int().min(1).default(16),
   /** How often unfinished tasks are checked against their wall-time budget. */
   TASK_SWEEP_MS: z.coerce.number().int().min(100).default(15_000),
   /** Path of a scenario file: the role's model is then the FAKE scripted model (tests, `insitu demo`). */

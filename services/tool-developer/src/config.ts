@@ -4,8 +4,11 @@ import { z } from "zod";
 export const ToolDeveloperConfigSchema = z.object({
   /** Write → check → test attempts per tool (the original: 3). */
   BUILD_ATTEMPTS: z.coerce.number().int().min(1).max(10).default(3),
-  /** Builds handled at once by this process. */
-  BUILD_CONCURRENCY: z.coerce.number().int().min(1).default(2),
+  /**
+   * Builds handled at once by this process. A build mostly waits on the model; its checks and test
+   * runs queue in the sandbox's own admission, so 8 lets a batch's builds overlap (ADR 0113).
+   */
+  BUILD_CONCURRENCY: z.coerce.number().int().min(1).default(8),
   /** Work-queue ack deadline; the bus heartbeats while a build runs. */
   WORK_ACK_WAIT_MS: z.coerce.number().int().min(500).default(30_000),
   WORK_MAX_DELIVER: z.coerce.number().int().min(2).default(5),

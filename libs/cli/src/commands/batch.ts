@@ -6,6 +6,7 @@ import { numberOption } from "../args.js";
 import {
   BATCHES_BUCKET,
   type BatchProgress,
+  DEFAULT_BATCH_SIZE,
   MAX_BATCH_FILE_BYTES,
   type RunBatchOptions,
   batchRunId,
@@ -33,7 +34,7 @@ export async function runBatchCommand(
   io: CliIo,
   hooks: Pick<RunBatchOptions, "onRecord" | "onBatch"> = {},
 ): Promise<number> {
-  const batchSize = numberOption(values, "batch-size", { integer: true }) ?? 16;
+  const batchSize = numberOption(values, "batch-size", { integer: true }) ?? DEFAULT_BATCH_SIZE;
   const concurrency = numberOption(values, "concurrency", { integer: true });
   for (const value of [batchSize, concurrency]) {
     if (typeof value === "string") {
