@@ -65,6 +65,10 @@ export class LibraryView {
   readonly snapshots = new Map<number, SnapshotDocument>();
   /** Every hash that has been in some snapshot (so its absence now means `deprecated`). */
   readonly everInLibrary = new Set<string>();
+  /** When a hash last entered the library (time of the latest snapshot that added it). */
+  private readonly enteredLibraryAt = new Map<string, string>();
+  /** When a hash was last offered (latest `finishedAt` of a finished pool that offered it). */
+  private readonly lastOfferedAt = new Map<string, string>();
   current: SnapshotDocument | undefined;
   /** Set while the current snapshot's body is unreadable and an earlier tool set is served. */
   fallback: SnapshotFallback | undefined;
@@ -219,6 +223,12 @@ export class LibraryView {
   private setPool(pool: PoolDocument): void {
     const previous = this.pools.get(pool.taskId);
     this.pools.set(pool.taskId, pool);
+    if (pool.state === "finished") {
+      for (const hash of pool.offered ?? []) {
+        const at = pool.finishedAt ?? "";
+        if (at >= (this.lastOfferedAt.get(hash) ?? "")) this.lastOfferedAt.set(hash, at);
+      }
+    }
     for (const entry of previous?.versions ?? []) this.search.refresh(entry.hash);
     for (const entry of pool.versions) this.search.refresh(entry.hash);
   }
@@ -251,7 +261,11 @@ export class LibraryView {
   private async noteLibraryMembers(document: SnapshotDocument, loaded?: SnapshotBody): Promise<void> {
     const { info } = document;
     const note = (change: SnapshotBody["changes"][number]) => {
-      if (change.hash) this.everInLibrary.add(change.hash);
+      if (change.hash) {
+        this.everInLibrary.add(change.hash);
+        if (change.op !== "alias" && info.time >= (this.enteredLibraryAt.get(change.hash) ?? ""))
+          this.enteredLibraryAt.set(change.hash, info.time);
+      }
       if (change.op === "merge" && change.hash) {
         for (const member of change.members ?? []) this.mergedInto.set(member, change.hash);
       }
@@ -316,12 +330,23 @@ export class LibraryView {
 
   // ---------------------------------------------------------------- derived facts
 
+  /**
+   * A version's status. A version offered again after it last left the library — a rollback took
+   * it out, then a task built the same code and offered it — is `offered`, not `deprecated`:
+   * otherwise an identical rebuild could never be admitted again (every later task would build it
+   * once more). One merged into another stays `deprecated`. Versions are content-addressed, so the
+   * offer may come from any task's pool, not only the one that first registered the hash.
+   */
   status(hash: string): VersionStatus {
     const meta = this.versions.get(hash);
     if (meta && this.currentTools.get(meta.name) === hash) return "library";
-    if (this.everInLibrary.has(hash) || this.mergedInto.has(hash)) return "deprecated";
+    if (this.mergedInto.has(hash)) return "deprecated";
+    const offeredAt = this.lastOfferedAt.get(hash);
+    const enteredAt = this.enteredLibraryAt.get(hash);
+    if (offeredAt !== undefined && (enteredAt === undefined || offeredAt > enteredAt)) return "offered";
+    if (this.everInLibrary.has(hash)) return "deprecated";
     const pool = meta?.createdByTask ? this.pools.get(meta.createdByTask) : undefined;
-    if (pool?.state === "finished") return pool.offered?.includes(hash) ? "offered" : "dropped";
+    if (pool?.state === "finished") return "dropped";
     return "task-private";
   }
 

@@ -257,6 +257,57 @@ describe("registry on the in-memory bus", () => {
     expect((await bus.request(RegistryGet, { by: "name", name: "count_words" })).hash).toBe(words.hash);
   });
 
+  it("a version rolled out of the library and built again by a later task is offered again", async () => {
+    // Its own registry with a clock that moves a second per reading, so "offered after it left
+    // the library" is never a tie.
+    registry.stop();
+    let tick = Date.parse("2026-01-01T00:00:00Z");
+    const clocked = await Registry.open(bus, { logger, now: () => new Date((tick += 1000)) });
+    const served = await bus.serve({
+      name: "registry",
+      version: "0.1.0",
+      description: "registry under test",
+      endpoints: registryEndpoints(clocked),
+    });
+    try {
+      const first = await bus.request(
+        RegistryRegister,
+        registerRequest("t1", "count_words", "Counts words."),
+      );
+      await bus.request(RegistryRecordUsage, { calls: [usage("t1", first.hash)] });
+      await bus.request(RegistryFinishTask, { taskId: "t1", mode: "offer" });
+      expect((await bus.request(RegistryGet, { by: "hash", hash: first.hash })).status).toBe("offered");
+      await bus.request(RegistryAbsorb, {
+        expectedSnapshot: 0,
+        changes: [{ op: "add", hash: first.hash }],
+        reason: "barrier 1",
+      });
+      await bus.request(RegistryRollback, { to: 0, expectedSnapshot: 1, reason: "start from zero" });
+      // Rolled out: the old offer does not bring it back.
+      expect((await bus.request(RegistryGet, { by: "hash", hash: first.hash })).status).toBe("deprecated");
+      const offeredNow = async () =>
+        (await bus.request(RegistryList, { scope: "status", status: "offered" })).tools.map(
+          (tool) => tool.hash,
+        );
+      expect(await offeredNow()).toEqual([]);
+
+      // A later task builds the very same tool (same content, same hash) and offers it.
+      const again = await bus.request(
+        RegistryRegister,
+        registerRequest("t2", "count_words", "Counts words."),
+      );
+      expect(again).toMatchObject({ hash: first.hash, created: false });
+      await bus.request(RegistryRecordUsage, { calls: [usage("t2", again.hash)] });
+      await bus.request(RegistryFinishTask, { taskId: "t2", mode: "offer" });
+      expect((await bus.request(RegistryGet, { by: "hash", hash: first.hash })).status).toBe("offered");
+      expect(await offeredNow()).toEqual([first.hash]);
+    } finally {
+      await served.stop();
+      clocked.stop();
+      ({ registry } = await start(bus));
+    }
+  });
+
   it("commits absorbs with compare-and-set, diffs, and rolls back as a new snapshot", async () => {
     const a = await bus.request(
       RegistryRegister,
