@@ -262,7 +262,11 @@ describe("registry on the in-memory bus", () => {
     // the library" is never a tie.
     registry.stop();
     let tick = Date.parse("2026-01-01T00:00:00Z");
-    const clocked = await Registry.open(bus, { logger, now: () => new Date((tick += 1000)) });
+    const clock = (): Date => {
+      tick += 1000;
+      return new Date(tick);
+    };
+    const clocked = await Registry.open(bus, { logger, now: clock });
     const served = await bus.serve({
       name: "registry",
       version: "0.1.0",
