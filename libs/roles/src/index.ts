@@ -17,3 +17,4 @@ export {
   withinRetryWindow,
 } from "./retry-window.js";
 export type { RetryWindowOptions } from "./retry-window.js";
+export { APPROVAL_POLICY_VARIABLE, loadApprovalPolicy } from "./approval-policy.js";

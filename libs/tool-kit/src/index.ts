@@ -59,3 +59,28 @@ export {
 export type { ToolCheck, ToolExpectation, ToolTestCase, ToolTestResult } from "./tool-tests.js";
 export { TOOL_HASH_PATTERN, computeCodeHash, computeToolHash, toToolVersion } from "./tool-version.js";
 export type { ToolSource, ToolVersion } from "./tool-version.js";
+export {
+  ApprovalDecision,
+  ApprovalDecisionSchema,
+  ApprovalPolicySchema,
+  ApprovalRuleSchema,
+  DEFAULT_APPROVAL_DEFAULTS,
+  DEFAULT_REVIEW_WAIT_MS,
+  ReviewWaitMode,
+  ReviewWaitModeSchema,
+  approvedSecrets,
+  decidePermission,
+  defaultApprovalPolicy,
+  evaluateApproval,
+  parseApprovalPolicy,
+  requestedPermissions,
+  ruleMatches,
+} from "./approval-policy.js";
+export type {
+  ApprovalEvaluation,
+  ApprovalPolicy,
+  ApprovalPolicyInput,
+  ApprovalRule,
+  PermissionDecision,
+  ReviewState,
+} from "./approval-policy.js";
