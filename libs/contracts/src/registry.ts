@@ -1,6 +1,11 @@
 // Contracts for the registry domain: the versioned tool library, task-private pools, library
 // snapshots, retrieval, usage records and convergence stats. Served by `services/registry`.
-import { OutcomeStatusSchema, ToolManifestSchema, ToolTestsSchema } from "@insitu/tool-kit";
+import {
+  ApprovalDecisionSchema,
+  OutcomeStatusSchema,
+  ToolManifestSchema,
+  ToolTestsSchema,
+} from "@insitu/tool-kit";
 import { z } from "zod";
 import { defineEndpoint } from "./define.js";
 import { ContentHash, TaskId, ToolName } from "./envelope.js";
@@ -30,6 +35,9 @@ export const MAX_ABSORB_CHANGES = 2000;
  * - `deprecated`: was in the library, no longer in the current snapshot (replaced, deprecated,
  *   rolled back).
  * - `dropped`: its task finished and it never succeeded; kept for history, never served.
+ * - `pending-review`: the operator's approval policy sends one of its permissions to review and
+ *   no decision is made yet; registered, never served or bound (docs/adr/0130).
+ * - `rejected`: the policy denies one of its permissions, or an operator denied it; never served.
  */
 export const VersionStatus = {
   taskPrivate: "task-private",
@@ -37,9 +45,61 @@ export const VersionStatus = {
   library: "library",
   deprecated: "deprecated",
   dropped: "dropped",
+  pendingReview: "pending-review",
+  rejected: "rejected",
 } as const;
 export type VersionStatus = (typeof VersionStatus)[keyof typeof VersionStatus];
-export const VersionStatusSchema = z.enum(["task-private", "offered", "library", "deprecated", "dropped"]);
+export const VersionStatusSchema = z.enum([
+  "task-private",
+  "offered",
+  "library",
+  "deprecated",
+  "dropped",
+  "pending-review",
+  "rejected",
+]);
+
+/** One permission of a version with what the approval policy said of it at registration. */
+export const PermissionReviewSchema = z
+  .object({
+    /** `net:api.example.com`, `secret:API_KEY`, `limit:timeoutMs`. */
+    permission: z.string().max(300),
+    decision: ApprovalDecisionSchema,
+    /** The policy rule that decided, or `default`. */
+    rule: z.string().max(300),
+  })
+  .strict();
+
+/** One decision on a version: an operator's (or the policy's own `deny`). */
+export const ReviewDecisionSchema = z
+  .object({
+    decision: z.enum(["approve", "deny"]),
+    /** Who decided: the operator's name as given to `insitu review`, or `policy`. */
+    by: z.string().min(1).max(200),
+    /** ISO-8601 time of the decision. */
+    at: z.string().max(40),
+    reason: z.string().min(1).max(2000),
+  })
+  .strict();
+export type ReviewDecision = z.infer<typeof ReviewDecisionSchema>;
+
+/**
+ * A version's review (absent when the policy admitted every permission at once). Versions are
+ * content-addressed, so a decision holds for the same code rebuilt by any later task.
+ */
+export const VersionReviewSchema = z
+  .object({
+    state: z.enum(["pending", "approved", "rejected"]),
+    /** The task whose build asked for it first. */
+    requestedByTask: TaskId.optional(),
+    /** ISO-8601 time the review was opened. */
+    requestedAt: z.string().max(40),
+    permissions: z.array(PermissionReviewSchema).max(100),
+    /** Every decision, oldest first (the last one is in force). */
+    decisions: z.array(ReviewDecisionSchema).max(100),
+  })
+  .strict();
+export type VersionReview = z.infer<typeof VersionReviewSchema>;
 
 /** How a version came to be. */
 export const VersionOriginSchema = z.enum(["created", "repaired", "merged", "imported"]);
@@ -109,6 +169,8 @@ export const VersionSummarySchema = z
     usage: UsageStatsSchema,
     /** The merged version that took this one's place (the evolver's `merge`), when one did. */
     mergedInto: ContentHash.optional(),
+    /** Its operator review, when the approval policy asked for one (docs/adr/0130). */
+    review: VersionReviewSchema.optional(),
   })
   .strict();
 export type VersionSummary = z.infer<typeof VersionSummarySchema>;
@@ -209,6 +271,8 @@ export const RegistryErrorCode = {
   versionUnavailable: "TOOL_VERSION_UNAVAILABLE",
   /** A past snapshot's tool set (its body object) is unreadable: corrupt or missing, quarantined. */
   snapshotUnavailable: "SNAPSHOT_UNAVAILABLE",
+  /** A review decision on a version that has no review, or one already decided the other way. */
+  reviewConflict: "REVIEW_CONFLICT",
 } as const;
 
 // ---------------------------------------------------------------- endpoints
@@ -701,4 +765,42 @@ export const RegistrySeries = defineEndpoint({
       batches: z.array(SeriesBatchSchema),
     })
     .strict(),
+});
+
+// ---------------------------------------------------------------- operator review (docs/adr/0130)
+
+export const RegistryReviewList = defineEndpoint({
+  service: "registry",
+  name: "review-list",
+  subject: "registry.review.list",
+  version: 1,
+  description:
+    "Versions the operator's approval policy sent to review: pending ones by default (oldest first), or those approved or rejected, each with its permissions and what the policy said of them.",
+  request: z
+    .object({
+      /** Default `pending`. */
+      state: z.enum(["pending", "approved", "rejected"]).optional(),
+      /** Default 100. */
+      limit: z.number().int().min(1).max(1000).optional(),
+    })
+    .strict(),
+  response: z.object({ total: z.number().int().min(0), versions: z.array(VersionSummarySchema) }).strict(),
+});
+
+export const RegistryReviewDecide = defineEndpoint({
+  service: "registry",
+  name: "review-decide",
+  subject: "registry.review.decide",
+  version: 1,
+  description:
+    "An operator's decision on a version waiting for review: `approve` admits it (its task's pool serves it; reviewed secrets are granted to this version), `deny` rejects it. Recorded with who, when and why in the version's history. Deciding the same way twice is a no-op; reversing a decision is allowed and recorded.",
+  request: z
+    .object({
+      hash: ContentHash,
+      decision: z.enum(["approve", "deny"]),
+      by: z.string().min(1).max(200),
+      reason: z.string().min(1).max(2000),
+    })
+    .strict(),
+  response: VersionSummarySchema,
 });

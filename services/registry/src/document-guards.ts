@@ -35,6 +35,14 @@ export function documentProblem(kind: string | undefined, value: unknown): strin
         : "stats without hash, calls, tasks or recentCallIds";
     case "task":
       return text("taskId") ? undefined : "task without taskId";
+    case "review":
+      return text("hash") &&
+        text("name") &&
+        ["pending", "approved", "rejected"].includes(document.state as string) &&
+        list("permissions") &&
+        list("decisions")
+        ? undefined
+        : "review without hash, name, a known state, permissions or decisions";
     case "snapshot":
     case "current": {
       const info = document.info as { number?: unknown } | undefined;

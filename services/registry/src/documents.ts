@@ -1,4 +1,4 @@
-import type { AppliedChange, Evidence, SnapshotInfo, VersionOrigin } from "@insitu/contracts";
+import type { AppliedChange, Evidence, SnapshotInfo, VersionOrigin, VersionReview } from "@insitu/contracts";
 import type { ToolManifest, ToolTestCase } from "@insitu/tool-kit";
 
 /**
@@ -15,6 +15,7 @@ import type { ToolManifest, ToolTestCase } from "@insitu/tool-kit";
  * | `stats.<hex>`      | StatsDocument    | compare-and-set, one per version          |
  * | `task.<taskId>`    | TaskDocument     | once (`create`): tasks seen               |
  * | `series.<taskId>`  | SeriesDocument   | once (`create`), when the task finishes   |
+ * | `review.<hex>`     | ReviewDocument   | `create` when the policy asks; decisions compare-and-set |
  *
  * Raw call records go to a second bucket (`registry-calls`, key = sha256 of the call id).
  */
@@ -27,6 +28,7 @@ export const Keys = {
   stats: (hash: string) => `stats.${hexOf(hash)}`,
   task: (taskId: string) => `task.${taskId}`,
   series: (taskId: string) => `series.${taskId}`,
+  review: (hash: string) => `review.${hexOf(hash)}`,
 } as const;
 
 export const Buckets = {
@@ -126,4 +128,10 @@ export interface SeriesDocument {
   /** Tool versions built so far (created, repaired, merged; not imported). */
   versionsBuilt: number;
   librarySize: number;
+}
+
+/** A version's operator review (docs/adr/0130); one per content hash. */
+export interface ReviewDocument extends VersionReview {
+  hash: string;
+  name: string;
 }

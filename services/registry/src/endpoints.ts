@@ -9,6 +9,8 @@ import {
   RegistryList,
   RegistryRecordUsage,
   RegistryRegister,
+  RegistryReviewDecide,
+  RegistryReviewList,
   RegistryRollback,
   RegistrySearch,
   RegistrySeries,
@@ -34,5 +36,7 @@ export function registryEndpoints(registry: Registry): EndpointHandler[] {
     endpoint(RegistryFinishTask, (data) => registry.finishTask(data)),
     endpoint(RegistryCatalog, (data) => registry.catalog(data)),
     endpoint(RegistrySeries, (data) => registry.series(data)),
+    endpoint(RegistryReviewList, (data) => registry.reviewList(data)),
+    endpoint(RegistryReviewDecide, (data) => registry.reviewDecide(data)),
   ];
 }

@@ -10,6 +10,7 @@ import type { Logger } from "@insitu/telemetry";
 import {
   Keys,
   type PoolDocument,
+  type ReviewDocument,
   type SeriesDocument,
   type SnapshotBody,
   type SnapshotDocument,
@@ -60,6 +61,8 @@ export class LibraryView {
   readonly pools = new Map<string, PoolDocument>();
   readonly stats = new Map<string, StatsDocument>();
   readonly tasks = new Set<string>();
+  /** Operator reviews by version hash (docs/adr/0130). */
+  readonly reviews = new Map<string, ReviewDocument>();
   /** Convergence series points by task (ADR 0056). */
   readonly series = new Map<string, SeriesDocument>();
   readonly snapshots = new Map<number, SnapshotDocument>();
@@ -184,6 +187,11 @@ export class LibraryView {
         break;
       case "series":
         this.series.set((value as SeriesDocument).taskId, value as SeriesDocument);
+        break;
+      case "review":
+        this.reviews.set(hashOfHex(id), value as ReviewDocument);
+        // Which version of the name a pool serves may change with a decision: refresh them all.
+        for (const hash of this.byName.get((value as ReviewDocument).name) ?? []) this.search.refresh(hash);
         break;
       case "snapshot":
         await this.addSnapshot(value as SnapshotDocument);
@@ -338,6 +346,10 @@ export class LibraryView {
    * offer may come from any task's pool, not only the one that first registered the hash.
    */
   status(hash: string): VersionStatus {
+    // Not admitted until an operator approves; never served while waiting or once rejected.
+    const review = this.reviews.get(hash)?.state;
+    if (review === "pending") return "pending-review";
+    if (review === "rejected") return "rejected";
     const meta = this.versions.get(hash);
     if (meta && this.currentTools.get(meta.name) === hash) return "library";
     if (this.mergedInto.has(hash)) return "deprecated";
@@ -350,13 +362,22 @@ export class LibraryView {
     return "task-private";
   }
 
-  /** The version a task's pool holds for a name (its newest), if any. */
+  /** Whether a version is admitted as far as review goes (no review, or approved). */
+  admitted(hash: string): boolean {
+    const review = this.reviews.get(hash)?.state;
+    return review === undefined || review === "approved";
+  }
+
+  /**
+   * The version a task's pool holds for a name (its newest admitted one), if any. A version
+   * waiting for review or rejected is skipped: search and get-by-name never serve it.
+   */
   poolVersion(taskId: string, name: string): string | undefined {
     const pool = this.pools.get(taskId);
     if (pool?.state !== "open") return undefined;
     for (let index = pool.versions.length - 1; index >= 0; index--) {
       const entry = pool.versions[index];
-      if (entry?.name === name) return entry.hash;
+      if (entry?.name === name && this.admitted(entry.hash)) return entry.hash;
     }
     return undefined;
   }
@@ -411,6 +432,11 @@ export class LibraryView {
     if (meta.createdByTask) summary.createdByTask = meta.createdByTask;
     const mergedInto = this.mergedInto.get(hash);
     if (mergedInto) summary.mergedInto = mergedInto;
+    const review = this.reviews.get(hash);
+    if (review) {
+      const { hash: _hash, name: _name, ...rest } = review;
+      summary.review = rest;
+    }
     return summary;
   }
 }

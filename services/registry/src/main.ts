@@ -1,3 +1,4 @@
+import { loadApprovalPolicy } from "@insitu/roles";
 import { runService } from "@insitu/runtime";
 import { RegistryConfigSchema } from "./config.js";
 import { registryEndpoints } from "./endpoints.js";
@@ -18,6 +19,7 @@ await runService({
         : config.REGISTRY_FUSION === "on";
     const registry = await Registry.open(bus, {
       logger,
+      approvalPolicy: loadApprovalPolicy(),
       fuseEmbeddings,
       ...(embeddings ? { embeddings } : {}),
     });

@@ -15,6 +15,8 @@ import {
   type RegistryList,
   type RegistryRecordUsage,
   type RegistryRegister,
+  type RegistryReviewDecide,
+  type RegistryReviewList,
   type RegistryRollback,
   type RegistrySearch,
   type RegistrySeries,
@@ -30,12 +32,20 @@ import {
 } from "@insitu/contracts";
 import { ErrorCategory, ErrorCode, InsituError, notFound } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
-import { canonicalJson, computeToolHash, type ToolTestCase } from "@insitu/tool-kit";
+import {
+  type ApprovalPolicy,
+  canonicalJson,
+  computeToolHash,
+  defaultApprovalPolicy,
+  evaluateApproval,
+  type ToolTestCase,
+} from "@insitu/tool-kit";
 import {
   Buckets,
   Keys,
   MAX_TRACKED_TASKS,
   type PoolDocument,
+  type ReviewDocument,
   type SeriesDocument,
   RECENT_CALL_IDS,
   type SnapshotBody,
@@ -76,6 +86,11 @@ export interface RegistryOptions {
   fuseEmbeddings?: boolean;
   /** Clock, for tests. */
   now?: () => Date;
+  /**
+   * The operator's approval policy (docs/adr/0130); default: the built-in defaults (secrets go to
+   * review). The service loads it from `INSITU_APPROVAL_POLICY`.
+   */
+  approvalPolicy?: ApprovalPolicy;
 }
 
 type Request<C> = Payload<C>;
@@ -160,6 +175,8 @@ export class Registry {
       tests: request.tests,
     };
     const created = await this.storeVersion(document);
+    // Before the pool holds it: a version the policy holds back is never served, not even briefly.
+    await this.openReview(document, request.taskId);
 
     // Add to the task's pool (compare-and-set; concurrent registrations into one pool all land).
     for (let attempt = 0; ; attempt++) {
@@ -211,6 +228,138 @@ export class Registry {
     } catch (error) {
       if (isConflict(error)) return false;
       throw error;
+    }
+  }
+
+  // ---------------------------------------------------------------- operator review (ADR 0130)
+
+  /**
+   * Opens a review when the approval policy does not admit every permission of a version:
+   * `review` → pending, `deny` → rejected by `policy`. A version already reviewed keeps its
+   * review: decisions hold for the same content whichever task rebuilds it.
+   */
+  async openReview(document: VersionDocument, taskId: string | undefined): Promise<void> {
+    if (this.view.reviews.has(document.hash)) return;
+    const evaluation = evaluateApproval(
+      this.options.approvalPolicy ?? defaultApprovalPolicy(),
+      document.manifest,
+    );
+    if (evaluation.decision === "auto") return;
+    const at = this.now().toISOString();
+    const review: ReviewDocument = {
+      hash: document.hash,
+      name: document.name,
+      state: evaluation.decision === "deny" ? "rejected" : "pending",
+      ...(taskId ? { requestedByTask: taskId } : {}),
+      requestedAt: at,
+      permissions: evaluation.permissions,
+      decisions:
+        evaluation.decision === "deny"
+          ? [
+              {
+                decision: "deny",
+                by: "policy",
+                at,
+                reason: `denied by the approval policy: ${evaluation.permissions
+                  .filter((item) => item.decision === "deny")
+                  .map((item) => `${item.permission} (rule ${item.rule})`)
+                  .join(", ")}`.slice(0, 2000),
+              },
+            ]
+          : [],
+    };
+    try {
+      const revision = await this.kv.create(Keys.review(document.hash), review);
+      await this.view.applyOwn(Keys.review(document.hash), review, revision);
+    } catch (error) {
+      if (!isConflict(error)) throw error;
+      // Another replica opened it first: read it so this one serves what it says.
+      const stored = await this.kv.get<ReviewDocument>(Keys.review(document.hash));
+      if (stored) await this.view.applyOwn(Keys.review(document.hash), stored.value, stored.revision);
+    }
+  }
+
+  async reviewList(
+    request: Request<typeof RegistryReviewList>,
+  ): Promise<Response<typeof RegistryReviewList>> {
+    await this.view.settled();
+    const state = request.state ?? "pending";
+    const reviews = [...this.view.reviews.values()]
+      .filter((review) => review.state === state)
+      .sort((left, right) =>
+        left.requestedAt < right.requestedAt ? -1 : left.requestedAt > right.requestedAt ? 1 : 0,
+      );
+    const versions = reviews
+      .slice(0, request.limit ?? 100)
+      .map((review) => this.view.summary(review.hash))
+      .filter((summary): summary is VersionSummary => summary !== undefined);
+    return { total: reviews.length, versions };
+  }
+
+  /** Records an operator's decision (who, when, why) on a reviewed version. */
+  async reviewDecide(
+    request: Request<typeof RegistryReviewDecide>,
+  ): Promise<Response<typeof RegistryReviewDecide>> {
+    const key = Keys.review(request.hash);
+    for (let attempt = 0; ; attempt++) {
+      const stored = await this.kv.get<ReviewDocument>(key);
+      if (!stored) {
+        if (!(await this.versionMeta(request.hash)))
+          throw notFound(`tool version ${request.hash}`, { hash: request.hash });
+        throw new InsituError(
+          `version ${request.hash} was admitted by the policy; it has no review to decide`,
+          {
+            code: RegistryErrorCode.reviewConflict,
+            category: ErrorCategory.user,
+            details: { hash: request.hash },
+          },
+        );
+      }
+      if (stored.value.decisions[0]?.by === "policy") {
+        // The operator's own rule denies it: only changing the policy can, not a review.
+        throw new InsituError(
+          `version ${request.hash} is denied by the approval policy; change the policy instead`,
+          {
+            code: RegistryErrorCode.reviewConflict,
+            category: ErrorCategory.user,
+            details: { hash: request.hash, reason: stored.value.decisions[0].reason },
+          },
+        );
+      }
+      const state = request.decision === "approve" ? "approved" : "rejected";
+      if (stored.value.state === state) return this.view.summary(request.hash) as VersionSummary;
+      if (stored.value.decisions.length >= 100) {
+        throw new InsituError(`version ${request.hash} has had 100 decisions; no more are recorded`, {
+          code: RegistryErrorCode.reviewConflict,
+          category: ErrorCategory.user,
+        });
+      }
+      const next: ReviewDocument = {
+        ...stored.value,
+        state,
+        decisions: [
+          ...stored.value.decisions,
+          {
+            decision: request.decision,
+            by: request.by,
+            at: this.now().toISOString(),
+            reason: request.reason,
+          },
+        ],
+      };
+      try {
+        const revision = await this.kv.update(key, next, stored.revision);
+        await this.view.applyOwn(key, next, revision);
+        this.options.logger.info("review decided", {
+          hash: request.hash,
+          name: next.name,
+          decision: request.decision,
+          by: request.by,
+        });
+        return this.view.summary(request.hash) as VersionSummary;
+      } catch (error) {
+        if (!isConflict(error) || attempt >= MAX_ATTEMPTS) throw error;
+      }
     }
   }
 
