@@ -400,6 +400,11 @@ async function startVariant(label: Variant["label"]): Promise<void> {
       // Exactly what a user sets: the models config file and the key it names.
       INSITU_MODELS_CONFIG: join(configDir, "insitu.models.json"),
       GEMINI_API_KEY: variant.geminiKey,
+      // The operator approved this key for model-written tools in advance (secrets go to review
+      // by default, docs/adr/0130); the review flow itself is test/security/approval-policy.test.ts.
+      INSITU_APPROVAL_POLICY: JSON.stringify({
+        rules: [{ permission: "secret:TAVILY_API_KEY", decision: "auto" }],
+      }),
     },
     serviceEnv: { sandbox: { ...sandboxPolicy, TAVILY_API_KEY: tavilyKey } },
     onUnexpectedExit: (service, code, signal) =>

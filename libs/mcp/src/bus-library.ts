@@ -1,6 +1,13 @@
 import type { Bus } from "@insitu/bus";
 import { LIBRARY_WATCH, RegistryGet, RegistryList, usageOutcomeOf } from "@insitu/contracts";
-import { type ToolSource, execToolInSandbox, recordToolCall } from "@insitu/roles";
+import {
+  type ToolSource,
+  execToolInSandbox,
+  grantedSecretsFor,
+  loadApprovalPolicy,
+  recordToolCall,
+} from "@insitu/roles";
+import type { ApprovalPolicy } from "@insitu/tool-kit";
 import type { LibraryPort, LibraryTool } from "./library-catalog.js";
 
 /** Most versions kept in the source cache (versions are immutable; this only bounds memory). */
@@ -11,7 +18,15 @@ const SOURCE_CACHE = 2000;
  * `sandbox.exec` with the executor's own grant logic, records through `registry.record-usage`,
  * and learns of every new snapshot by watching the registry's `current` pointer.
  */
-export function busLibraryPort(bus: Bus, options: { sandboxTimeoutMs: number }): LibraryPort {
+export function busLibraryPort(
+  bus: Bus,
+  options: {
+    sandboxTimeoutMs: number;
+    /** The operator's approval policy (docs/adr/0130); default: `INSITU_APPROVAL_POLICY`. */
+    approvalPolicy?: ApprovalPolicy;
+  },
+): LibraryPort {
+  const policy = options.approvalPolicy ?? loadApprovalPolicy();
   const sources = new Map<string, Promise<ToolSource>>();
   const source = (hash: string): Promise<ToolSource> => {
     let cached = sources.get(hash);
@@ -19,6 +34,8 @@ export function busLibraryPort(bus: Bus, options: { sandboxTimeoutMs: number }):
       cached = bus.request(RegistryGet, { by: "hash", hash }).then((record) => ({
         manifest: record.manifest,
         code: record.code,
+        // Library versions are admitted; a reviewed secret still needs this version's approval.
+        grantedSecrets: grantedSecretsFor(record.manifest, policy, record.review),
       }));
       cached.catch(() => sources.delete(hash));
       if (sources.size >= SOURCE_CACHE) sources.delete(sources.keys().next().value as string);

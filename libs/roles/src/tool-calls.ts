@@ -1,22 +1,31 @@
 import type { Bus } from "@insitu/bus";
 import { type ContentHash, RegistryRecordUsage, SandboxExec, type ToolCallOutcome } from "@insitu/contracts";
-import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
+import type { VersionReview } from "@insitu/contracts";
+import { type ApprovalPolicy, type ToolManifest, type ToolOutcome, approvedSecrets } from "@insitu/tool-kit";
 import type { z } from "zod";
 
-/** A tool as a caller binds it: its manifest and its module source. */
+/** A tool as a caller binds it: its manifest, its module source and the secrets it is granted. */
 export interface ToolSource {
   manifest: ToolManifest;
   code: string;
+  /** From {@link grantedSecretsFor}: what this version may be granted under the approval policy. */
+  grantedSecrets: string[];
 }
 
 /**
- * The secrets a caller grants to one call of a tool: every secret the manifest declares. The
- * sandbox then gives the tool only those the operator's policy configures (and binds to its
- * hosts), so this is the single place where "what a caller grants" is decided — the executor's
- * ReAct calls and MCP clients' `tools/call` both go through it.
+ * The secrets a caller grants to calls of one tool version: those the manifest declares that the
+ * operator's approval policy approves for this version (docs/adr/0130) — `auto`, or `review` when
+ * this version's review was approved; never `deny`. The sandbox then gives the tool only those the
+ * operator also configured (and binds them to their hosts), so this is the single place where
+ * "what a caller grants" is decided — the executor's ReAct calls and MCP clients' `tools/call`
+ * both go through it.
  */
-export function grantedSecretsFor(manifest: ToolManifest): string[] {
-  return [...manifest.permissions.secrets];
+export function grantedSecretsFor(
+  manifest: ToolManifest,
+  policy: ApprovalPolicy,
+  review: Pick<VersionReview, "state"> | undefined,
+): string[] {
+  return approvedSecrets(policy, manifest, review?.state ?? "none");
 }
 
 /** Runs one call of a tool in the sandbox, under the operator's policy, as any caller must. */
@@ -36,7 +45,7 @@ export function execToolInSandbox(
     {
       tool: { code: source.code, manifest: source.manifest },
       input,
-      grantedSecrets: grantedSecretsFor(source.manifest),
+      grantedSecrets: source.grantedSecrets,
       // Used by the sandbox for tools declaring `files: "task"` only.
       workspace: { taskId: options.taskId, tool: source.manifest.name },
       ...(options.callKey ? { callKey: options.callKey } : {}),

@@ -3,20 +3,35 @@ import { RegistryGet, ToolRepair } from "@insitu/contracts";
 import {
   DEFAULT_SANDBOX_RETRY_WINDOW_MS,
   execToolInSandbox,
+  grantedSecretsFor,
   recordToolCall,
   withinRetryWindow,
 } from "@insitu/roles";
 import type { Logger } from "@insitu/telemetry";
+import type { ApprovalPolicy } from "@insitu/tool-kit";
 import type { ReactDeps } from "./react.js";
 
 export function toolPorts(
   bus: Bus,
-  options: { sandboxTimeoutMs: number; repairTimeoutMs: number; retryWindowMs?: number; logger?: Logger },
+  options: {
+    sandboxTimeoutMs: number;
+    repairTimeoutMs: number;
+    retryWindowMs?: number;
+    logger?: Logger;
+    /** The operator's approval policy: which declared secrets a version is granted (ADR 0130). */
+    approvalPolicy: ApprovalPolicy;
+  },
 ): Pick<ReactDeps, "getTool" | "exec" | "recordUsage" | "repair"> {
   return {
     async getTool(ref) {
       const record = await bus.request(RegistryGet, { by: "hash", hash: ref.version });
-      return { manifest: record.manifest, code: record.code };
+      return {
+        manifest: record.manifest,
+        code: record.code,
+        // Read per binding, with the version's review as the registry has it now: a secret the
+        // policy sends to review is granted only once this very version was approved.
+        grantedSecrets: grantedSecretsFor(record.manifest, options.approvalPolicy, record.review),
+      };
     },
     async exec(source, input, taskId, callKey) {
       // A sandbox down or dying mid-call is retried within the window (ADR 0094); the call key

@@ -28,6 +28,8 @@ export function withExternalTools(
       const source: BoundToolSource = {
         manifest: tool ? manifestOf(tool) : unavailableManifest(ref.name),
         code: "",
+        // An external server's secrets are the operator's servers file's business, not a grant.
+        grantedSecrets: [],
       };
       external.set(source, ref.version);
       return source;

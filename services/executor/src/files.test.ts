@@ -57,6 +57,7 @@ function deps(
           permissions: { network: [], secrets: [], files: "task" },
         },
         code: "//",
+        grantedSecrets: [],
       };
     },
     exec: async () => outcome,

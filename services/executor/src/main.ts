@@ -13,7 +13,13 @@ import { parseRecordedOutcome } from "@insitu/tool-kit";
 import { WorkspaceStore } from "@insitu/files";
 import { McpClientPool, loadMcpServersConfig } from "@insitu/mcp";
 import { runService } from "@insitu/runtime";
-import { kvStepStore, managerNotifier, taskEventPublisher, consumeRoleWork } from "@insitu/roles";
+import {
+  consumeRoleWork,
+  kvStepStore,
+  loadApprovalPolicy,
+  managerNotifier,
+  taskEventPublisher,
+} from "@insitu/roles";
 import { toolPorts } from "./adapters.js";
 import { ExecutorConfigSchema } from "./config.js";
 import { busRateLimitGate, modelForRole } from "@insitu/roles";
@@ -57,6 +63,8 @@ await runService({
       repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
       retryWindowMs: config.SANDBOX_RETRY_WINDOW_MS,
       logger,
+      // Loaded once at start: a policy that does not parse stops the executor (INVALID_CONFIG).
+      approvalPolicy: loadApprovalPolicy(),
     });
     const executor = createExecutor({
       model,

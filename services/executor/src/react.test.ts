@@ -38,7 +38,7 @@ function ports(run: (version: string, input: unknown) => ToolOutcome, overrides:
     model,
     summarizer: model,
     async getTool(ref) {
-      return { manifest: manifest(ref.name), code: `// ${ref.version}` };
+      return { manifest: manifest(ref.name), code: `// ${ref.version}`, grantedSecrets: [] };
     },
     async exec(source, input) {
       return run(source.code.slice(3), input);

@@ -39,6 +39,8 @@ import { renderPrompt } from "./template.js";
 export interface BoundToolSource {
   manifest: ToolManifest;
   code: string;
+  /** The secrets calls of this version are granted: what the approval policy approves for it. */
+  grantedSecrets: string[];
 }
 
 export interface ExecutorLimits {

@@ -29,6 +29,7 @@ function fakes(overrides: Partial<ExecutorDeps> = {}) {
         permissions: { network: [], secrets: [] },
       },
       code: "",
+      grantedSecrets: [],
     }),
     exec: async () => ({ status: "ok", output: { count: 1 }, durationMs: 1 }),
     recordUsage: async () => undefined,
