@@ -81,6 +81,12 @@ export const TaskOptionsSchema = z
      * at the batch's barrier, so the batch's other tasks see only the library of the batch start.
      */
     admit: z.enum(["now", "at-barrier"]).optional(),
+    /**
+     * What the task does when a tool it asked for waits for an operator's review (docs/adr/0130):
+     * `continue` without it (re-plans as for a failed build), or `wait` for the decision (up to
+     * the policy's `reviewWaitMs` and the task's own deadline). Default: the policy's `onReview`.
+     */
+    onReview: z.enum(["continue", "wait"]).optional(),
   })
   .strict();
 export type TaskOptions = z.infer<typeof TaskOptionsSchema>;
@@ -283,6 +289,8 @@ export const ToolBuildWork = defineWorkQueue({
       maxTokens: z.number().int().min(1).optional(),
       /** ISO-8601 time the task's wall-time budget ends; model calls stop at it. */
       deadline: z.string().max(40).optional(),
+      /** The task's choice when the built tool waits for review (default: the policy's). */
+      onReview: z.enum(["continue", "wait"]).optional(),
     })
     .strict(),
 });
@@ -346,9 +354,23 @@ export const ToolBuildResultSchema = z
     /** Why the build failed, for the manager's re-plan. */
     reason: z.string().max(8000).optional(),
     usage: TaskUsageSchema,
+    /**
+     * Where the built version stands with the operator's review, when the approval policy asked
+     * for one (docs/adr/0130): `pending` (not ok: the task went on without it, or waited in vain),
+     * `approved` (ok), `rejected` (not ok). `version` is set in every case.
+     */
+    review: z.enum(["pending", "approved", "rejected"]).optional(),
   })
   .strict();
 export type ToolBuildResult = z.infer<typeof ToolBuildResultSchema>;
+
+/** The codes a build's `reason` starts with when the operator's review holds the tool back. */
+export const ToolReviewOutcome = {
+  /** Registered, waiting for an operator's decision; not served to the task. */
+  pending: "TOOL_PENDING_REVIEW",
+  /** Denied by the approval policy or by an operator; never served. */
+  rejected: "TOOL_REJECTED",
+} as const;
 
 export const ToolCallOutcome = z.enum([
   "success",
@@ -509,6 +531,25 @@ export const TaskEventSchema = z.discriminatedUnion("kind", [
       ok: z.boolean(),
       version: z.string().optional(),
       reason: z.string().optional(),
+      /** Set when the version went to the operator's review (see `tool-review-pending`). */
+      review: z.enum(["pending", "approved", "rejected"]).optional(),
+    })
+    .strict(),
+  z
+    .object({
+      ...eventBase,
+      /**
+       * The built tool is not admitted yet: the operator's approval policy sends some of its
+       * permissions to review (outcome TOOL_PENDING_REVIEW). `waiting`: the task waits for the
+       * decision; else it goes on without the tool. Ended by a `tool-build-end` with `review`.
+       */
+      kind: z.literal("tool-review-pending"),
+      round: z.number().int(),
+      name: z.string(),
+      version: z.string(),
+      /** The permissions under review, e.g. `secret:API_KEY`. */
+      permissions: z.array(z.string()),
+      waiting: z.boolean(),
     })
     .strict(),
   z

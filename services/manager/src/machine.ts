@@ -343,6 +343,7 @@ async function startRound(state: ManagerState, round: number, deps: MachineDeps)
           request,
           question: record.question,
           ...stepLimits(state),
+          ...(state.onReview ? { onReview: state.onReview } : {}),
         },
       });
     }

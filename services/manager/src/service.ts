@@ -66,6 +66,7 @@ export function createManager(deps: ManagerDeps) {
       budgets,
       now: deps.now(),
       ...(request.options?.admit ? { admit: request.options.admit } : {}),
+      ...(request.options?.onReview ? { onReview: request.options.onReview } : {}),
       attachments: request.attachments,
     });
     try {

@@ -56,6 +56,8 @@ export interface ManagerState {
   succeededTools: ToolRef[];
   /** The task's tools are offered for the batch barrier instead of joining the library at its end. */
   admitAtBarrier?: boolean;
+  /** The task's choice when a built tool waits for review (absent: the policy's default). */
+  onReview?: "continue" | "wait";
 }
 
 export function emptyUsage(): TaskUsage {
@@ -79,6 +81,7 @@ export function newTaskState(input: {
   budgets: ResolvedTaskBudgets;
   now: Date;
   admit?: "now" | "at-barrier";
+  onReview?: "continue" | "wait";
   attachments?: TaskRecord["attachments"];
 }): ManagerState {
   const time = input.now.toISOString();
@@ -98,6 +101,7 @@ export function newTaskState(input: {
       ...(input.attachments && input.attachments.length > 0 ? { attachments: input.attachments } : {}),
     },
     ...(input.admit === "at-barrier" ? { admitAtBarrier: true } : {}),
+    ...(input.onReview ? { onReview: input.onReview } : {}),
     appliedSteps: [],
     outbox: [],
     capabilityRequests: [],

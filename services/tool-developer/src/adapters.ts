@@ -11,7 +11,7 @@ import { DEFAULT_SANDBOX_RETRY_WINDOW_MS, withinRetryWindow } from "@insitu/role
 import type { Logger } from "@insitu/telemetry";
 import type { ToolOutcome } from "@insitu/tool-kit";
 import type { BuildEvidence, CheckReport, TestReport, ToolSourceInput } from "./develop.js";
-import type { DeveloperRegistry } from "./service.js";
+import type { DeveloperRegistry, ReviewOfVersion } from "./service.js";
 
 /**
  * The sandbox as the build sees it. Each request is retried within `retryWindowMs` when the sandbox
@@ -93,7 +93,20 @@ export function toEvidence(evidence: BuildEvidence, now: Date): Evidence[] {
 }
 
 export function registryPorts(bus: Bus, now: () => Date): DeveloperRegistry {
+  const review = async (version: string): Promise<ReviewOfVersion | undefined> => {
+    const record = await bus.request(RegistryGet, { by: "hash", hash: version });
+    if (!record.review) return undefined;
+    const last = record.review.decisions.at(-1);
+    return {
+      state: record.review.state,
+      permissions: record.review.permissions
+        .filter((permission) => permission.decision !== "auto")
+        .map((permission) => permission.permission),
+      ...(last ? { reason: `${last.reason} (${last.by})` } : {}),
+    };
+  };
   return {
+    review,
     async register({ taskId, source, evidence, parents }) {
       const reply = await bus.request(
         RegistryRegister,
@@ -107,7 +120,10 @@ export function registryPorts(bus: Bus, now: () => Date): DeveloperRegistry {
         },
         { taskId },
       );
-      return { version: reply.hash };
+      // Held back by the approval policy: the build needs the review to tell the task (ADR 0130).
+      const held = reply.status === "pending-review" || reply.status === "rejected";
+      const reviewed = held ? await review(reply.hash) : undefined;
+      return { version: reply.hash, ...(reviewed ? { review: reviewed } : {}) };
     },
     async get(version) {
       const record = await bus.request(RegistryGet, { by: "hash", hash: version });

@@ -1,7 +1,13 @@
 import { endpoint } from "@insitu/bus";
 import { TASK_STEPS_BUCKET, ToolBuildWork, ToolRepair } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
-import { kvStepStore, managerNotifier, taskEventPublisher, consumeRoleWork } from "@insitu/roles";
+import {
+  consumeRoleWork,
+  kvStepStore,
+  loadApprovalPolicy,
+  managerNotifier,
+  taskEventPublisher,
+} from "@insitu/roles";
 import { registryPorts, sandboxPorts } from "./adapters.js";
 import { ToolDeveloperConfigSchema } from "./config.js";
 import { busRateLimitGate, modelForRole } from "@insitu/roles";
@@ -19,6 +25,8 @@ await runService({
     });
     const steps = await bus.kv(TASK_STEPS_BUCKET);
     const now = () => new Date();
+    // What a build does when its version waits for review (ADR 0130); a bad policy stops the service.
+    const approvalPolicy = loadApprovalPolicy();
     const developer = createToolDeveloper({
       model,
       ...sandboxPorts(bus, config.SANDBOX_TIMEOUT_MS, {
@@ -32,6 +40,7 @@ await runService({
       costOf,
       libraries: vettedLibraries(config.TOOL_LIBRARIES),
       maxAttempts: config.BUILD_ATTEMPTS,
+      review: { onReview: approvalPolicy.onReview, reviewWaitMs: approvalPolicy.reviewWaitMs, pollMs: 500 },
       now,
       logger,
     });

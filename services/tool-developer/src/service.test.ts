@@ -56,6 +56,7 @@ function fakes(overrides: Partial<ToolDeveloperDeps> = {}) {
       get: async () => {
         throw new Error("not used");
       },
+      review: async () => undefined,
     },
     steps: {
       get: async (taskId, step) => steps.get(`${taskId}.${step}`),
@@ -132,7 +133,11 @@ describe("tool developer service", () => {
         passed: false,
         results: [{ name: "two", passed: false, failures: ["x"], status: "ok" }],
       }),
-      registry: { register: async () => ({ version: "sha256:never" }), get: async () => repairSource },
+      registry: {
+        register: async () => ({ version: "sha256:never" }),
+        get: async () => repairSource,
+        review: async () => undefined,
+      },
     });
     const reply = await f.developer.handleRepair({
       taskId: "t1",
@@ -153,7 +158,11 @@ describe("tool developer service", () => {
     const model = createScriptedModel([draft]);
     const f = fakes({
       model,
-      registry: { register: async () => ({ version: "sha256:never" }), get: async () => repairSource },
+      registry: {
+        register: async () => ({ version: "sha256:never" }),
+        get: async () => repairSource,
+        review: async () => undefined,
+      },
     });
     const reply = await f.developer.handleRepair({
       taskId: "t1",
@@ -164,5 +173,100 @@ describe("tool developer service", () => {
     });
     expect(reply).toMatchObject({ ok: false, budgetExceeded: true });
     expect(model.calls).toHaveLength(0);
+  });
+
+  describe("a version the approval policy holds for review (ADR 0130)", () => {
+    const pending = { state: "pending" as const, permissions: ["secret:API_KEY"] };
+    /** FAKE registry whose review answers come from a list (the last one repeats). */
+    function reviewing(
+      answers: ({ state: "pending" | "approved" | "rejected"; reason?: string } | undefined)[],
+    ) {
+      let asked = 0;
+      return {
+        register: async () => ({ version: "sha256:held", review: pending }),
+        get: async () => repairSource,
+        review: async () => {
+          const answer = answers[Math.min(asked++, answers.length - 1)];
+          return answer ? { ...answer, permissions: pending.permissions } : undefined;
+        },
+        asked: () => asked,
+      };
+    }
+
+    it("goes on without it by default: the task is told and the build ends TOOL_PENDING_REVIEW", async () => {
+      const registry = reviewing([]);
+      const f = fakes({ registry });
+      const result = await f.developer.handleBuild(work);
+      expect(result).toMatchObject({ ok: false, version: "sha256:held", review: "pending" });
+      expect(result.reason).toMatch(/^TOOL_PENDING_REVIEW: .*secret:API_KEY/);
+      expect(registry.asked()).toBe(0);
+      expect(f.events.map((event) => event.kind)).toEqual([
+        "tool-build-start",
+        "tool-build-attempt",
+        "tool-review-pending",
+        "tool-build-end",
+      ]);
+      expect(f.events[2]).toMatchObject({
+        version: "sha256:held",
+        permissions: ["secret:API_KEY"],
+        waiting: false,
+      });
+      expect(f.events[3]).toMatchObject({ ok: false, review: "pending" });
+    });
+
+    it("a task that waits gets the tool once an operator approves it, beating its heartbeat meanwhile", async () => {
+      const registry = reviewing([pending, pending, { state: "approved" }]);
+      let clock = 0;
+      let beats = 0;
+      let beatsWhenTold: number | undefined;
+      const f = fakes({
+        registry,
+        review: { onReview: "continue", reviewWaitMs: 60_000, pollMs: 1000 },
+        now: () => new Date(clock),
+        sleep: async (ms) => {
+          clock += ms;
+        },
+        emit: async (event) => {
+          if (event.kind === "tool-review-pending") {
+            expect(event.waiting).toBe(true);
+            beatsWhenTold = beats;
+          }
+        },
+      });
+      const result = await f.developer.handleBuild(
+        { ...work, onReview: "wait" },
+        { heartbeat: () => beats++ },
+      );
+      expect(result).toMatchObject({ ok: true, version: "sha256:held", review: "approved" });
+      expect(registry.asked()).toBe(3);
+      // One beat per poll while waiting, so the work message is not redelivered meanwhile.
+      expect(beats - (beatsWhenTold ?? Number.NaN)).toBe(3);
+    });
+
+    it("a waiting task is told of a rejection, and stops waiting at the policy's limit", async () => {
+      const rejected = reviewing([pending, { state: "rejected", reason: "no (ops)" }]);
+      const f = fakes({
+        registry: rejected,
+        review: { onReview: "wait", reviewWaitMs: 60_000, pollMs: 1000 },
+        sleep: async () => {},
+      });
+      const result = await f.developer.handleBuild(work);
+      expect(result).toMatchObject({ ok: false, review: "rejected" });
+      expect(result.reason).toMatch(/^TOOL_REJECTED: .*no \(ops\)/);
+
+      let clock = 0;
+      const never = reviewing([pending]);
+      const g = fakes({
+        registry: never,
+        review: { onReview: "wait", reviewWaitMs: 5000, pollMs: 1000 },
+        now: () => new Date(clock),
+        sleep: async (ms) => {
+          clock += ms;
+        },
+      });
+      const timedOut = await g.developer.handleBuild(work);
+      expect(timedOut).toMatchObject({ ok: false, review: "pending" });
+      expect(never.asked()).toBe(5);
+    });
   });
 });

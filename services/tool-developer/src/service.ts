@@ -7,7 +7,7 @@ import type {
   ToolBuildWork,
   ToolRepair,
 } from "@insitu/contracts";
-import { ToolBuildResultSchema } from "@insitu/contracts";
+import { ToolBuildResultSchema, ToolReviewOutcome } from "@insitu/contracts";
 import {
   type CallLimits,
   type LanguageModel,
@@ -35,14 +35,37 @@ export type { StepStore } from "@insitu/roles";
 import type { StepStore, WorkHooks } from "@insitu/roles";
 
 export interface DeveloperRegistry {
-  /** Registers a version into the task's private pool; returns its version id. Idempotent by content. */
+  /**
+   * Registers a version into the task's private pool; returns its version id and, when the
+   * operator's approval policy holds it back, its review (docs/adr/0130). Idempotent by content.
+   */
   register(input: {
     taskId: string;
     source: ToolSourceInput;
     evidence: BuildEvidence;
     parents: string[];
-  }): Promise<{ version: string }>;
+  }): Promise<{ version: string; review?: ReviewOfVersion }>;
   get(version: string): Promise<ToolSourceInput>;
+  /** The version's review as it stands now (undefined: none was needed). */
+  review(version: string): Promise<ReviewOfVersion | undefined>;
+}
+
+/** A version's review as a build sees it. */
+export interface ReviewOfVersion {
+  state: "pending" | "approved" | "rejected";
+  /** The permissions the policy did not admit at once, e.g. `secret:API_KEY`. */
+  permissions: string[];
+  /** The last decision's reason, when decided. */
+  reason?: string;
+}
+
+/** What a build does when its version waits for review (the policy's defaults; a task may override the mode). */
+export interface ReviewSettings {
+  onReview: "continue" | "wait";
+  /** Longest wait for a decision in mode `wait`, ms (the task's deadline may end it sooner). */
+  reviewWaitMs: number;
+  /** How often a waiting build asks for the decision, ms. */
+  pollMs: number;
 }
 
 export interface ToolDeveloperDeps {
@@ -58,8 +81,12 @@ export interface ToolDeveloperDeps {
   costOf(usage: Usage): number;
   libraries: string[];
   maxAttempts: number;
+  /** The approval policy's review settings (default: go on without the tool). */
+  review?: ReviewSettings;
   now(): Date;
   logger: Logger;
+  /** Waits, for tests; default setTimeout. */
+  sleep?(ms: number): Promise<void>;
 }
 
 /** The task's remaining tokens and wall time, as a build or repair request carries them. */
@@ -129,7 +156,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
     );
     let result: ToolBuildResult;
     if (developed.ok) {
-      const { version } = await deps.registry.register({
+      const { version, review } = await deps.registry.register({
         taskId: work.taskId,
         source: developed.source,
         evidence: developed.evidence,
@@ -142,6 +169,11 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
         attempts: developed.attempts,
         usage: taskUsage(developed.usage),
       };
+      if (review && review.state !== "approved") {
+        result = await awaitReview(work, hooks, time, result, review);
+      } else if (review) {
+        result.review = "approved";
+      }
     } else {
       result = {
         ok: false,
@@ -152,6 +184,56 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
       };
     }
     return result;
+  }
+
+  /**
+   * The built version waits for the operator's review (docs/adr/0130). The task is told
+   * (`tool-review-pending`); then, per the task's choice or the policy's default, the build ends at
+   * once without the tool (TOOL_PENDING_REVIEW: the manager re-plans as for a failed build), or
+   * waits for the decision — polling the registry, beating the work message's heartbeat — until
+   * it comes, the policy's wait ends or the task's deadline does.
+   */
+  async function awaitReview(
+    work: Payload<typeof ToolBuildWork>,
+    hooks: Partial<WorkHooks>,
+    time: () => string,
+    built: ToolBuildResult,
+    review: ReviewOfVersion,
+  ): Promise<ToolBuildResult> {
+    const version = built.version as string;
+    const outcome = (state: ReviewOfVersion): ToolBuildResult => {
+      if (state.state === "approved") return { ...built, review: "approved" };
+      const code = state.state === "rejected" ? ToolReviewOutcome.rejected : ToolReviewOutcome.pending;
+      const what =
+        state.state === "rejected"
+          ? `${built.name} was rejected${state.reason ? `: ${state.reason}` : ""}; do not ask for it again with these permissions`
+          : `${built.name} waits for an operator's review of ${state.permissions.join(", ")}; go on without it`;
+      return { ...built, ok: false, reason: `${code}: ${what}`.slice(0, 8000), review: state.state };
+    };
+    if (review.state === "rejected") return outcome(review);
+    const settings = deps.review ?? { onReview: "continue", reviewWaitMs: 0, pollMs: 1000 };
+    const waiting = (work.onReview ?? settings.onReview) === "wait";
+    await emit({
+      kind: "tool-review-pending",
+      taskId: work.taskId,
+      time: time(),
+      round: work.round,
+      name: built.name,
+      version,
+      permissions: review.permissions,
+      waiting,
+    });
+    if (!waiting) return outcome(review);
+    const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+    const taskDeadline = work.deadline ? Date.parse(work.deadline) : Number.POSITIVE_INFINITY;
+    const until = Math.min(deps.now().getTime() + settings.reviewWaitMs, taskDeadline);
+    let current = review;
+    while (current.state === "pending" && deps.now().getTime() < until && !hooks.signal?.aborted) {
+      await sleep(Math.max(1, Math.min(settings.pollMs, until - deps.now().getTime())));
+      hooks.heartbeat?.();
+      current = (await deps.registry.review(version)) ?? { state: "approved", permissions: [] };
+    }
+    return outcome(current);
   }
 
   /** One `tool-developer.build` message. Idempotent: a stored result is only re-announced. */
@@ -205,6 +287,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
       ok: result.ok,
       ...(result.version ? { version: result.version } : {}),
       ...(result.reason ? { reason: result.reason.slice(0, 4000) } : {}),
+      ...(result.review ? { review: result.review } : {}),
     });
     logger.info("build finished", { ok: result.ok, attempts: result.attempts, version: result.version });
     return result;
@@ -250,12 +333,26 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
         usage: taskUsage(developed.usage),
       };
     }
-    const { version } = await deps.registry.register({
+    const { version, review } = await deps.registry.register({
       taskId: request.taskId,
       source: developed.source,
       evidence: developed.evidence,
       parents: [request.tool.version],
     });
+    if (review && review.state !== "approved") {
+      // New code asking for reviewed permissions waits for the operator like any new version.
+      const code = review.state === "rejected" ? ToolReviewOutcome.rejected : ToolReviewOutcome.pending;
+      return {
+        ok: false,
+        reason:
+          `${code}: the repaired version ${version} of ${source.manifest.name} needs an operator's review of ${review.permissions.join(", ")}`.slice(
+            0,
+            8000,
+          ),
+        attempts: developed.attempts,
+        usage: taskUsage(developed.usage),
+      };
+    }
     return { ok: true, version, attempts: developed.attempts, usage: taskUsage(developed.usage) };
   }
 
