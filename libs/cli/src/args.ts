@@ -178,6 +178,25 @@ export const COMMANDS: readonly CommandSpec[] = [
     },
   },
   {
+    name: "review",
+    summary: "Tools the approval policy holds for review: list them, show one, approve or deny it.",
+    usage:
+      'insitu review list [pending|approved|rejected] | insitu review show HASH | insitu review approve HASH --reason "…" | insitu review deny HASH --reason "…"',
+    positionals: { min: 1, max: 2 },
+    options: {
+      ...common,
+      ...target,
+      reason: { type: "string", description: "Why (recorded in the tool's history; required to decide)." },
+      by: { type: "string", description: "Who decides (default: $USER)." },
+      json: { type: "boolean", description: "Print the gateway's answer as JSON." },
+    },
+    details:
+      "HASH is a version's content hash (sha256:…, or a unique prefix of its hex from `review list`).\n" +
+      "`show` prints its permissions with what the policy said of each, the requesting task, its\n" +
+      "tests and its code. Approving admits that version only: its task's pool serves it, and the\n" +
+      "secrets the policy sends to review are granted to it. The policy is INSITU_APPROVAL_POLICY.",
+  },
+  {
     name: "dlq",
     summary: "Work items that failed for good: list, show, retry or purge the dead letters.",
     usage: "insitu dlq list [QUEUE] | insitu dlq show SEQ | insitu dlq retry SEQ | insitu dlq purge [QUEUE]",

@@ -6,6 +6,7 @@ import { runBatchCommand } from "./commands/batch.js";
 import { runDemo } from "./commands/demo.js";
 import { runDeadLetters } from "./commands/dlq.js";
 import { runQuarantine } from "./commands/quarantine.js";
+import { runReview } from "./commands/review.js";
 import { runEval } from "./commands/eval.js";
 import { runLibrary } from "./commands/library.js";
 import { runMcp } from "./commands/mcp.js";
@@ -52,6 +53,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runLibrary(parsed.positionals, parsed.values, io);
       case "dlq":
         return await runDeadLetters(parsed.positionals, parsed.values, io);
+      case "review":
+        return await runReview(parsed.positionals, parsed.values, io);
       case "quarantine":
         return await runQuarantine(parsed.positionals, parsed.values, io);
       case "batch":

@@ -8,6 +8,7 @@ import type { GatewayBackend, GatewayBatches } from "./backend.js";
 import { readBatchBody } from "./batches/batch-body.js";
 import { streamBatchEvents } from "./batches/batch-stream.js";
 import { GatewayErrorCode, httpStatusFor } from "./errors.js";
+import { readJsonBody } from "./http/body.js";
 import { readTaskBody } from "./http/task-body.js";
 import { type AttachmentInput, checkAttachments } from "@insitu/files";
 import { type Route, defineRoute, matchRoute } from "./http/router.js";
@@ -16,6 +17,9 @@ import {
   BatchIdParamSchema,
   BatchListQuerySchema,
   ListEvalsQuerySchema,
+  ListReviewsQuerySchema,
+  ReviewDecisionBodySchema,
+  VersionHashParamSchema,
   ListToolsQuerySchema,
   SubmitTaskBodySchema,
   TaskIdParamSchema,
@@ -68,6 +72,9 @@ export const API_ROUTES = [
   "GET /v1/tasks/:id/events",
   "GET /v1/tools",
   "GET /v1/tools/:name/history",
+  "GET /v1/reviews",
+  "GET /v1/versions/:hash",
+  "POST /v1/reviews/:hash/decision",
   "GET /v1/metrics/summary",
   "GET /v1/metrics/series",
   "GET /v1/evals",
@@ -112,6 +119,20 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
     predictions: `/v1/batches/${id}/predictions`,
   });
 
+  const reviews = () => {
+    const { listReviews, getVersion, decideReview } = backend;
+    if (!listReviews || !getVersion || !decideReview) {
+      throw new InsituError("this gateway has no registry to review tools with", {
+        code: "UNAVAILABLE",
+        category: ErrorCategory.system,
+      });
+    }
+    return {
+      listReviews: listReviews.bind(backend),
+      getVersion: getVersion.bind(backend),
+      decideReview: decideReview.bind(backend),
+    };
+  };
   const routes: Route<Handler>[] = [
     defineRoute("POST", "/v1/batches", async ({ request, response, url }) => {
       const batches = batchRuns();
@@ -239,6 +260,24 @@ export function createGatewayApi(options: GatewayHandlerOptions): GatewayApi {
     defineRoute("GET", "/v1/tools/:name/history", async ({ response, params }) => {
       const { name } = parseInput(ToolNameParamSchema, params, "path");
       sendJson(response, 200, await backend.toolHistory(name));
+    }),
+    // Operator review (docs/adr/0130): what waits, one version in full, and the decision.
+    defineRoute("GET", "/v1/reviews", async ({ response, url }) => {
+      const query = parseInput(ListReviewsQuerySchema, queryObject(url.searchParams), "query");
+      sendJson(response, 200, await reviews().listReviews(query));
+    }),
+    defineRoute("GET", "/v1/versions/:hash", async ({ response, params }) => {
+      const { hash } = parseInput(VersionHashParamSchema, params, "path");
+      sendJson(response, 200, await reviews().getVersion(hash));
+    }),
+    defineRoute("POST", "/v1/reviews/:hash/decision", async ({ request, response, params }) => {
+      const { hash } = parseInput(VersionHashParamSchema, params, "path");
+      const body = parseInput(
+        ReviewDecisionBodySchema,
+        await readJsonBody(request, options.bodyLimitBytes),
+        "body",
+      );
+      sendJson(response, 200, await reviews().decideReview({ hash, ...body }));
     }),
     defineRoute("GET", "/v1/metrics/summary", async ({ response }) => {
       sendJson(response, 200, await backend.metricsSummary());

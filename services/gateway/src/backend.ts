@@ -36,6 +36,17 @@ export interface GatewayBackend {
   listTools(options: { query?: string; limit?: number }): Promise<unknown>;
   /** A tool's versions over time. */
   toolHistory(name: string): Promise<unknown>;
+  /** Versions the approval policy sent to review (registry.review.list); absent: the routes answer 503. */
+  listReviews?(options: { state?: "pending" | "approved" | "rejected"; limit?: number }): Promise<unknown>;
+  /** One whole version — code, tests, permissions, its review and requesting task (registry.get). */
+  getVersion?(hash: string): Promise<unknown>;
+  /** Records an operator's decision on a reviewed version (registry.review.decide). */
+  decideReview?(input: {
+    hash: string;
+    decision: "approve" | "deny";
+    by: string;
+    reason: string;
+  }): Promise<unknown>;
   /** Convergence figures for dashboards and `insitu status`. */
   metricsSummary(): Promise<MetricsSummary>;
   /** The convergence series per query index and per batch (registry.series). */

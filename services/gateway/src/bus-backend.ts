@@ -45,6 +45,9 @@ export function createBusBackend(bus: Bus, options: { requestTimeoutMs: number }
     },
     listTools: (query) => registry.listTools(query),
     toolHistory: (name) => registry.toolHistory(name),
+    listReviews: (options) => registry.listReviews(options),
+    getVersion: (hash) => registry.getVersion(hash),
+    decideReview: (input) => registry.decideReview(input),
     metricsSummary: (): Promise<MetricsSummary> => registry.metricsSummary(),
     metricsSeries: (options) => registry.metricsSeries(options),
     async listEvals({ limit }) {

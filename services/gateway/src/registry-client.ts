@@ -1,8 +1,11 @@
 import type { Bus } from "@insitu/bus";
 import {
   type ConvergenceStats,
+  RegistryGet,
   RegistryHistory,
   RegistryList,
+  RegistryReviewDecide,
+  RegistryReviewList,
   RegistrySearch,
   RegistrySeries,
   RegistryStats,
@@ -14,6 +17,14 @@ import type { MetricsSummary } from "./backend.js";
 export interface RegistryClient {
   listTools(options: { query?: string; limit?: number }): Promise<unknown>;
   toolHistory(name: string): Promise<unknown>;
+  listReviews(options: { state?: "pending" | "approved" | "rejected"; limit?: number }): Promise<unknown>;
+  getVersion(hash: string): Promise<unknown>;
+  decideReview(input: {
+    hash: string;
+    decision: "approve" | "deny";
+    by: string;
+    reason: string;
+  }): Promise<unknown>;
   metricsSummary(): Promise<MetricsSummary>;
   metricsSeries(options: { batchSize?: number; limit?: number }): Promise<Reply<typeof RegistrySeries>>;
 }
@@ -28,6 +39,14 @@ export function createRegistryClient(bus: Bus, options: { timeoutMs: number }): 
       return bus.request(RegistryList, { scope: "library", offset: 0, limit: limit ?? 100 }, timeout);
     },
     toolHistory: (name) => bus.request(RegistryHistory, { name }, timeout),
+    listReviews: ({ state, limit }) =>
+      bus.request(
+        RegistryReviewList,
+        { ...(state === undefined ? {} : { state }), ...(limit === undefined ? {} : { limit }) },
+        timeout,
+      ),
+    getVersion: (hash) => bus.request(RegistryGet, { by: "hash", hash }, timeout),
+    decideReview: (input) => bus.request(RegistryReviewDecide, input, timeout),
     async metricsSummary() {
       const stats = await bus.request(RegistryStats, { top: 10 }, timeout);
       return summarize(stats.global);

@@ -82,3 +82,30 @@ export function queryObject(params: URLSearchParams): Record<string, string> {
   for (const [key, value] of params) result[key] = value;
   return result;
 }
+
+/** A tool version in a path: its content hash, with or without the `sha256:` prefix. */
+export const VersionHashParamSchema = zod
+  .object({
+    hash: zod
+      .string()
+      .regex(/^(sha256:)?[0-9a-f]{64}$/, "a version is its content hash: sha256:<64 hex digits>")
+      .transform((hash) => (hash.startsWith("sha256:") ? hash : `sha256:${hash}`)),
+  })
+  .strict();
+
+export const ListReviewsQuerySchema = zod
+  .object({
+    state: zod.enum(["pending", "approved", "rejected"]).optional(),
+    limit: zod.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+/** An operator's decision on a version waiting for review (docs/adr/0130). */
+export const ReviewDecisionBodySchema = zod
+  .object({
+    decision: zod.enum(["approve", "deny"]),
+    /** Who decides (recorded in the version's history). */
+    by: zod.string().trim().min(1).max(200),
+    reason: zod.string().trim().min(1, "say why").max(2000),
+  })
+  .strict();

@@ -33,6 +33,23 @@ export class GatewayClient {
     return this.json("GET", query ? `/v1/tools?q=${encodeURIComponent(query)}` : "/v1/tools");
   }
 
+  /** Versions waiting for review (or approved / rejected ones). */
+  async listReviews(state?: "pending" | "approved" | "rejected"): Promise<unknown> {
+    return this.json("GET", state ? `/v1/reviews?state=${state}` : "/v1/reviews");
+  }
+
+  /** One whole version: code, tests, permissions, review, requesting task. */
+  async getVersion(hash: string): Promise<unknown> {
+    return this.json("GET", `/v1/versions/${encodeURIComponent(hash)}`);
+  }
+
+  async decideReview(
+    hash: string,
+    body: { decision: "approve" | "deny"; by: string; reason: string },
+  ): Promise<unknown> {
+    return this.json("POST", `/v1/reviews/${encodeURIComponent(hash)}/decision`, body);
+  }
+
   async metricsSummary(): Promise<Record<string, unknown>> {
     return (await this.json("GET", "/v1/metrics/summary")) as Record<string, unknown>;
   }
