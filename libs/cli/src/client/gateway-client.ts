@@ -16,7 +16,11 @@ export class GatewayClient {
 
   async submitTask(body: {
     question: string;
-    options?: { budgets?: { rounds?: number; tokens?: number; costUsd?: number; wallMs?: number } };
+    options?: {
+      budgets?: { rounds?: number; tokens?: number; costUsd?: number; wallMs?: number };
+      /** When a tool it asked for waits for review: go on without it, or wait (ADR 0130). */
+      onReview?: "continue" | "wait";
+    };
     taskId?: string;
     /** Files, base64; the gateway checks and sniffs them. */
     attachments?: { name: string; data: string; mediaType?: string }[];

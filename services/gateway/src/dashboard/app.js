@@ -471,6 +471,119 @@ async function renderBatches(runs) {
   );
 }
 
+// ------------------------------------------------------------------ operator review (ADR 0130)
+
+let shownReviews = "";
+
+/** The permissions the policy did not admit at once, as `net:host (review)`. */
+function heldPermissions(version) {
+  return (version.review?.permissions ?? [])
+    .filter((permission) => permission.decision !== "auto")
+    .map((permission) => `${permission.permission} (${permission.decision})`);
+}
+
+async function postJson(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "content-type": "application/json", accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+  const answer = await response.json().catch(() => undefined);
+  if (!response.ok) {
+    const error = answer && typeof answer === "object" ? answer.error : undefined;
+    throw new ApiError(error?.message ?? `HTTP ${response.status}`, response.status, error?.code ?? "");
+  }
+  return answer;
+}
+
+/** One version's code, tests and permissions, loaded when its details open. */
+async function fillReviewDetails(container, hash) {
+  const record = await getJson(`/v1/versions/${encodeURIComponent(hash)}`);
+  const permissions = (record.review?.permissions ?? []).map((permission) =>
+    h("li", {}, `${permission.permission}: ${permission.decision} (rule ${permission.rule})`),
+  );
+  const tests = record.tests.map((test) => h("li", {}, `${test.name}: ${JSON.stringify(test.input)}`));
+  container.replaceChildren(
+    h("p", {}, record.description),
+    h("h4", {}, "Permissions"),
+    h("ul", { class: "review-permissions" }, ...permissions),
+    h("h4", {}, `Tests (${record.tests.length})`),
+    h("ul", { class: "review-tests" }, ...tests),
+    h("h4", {}, "Code"),
+    h("pre", { class: "review-code" }, record.code),
+  );
+}
+
+function reviewItem(version) {
+  const details = h("div", { class: "review-details" }, "loading…");
+  const disclosure = h("details", {}, h("summary", {}, "Code, tests and permissions"), details);
+  disclosure.addEventListener("toggle", () => {
+    if (disclosure.open) fillReviewDetails(details, version.hash).catch(showError);
+  });
+  const reason = h("input", {
+    type: "text",
+    class: "review-reason",
+    placeholder: "reason (recorded)",
+    "aria-label": "Reason",
+  });
+  const by = h("input", {
+    type: "text",
+    class: "review-by",
+    placeholder: "your name",
+    "aria-label": "Reviewer",
+  });
+  const status = h("span", { class: "review-status muted" });
+  const decide = (decision) => async () => {
+    if (!reason.value.trim() || !by.value.trim()) {
+      status.textContent = "a reason and your name are required";
+      return;
+    }
+    try {
+      const summary = await postJson(`/v1/reviews/${encodeURIComponent(version.hash)}/decision`, {
+        decision,
+        by: by.value.trim(),
+        reason: reason.value.trim(),
+      });
+      status.textContent = `${decision === "approve" ? "approved" : "denied"}: ${summary.status}`;
+    } catch (error) {
+      status.textContent = error instanceof Error ? error.message : String(error);
+    }
+  };
+  const approve = h("button", { type: "button", class: "review-approve" }, "Approve");
+  const deny = h("button", { type: "button", class: "review-deny" }, "Deny");
+  approve.addEventListener("click", decide("approve"));
+  deny.addEventListener("click", decide("deny"));
+  return h(
+    "li",
+    { class: "review", "data-hash": version.hash },
+    h(
+      "div",
+      { class: "review-head" },
+      h("strong", {}, version.name),
+      " ",
+      h("span", { class: "mono muted" }, version.hash.slice(7, 19)),
+    ),
+    h("div", {}, `asks for: ${heldPermissions(version).join(", ")}`),
+    h(
+      "div",
+      { class: "muted" },
+      `requested by task ${version.review?.requestedByTask ?? version.createdByTask ?? "-"}`,
+    ),
+    disclosure,
+    h("div", { class: "review-actions" }, by, reason, approve, deny, status),
+  );
+}
+
+/** Re-rendered only when the set of pending versions changes (open details and typed reasons stay). */
+function renderReviews(list) {
+  const key = list.versions.map((version) => version.hash).join(",");
+  if (key === shownReviews) return;
+  shownReviews = key;
+  byId("reviews-state").textContent =
+    list.total === 0 ? "No tool is waiting for review." : `${list.total} waiting for an operator's decision.`;
+  byId("reviews-list").replaceChildren(...list.versions.map(reviewItem));
+}
+
 async function refresh() {
   try {
     const [summary, listing, tasks, series, evals, batches] = await Promise.all([
@@ -482,6 +595,8 @@ async function refresh() {
       getJson("/v1/batches?limit=1"),
     ]);
     renderFigures(summary);
+    // A gateway without a registry to review with answers 503: the panel says so, the rest renders.
+    renderReviews(await getJson("/v1/reviews?limit=50").catch(() => ({ total: 0, versions: [] })));
     renderGrowth(series);
     renderEvaluation(evals);
     await renderBatches(batches);
