@@ -170,6 +170,41 @@ describe("GET /v1/evals", () => {
   });
 });
 
+describe("operator review routes (ADR 0130)", () => {
+  const hash = "a".repeat(64);
+  it("refuses a bad hash or decision with 400 naming the field, before asking the registry", async () => {
+    const { call } = setup();
+    const badHash = await call(request("GET", "/v1/versions/sha256:xyz"));
+    expect(badHash.statusCode).toBe(400);
+    expect(badHash.body).toContain("path.hash");
+    const noReason = await call(
+      request(
+        "POST",
+        `/v1/reviews/${hash}/decision`,
+        JSON.stringify({ decision: "approve", by: "ops", reason: " " }),
+      ),
+    );
+    expect(noReason.statusCode).toBe(400);
+    expect(noReason.body).toContain("body.reason");
+    const badDecision = await call(
+      request(
+        "POST",
+        `/v1/reviews/${hash}/decision`,
+        JSON.stringify({ decision: "maybe", by: "ops", reason: "x" }),
+      ),
+    );
+    expect(badDecision.statusCode).toBe(400);
+    expect(badDecision.body).toContain("body.decision");
+  });
+
+  it("answers 503 UNAVAILABLE when the gateway has no registry to review with", async () => {
+    const { call } = setup();
+    const list = await call(request("GET", "/v1/reviews"));
+    expect(list.statusCode).toBe(503);
+    expect(list.body).toContain("UNAVAILABLE");
+  });
+});
+
 describe("GET /v1/metrics/series", () => {
   it("serves the convergence series as JSON and as CSV, and refuses an unknown format", async () => {
     const { call } = setup();
