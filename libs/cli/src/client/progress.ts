@@ -59,6 +59,13 @@ export function renderEvent(event: TaskEvent, options: RenderOptions = {}): stri
         : [
             `${paint(style.red, "✘ could not build")} ${event.name}: ${excerpt(event.reason ?? "no reason given")}`,
           ];
+    case "tool-review-pending":
+      return [
+        `${paint(style.yellow, "⏸ waiting for review")} ${event.name} ${shortVersion(event.version)} asks for ${event.permissions.join(", ")}` +
+          (event.waiting
+            ? " — the task waits (insitu review approve|deny)"
+            : " — the task goes on without it"),
+      ];
     case "tool-call-start":
       return [`${paint(style.cyan, "→ calling")} ${event.tool}(${excerpt(event.input)})`];
     case "tool-call-end": {

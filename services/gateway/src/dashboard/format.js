@@ -127,6 +127,8 @@ export function describeEvent(event) {
       return event.ok
         ? `registered ${event.name}`
         : `could not build ${event.name}: ${clip(event.reason, 160)}`;
+    case "tool-review-pending":
+      return `${event.name} waits for review of ${(event.permissions ?? []).join(", ")}${event.waiting ? " (the task waits)" : " (the task goes on without it)"}`;
     case "tool-call-start":
       return `calling ${event.tool}(${clip(event.input, 160)})`;
     case "tool-call-end":
@@ -161,6 +163,7 @@ export const EVENT_KINDS = [
   "tool-build-start",
   "tool-build-attempt",
   "tool-build-end",
+  "tool-review-pending",
   "tool-call-start",
   "tool-call-end",
   "tool-repair-end",

@@ -1,3 +1,4 @@
+import { TaskEventSchema } from "@insitu/contracts";
 import { describe, expect, it } from "vitest";
 import {
   EVENT_KINDS,
@@ -132,6 +133,19 @@ describe("dashboard formatting", () => {
     ).toHaveLength("calling x_y()".length + 160);
     expect(describeEvent(null)).toBe("");
     expect(EVENT_KINDS).toContain("task-end");
+  });
+
+  it("names every kind of task event the contracts define, so the SSE panel listens for each", () => {
+    const kinds = TaskEventSchema.options.map((option) => option.shape.kind.value);
+    expect([...EVENT_KINDS].sort()).toEqual([...kinds].sort());
+    expect(
+      describeEvent({
+        kind: "tool-review-pending",
+        name: "fetch_weather",
+        permissions: ["secret:API_KEY"],
+        waiting: true,
+      }),
+    ).toBe("fetch_weather waits for review of secret:API_KEY (the task waits)");
   });
 });
 
