@@ -498,6 +498,12 @@ export class Registry {
       }
       const meta = await this.versionMeta(change.hash);
       if (!meta) throw invalid(`version ${change.hash} is not registered`);
+      // A version held back by the approval policy never enters the library (ADR 0130).
+      if (!this.view.admitted(change.hash)) {
+        throw invalid(
+          `version ${change.hash} is ${this.view.status(change.hash)}; an operator must approve it first`,
+        );
+      }
       const previous = tools.get(meta.name);
       if (change.op === "merge") {
         applied.push(...(await this.applyMerge(tools, aliases, change, meta.name, invalid)));

@@ -2,6 +2,7 @@ import type { Bus } from "@insitu/bus";
 import { createMemoryBus } from "@insitu/bus/testing";
 import {
   type Payload,
+  RegistryAbsorb,
   RegistryGet,
   RegistryHistory,
   RegistryRegister,
@@ -192,5 +193,36 @@ describe("operator review in the registry", () => {
       }),
     );
     expect(missing.code).toBe("NOT_FOUND");
+  });
+
+  it("an absorb cannot put a version waiting for review into the library", async () => {
+    const started = await start();
+    registry = started.registry;
+    const { bus } = started;
+    const reply = await bus.request(
+      RegistryRegister,
+      withPermissions("task-a", "fetch_weather", { secrets: ["WEATHER_KEY"] }),
+    );
+    const refused = await rejection(
+      bus.request(RegistryAbsorb, {
+        expectedSnapshot: 0,
+        changes: [{ op: "add", hash: reply.hash }],
+        reason: "evolver",
+      }),
+    );
+    expect(refused.code).toBe("INVALID_LIBRARY_CHANGE");
+    expect(refused.message).toContain("pending-review");
+    await bus.request(RegistryReviewDecide, {
+      hash: reply.hash,
+      decision: "approve",
+      by: "ops",
+      reason: "ok",
+    });
+    const snapshot = await bus.request(RegistryAbsorb, {
+      expectedSnapshot: 0,
+      changes: [{ op: "add", hash: reply.hash }],
+      reason: "evolver",
+    });
+    expect(snapshot.size).toBe(1);
   });
 });
