@@ -1,0 +1,154 @@
+import { lstat, readdir, readlink, stat } from "node:fs/promises";
+import { join } from "node:path";
+
+/**
+ * A per-call cap on what a tool may store, that holds without root (ADR 0135).
+ *
+ * On the sandbox's own tmpfs under a memory cgroup a tool's files are memory charged to its call,
+ * so the kernel stops disk filling exactly. Without root there is neither: work dirs live on a
+ * plain disk (or a shared emptyDir), RLIMIT_FSIZE caps each file, and nothing caps their sum. This
+ * watcher measures the work dir every `pollMs` and reports the first measurement over the quota; the
+ * caller kills the process. It is degraded, not exact: a tool can write for one interval (plus one
+ * walk) past the cap before it is stopped.
+ *
+ * What is counted: every entry under the work dir (files, folders, symlinks — not followed) by its
+ * allocated blocks or apparent size, whichever is larger, and files the tool still holds open after
+ * removing them (they keep their disk space but no longer appear in any folder: read through
+ * /proc/<pid>/fd, which the sandbox may read because the tool runs as the same user).
+ */
+export interface WorkQuota {
+  /** Bytes the work dir (and files removed but still open) may hold. */
+  maxBytes: number;
+  /** Entries (files, folders, links) the work dir may hold. */
+  maxFiles: number;
+  /** Milliseconds between the end of one measurement and the start of the next. */
+  pollMs: number;
+}
+
+export const DEFAULT_WORK_QUOTA: WorkQuota = {
+  maxBytes: 256 * 1024 * 1024,
+  maxFiles: 10_000,
+  pollMs: 20,
+};
+
+export interface WorkUsage {
+  bytes: number;
+  files: number;
+  /** Bytes of files the process removed but still holds open (part of `bytes`). */
+  unlinkedOpenBytes: number;
+}
+
+/**
+ * Measures a work dir. Stops counting entries once `stopAfterFiles` is passed (the answer is then
+ * already "over"), so a folder of a million files costs one bounded walk, not a million stats.
+ */
+export async function measureWorkDir(
+  dir: string,
+  pid: number | undefined,
+  stopAfterFiles: number,
+): Promise<WorkUsage> {
+  let bytes = 0;
+  let files = 0;
+  const pending = [dir];
+  while (pending.length > 0 && files <= stopAfterFiles) {
+    const current = pending.pop() as string;
+    let names: string[];
+    try {
+      names = await readdir(current);
+    } catch {
+      continue; // removed meanwhile, or not a folder any more
+    }
+    for (const name of names) {
+      files += 1;
+      if (files > stopAfterFiles) break;
+      const path = join(current, name);
+      try {
+        const info = await lstat(path);
+        bytes += Math.max(info.size, info.blocks * 512);
+        if (info.isDirectory()) pending.push(path);
+      } catch {
+        // removed between readdir and lstat
+      }
+    }
+  }
+  const unlinkedOpenBytes = pid === undefined ? 0 : await unlinkedOpenFileBytes(pid, dir);
+  return { bytes: bytes + unlinkedOpenBytes, files, unlinkedOpenBytes };
+}
+
+/** Bytes of files under `dir` that process `pid` holds open after removing them. */
+async function unlinkedOpenFileBytes(pid: number, dir: string): Promise<number> {
+  const fdDir = `/proc/${pid}/fd`;
+  let fds: string[];
+  try {
+    fds = await readdir(fdDir);
+  } catch {
+    return 0; // gone, or not Linux
+  }
+  let total = 0;
+  for (const fd of fds) {
+    try {
+      const target = await readlink(join(fdDir, fd));
+      if (!target.startsWith(`${dir}/`) || !target.endsWith(" (deleted)")) continue;
+      // stat() on the fd link reaches the removed inode itself.
+      const info = await stat(join(fdDir, fd));
+      total += Math.max(info.size, info.blocks * 512);
+    } catch {
+      // closed meanwhile
+    }
+  }
+  return total;
+}
+
+export interface WorkDirWatch {
+  /** Stops polling; resolves once no measurement is in flight. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Polls a work dir until stopped; calls `onExceeded` once, with the measurement, when it holds more
+ * than the quota allows.
+ */
+export function watchWorkDir(
+  dir: string,
+  pid: number | undefined,
+  quota: WorkQuota,
+  onExceeded: (usage: WorkUsage) => void,
+): WorkDirWatch {
+  let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let inFlight: Promise<void> = Promise.resolve();
+  const tick = () => {
+    timer = undefined;
+    inFlight = measureWorkDir(dir, pid, quota.maxFiles).then(
+      (usage) => {
+        if (stopped) return;
+        if (usage.bytes > quota.maxBytes || usage.files > quota.maxFiles) {
+          stopped = true;
+          onExceeded(usage);
+          return;
+        }
+        timer = setTimeout(tick, quota.pollMs);
+      },
+      () => {
+        if (!stopped) timer = setTimeout(tick, quota.pollMs);
+      },
+    );
+  };
+  tick();
+  return {
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await inFlight;
+    },
+  };
+}
+
+/** The note a killed call's logs carry, so the tool's author sees which quota it met. */
+export function describeQuotaBreach(usage: WorkUsage, quota: WorkQuota): string {
+  const what =
+    usage.files > quota.maxFiles
+      ? `more than ${quota.maxFiles} files`
+      : `${Math.round(usage.bytes / 1024 / 1024)} MiB (quota ${Math.round(quota.maxBytes / 1024 / 1024)} MiB${usage.unlinkedOpenBytes > 0 ? `, ${Math.round(usage.unlinkedOpenBytes / 1024 / 1024)} MiB in removed files still open` : ""})`;
+  return `[sandbox] the work dir exceeded its quota: ${what}`;
+}
