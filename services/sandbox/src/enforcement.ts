@@ -53,6 +53,15 @@ export interface CallGroup {
 /** Memory floor for RLIMIT_DATA: Deno 2.9 does not start with less (measured). */
 export const PRLIMIT_DATA_FLOOR_BYTES = 640 * 1024 * 1024;
 
+/**
+ * Address space Deno 2.9 reserves before running anything (measured: it starts under RLIMIT_DATA
+ * = 560 MiB, not below). RLIMIT_DATA counts reservations, not resident memory, so in prlimit mode
+ * the cap is this plus the call's memory: a call granted 512 MiB can use about that much, instead
+ * of the ~90 MiB a bare 640 MiB floor left it. Each Worker's isolate reserves about 500 MiB more
+ * (measured), so under prlimit a tool can start a worker only with a large memory limit (ADR 0135).
+ */
+export const PRLIMIT_DENO_RESERVATION_BYTES = 560 * 1024 * 1024;
+
 export function detectEnforcement(
   options: { forceMechanism?: EnforcementMechanism; root?: string } = {},
 ): Enforcement {

@@ -59,7 +59,7 @@ export function limitsReport(input: LimitsReportInput): LimitsReport {
       ? { enforcement: "exact", by: `${input.mechanism} memory limit per call (heap, buffers, tmpfs files)` }
       : {
           enforcement: "degraded",
-          by: "RLIMIT_DATA per process, raised to Deno's 640 MiB start floor; page cache and files are not counted",
+          by: "RLIMIT_DATA per process: Deno's ~560 MiB address-space reservation plus the call's memory (a Worker reserves ~500 MiB more); counts reservations, not resident memory; page cache and files are not counted",
         },
     [LimitName.pids]: cgroup
       ? { enforcement: "exact", by: `${input.mechanism} pids.max ${input.maxPids} per call` }

@@ -19,11 +19,13 @@ const programs = {
   arrayBuffers: "const hoard = []; while (true) hoard.push(new Uint8Array(64 * 1024 * 1024).fill(7));",
   spin: "while (true) {}",
   // Disk filling (ADR 0135): a quota polled on the work dir stops it in every mode, root or not.
+  // Each keeps what it wrote and stays running, as a disk filler does; a burst written and returned
+  // within one poll interval is the quota's known window (the work dir is removed after the call).
   manyFiles:
-    'const chunk = new Uint8Array(4 * 1024 * 1024).fill(1); for (let i = 0; i < 64; i++) Deno.writeFileSync("f" + i + ".bin", chunk); return "wrote 256 MB";',
+    'const chunk = new Uint8Array(4 * 1024 * 1024).fill(1); for (let i = 0; i < 64; i++) Deno.writeFileSync("f" + i + ".bin", chunk); await new Promise((resolve) => setTimeout(resolve, 5000)); return "wrote 256 MB";',
   smallFiles: 'for (let i = 0; i < 1_000_000; i++) Deno.writeFileSync("e" + i, new Uint8Array(0)); return 0;',
   unlinked:
-    'const chunk = new Uint8Array(1024 * 1024).fill(3); const held = []; for (let i = 0; i < 32; i++) { const file = Deno.openSync("h" + i, { write: true, create: true }); Deno.removeSync("h" + i); for (let mb = 0; mb < 8; mb++) file.writeSync(chunk); held.push(file); } return held.length;',
+    'const chunk = new Uint8Array(1024 * 1024).fill(3); const held = []; for (let i = 0; i < 32; i++) { const file = Deno.openSync("h" + i, { write: true, create: true }); Deno.removeSync("h" + i); for (let mb = 0; mb < 8; mb++) file.writeSync(chunk); held.push(file); } await new Promise((resolve) => setTimeout(resolve, 5000)); return held.length;',
   underQuota:
     'const chunk = new Uint8Array(1024 * 1024).fill(1); for (let i = 0; i < 16; i++) Deno.writeFileSync("f" + i + ".bin", chunk); return { files: [...Deno.readDirSync(".")].length };',
   threads:

@@ -8,6 +8,7 @@ import {
   type Enforcement,
   EnforcementMechanism,
   PRLIMIT_DATA_FLOOR_BYTES,
+  PRLIMIT_DENO_RESERVATION_BYTES,
 } from "./enforcement.js";
 import { type WorkQuota, type WorkUsage, describeQuotaBreach, watchWorkDir } from "./work-quota.js";
 
@@ -141,7 +142,7 @@ export class ProcessSlot {
     const requestedBytes = profile.memoryMb * 1024 * 1024;
     this.memoryCapBytes =
       mechanism === EnforcementMechanism.prlimit
-        ? Math.max(requestedBytes, PRLIMIT_DATA_FLOOR_BYTES)
+        ? Math.max(requestedBytes + PRLIMIT_DENO_RESERVATION_BYTES, PRLIMIT_DATA_FLOOR_BYTES)
         : requestedBytes;
     try {
       this.group = environment.enforcement.createCallGroup(id, {

@@ -9,7 +9,8 @@ import { join } from "node:path";
  * plain disk (or a shared emptyDir), RLIMIT_FSIZE caps each file, and nothing caps their sum. This
  * watcher measures the work dir every `pollMs` and reports the first measurement over the quota; the
  * caller kills the process. It is degraded, not exact: a tool can write for one interval (plus one
- * walk) past the cap before it is stopped.
+ * walk) past the cap before it is stopped; the interval grows to twice the walk's duration for a
+ * folder of many entries.
  *
  * What is counted: every entry under the work dir (files, folders, symlinks — not followed) by its
  * allocated blocks or apparent size, whichever is larger, and files the tool still holds open after
@@ -119,6 +120,11 @@ export function watchWorkDir(
   let inFlight: Promise<void> = Promise.resolve();
   const tick = () => {
     timer = undefined;
+    const started = performance.now();
+    // A work dir of thousands of entries takes a while to walk; waiting at least twice the last
+    // walk keeps the watcher's share of the replica (one libuv thread, some event loop) under a
+    // third, so a tool hoarding files cannot slow the other calls' proxy traffic much.
+    const next = () => Math.max(quota.pollMs, 2 * (performance.now() - started));
     inFlight = measureWorkDir(dir, pid, quota.maxFiles).then(
       (usage) => {
         if (stopped) return;
@@ -127,10 +133,10 @@ export function watchWorkDir(
           onExceeded(usage);
           return;
         }
-        timer = setTimeout(tick, quota.pollMs);
+        timer = setTimeout(tick, next());
       },
       () => {
-        if (!stopped) timer = setTimeout(tick, quota.pollMs);
+        if (!stopped) timer = setTimeout(tick, next());
       },
     );
   };
