@@ -34,9 +34,22 @@ if [ "$uid" = 0 ]; then
   exit 2
 fi
 
-# A private temp dir (work dirs, Deno's cache, HOME) owned by the user, removed afterwards.
+# A private temp dir (work dirs, Deno's cache, HOME) owned by the user, removed afterwards. Like
+# the shipped image (compose `tmpfs: /work:size=2g,uid=1000`, k8s `emptyDir: {medium: Memory}`), it
+# is a tmpfs the sandbox did not mount itself: files are not charged to any call, only the work-dir
+# quota stops a tool. ROOTLESS_TMPFS=0 keeps it on disk instead (a site whose TMPDIR is a disk;
+# disk-filling calls then also slow other calls through writeback — ADR 0135).
 private=$(mktemp -d /tmp/insitu-rootless-XXXXXX)
-trap 'rm -rf "$private"' EXIT
+mounted=0
+cleanup() {
+  if [ "$mounted" = 1 ]; then umount -l "$private" || true; fi
+  rm -rf "$private"
+}
+trap cleanup EXIT
+if [ "${ROOTLESS_TMPFS:-1}" = 1 ]; then
+  mount -t tmpfs -o "size=2g,mode=0700,uid=$uid,gid=$gid,nosuid,nodev" tmpfs "$private"
+  mounted=1
+fi
 chown "$uid:$gid" "$private"
 chmod 0700 "$private"
 
@@ -46,7 +59,7 @@ if ! "${drop[@]}" test -r "$repo/package.json" -a -x "$repo/node_modules/.bin/vi
   exit 2
 fi
 
-echo "security-rootless: corpus as $user (uid $uid), TMPDIR=$private; $(uptime)"
+echo "security-rootless: corpus as $user (uid $uid), TMPDIR=$private (tmpfs: $mounted); $(uptime)"
 status=0
 "${drop[@]}" env -i \
   PATH="$(dirname "$(command -v node)"):/usr/local/bin:/usr/bin:/bin" \

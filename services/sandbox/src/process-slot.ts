@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type ResultPromise, execa } from "execa";
 import {
@@ -10,7 +9,13 @@ import {
   PRLIMIT_DATA_FLOOR_BYTES,
   PRLIMIT_DENO_RESERVATION_BYTES,
 } from "./enforcement.js";
-import { type WorkQuota, type WorkUsage, describeQuotaBreach, watchWorkDir } from "./work-quota.js";
+import {
+  type WorkQuota,
+  type WorkUsage,
+  describeQuotaBreach,
+  removeWorkDir,
+  watchWorkDir,
+} from "./work-quota.js";
 
 /** Everything that decides a Deno process's flags; processes are pre-spawned per profile. */
 export interface ProcessProfile {
@@ -338,10 +343,7 @@ export class ProcessSlot {
   private async cleanUp(): Promise<void> {
     this.kill();
     await this.exited.catch(() => undefined);
-    await Promise.all([
-      this.group?.destroy(),
-      rm(this.workDir, { recursive: true, force: true }).catch(() => undefined),
-    ]);
+    await Promise.all([this.group?.destroy(), removeWorkDir(this.workDir).catch(() => undefined)]);
   }
 }
 

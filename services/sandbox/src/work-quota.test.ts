@@ -1,4 +1,5 @@
 import {
+  existsSync,
   closeSync,
   mkdirSync,
   mkdtempSync,
@@ -11,7 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { describeQuotaBreach, measureWorkDir, watchWorkDir } from "./work-quota.js";
+import { describeQuotaBreach, measureWorkDir, removeWorkDir, watchWorkDir } from "./work-quota.js";
 
 // Real folders in the OS temp dir (no fakes needed); the whole path through Deno is in
 // limits.int.test.ts and the security corpus.
@@ -107,5 +108,20 @@ describe("watchWorkDir", () => {
     while (files === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
     await watch.stop();
     expect(files).toBe(21);
+  });
+});
+
+describe("removeWorkDir", () => {
+  it("removes nested folders, files and links (not the links' targets)", async () => {
+    const dir = workDir();
+    mkdirSync(join(dir, "a", "b"), { recursive: true });
+    writeBytes(join(dir, "a", "b", "one.bin"), 10);
+    for (let i = 0; i < 200; i++) writeBytes(join(dir, `f${i}`), 1);
+    const outside = workDir();
+    writeBytes(join(outside, "keep.bin"), 10);
+    symlinkSync(outside, join(dir, "link-to-outside"));
+    await removeWorkDir(dir);
+    expect(existsSync(dir)).toBe(false);
+    expect(existsSync(join(outside, "keep.bin"))).toBe(true);
   });
 });
