@@ -282,7 +282,8 @@ export class ProcessSlot {
       this.kill();
       const status = await this.exited;
       const durationMs = performance.now() - started;
-      await watch.stop();
+      // Once stopped, a measurement still in flight can no longer mark the call: no need to wait.
+      void watch.stop();
       return {
         ...status,
         killedFor: this.killedFor,

@@ -141,7 +141,9 @@ export function watchWorkDir(
       },
     );
   };
-  tick();
+  // Nothing to measure before the tool had a moment to write: a call that ends within one interval
+  // (most do) costs no file-system call at all.
+  timer = setTimeout(tick, quota.pollMs);
   return {
     async stop() {
       stopped = true;
