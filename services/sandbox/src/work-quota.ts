@@ -13,9 +13,9 @@ import { join } from "node:path";
  * walk) past the cap before it is stopped; the interval grows to twice the walk's duration for a
  * folder of many entries.
  *
- * What is counted: every entry under the work dir (files, folders, symlinks — not followed) by its
- * allocated blocks or apparent size, whichever is larger, and files the tool still holds open after
- * removing them (they keep their disk space but no longer appear in any folder: read through
+ * What is counted: every entry under the work dir (files, folders, symlinks — not followed), each
+ * file by its allocated blocks or apparent size, whichever is larger, and files the tool still holds
+ * open after removing them (they keep their disk space but no longer appear in any folder: read through
  * /proc/<pid>/fd, which the sandbox may read because the tool runs as the same user).
  */
 export interface WorkQuota {
@@ -49,28 +49,35 @@ export async function measureWorkDir(
   pid: number | undefined,
   stopAfterFiles: number,
 ): Promise<WorkUsage> {
-  let bytes = 0;
+  // Entries are counted from folder listings first (one getdents per folder, no stat), so a folder
+  // hoarding entries is found over its cap without a stat per entry; only then are files sized.
   let files = 0;
+  const regular: string[] = [];
   const pending = [dir];
-  while (pending.length > 0 && files <= stopAfterFiles) {
+  while (pending.length > 0) {
     const current = pending.pop() as string;
-    let names: string[];
+    let entries: Dirent[];
     try {
-      names = await readdir(current);
+      entries = await readdir(current, { withFileTypes: true });
     } catch {
       continue; // removed meanwhile, or not a folder any more
     }
-    for (const name of names) {
-      files += 1;
-      if (files > stopAfterFiles) break;
-      const path = join(current, name);
-      try {
-        const info = await lstat(path);
-        bytes += Math.max(info.size, info.blocks * 512);
-        if (info.isDirectory()) pending.push(path);
-      } catch {
-        // removed between readdir and lstat
-      }
+    files += entries.length;
+    if (files > stopAfterFiles) return { bytes: 0, files: stopAfterFiles + 1, unlinkedOpenBytes: 0 };
+    for (const entry of entries) {
+      const path = join(current, entry.name);
+      if (entry.isDirectory()) pending.push(path);
+      else if (entry.isFile()) regular.push(path);
+      // Links are not followed; their own few bytes are not counted.
+    }
+  }
+  let bytes = 0;
+  for (const path of regular) {
+    try {
+      const info = await lstat(path);
+      bytes += Math.max(info.size, info.blocks * 512);
+    } catch {
+      // removed between listing and lstat
     }
   }
   const unlinkedOpenBytes = pid === undefined ? 0 : await unlinkedOpenFileBytes(pid, dir);
