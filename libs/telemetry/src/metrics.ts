@@ -30,6 +30,7 @@ export const MetricName = {
   sandboxExecutionDurationSeconds: "insitu_sandbox_execution_duration_seconds",
   sandboxQueueDepth: "insitu_sandbox_queue_depth",
   sandboxLimitEnforcement: "insitu_sandbox_limit_enforcement",
+  sandboxLimitDegraded: "insitu_sandbox_limit_degraded",
   sandboxExecutionsRunning: "insitu_sandbox_executions_running",
   sandboxWarmProcesses: "insitu_sandbox_warm_processes",
   sandboxWarmTakesTotal: "insitu_sandbox_warm_takes_total",

@@ -41,6 +41,15 @@ export function classifyRun(run: RawRun & { nonce: string }, limits: ClassifyLim
   if (run.killedFor === "timeout") return { status: "TIMEOUT", limitMs: limits.timeoutMs, ...common };
   if (run.killedFor === "output-limit")
     return { status: "OUTPUT_LIMIT", limitBytes: limits.outputBytes, ...common };
+  if (run.killedFor === "work-quota") {
+    // The work dir held more than its quota (ADR 0135): an output limit on what the tool stores.
+    return {
+      status: "OUTPUT_LIMIT",
+      limitBytes: limits.outputBytes,
+      ...common,
+      logs: trimLogs(`${logs}\n${run.quotaNote ?? "[sandbox] the work dir exceeded its quota"}`),
+    };
+  }
   if (run.memoryExceeded || isOutOfMemoryText(stderr)) {
     return { status: "MEMORY_LIMIT", limitMb: Math.round(run.memoryCapBytes / 1024 / 1024), ...common };
   }

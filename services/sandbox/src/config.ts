@@ -71,6 +71,23 @@ export const SandboxConfigSchema = z.object({
     .int()
     .min(1024)
     .default(64 * 1024 * 1024),
+  /** What one call's work dir may hold, MiB (polled every 20 ms; the disk cap that holds without root). */
+  SANDBOX_WORK_QUOTA_MB: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1024 * 1024)
+    .default(256),
+  /** Entries (files, folders, links) one call's work dir may hold. */
+  SANDBOX_WORK_QUOTA_FILES: z.coerce.number().int().min(1).max(10_000_000).default(10_000),
+  /**
+   * Refuse to start unless every per-call limit is exact (cgroup memory and pids, work dirs on the
+   * sandbox's tmpfs): for sites that would rather not run than run with prlimit stand-ins (ADR 0135).
+   */
+  SANDBOX_REQUIRE_EXACT_LIMITS: z
+    .enum(["true", "false", "1", "0"])
+    .default("false")
+    .transform((text) => text === "true" || text === "1"),
   /** Size of the tmpfs over the work dirs in MiB (root only); 0 keeps work dirs on disk. */
   SANDBOX_WORK_TMPFS_MB: z.coerce.number().int().min(0).default(2048),
 });

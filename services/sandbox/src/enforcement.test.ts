@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { detectEnforcement } from "./enforcement.js";
+import { cgroupV2Delegation, detectEnforcement } from "./enforcement.js";
 
 // Fake cgroup trees in a temp dir (plain files stand in for the kernel's), to check what each
 // mechanism writes. The real kernel interfaces are exercised by limits.int.test.ts.
@@ -56,12 +56,34 @@ describe("detectEnforcement", () => {
     writeFileSync(join(root, "cgroup.controllers"), "cpu memory pids");
     writeFileSync(join(own, "cgroup.controllers"), "cpu memory pids");
     writeFileSync(join(own, "cgroup.subtree_control"), "memory pids");
+    writeFileSync(join(own, "cgroup.procs"), "");
+    expect(cgroupV2Delegation(root)).toMatchObject({ delegated: true });
     const enforcement = detectEnforcement({ root, forceMechanism: "cgroup-v2" });
     expect(enforcement.mechanism).toBe("cgroup-v2");
     enforcement.createCallGroup("call-2", { memoryBytes: 1024, pids: 8 });
     const dir = join(own, `insitu-sandbox-${process.pid}`, "call-2");
     expect(readFileSync(join(dir, "memory.max"), "utf8")).toBe("1024");
     expect(readFileSync(join(dir, "pids.max"), "utf8")).toBe("8");
+  });
+
+  it("says why cgroup v2 is not delegated: no mount, or a hybrid host's controller-less unified tree", () => {
+    const root = mkdtempSync(join(tmpdir(), "fake-cgroup-"));
+    roots.push(root);
+    expect(cgroupV2Delegation(root)).toEqual({
+      delegated: false,
+      detail: expect.stringMatching(/cgroup v1 only/),
+    });
+    // Hybrid (this machine): v1 controllers, and a unified tree at <root>/unified holding only hugetlb.
+    const own = join(root, "unified", ownPath(undefined));
+    mkdirSync(own, { recursive: true });
+    writeFileSync(join(root, "unified", "cgroup.controllers"), "hugetlb");
+    writeFileSync(join(own, "cgroup.controllers"), "hugetlb");
+    expect(cgroupV2Delegation(root)).toEqual({
+      delegated: false,
+      detail: expect.stringMatching(
+        /memory\/pids controllers not delegated .*\(have: hugetlb\) \(hybrid host/,
+      ),
+    });
   });
 
   it("falls back to prlimit and says why", () => {

@@ -1,4 +1,14 @@
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
+import {
+  accessSync,
+  constants,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmdirSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 
 /**
@@ -42,6 +52,15 @@ export interface CallGroup {
 
 /** Memory floor for RLIMIT_DATA: Deno 2.9 does not start with less (measured). */
 export const PRLIMIT_DATA_FLOOR_BYTES = 640 * 1024 * 1024;
+
+/**
+ * Address space Deno 2.9 reserves before running anything (measured: it starts under RLIMIT_DATA
+ * = 560 MiB, not below). RLIMIT_DATA counts reservations, not resident memory, so in prlimit mode
+ * the cap is this plus the call's memory: a call granted 512 MiB can use about that much, instead
+ * of the ~90 MiB a bare 640 MiB floor left it. Each Worker's isolate reserves about 500 MiB more
+ * (measured), so under prlimit a tool can start a worker only with a large memory limit (ADR 0135).
+ */
+export const PRLIMIT_DENO_RESERVATION_BYTES = 560 * 1024 * 1024;
 
 export function detectEnforcement(
   options: { forceMechanism?: EnforcementMechanism; root?: string } = {},
@@ -137,6 +156,55 @@ function safeReaddir(dir: string): string[] {
   }
 }
 
+/**
+ * Whether this process may run per-call cgroup v2 groups without root: a cgroup2 mount, the memory
+ * and pids controllers available in its own cgroup, and that cgroup (its folder, `cgroup.procs`,
+ * `cgroup.subtree_control`) writable by this user — what systemd's `Delegate=yes`, a container
+ * runtime's private cgroup namespace with a writable /sys/fs/cgroup, or an operator's chown gives.
+ * Says why not otherwise (on a cgroup v1 or hybrid host: which controllers the unified tree has).
+ */
+export function cgroupV2Delegation(root = "/sys/fs/cgroup"): { delegated: boolean; detail: string } {
+  const v2Root = existsSync(join(root, "cgroup.controllers")) ? root : join(root, "unified");
+  if (!existsSync(join(v2Root, "cgroup.controllers")))
+    return {
+      delegated: false,
+      detail: `no cgroup2 mount at ${root} or ${join(root, "unified")} (cgroup v1 only)`,
+    };
+  let own: string | undefined;
+  try {
+    own = ownCgroupPath(undefined);
+  } catch (error) {
+    return { delegated: false, detail: (error as Error).message };
+  }
+  if (own === undefined) return { delegated: false, detail: "no unified entry in /proc/self/cgroup" };
+  const ownDir = join(v2Root, own);
+  const available = safeRead(join(ownDir, "cgroup.controllers")).split(/\s+/).filter(Boolean);
+  const hybrid = v2Root !== root ? " (hybrid host: the controllers are on cgroup v1)" : "";
+  if (!available.includes("memory") || !available.includes("pids")) {
+    return {
+      delegated: false,
+      detail: `memory/pids controllers not delegated to ${ownDir} (have: ${available.join(" ") || "none"})${hybrid}`,
+    };
+  }
+  for (const path of [ownDir, join(ownDir, "cgroup.procs"), join(ownDir, "cgroup.subtree_control")]) {
+    try {
+      accessSync(path, constants.W_OK);
+    } catch {
+      let owner = "";
+      try {
+        owner = ` (owned by uid ${statSync(path).uid})`;
+      } catch {
+        // gone
+      }
+      return {
+        delegated: false,
+        detail: `${path} is not writable by uid ${process.getuid?.() ?? "?"}${owner}: the cgroup is not delegated`,
+      };
+    }
+  }
+  return { delegated: true, detail: `${ownDir} is delegated (memory, pids; writable)` };
+}
+
 function tryCgroupV2(root: string): Enforcement | string {
   try {
     if (!existsSync(join(root, "cgroup.controllers"))) return `${root} is not a cgroup2 mount`;
@@ -146,6 +214,11 @@ function tryCgroupV2(root: string): Enforcement | string {
     const available = readFileSync(join(ownDir, "cgroup.controllers"), "utf8").split(/\s+/);
     if (!available.includes("memory") || !available.includes("pids")) {
       return `memory/pids controllers not delegated here (have: ${available.join(" ").trim() || "none"})`;
+    }
+    try {
+      accessSync(join(ownDir, "cgroup.procs"), constants.W_OK);
+    } catch {
+      return `${ownDir} is not writable by uid ${process.getuid?.() ?? "?"} (not delegated)`;
     }
     const enabled = readFileSync(join(ownDir, "cgroup.subtree_control"), "utf8").split(/\s+/);
     if (!enabled.includes("memory") || !enabled.includes("pids")) {

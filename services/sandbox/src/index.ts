@@ -1,7 +1,11 @@
 export { Admission } from "./admission.js";
 export { classifyRun, cleanText, findPermission, trimStack } from "./classify.js";
 export { resolveDenoBinary } from "./deno-binary.js";
-export { EnforcementMechanism, detectEnforcement } from "./enforcement.js";
+export { EnforcementMechanism, cgroupV2Delegation, detectEnforcement } from "./enforcement.js";
+export { LimitName, assertExactLimits, limitsReport } from "./limits-report.js";
+export type { LimitState, LimitsReport } from "./limits-report.js";
+export { DEFAULT_WORK_QUOTA, measureWorkDir, watchWorkDir } from "./work-quota.js";
+export type { WorkQuota, WorkUsage } from "./work-quota.js";
 export type { CallGroup, Enforcement } from "./enforcement.js";
 export { parseBoundedJson, scanFrames } from "./frame.js";
 export {
@@ -13,7 +17,7 @@ export {
   effectiveLimits,
 } from "./policy.js";
 export type { Grant, SandboxPolicy } from "./policy.js";
-export { ProcessSlot, profileKey } from "./process-slot.js";
+export { ProcessSlot, profileKey, prlimitArgs } from "./process-slot.js";
 export type { ProcessProfile, RawRun } from "./process-slot.js";
 export {
   RUNNER_PATH,

@@ -18,6 +18,16 @@ const programs = {
   heap: "const hoard = []; while (true) hoard.push(new Array(1_000_000).fill(Math.random()));",
   arrayBuffers: "const hoard = []; while (true) hoard.push(new Uint8Array(64 * 1024 * 1024).fill(7));",
   spin: "while (true) {}",
+  // Disk filling (ADR 0135): a quota polled on the work dir stops it in every mode, root or not.
+  // Each keeps what it wrote and stays running, as a disk filler does; a burst written and returned
+  // within one poll interval is the quota's known window (the work dir is removed after the call).
+  manyFiles:
+    'const chunk = new Uint8Array(4 * 1024 * 1024).fill(1); for (let i = 0; i < 64; i++) Deno.writeFileSync("f" + i + ".bin", chunk); await new Promise((resolve) => setTimeout(resolve, 5000)); return "wrote 256 MB";',
+  smallFiles: 'for (let i = 0; i < 1_000_000; i++) Deno.writeFileSync("e" + i, new Uint8Array(0)); return 0;',
+  unlinked:
+    'const chunk = new Uint8Array(1024 * 1024).fill(3); const held = []; for (let i = 0; i < 32; i++) { const file = Deno.openSync("h" + i, { write: true, create: true }); Deno.removeSync("h" + i); for (let mb = 0; mb < 8; mb++) file.writeSync(chunk); held.push(file); } await new Promise((resolve) => setTimeout(resolve, 5000)); return held.length;',
+  underQuota:
+    'const chunk = new Uint8Array(1024 * 1024).fill(1); for (let i = 0; i < 16; i++) Deno.writeFileSync("f" + i + ".bin", chunk); return { files: [...Deno.readDirSync(".")].length };',
   threads:
     'const workers = []; for (let i = 0; i < 200; i++) workers.push(new Worker("data:text/javascript,setInterval(() => {}, 1000)", { type: "module" })); await new Promise((resolve) => setTimeout(resolve, 5000)); return workers.length;',
 };
@@ -40,6 +50,9 @@ describe.each(mechanisms)("limits under %s", (mechanism) => {
     enforcement: detectEnforcement({ forceMechanism: mechanism }),
     warm: { perProfile: 0 },
     concurrency: 2,
+    // prlimit runs as the shipped image does: work dirs on disk (no tmpfs without root).
+    workTmpfsBytes: mechanism === EnforcementMechanism.prlimit ? false : undefined,
+    workQuota: { maxBytes: 64 * 1024 * 1024, maxFiles: 2000 },
   });
   sandboxes.push(sandbox);
   const run = (body: string, memoryMb = 128, timeoutMs = 1500) =>
@@ -67,6 +80,25 @@ describe.each(mechanisms)("limits under %s", (mechanism) => {
       // RLIMIT_DATA cannot go below what Deno needs to start; the outcome says what applied.
       expect(outcome.limitMb).toBeGreaterThanOrEqual(128);
     }
+  });
+
+  it.concurrent.each([
+    ["manyFiles", /work dir exceeded its quota: \d+ MiB \(quota 64 MiB\)/],
+    ["smallFiles", /work dir exceeded its quota: more than 2000 files/],
+    ["unlinked", /MiB in removed files still open/],
+  ] as const)("disk filling by %s ends OUTPUT_LIMIT at the work-dir quota", async (program, note) => {
+    // 512 MiB of memory: on tmpfs the files are charged to the call (with Deno's own pages, which
+    // under cgroup v1 include page cache), and the point here is the quota, not the memory limit.
+    // A long wall limit: creating files on a loaded 2-core machine is slow, and the point is which
+    // limit ends the call.
+    const outcome = await run(programs[program], 512, 30_000);
+    expect(outcome.status, JSON.stringify(outcome).slice(0, 400)).toBe("OUTPUT_LIMIT");
+    expect(outcome.logs ?? "").toMatch(note);
+  });
+
+  it("a tool that stays under the work-dir quota is not disturbed", async () => {
+    const outcome = await run(programs.underQuota, 256, 10_000);
+    expect(outcome).toMatchObject({ status: "ok", output: { files: 16 } });
   });
 
   it("bounds threads (workers) without harming the host", async () => {

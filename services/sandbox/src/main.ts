@@ -16,6 +16,7 @@ import { Checker } from "./check.js";
 import { SandboxConfigSchema, buildPolicy, forcedMechanism } from "./config.js";
 import { detectEnforcement } from "./enforcement.js";
 import { createHandlers } from "./handlers.js";
+import { assertExactLimits } from "./limits-report.js";
 import { registerSandboxMetrics } from "./metrics.js";
 import { Sandbox, vettedSpecifiers } from "./sandbox.js";
 
@@ -37,13 +38,28 @@ const running = await runService({
       warm: { perProfile: config.SANDBOX_WARM_PER_PROFILE, maxProfiles: config.SANDBOX_WARM_PROFILES },
       enforcement: detectEnforcement({ forceMechanism: forcedMechanism(config) }),
       workTmpfsBytes: config.SANDBOX_WORK_TMPFS_MB === 0 ? false : config.SANDBOX_WORK_TMPFS_MB * 1024 * 1024,
+      workQuota: {
+        maxBytes: config.SANDBOX_WORK_QUOTA_MB * 1024 * 1024,
+        maxFiles: config.SANDBOX_WORK_QUOTA_FILES,
+      },
       // Task workspaces live in JetStream, so any replica can run any call of a task.
       workspace: await WorkspaceStore.open(bus),
     });
+    const limits = sandbox.limitsReport();
+    if (config.SANDBOX_REQUIRE_EXACT_LIMITS) {
+      try {
+        assertExactLimits(limits);
+      } catch (error) {
+        await sandbox.close();
+        throw error;
+      }
+    }
     logger.info("sandbox limits", {
       mechanism: sandbox.enforcement.mechanism,
       reason: sandbox.enforcement.reason,
       workStorage: sandbox.workStorage,
+      degraded: limits.degraded,
+      cgroupV2: limits.cgroupV2.detail,
       deno: sandbox.environment.denoPath,
       concurrency: config.SANDBOX_CONCURRENCY,
       warmPerProfile: config.SANDBOX_WARM_PER_PROFILE,
@@ -93,6 +109,13 @@ const running = await runService({
       ],
     });
     return {
+      // Which limits are exact and which degraded (the same report as the startup log line).
+      http: (request, response) => {
+        if (request.method !== "GET" || request.url?.split("?")[0] !== "/limits") return false;
+        response.writeHead(200, { "content-type": "application/json" });
+        response.end(JSON.stringify(sandbox.limitsReport()));
+        return true;
+      },
       stop: async () => {
         await served.stop();
         await checker.close();

@@ -17,6 +17,15 @@ export function registerSandboxMetrics(
     registers: [registry],
   });
   mechanism.set({ mechanism: sandbox.enforcement.mechanism, work_storage: sandbox.workStorage }, 1);
+  const degraded = new Gauge({
+    name: MetricName.sandboxLimitDegraded,
+    help: "1 where a per-call limit is a degraded stand-in (prlimit, polling), 0 where the kernel enforces it exactly (ADR 0135); label limit.",
+    labelNames: ["limit"],
+    registers: [registry],
+  });
+  const report = sandbox.limitsReport();
+  for (const [limit, state] of Object.entries(report.limits))
+    degraded.set({ limit }, state.enforcement === "degraded" ? 1 : 0);
   const executions = new Counter({
     name: MetricName.sandboxExecutionsTotal,
     help: "Tool executions by outcome status and whether a pre-spawned process served them.",

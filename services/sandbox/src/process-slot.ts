@@ -1,6 +1,5 @@
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
-import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type ResultPromise, execa } from "execa";
 import {
@@ -8,7 +7,15 @@ import {
   type Enforcement,
   EnforcementMechanism,
   PRLIMIT_DATA_FLOOR_BYTES,
+  PRLIMIT_DENO_RESERVATION_BYTES,
 } from "./enforcement.js";
+import {
+  type WorkQuota,
+  type WorkUsage,
+  describeQuotaBreach,
+  removeWorkDir,
+  watchWorkDir,
+} from "./work-quota.js";
 
 /** Everything that decides a Deno process's flags; processes are pre-spawned per profile. */
 export interface ProcessProfile {
@@ -52,6 +59,13 @@ export interface SpawnEnvironment {
   maxFileBytes: number;
   /** Threads+processes per call (cgroup pids.max). */
   maxPids: number;
+  /**
+   * RLIMIT_NPROC in prlimit mode (no pids cgroup): the kernel counts every thread of the user, so this
+   * is a per-user ceiling shared with the other calls, not a per-call one (ADR 0135). Undefined: none.
+   */
+  maxUserProcesses?: number;
+  /** What one call's work dir may hold, measured by polling (ADR 0135). */
+  workQuota: WorkQuota;
   /** Extra wall time for Deno's own start before the tool's budget is spent. */
   startupAllowanceMs: number;
 }
@@ -63,7 +77,9 @@ export interface RawRun {
   exitCode?: number;
   signal?: string;
   /** Set when the sandbox killed the process, and why. */
-  killedFor?: "timeout" | "output-limit";
+  killedFor?: "timeout" | "output-limit" | "work-quota";
+  /** Set with `killedFor: "work-quota"`: which quota the work dir met. */
+  quotaNote?: string;
   stdout: Buffer;
   stderr: Buffer;
   memoryExceeded: boolean;
@@ -110,6 +126,7 @@ export class ProcessSlot {
   private readonly stderrChunks: Buffer[] = [];
   private outputBytes = 0;
   private killedFor: RawRun["killedFor"];
+  private quotaNote: string | undefined;
   private used = false;
   private disposed = false;
   private readonly exited: Promise<{ exitCode?: number; signal?: string }>;
@@ -130,7 +147,7 @@ export class ProcessSlot {
     const requestedBytes = profile.memoryMb * 1024 * 1024;
     this.memoryCapBytes =
       mechanism === EnforcementMechanism.prlimit
-        ? Math.max(requestedBytes, PRLIMIT_DATA_FLOOR_BYTES)
+        ? Math.max(requestedBytes + PRLIMIT_DENO_RESERVATION_BYTES, PRLIMIT_DATA_FLOOR_BYTES)
         : requestedBytes;
     try {
       this.group = environment.enforcement.createCallGroup(id, {
@@ -141,15 +158,7 @@ export class ProcessSlot {
       rmSync(this.workDir, { recursive: true, force: true });
       throw error;
     }
-    const cpuSeconds = Math.ceil((profile.timeoutMs + environment.startupAllowanceMs) / 1000) + 1;
-    const limits = [
-      `--cpu=${cpuSeconds}:${cpuSeconds}`,
-      `--fsize=${environment.maxFileBytes}:${environment.maxFileBytes}`,
-      "--core=0:0",
-      "--nofile=256:256",
-    ];
-    if (mechanism === EnforcementMechanism.prlimit)
-      limits.push(`--data=${this.memoryCapBytes}:${this.memoryCapBytes}`);
+    const limits = prlimitArgs(environment, profile, this.memoryCapBytes);
     const readable = [this.workDir, ...(environment.vendorDir ? [environment.vendorDir] : [])];
     // The V8 heap is capped below the OS limit so an ordinary heap bomb ends as a clean V8 OOM;
     // ArrayBuffers live outside that heap and meet the cgroup / RLIMIT_DATA cap instead.
@@ -252,6 +261,19 @@ export class ProcessSlot {
       if (!this.killedFor) this.killedFor = "timeout";
       this.kill();
     }, timeoutMs + this.environment.startupAllowanceMs);
+    // The tool's code runs only after the job arrives: from then on its work dir is measured.
+    const watch = watchWorkDir(
+      this.workDir,
+      this.child.pid,
+      this.environment.workQuota,
+      (usage: WorkUsage) => {
+        if (!this.killedFor) {
+          this.killedFor = "work-quota";
+          this.quotaNote = describeQuotaBreach(usage, this.environment.workQuota);
+        }
+        this.kill();
+      },
+    );
     try {
       this.child.stdin?.end(JSON.stringify({ ...job, nonce }));
       // The runner exits right after its frame; killing it then saves Deno's ~2.5 ms teardown.
@@ -260,9 +282,12 @@ export class ProcessSlot {
       this.kill();
       const status = await this.exited;
       const durationMs = performance.now() - started;
+      // Once stopped, a measurement still in flight can no longer mark the call: no need to wait.
+      void watch.stop();
       return {
         ...status,
         killedFor: this.killedFor,
+        ...(this.quotaNote ? { quotaNote: this.quotaNote } : {}),
         stdout: Buffer.concat(this.stdoutChunks),
         stderr: Buffer.concat(this.stderrChunks),
         memoryExceeded: this.group?.memoryExceeded() ?? false,
@@ -273,6 +298,7 @@ export class ProcessSlot {
       };
     } finally {
       clearTimeout(timer);
+      void watch.stop();
       // Cleanup (cgroup removal, work dir deletion) happens after the answer, not before it.
       if (!options.keepWorkDir) void this.dispose();
       else this.kill();
@@ -318,9 +344,34 @@ export class ProcessSlot {
   private async cleanUp(): Promise<void> {
     this.kill();
     await this.exited.catch(() => undefined);
-    await Promise.all([
-      this.group?.destroy(),
-      rm(this.workDir, { recursive: true, force: true }).catch(() => undefined),
-    ]);
+    await Promise.all([this.group?.destroy(), removeWorkDir(this.workDir).catch(() => undefined)]);
   }
+}
+
+/**
+ * The prlimit flags of one process. CPU time (RLIMIT_CPU), file size (RLIMIT_FSIZE), core dumps and
+ * open files apply in every mode; without a cgroup, memory is RLIMIT_DATA and threads RLIMIT_NPROC
+ * (both degraded, ADR 0135).
+ */
+export function prlimitArgs(
+  environment: Pick<
+    SpawnEnvironment,
+    "enforcement" | "startupAllowanceMs" | "maxFileBytes" | "maxUserProcesses"
+  >,
+  profile: Pick<ProcessProfile, "timeoutMs">,
+  memoryCapBytes: number,
+): string[] {
+  const cpuSeconds = Math.ceil((profile.timeoutMs + environment.startupAllowanceMs) / 1000) + 1;
+  const limits = [
+    `--cpu=${cpuSeconds}:${cpuSeconds}`,
+    `--fsize=${environment.maxFileBytes}:${environment.maxFileBytes}`,
+    "--core=0:0",
+    "--nofile=256:256",
+  ];
+  if (environment.enforcement.mechanism === EnforcementMechanism.prlimit) {
+    limits.push(`--data=${memoryCapBytes}:${memoryCapBytes}`);
+    if (environment.maxUserProcesses !== undefined)
+      limits.push(`--nproc=${environment.maxUserProcesses}:${environment.maxUserProcesses}`);
+  }
+  return limits;
 }

@@ -18,7 +18,9 @@ let httpPort = 0;
 const replicas: { child: ChildProcess; httpUrl: string }[] = [];
 const prefix = `sbx${randomBytes(4).toString("hex")}`;
 
-async function startReplica(): Promise<{ child: ChildProcess; httpUrl: string }> {
+async function startReplica(
+  extraEnv: Record<string, string> = {},
+): Promise<{ child: ChildProcess; httpUrl: string }> {
   const script = fileURLToPath(new URL("./main.ts", import.meta.url));
   const child = spawn(process.execPath, ["--import", "tsx", script], {
     env: {
@@ -32,6 +34,7 @@ async function startReplica(): Promise<{ child: ChildProcess; httpUrl: string }>
       SANDBOX_SECRETS: "GREETING_TOKEN",
       GREETING_TOKEN: "token-from-operator",
       SANDBOX_WORK_TMPFS_MB: "256",
+      ...extraEnv,
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -178,5 +181,65 @@ export default async function run(input: { host: string }) {
       );
       expect(text).toMatch(/insitu_sandbox_executions_total\{status="ok",warm="(true|false)"[^}]*\} [1-9]/);
     }
+  });
+
+  it("serves its limits report on /limits and marks degraded limits on /metrics", async () => {
+    // The shipped image's mode, forced: prlimit, work dirs on disk (ADR 0135).
+    const degraded = await startReplica({ SANDBOX_LIMITS: "prlimit", SANDBOX_WORK_TMPFS_MB: "0" });
+    replicas.push(degraded);
+    const report = (await (await fetch(`${degraded.httpUrl}/limits`)).json()) as {
+      exact: boolean;
+      degraded: string[];
+      cgroupV2: { delegated: boolean; detail: string };
+    };
+    expect(report).toMatchObject({ exact: false, degraded: ["memory", "pids", "work_dir"] });
+    expect(report.cgroupV2.detail.length).toBeGreaterThan(0);
+    const metrics = await (await fetch(`${degraded.httpUrl}/metrics`)).text();
+    expect(metrics).toMatch(/insitu_sandbox_limit_degraded\{limit="memory"[^}]*\} 1/);
+    expect(metrics).toMatch(/insitu_sandbox_limit_degraded\{limit="work_dir"[^}]*\} 1/);
+    expect(metrics).toMatch(/insitu_sandbox_limit_degraded\{limit="cpu"[^}]*\} 0/);
+    // The replicas started with their defaults report what this machine gives them, consistently.
+    const own = (await (await fetch(`${replicas[0]!.httpUrl}/limits`)).json()) as {
+      exact: boolean;
+      mechanism: string;
+      workStorage: string;
+    };
+    expect(own.exact).toBe(own.mechanism !== "prlimit" && own.workStorage === "tmpfs");
+  });
+
+  it("refuses to start with SANDBOX_REQUIRE_EXACT_LIMITS=1 when a limit is degraded", async () => {
+    const script = fileURLToPath(new URL("./main.ts", import.meta.url));
+    const child = spawn(process.execPath, ["--import", "tsx", script], {
+      env: {
+        ...process.env,
+        NATS_URL: nats.url,
+        NATS_PREFIX: prefix,
+        LOG_LEVEL: "warn",
+        SANDBOX_LIMITS: "prlimit",
+        SANDBOX_WORK_TMPFS_MB: "0",
+        SANDBOX_REQUIRE_EXACT_LIMITS: "1",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let output = "";
+    child.stdout?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr?.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    // Either it exits, or it starts serving (prints its URL): then the test fails at once.
+    const code = await new Promise<number | null | "started">((resolve) => {
+      child.once("exit", resolve);
+      child.stdout?.on("data", () => {
+        if (/^http /m.test(output)) resolve("started");
+      });
+    });
+    if (code === "started") child.kill("SIGKILL");
+    expect(code).not.toBe("started");
+    expect(code).not.toBe(0);
+    expect(output).toMatch(/SANDBOX_REQUIRE_EXACT_LIMITS is set but these limits are degraded/);
+    expect(output).toMatch(/memory: RLIMIT_DATA/);
+    expect(output).not.toMatch(/^http /m);
   });
 });

@@ -17,7 +17,14 @@ import { Admission } from "./admission.js";
 import { type EgressDenial, EgressProxy, type EgressProxyOptions } from "./egress/proxy.js";
 import { classifyRun } from "./classify.js";
 import { resolveDenoBinary } from "./deno-binary.js";
-import { type Enforcement, detectEnforcement, isAlive } from "./enforcement.js";
+import {
+  type Enforcement,
+  EnforcementMechanism,
+  cgroupV2Delegation,
+  detectEnforcement,
+  isAlive,
+} from "./enforcement.js";
+import { type LimitsReport, limitsReport } from "./limits-report.js";
 import { type SandboxPolicy, computeGrant, effectiveLimits } from "./policy.js";
 import {
   type Job,
@@ -27,6 +34,7 @@ import {
   settleDisposals,
 } from "./process-slot.js";
 import { WarmPool, type WarmPoolOptions } from "./warm-pool.js";
+import { DEFAULT_WORK_QUOTA, type WorkQuota } from "./work-quota.js";
 import { WORKSPACE_RESULT_BYTES, finishWorkspace, prepareWorkspace, workspaceCallOf } from "./workspace.js";
 import type { WorkspaceIO } from "@insitu/files";
 
@@ -63,6 +71,11 @@ export interface SandboxOptions {
   /** Largest file a tool may write (RLIMIT_FSIZE). */
   maxFileBytes?: number;
   maxPids?: number;
+  /**
+   * What one call's work dir may hold (default 256 MiB, 10,000 entries, polled every 20 ms): the cap
+   * on disk filling that holds without root (ADR 0135).
+   */
+  workQuota?: Partial<WorkQuota>;
   startupAllowanceMs?: number;
   /** Vetted library folder and import map; default: `services/sandbox/vendor` when present. */
   vendor?: { dir: string; importMap: string } | false;
@@ -157,6 +170,11 @@ export class Sandbox {
       enforcement: this.enforcement,
       maxFileBytes: options.maxFileBytes ?? 64 * 1024 * 1024,
       maxPids: options.maxPids ?? 64,
+      maxUserProcesses:
+        this.enforcement.mechanism === EnforcementMechanism.prlimit
+          ? userProcessCeiling(options.maxPids ?? 64, options)
+          : undefined,
+      workQuota: { ...DEFAULT_WORK_QUOTA, ...options.workQuota },
       startupAllowanceMs: options.startupAllowanceMs ?? 300,
     };
     this.admission = new Admission(options.concurrency ?? 2, options.maxQueue ?? 64);
@@ -181,6 +199,21 @@ export class Sandbox {
         () => undefined,
       );
     }
+  }
+
+  /** Which limits the kernel enforces exactly here and which are degraded stand-ins (ADR 0135). */
+  limitsReport(): LimitsReport {
+    return limitsReport({
+      mechanism: this.enforcement.mechanism,
+      reason: this.enforcement.reason,
+      workStorage: this.workStorage,
+      uid: process.getuid?.(),
+      workQuota: this.environment.workQuota,
+      maxPids: this.environment.maxPids,
+      maxUserProcesses: this.environment.maxUserProcesses,
+      maxFileBytes: this.environment.maxFileBytes,
+      cgroupV2: cgroupV2Delegation(),
+    });
   }
 
   onExec(observer: ExecObserver): void {
@@ -386,6 +419,43 @@ function sweepStaleReplicaDirs(parent: string): void {
       // removed by the next replica that starts
     }
   }
+}
+
+/**
+ * RLIMIT_NPROC for prlimit mode. The kernel counts every thread of the user against it (not the
+ * call's), so it must leave room for what the user already runs (the service, other processes) and
+ * for every Deno process that can be alive at once (running, queued for warm start, pre-spawned):
+ * a ceiling on a thread bomb across the whole user, not a per-call limit (ADR 0135).
+ */
+function userProcessCeiling(maxPids: number, options: SandboxOptions): number {
+  const warm = (options.warm?.perProfile ?? 1) * (options.warm?.maxProfiles ?? 4);
+  const processes = (options.concurrency ?? 2) + warm + 1;
+  return userThreadCount() + maxPids * processes + 256;
+}
+
+/** Threads now running under this process's real uid (from /proc; 0 where there is none). */
+function userThreadCount(): number {
+  const uid = process.getuid?.();
+  if (uid === undefined) return 0;
+  let total = 0;
+  let names: string[];
+  try {
+    names = readdirSync("/proc");
+  } catch {
+    return 0;
+  }
+  for (const name of names) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const status = readFileSync(`/proc/${name}/status`, "utf8");
+      const real = /^Uid:\s+(\d+)/m.exec(status)?.[1];
+      if (Number(real) !== uid) continue;
+      total += Number(/^Threads:\s+(\d+)/m.exec(status)?.[1] ?? 1);
+    } catch {
+      // gone
+    }
+  }
+  return total;
 }
 
 function mountTmpfs(dir: string, bytes: number | false): "tmpfs" | "disk" {
