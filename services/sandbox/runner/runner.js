@@ -31,6 +31,8 @@ const ReflectConstruct = Reflect.construct;
 const typedArraySet = Uint8Array.prototype.set;
 const stdout = Deno.stdout;
 const writeSync = stdout.writeSync;
+const stderr = Deno.stderr;
+const stderrWriteSync = stderr.writeSync;
 const exit = Deno.exit;
 const envSet = Deno.env.set;
 const envObject = Deno.env;
@@ -52,14 +54,14 @@ function bytesOf(text) {
   return ReflectApply(encode, encoder, [text]);
 }
 
-function writeAll(bytes) {
+function writeAll(bytes, stream = stdout, write = writeSync) {
   let offset = 0;
   const total = lengthOf(bytes);
   const buffer = ReflectApply(typedArrayBuffer, bytes, []);
   const base = ReflectApply(typedArrayByteOffset, bytes, []);
   while (offset < total) {
     const view = ReflectConstruct(Uint8ArrayCtor, [buffer, base + offset, total - offset]);
-    offset += ReflectApply(writeSync, stdout, [view]);
+    offset += ReflectApply(write, stream, [view]);
   }
 }
 
@@ -117,6 +119,11 @@ function describe(error) {
 
 const job = await readJob();
 const framePrefix = bytesOf(`\u001e${job.nonce}:`);
+// The end of the call's stderr, written (synchronously, so every earlier print is already in the
+// pipe) just before the result frame: the host answers once it holds this mark and the whole frame,
+// without waiting for the process to exit (ADR 0140). Nonce-marked like the frame, so a tool cannot
+// cut its own logs short; if it closed stderr the mark is missing and the host waits for the exit.
+const stderrMark = bytesOf(`\u001e${job.nonce}.\n`);
 const maxResultBytes = job.maxResultBytes;
 const moduleUrl = job.moduleUrl;
 const input = job.input;
@@ -135,6 +142,11 @@ function emit(body) {
   ReflectApply(typedArraySet, frame, [header, prefixLength]);
   ReflectApply(typedArraySet, frame, [bodyBytes, prefixLength + headerLength]);
   frame[prefixLength + headerLength + bodyLength] = 10;
+  try {
+    writeAll(stderrMark, stderr, stderrWriteSync);
+  } catch {
+    // stderr closed by the tool: no mark, the host reads the result at the exit instead.
+  }
   writeAll(frame);
 }
 
