@@ -65,6 +65,20 @@ function writeAll(bytes, stream = stdout, write = writeSync) {
   }
 }
 
+// What the egress fetch below is built from, captured while the process waits for its job (before
+// any tool code, as everything above): Deno loads fetch and its classes lazily on first touch, which
+// cost a warm call ~15–35 ms on a loaded machine when it happened after the job arrived (ADR 0140).
+const pristineFetch = globalThis.fetch;
+const RequestCtor = Request;
+const ResponseCtor = Response;
+const HeadersCtor = Headers;
+const URLCtor = URL;
+const TypeErrorCtor = TypeError;
+const ErrorCtor = Error;
+const NotCapable = Deno.errors.NotCapable;
+const defineProperty = Object.defineProperty;
+const decodeComponent = decodeURIComponent;
+
 async function readJob() {
   const chunks = [];
   let total = 0;
@@ -116,6 +130,10 @@ function describe(error) {
   }
   return { name, message, stack, cause };
 }
+
+// Deno opens its module caches and the TypeScript transpiler on the first import: done here, with
+// a constant module of the runner's own, while the process waits for its job — not after (ADR 0140).
+await import(`data:application/typescript;base64,${btoa("export const ready: number = 1;\n")}`);
 
 const job = await readJob();
 const framePrefix = bytesOf(`\u001e${job.nonce}:`);
@@ -174,16 +192,6 @@ job.nonce = undefined;
 const egress = job.egress;
 job.egress = undefined;
 if (egress && typeof egress.url === "string" && typeof egress.token === "string") {
-  const pristineFetch = globalThis.fetch;
-  const RequestCtor = Request;
-  const ResponseCtor = Response;
-  const HeadersCtor = Headers;
-  const URLCtor = URL;
-  const TypeErrorCtor = TypeError;
-  const ErrorCtor = Error;
-  const NotCapable = Deno.errors.NotCapable;
-  const defineProperty = Object.defineProperty;
-  const decodeComponent = decodeURIComponent;
   const proxyUrl = egress.url;
   const token = egress.token;
   const fail = (cause) => new TypeErrorCtor("fetch failed", { cause });

@@ -4,6 +4,8 @@
  *   npx tsx test/bench/sandbox/bench.ts [rounds=40] [bursts=12]
  *
  * floor      — bare `deno run` of the same trivial tool file, spawned from Node with execa
+ * warm floor — a bare `deno run` of the same tool started ahead (untimed) and blocked on stdin: the
+ *              input handed over, the printed result read back — the handover alone, no sandbox
  * cold       — Sandbox.exec with no warm pool: prlimit + cgroup + fresh Deno + runner + data: import
  * warm       — Sandbox.exec taking a pre-spawned single-use process, answered at the result frame
  *              (ADR 0140)
@@ -121,6 +123,44 @@ async function main(): Promise<void> {
       stdin: "ignore",
     });
 
+  // The warm floor: one bare process started ahead of each timed call (its start is not timed).
+  const handoverFile = join(dir, "handover.ts");
+  writeFileSync(
+    handoverFile,
+    `${tool.code}\nconst text = await new Response(Deno.stdin.readable).text();\nconsole.log(JSON.stringify(await run(JSON.parse(text))));\n`,
+  );
+  const startBare = () => {
+    const child = execa(deno, ["run", "--no-prompt", "--no-config", "--no-lock", handoverFile], {
+      env: { DENO_DIR: denoDir, NO_COLOR: "1" },
+      extendEnv: false,
+      stdin: "pipe",
+      buffer: false,
+    });
+    const line = new Promise<string>((resolve, reject) => {
+      let text = "";
+      child.stdout?.on("data", (chunk: Buffer) => {
+        text += chunk.toString("utf8");
+        if (text.endsWith("\n")) resolve(text);
+      });
+      child.catch(reject);
+    });
+    // The last one is killed unused at the end: its rejection is expected.
+    line.catch(() => undefined);
+    return { child, line };
+  };
+  let nextBare = startBare();
+  const handover = async () => {
+    const { child, line } = nextBare;
+    child.stdin?.end(JSON.stringify(request.input));
+    const text = await line;
+    if (!text.includes('"sum":5')) throw new Error(`warm floor answered ${text}`);
+    // The next one starts now, in the pause that follows (untimed, like a pool's refill).
+    setImmediate(() => {
+      nextBare = startBare();
+    });
+    void child.catch(() => undefined);
+  };
+
   const cold = new Sandbox({ policy: defaultPolicy(), warm: { perProfile: 0 }, concurrency: 2 });
   // Both warm sandboxes keep the default pool (depth per profile, refill) — only the answer point differs.
   const warm = new Sandbox({ policy: defaultPolicy(), concurrency: 2 });
@@ -145,6 +185,7 @@ async function main(): Promise<void> {
   const sides = [
     { name: "floor", call: bare, times: [] as number[] },
     { name: "cold", call: check(cold), times: [] as number[] },
+    { name: "warm floor", call: handover, times: [] as number[] },
     { name: "warm", call: check(warm), times: [] as number[] },
     { name: "warm/exit", call: check(warmExit), times: [] as number[] },
   ];
@@ -168,7 +209,8 @@ async function main(): Promise<void> {
   }
   warmPhases.state.recording = false;
   warmExitPhases.state.recording = false;
-  const [floorSide, coldSide, warmSide, warmExitSide] = sides as [
+  const [floorSide, coldSide, handoverSide, warmSide, warmExitSide] = sides as [
+    (typeof sides)[0],
     (typeof sides)[0],
     (typeof sides)[0],
     (typeof sides)[0],
@@ -176,6 +218,7 @@ async function main(): Promise<void> {
   ];
   const floor = report("floor: bare deno run (execa)", floorSide.times);
   const coldTimes = report("cold: Sandbox.exec", coldSide.times);
+  const handoverTimes = report("warm floor: bare process started ahead", handoverSide.times);
   const warmTimes = report("warm: answered at the frame", warmSide.times);
   const warmExitTimes = report("warm/exit: answered after the reap (A/B)", warmExitSide.times);
   printPhases("warm", warmPhases.recorded);
@@ -253,6 +296,9 @@ async function main(): Promise<void> {
   console.log(
     `A/B answered at the frame vs after the reap: warm p50 ${warmTimes.p50.toFixed(2)} vs ${warmExitTimes.p50.toFixed(2)} ms`,
   );
+  console.log(
+    `warm p50 / warm floor p50 = ${(warmTimes.p50 / handoverTimes.p50).toFixed(2)}x (what the sandbox adds to a bare handover at this load)`,
+  );
   console.log("");
   console.log(`uptime at start: ${loadBefore}`);
   console.log(`uptime at end:   ${uptime()}`);
@@ -262,6 +308,8 @@ async function main(): Promise<void> {
   await cold.close();
   await warm.close();
   await warmExit.close();
+  nextBare.child.kill("SIGKILL");
+  await nextBare.child.catch(() => undefined);
   rmSync(dir, { recursive: true, force: true });
 }
 
