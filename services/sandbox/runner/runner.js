@@ -134,6 +134,9 @@ function describe(error) {
 // Deno opens its module caches and the TypeScript transpiler on the first import: done here, with
 // a constant module of the runner's own, while the process waits for its job — not after (ADR 0140).
 await import(`data:application/typescript;base64,${btoa("export const ready: number = 1;\n")}`);
+// Ready: the first bytes this process writes on stdout, before any tool code can run. The host
+// strips them and prefers started processes when it hands out a job.
+writeAll(bytesOf("\u001eready\n"));
 
 const job = await readJob();
 const framePrefix = bytesOf(`\u001e${job.nonce}:`);

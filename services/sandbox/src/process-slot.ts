@@ -62,6 +62,9 @@ export interface SpawnEnvironment {
   answerAt?: "frame" | "exit";
 }
 
+/** What the runner writes first on stdout once it has started and waits for its job (stripped). */
+const READY_MARK = Buffer.from("\u001eready\n");
+
 /** Bytes of tool prints (stdout+stderr) kept beyond the result budget before the call is killed. */
 export const LOG_ALLOWANCE_BYTES = 64 * 1024;
 
@@ -126,6 +129,10 @@ export class ProcessSlot {
   /** Set once the runner's stderr mark is in: stderr is cut there. */
   private stderrEnded = false;
   private answerReady: (() => void) | undefined;
+  /** The first stdout bytes, held until they can be told apart from the runner's ready mark. */
+  private readyHead: Buffer | undefined = Buffer.alloc(0);
+  /** True once the runner has started and waits for its job (its ready mark arrived). */
+  started = false;
   private killedFor: RawRun["killedFor"];
   private used = false;
   private disposed = false;
@@ -307,7 +314,22 @@ export class ProcessSlot {
     return false;
   }
 
-  private onStdout(chunk: Buffer): void {
+  private onStdout(data: Buffer): void {
+    let chunk = data;
+    if (this.readyHead !== undefined) {
+      // The runner's ready mark comes before anything a tool can write: strip it.
+      const head = Buffer.concat([this.readyHead, chunk]);
+      if (head.length < READY_MARK.length && READY_MARK.subarray(0, head.length).equals(head)) {
+        this.readyHead = head;
+        return;
+      }
+      this.readyHead = undefined;
+      if (head.subarray(0, READY_MARK.length).equals(READY_MARK)) {
+        this.started = true;
+        chunk = head.subarray(READY_MARK.length);
+        if (chunk.length === 0) return;
+      } else chunk = head;
+    }
     // Bytes after the result frame belong to no answer (the runner exits right after it).
     if (this.frameEnd !== undefined || this.killedFor === "output-limit") return;
     if (!this.admit(chunk.length)) return;

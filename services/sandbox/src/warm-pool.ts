@@ -89,12 +89,14 @@ export class WarmPool {
     // Re-insert to keep Map order = recency.
     this.slots.delete(key);
     this.slots.set(key, entry);
-    let slot: ProcessSlot | undefined;
-    while (entry.ready.length > 0 && !slot) {
-      const candidate = entry.ready.shift();
-      if (candidate?.alive) slot = candidate;
-      else void candidate?.dispose();
-    }
+    for (const gone of entry.ready.filter((candidate) => !candidate.alive)) void gone.dispose();
+    entry.ready = entry.ready.filter((candidate) => candidate.alive);
+    // A started process first (it waits for its job); else the oldest, which is closest to started.
+    const index = Math.max(
+      0,
+      entry.ready.findIndex((candidate) => candidate.started),
+    );
+    const slot: ProcessSlot | undefined = entry.ready.splice(index, 1)[0];
     if (slot) this.hits += 1;
     else this.misses += 1;
     return slot;
@@ -144,6 +146,14 @@ export class WarmPool {
   get size(): number {
     let total = 0;
     for (const entry of this.slots.values()) total += entry.ready.length;
+    return total;
+  }
+
+  /** Waiting processes that have started (their runner waits for a job). */
+  get started(): number {
+    let total = 0;
+    for (const entry of this.slots.values())
+      total += entry.ready.filter((slot) => slot.alive && slot.started).length;
     return total;
   }
 

@@ -1,7 +1,7 @@
 /**
  * Sandbox per-call overhead, cold and warm, beside the floor measured in the same run.
  *
- *   npx tsx test/bench/sandbox/bench.ts [rounds=40] [bursts=12]
+ *   npx tsx test/bench/sandbox/bench.ts [rounds=30] [bursts=12]
  *
  * floor      — bare `deno run` of the same trivial tool file, spawned from Node with execa
  * warm floor — a bare `deno run` of the same tool started ahead (untimed) and blocked on stdin: the
@@ -14,10 +14,11 @@
  * back-to-back — bursts of BURST calls one right after the other (a tool's test batch, a turn's
  *              tool calls), so the pool refills while the next calls wait; a pause between bursts
  *
- * Honesty: the four single-call series are interleaved (the order rotates each round) with a
- * pause after every call, so one side's background work — a pool refilling, a process being
+ * Honesty: the five single-call series are interleaved (the order rotates each round) with a
+ * pause after every call, and before each timed call the bench waits until every process both warm
+ * pools hold has started, so one side's background work — a pool refilling, a process being
  * reaped — is never charged to the next side's timing. Bursts of the two warm sandboxes alternate
- * too. The load average (`uptime`) is printed at the start and at the end; any missed target exits 1.
+ * too, each after the pools have refilled (that wait is printed, not timed). The load average (`uptime`) is printed at the start and at the end; any missed target exits 1.
  * Targets (issue 19): cold p50 ≤ 1.3 × floor p50; warm p50 ≤ 10 ms; back-to-back p50 ≤ 15 ms.
  */
 import { execFileSync } from "node:child_process";
@@ -30,14 +31,14 @@ import { sampleTool } from "@insitu/tool-kit/testing";
 import { execa } from "execa";
 import { exitOnMiss, target } from "../targets.js";
 
-const rounds = Number(process.argv[2] ?? 40);
+const rounds = Number(process.argv[2] ?? 30);
 const bursts = Number(process.argv[3] ?? 12);
 /** Calls per back-to-back burst: a typical tool's test batch is 4–8 cases. */
 const BURST = 6;
-/** Pause after every timed call: longer than a replacement process's start under load. */
-const PAUSE_MS = 250;
-/** Pause between bursts, so the pool is refilled before the next one. */
-const BURST_PAUSE_MS = 1500;
+/** Pause after every timed call: longer than a replacement process's start under load (~250 ms at load 12). */
+const PAUSE_MS = 500;
+/** Pause between bursts, so the pool (up to 6 processes) is refilled before the next burst of either side. */
+const BURST_PAUSE_MS = 3000;
 const tool = sampleTool();
 const request = { tool: { code: tool.code, manifest: tool.manifest }, input: { a: 2, b: 3 } };
 
@@ -86,6 +87,19 @@ async function throughput(
   const rate = done / ((performance.now() - started) / 1000);
   console.log(`${label.padEnd(40)} ${rate.toFixed(1).padStart(7)} calls/s`);
   return rate;
+}
+
+/**
+ * Waits until every process the warm pools hold has started (its runner waits for a job), so no
+ * refill is still running when the next call is timed; returns how long that took (at most maxMs).
+ */
+async function poolsStarted(sandboxes: Sandbox[], maxMs = 20_000): Promise<number> {
+  const started = performance.now();
+  while (performance.now() - started < maxMs) {
+    if (sandboxes.every((sandbox) => sandbox.warmPool.started >= sandbox.warmPool.size)) break;
+    await sleep(10);
+  }
+  return performance.now() - started;
 }
 
 /** Collects the phases of the calls a sandbox answers while `recording` is set. */
@@ -201,6 +215,7 @@ async function main(): Promise<void> {
   for (let round = 0; round < rounds; round += 1) {
     for (let k = 0; k < sides.length; k += 1) {
       const side = sides[(round + k) % sides.length]!;
+      await poolsStarted([warm, warmExit]);
       const started = performance.now();
       await side.call();
       side.times.push(performance.now() - started);
@@ -228,6 +243,7 @@ async function main(): Promise<void> {
   const b2b = { warm: [] as number[], warmExit: [] as number[] };
   const b2bPhases: ExecPhases[] = [];
   const burstRecording = { on: false };
+  const refillWaits: number[] = [];
   warm.onExec((event) => {
     if (burstRecording.on) b2bPhases.push(event.phases);
   });
@@ -235,6 +251,7 @@ async function main(): Promise<void> {
     const order = burst % 2 === 0 ? (["warm", "warmExit"] as const) : (["warmExit", "warm"] as const);
     for (const which of order) {
       const call = check(which === "warm" ? warm : warmExit);
+      refillWaits.push(await poolsStarted([warm, warmExit]));
       burstRecording.on = which === "warm";
       for (let i = 0; i < BURST; i += 1) {
         const started = performance.now();
@@ -248,6 +265,9 @@ async function main(): Promise<void> {
   const b2bTimes = report(`warm back-to-back (bursts of ${BURST})`, b2b.warm);
   report(`warm/exit back-to-back (bursts of ${BURST})`, b2b.warmExit);
   printPhases("warm back-to-back", b2bPhases);
+  console.log(
+    `${"wait for the pools' processes to start".padEnd(40)} p50 ${percentile(refillWaits, 50).toFixed(0)} ms   max ${Math.max(...refillWaits).toFixed(0)} ms (after the ${BURST_PAUSE_MS} ms pause; untimed)`,
+  );
   const positions = Array.from({ length: BURST }, (_, index) =>
     percentile(
       b2b.warm.filter((_, at) => at % BURST === index),
