@@ -84,6 +84,16 @@ describe.each([
     expect(isAlive(pid)).toBe(false);
   });
 
+  it("strips the runner's ready mark: the tool's own prints come first in its logs", async () => {
+    const outcome = await sandbox.exec({
+      tool: tool(`console.log("FIRST-PRINT"); return { fine: true };`),
+      input: {},
+    });
+    expect(outcome.status, JSON.stringify(outcome).slice(0, 300)).toBe("ok");
+    expect(outcome.logs?.startsWith("FIRST-PRINT")).toBe(true);
+    expect(outcome.logs ?? "").not.toContain("ready");
+  });
+
   it("still answers a tool that closed stderr (no mark: read at the exit)", async () => {
     const outcome = await sandbox.exec({
       tool: tool(`Deno.stderr.close(); return { fine: true };`),

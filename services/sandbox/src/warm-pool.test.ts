@@ -6,6 +6,7 @@ import { WarmPool } from "./warm-pool.js";
 // processes are exercised by the sandbox's int tests and the sandbox bench.
 interface FakeSlot {
   alive: boolean;
+  started: boolean;
   spawnedAt: number;
   disposed: boolean;
   dispose(): Promise<void>;
@@ -16,6 +17,7 @@ function fakeSpawner() {
   const spawn = (_profile: ProcessProfile) => {
     const slot: FakeSlot = {
       alive: true,
+      started: false,
       spawnedAt: performance.now(),
       disposed: false,
       dispose() {
@@ -99,6 +101,20 @@ describe("WarmPool (fake slots)", () => {
     pool.replenish(profile());
     await vi.advanceTimersByTimeAsync(1);
     expect(pool.size).toBe(3);
+    await pool.close();
+  });
+
+  it("hands out a started process before an older one still starting", async () => {
+    vi.useFakeTimers();
+    const { spawned, spawn } = fakeSpawner();
+    const pool = new WarmPool(spawn, { perProfile: 3, maxPerProfile: 3 });
+    pool.prime(profile());
+    await vi.advanceTimersByTimeAsync(1);
+    spawned[1]!.started = true;
+    expect(pool.started).toBe(1);
+    expect(pool.take(profile())).toBe(spawned[1]);
+    // None started: the oldest.
+    expect(pool.take(profile())).toBe(spawned[0]);
     await pool.close();
   });
 
