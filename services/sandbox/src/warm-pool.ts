@@ -27,7 +27,8 @@ export interface WarmPoolOptions {
 
 export const DEFAULT_WARM_POOL: WarmPoolOptions = {
   perProfile: 1,
-  maxPerProfile: 6,
+  // Opt-in (ADR 0141): deeper pools refilled at once starved a resident type-checker at load 20+.
+  maxPerProfile: 1,
   maxTotal: 10,
   maxProfiles: 4,
   maxIdleMs: 60_000,

@@ -35,6 +35,8 @@ const rounds = Number(process.argv[2] ?? 30);
 const bursts = Number(process.argv[3] ?? 12);
 /** Calls per back-to-back burst: a typical tool's test batch is 4–8 cases. */
 const BURST = 6;
+/** The warm pools' largest depth (SANDBOX_WARM_MAX_PER_PROFILE; the default is 1, ADR 0141). */
+const WARM_DEPTH = 6;
 /** Pause after every timed call: longer than a replacement process's start under load (~250 ms at load 12). */
 const PAUSE_MS = 500;
 /** Pause between bursts, so the pool (up to 6 processes) is refilled before the next burst of either side. */
@@ -176,9 +178,15 @@ async function main(): Promise<void> {
   };
 
   const cold = new Sandbox({ policy: defaultPolicy(), warm: { perProfile: 0 }, concurrency: 2 });
-  // Both warm sandboxes keep the default pool (depth per profile, refill) — only the answer point differs.
-  const warm = new Sandbox({ policy: defaultPolicy(), concurrency: 2 });
-  const warmExit = new Sandbox({ policy: defaultPolicy(), concurrency: 2, answerAt: "exit" });
+  // Both warm sandboxes keep the same pool — depth growing to bursts up to 6, which is NOT the
+  // default (SANDBOX_WARM_MAX_PER_PROFILE=1, ADR 0141) — only the answer point differs.
+  const warm = new Sandbox({ policy: defaultPolicy(), concurrency: 2, warm: { maxPerProfile: WARM_DEPTH } });
+  const warmExit = new Sandbox({
+    policy: defaultPolicy(),
+    concurrency: 2,
+    answerAt: "exit",
+    warm: { maxPerProfile: WARM_DEPTH },
+  });
   const peaks: number[] = [];
   cold.onExec((event) => {
     if (event.peakMemoryBytes !== undefined) peaks.push(event.peakMemoryBytes);
@@ -191,7 +199,7 @@ async function main(): Promise<void> {
   };
 
   console.log(
-    `sandbox bench — ${rounds} interleaved rounds, ${bursts} bursts of ${BURST}; limits via ${cold.enforcement.mechanism}; work dirs on ${cold.workStorage}; ${cpus().length} cores`,
+    `sandbox bench — ${rounds} interleaved rounds, ${bursts} bursts of ${BURST}; warm pools up to ${WARM_DEPTH} per profile (not the default 1); limits via ${cold.enforcement.mechanism}; work dirs on ${cold.workStorage}; ${cpus().length} cores`,
   );
   const loadBefore = uptime();
   console.log(`uptime at start: ${loadBefore}`);
