@@ -31,6 +31,8 @@ const ReflectConstruct = Reflect.construct;
 const typedArraySet = Uint8Array.prototype.set;
 const stdout = Deno.stdout;
 const writeSync = stdout.writeSync;
+const stderr = Deno.stderr;
+const stderrWriteSync = stderr.writeSync;
 const exit = Deno.exit;
 const envSet = Deno.env.set;
 const envObject = Deno.env;
@@ -52,16 +54,30 @@ function bytesOf(text) {
   return ReflectApply(encode, encoder, [text]);
 }
 
-function writeAll(bytes) {
+function writeAll(bytes, stream = stdout, write = writeSync) {
   let offset = 0;
   const total = lengthOf(bytes);
   const buffer = ReflectApply(typedArrayBuffer, bytes, []);
   const base = ReflectApply(typedArrayByteOffset, bytes, []);
   while (offset < total) {
     const view = ReflectConstruct(Uint8ArrayCtor, [buffer, base + offset, total - offset]);
-    offset += ReflectApply(writeSync, stdout, [view]);
+    offset += ReflectApply(write, stream, [view]);
   }
 }
+
+// What the egress fetch below is built from, captured while the process waits for its job (before
+// any tool code, as everything above): Deno loads fetch and its classes lazily on first touch, which
+// cost a warm call ~15–35 ms on a loaded machine when it happened after the job arrived (ADR 0140).
+const pristineFetch = globalThis.fetch;
+const RequestCtor = Request;
+const ResponseCtor = Response;
+const HeadersCtor = Headers;
+const URLCtor = URL;
+const TypeErrorCtor = TypeError;
+const ErrorCtor = Error;
+const NotCapable = Deno.errors.NotCapable;
+const defineProperty = Object.defineProperty;
+const decodeComponent = decodeURIComponent;
 
 async function readJob() {
   const chunks = [];
@@ -115,8 +131,20 @@ function describe(error) {
   return { name, message, stack, cause };
 }
 
+// Deno opens its module caches and the TypeScript transpiler on the first import: done here, with
+// a constant module of the runner's own, while the process waits for its job — not after (ADR 0140).
+await import(`data:application/typescript;base64,${btoa("export const ready: number = 1;\n")}`);
+// Ready: the first bytes this process writes on stdout, before any tool code can run. The host
+// strips them and prefers started processes when it hands out a job.
+writeAll(bytesOf("\u001eready\n"));
+
 const job = await readJob();
 const framePrefix = bytesOf(`\u001e${job.nonce}:`);
+// The end of the call's stderr, written (synchronously, so every earlier print is already in the
+// pipe) just before the result frame: the host answers once it holds this mark and the whole frame,
+// without waiting for the process to exit (ADR 0140). Nonce-marked like the frame, so a tool cannot
+// cut its own logs short; if it closed stderr the mark is missing and the host waits for the exit.
+const stderrMark = bytesOf(`\u001e${job.nonce}.\n`);
 const maxResultBytes = job.maxResultBytes;
 const moduleUrl = job.moduleUrl;
 const input = job.input;
@@ -135,6 +163,11 @@ function emit(body) {
   ReflectApply(typedArraySet, frame, [header, prefixLength]);
   ReflectApply(typedArraySet, frame, [bodyBytes, prefixLength + headerLength]);
   frame[prefixLength + headerLength + bodyLength] = 10;
+  try {
+    writeAll(stderrMark, stderr, stderrWriteSync);
+  } catch {
+    // stderr closed by the tool: no mark, the host reads the result at the exit instead.
+  }
   writeAll(frame);
 }
 
@@ -162,16 +195,6 @@ job.nonce = undefined;
 const egress = job.egress;
 job.egress = undefined;
 if (egress && typeof egress.url === "string" && typeof egress.token === "string") {
-  const pristineFetch = globalThis.fetch;
-  const RequestCtor = Request;
-  const ResponseCtor = Response;
-  const HeadersCtor = Headers;
-  const URLCtor = URL;
-  const TypeErrorCtor = TypeError;
-  const ErrorCtor = Error;
-  const NotCapable = Deno.errors.NotCapable;
-  const defineProperty = Object.defineProperty;
-  const decodeComponent = decodeURIComponent;
   const proxyUrl = egress.url;
   const token = egress.token;
   const fail = (cause) => new TypeErrorCtor("fetch failed", { cause });

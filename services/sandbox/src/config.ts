@@ -26,6 +26,11 @@ export const SandboxConfigSchema = z.object({
   SANDBOX_MAX_QUEUE: z.coerce.number().int().min(0).max(10_000).default(64),
   /** Pre-spawned single-use processes per hot permission profile; 0 turns the warm path off. */
   SANDBOX_WARM_PER_PROFILE: z.coerce.number().int().min(0).max(16).default(1),
+  /**
+   * Most processes kept ready for one profile: its depth grows to the bursts it sees (ADR 0141).
+   * Default 1 (off): see the ADR for why 6 is not the default yet.
+   */
+  SANDBOX_WARM_MAX_PER_PROFILE: z.coerce.number().int().min(0).max(32).default(1),
   /** Permission profiles kept warm. */
   SANDBOX_WARM_PROFILES: z.coerce.number().int().min(0).max(64).default(4),
   /** Whether public hosts a tool declares may be granted. */

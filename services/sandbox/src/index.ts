@@ -27,7 +27,7 @@ export {
   vettedLibraries,
   vettedSpecifiers,
 } from "./sandbox.js";
-export type { ExecRequest, SandboxOptions, TestReport, TestRequest } from "./sandbox.js";
+export type { ExecPhases, ExecRequest, SandboxOptions, TestReport, TestRequest } from "./sandbox.js";
 export { Checker, parseDenoDiagnostics, scanImports } from "./check.js";
 export type { CheckResult, Diagnostic } from "./check.js";
 export { SandboxConfigSchema, buildPolicy, forcedMechanism } from "./config.js";

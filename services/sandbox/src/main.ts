@@ -35,7 +35,11 @@ const running = await runService({
       denoPath: config.SANDBOX_DENO_PATH,
       concurrency: config.SANDBOX_CONCURRENCY,
       maxQueue: config.SANDBOX_MAX_QUEUE,
-      warm: { perProfile: config.SANDBOX_WARM_PER_PROFILE, maxProfiles: config.SANDBOX_WARM_PROFILES },
+      warm: {
+        perProfile: config.SANDBOX_WARM_PER_PROFILE,
+        maxPerProfile: config.SANDBOX_WARM_MAX_PER_PROFILE,
+        maxProfiles: config.SANDBOX_WARM_PROFILES,
+      },
       enforcement: detectEnforcement({ forceMechanism: forcedMechanism(config) }),
       workTmpfsBytes: config.SANDBOX_WORK_TMPFS_MB === 0 ? false : config.SANDBOX_WORK_TMPFS_MB * 1024 * 1024,
       workQuota: {

@@ -68,7 +68,16 @@ export interface SpawnEnvironment {
   workQuota: WorkQuota;
   /** Extra wall time for Deno's own start before the tool's budget is spent. */
   startupAllowanceMs: number;
+  /**
+   * `frame` (default): answer once the result frame and stderr mark are in (ADR 0140). `exit`:
+   * also wait for the killed process to be reaped first — the earlier behaviour, kept for the
+   * bench's same-run A/B.
+   */
+  answerAt?: "frame" | "exit";
 }
+
+/** What the runner writes first on stdout once it has started and waits for its job (stripped). */
+const READY_MARK = Buffer.from("\u001eready\n");
 
 /** Bytes of tool prints (stdout+stderr) kept beyond the result budget before the call is killed. */
 export const LOG_ALLOWANCE_BYTES = 64 * 1024;
@@ -122,17 +131,33 @@ export class ProcessSlot {
   readonly workDir: string;
   private readonly group: CallGroup | undefined;
   private readonly memoryCapBytes: number;
-  private readonly stdoutChunks: Buffer[] = [];
-  private readonly stderrChunks: Buffer[] = [];
+  private stdoutChunks: Buffer[] = [];
+  private stderrChunks: Buffer[] = [];
   private outputBytes = 0;
+  /** Bytes of stdout received so far, and the last bytes of each stream (for marks split across chunks). */
+  private stdoutLength = 0;
+  private stdoutTail: Buffer = Buffer.alloc(0);
+  private stderrTail: Buffer = Buffer.alloc(0);
+  /** Where the frame's marker starts in stdout, once seen. */
+  private frameStart: number | undefined;
+  /** Set once the whole result frame is in: stdout is cut there, later bytes are not the call's. */
+  private frameEnd: number | undefined;
+  /** Set once the runner's stderr mark is in: stderr is cut there. */
+  private stderrEnded = false;
+  private answerReady: (() => void) | undefined;
+  /** The first stdout bytes, held until they can be told apart from the runner's ready mark. */
+  private readyHead: Buffer | undefined = Buffer.alloc(0);
+  /** True once the runner has started and waits for its job (its ready mark arrived). */
+  started = false;
   private killedFor: RawRun["killedFor"];
   private quotaNote: string | undefined;
   private used = false;
   private disposed = false;
   private readonly exited: Promise<{ exitCode?: number; signal?: string }>;
+  private readonly outputCap: number;
   private exitedNow = false;
-  private nonce: string | undefined;
-  private frameSeen: (() => void) | undefined;
+  private frameMarker: Buffer | undefined;
+  private stderrMark: Buffer | undefined;
 
   constructor(
     private readonly environment: SpawnEnvironment,
@@ -210,19 +235,9 @@ export class ProcessSlot {
         throw error;
       }
     }
-    const cap = profile.outputBytes + LOG_ALLOWANCE_BYTES + 256;
-    const collect = (chunks: Buffer[]) => (chunk: Buffer) => {
-      this.outputBytes += chunk.length;
-      if (this.outputBytes > cap) {
-        if (!this.killedFor) this.killedFor = "output-limit";
-        this.kill();
-        return;
-      }
-      chunks.push(chunk);
-      if (chunks === this.stdoutChunks && this.nonce !== undefined) this.checkFrameComplete();
-    };
-    this.child.stdout?.on("data", collect(this.stdoutChunks));
-    this.child.stderr?.on("data", collect(this.stderrChunks));
+    this.outputCap = profile.outputBytes + LOG_ALLOWANCE_BYTES + 256;
+    this.child.stdout?.on("data", (chunk: Buffer) => this.onStdout(chunk));
+    this.child.stderr?.on("data", (chunk: Buffer) => this.onStderr(chunk));
     this.child.stdin?.on("error", () => {
       // EPIPE when the process died before reading its job; the exit status tells the story.
     });
@@ -252,9 +267,11 @@ export class ProcessSlot {
     if (this.used) throw new Error("a sandbox process runs one job only");
     this.used = true;
     const nonce = randomBytes(24).toString("base64url");
-    this.nonce = nonce;
-    const frameComplete = new Promise<void>((resolve) => {
-      this.frameSeen = resolve;
+
+    this.frameMarker = Buffer.from(`\u001e${nonce}:`);
+    this.stderrMark = Buffer.from(`\u001e${nonce}.\n`);
+    const answered = new Promise<"frame">((resolve) => {
+      this.answerReady = () => resolve("frame");
     });
     const started = performance.now();
     const timer = setTimeout(() => {
@@ -276,14 +293,23 @@ export class ProcessSlot {
     );
     try {
       this.child.stdin?.end(JSON.stringify({ ...job, nonce }));
-      // The runner exits right after its frame; killing it then saves Deno's ~2.5 ms teardown.
-      // Waiting for the exit (not just the frame) keeps stderr complete.
-      await Promise.race([this.exited, frameComplete]);
-      this.kill();
-      const status = await this.exited;
+      // The answer is ready once the whole result frame and the runner's stderr mark (written just
+      // before it) are in: everything the call printed is then held, and nothing the process does
+      // afterwards can change the answer (ADR 0140). A process that ends without both (a crash, a
+      // kill at a limit, a tool that closed stderr) is read at its exit instead.
+      const how = await Promise.race([this.exited.then(() => "exit" as const), answered]);
+      if (how === "frame" && this.environment.answerAt === "exit") {
+        this.kill();
+        await this.exited;
+      }
+      const status = how === "exit" ? await this.exited : {};
       const durationMs = performance.now() - started;
       // Once stopped, a measurement still in flight can no longer mark the call: no need to wait.
       void watch.stop();
+      // The process is not needed any more: it is killed now and reaped in the background.
+      this.kill();
+      // A caller that reads the work dir (a workspace call) must see it only after every writer is gone.
+      if (options.keepWorkDir) await this.exited;
       return {
         ...status,
         killedFor: this.killedFor,
@@ -299,26 +325,101 @@ export class ProcessSlot {
     } finally {
       clearTimeout(timer);
       void watch.stop();
-      // Cleanup (cgroup removal, work dir deletion) happens after the answer, not before it.
+      // Cleanup (reaping, cgroup removal, work dir deletion) happens after the answer, not before it.
       if (!options.keepWorkDir) void this.dispose();
       else this.kill();
     }
   }
 
-  private checkFrameComplete(): void {
-    if (!this.frameSeen || this.nonce === undefined) return;
-    const stdout = Buffer.concat(this.stdoutChunks);
-    const marker = Buffer.from(`\u001e${this.nonce}:`);
-    const start = stdout.indexOf(marker);
-    if (start < 0) return;
-    const colon = stdout.indexOf(0x3a, start + marker.length);
-    if (colon < 0) return;
-    const length = Number(stdout.subarray(start + marker.length, colon).toString("latin1"));
-    if (Number.isFinite(length) && stdout.length >= colon + 1 + length + 1) {
-      const resolve = this.frameSeen;
-      this.frameSeen = undefined;
-      resolve();
+  /** Counts output against the call's cap; false (and the process killed) once it is exceeded. */
+  private admit(bytes: number): boolean {
+    this.outputBytes += bytes;
+    if (this.outputBytes <= this.outputCap) return true;
+    if (!this.killedFor) this.killedFor = "output-limit";
+    this.kill();
+    return false;
+  }
+
+  private onStdout(data: Buffer): void {
+    let chunk = data;
+    if (this.readyHead !== undefined) {
+      // The runner's ready mark comes before anything a tool can write: strip it.
+      const head = Buffer.concat([this.readyHead, chunk]);
+      if (head.length < READY_MARK.length && READY_MARK.subarray(0, head.length).equals(head)) {
+        this.readyHead = head;
+        return;
+      }
+      this.readyHead = undefined;
+      if (head.subarray(0, READY_MARK.length).equals(READY_MARK)) {
+        this.started = true;
+        chunk = head.subarray(READY_MARK.length);
+        if (chunk.length === 0) return;
+      } else chunk = head;
     }
+    // Bytes after the result frame belong to no answer (the runner exits right after it).
+    if (this.frameEnd !== undefined || this.killedFor === "output-limit") return;
+    if (!this.admit(chunk.length)) return;
+    this.stdoutChunks.push(chunk);
+    const before = this.stdoutLength;
+    this.stdoutLength += chunk.length;
+    const marker = this.frameMarker;
+    if (marker === undefined) {
+      this.stdoutTail = tailOf(this.stdoutTail, chunk, 64);
+      return;
+    }
+    if (this.frameStart === undefined) {
+      const window = Buffer.concat([this.stdoutTail, chunk]);
+      const at = window.indexOf(marker);
+      this.stdoutTail = tailOf(this.stdoutTail, chunk, marker.length + 16);
+      if (at < 0) return;
+      this.frameStart = before - (window.length - chunk.length) + at;
+    }
+    // The header (`<length>:`) is short; the frame is complete once its body and newline are in.
+    const stdout = Buffer.concat(this.stdoutChunks);
+    this.stdoutChunks = [stdout];
+    const lengthStart = this.frameStart + marker.length;
+    const colon = stdout.indexOf(0x3a, lengthStart);
+    if (colon < 0 || colon - lengthStart > 10) return;
+    const lengthText = stdout.subarray(lengthStart, colon).toString("latin1");
+    if (!/^\d{1,10}$/.test(lengthText)) return;
+    const end = colon + 1 + Number(lengthText) + 1;
+    if (stdout.length < end) return;
+    this.frameEnd = end;
+    this.stdoutChunks = [stdout.subarray(0, end)];
+    this.checkAnswer();
+  }
+
+  private onStderr(chunk: Buffer): void {
+    // Bytes after the runner's mark were written after the result: not part of the answer.
+    if (this.stderrEnded || this.killedFor === "output-limit") return;
+    const mark = this.stderrMark;
+    if (mark !== undefined) {
+      const window = Buffer.concat([this.stderrTail, chunk]);
+      const at = window.indexOf(mark);
+      if (at >= 0) {
+        const inChunk = at - this.stderrTail.length;
+        const kept = inChunk > 0 ? chunk.subarray(0, inChunk) : Buffer.alloc(0);
+        if (!this.admit(kept.length)) return;
+        if (inChunk < 0) {
+          // The mark began in the previous chunk: drop its first bytes from what was kept.
+          const all = Buffer.concat(this.stderrChunks);
+          this.stderrChunks = [all.subarray(0, all.length + inChunk)];
+        } else this.stderrChunks.push(kept);
+        this.stderrEnded = true;
+        this.checkAnswer();
+        return;
+      }
+    }
+    if (!this.admit(chunk.length)) return;
+    this.stderrChunks.push(chunk);
+    this.stderrTail = tailOf(this.stderrTail, chunk, (mark?.length ?? 64) - 1);
+  }
+
+  private checkAnswer(): void {
+    if (this.frameEnd === undefined || !this.stderrEnded || !this.answerReady) return;
+    const answer = this.answerReady;
+    this.answerReady = undefined;
+    answer();
   }
 
   /** Kills the whole process group. */
@@ -374,4 +475,11 @@ export function prlimitArgs(
       limits.push(`--nproc=${environment.maxUserProcesses}:${environment.maxUserProcesses}`);
   }
   return limits;
+}
+
+/** The last `keep` bytes of `previous` followed by `chunk`. */
+function tailOf(previous: Buffer, chunk: Buffer, keep: number): Buffer {
+  if (chunk.length >= keep) return Buffer.from(chunk.subarray(chunk.length - keep));
+  const joined = Buffer.concat([previous, chunk]);
+  return Buffer.from(joined.subarray(Math.max(0, joined.length - keep)));
 }

@@ -55,7 +55,7 @@ export interface SandboxOptions {
   /** Calls waiting for a slot before SANDBOX_BUSY. */
   maxQueue?: number;
   /**
-   * Pre-spawned processes; `perProfile: 0` turns the warm path off. `prewarm` (default true)
+   * Pre-spawned processes (defaults: DEFAULT_WARM_POOL); `perProfile: 0` turns the warm path off. `prewarm` (default true)
    * readies the profile of a tool without permissions at start-up.
    */
   warm?: Partial<WarmPoolOptions> & { prewarm?: boolean };
@@ -77,6 +77,8 @@ export interface SandboxOptions {
    */
   workQuota?: Partial<WorkQuota>;
   startupAllowanceMs?: number;
+  /** When a call is answered (ADR 0140); `exit` only for the bench's A/B against the old path. */
+  answerAt?: "frame" | "exit";
   /** Vetted library folder and import map; default: `services/sandbox/vendor` when present. */
   vendor?: { dir: string; importMap: string } | false;
   /** Task workspaces (JetStream); without it `files: "task"` tools get a scratch dir. */
@@ -111,9 +113,25 @@ export interface TestReport {
   durationMs: number;
 }
 
+/** Where one call's time went, in ms (they add up to `totalMs`); for benches and metrics. */
+export interface ExecPhases {
+  /** Input validation, grant, waiting for the egress proxy. */
+  checkMs: number;
+  /** Waiting for an admission slot. */
+  queueMs: number;
+  /** Egress ticket, job, taking (or spawning) the process, workspace files in. */
+  prepareMs: number;
+  /** Job handed over → answer (result frame and stderr mark in). */
+  runMs: number;
+  /** Classification, output validation, workspace files out. */
+  finishMs: number;
+  totalMs: number;
+}
+
 export type ExecObserver = (event: {
   outcome: ToolOutcome;
   warm: boolean;
+  phases: ExecPhases;
   peakMemoryBytes?: number;
   deniedEgress?: readonly EgressDenial[];
 }) => void;
@@ -176,13 +194,12 @@ export class Sandbox {
           : undefined,
       workQuota: { ...DEFAULT_WORK_QUOTA, ...options.workQuota },
       startupAllowanceMs: options.startupAllowanceMs ?? 300,
+      answerAt: options.answerAt ?? "frame",
     };
     this.admission = new Admission(options.concurrency ?? 2, options.maxQueue ?? 64);
-    this.warmPool = new WarmPool((profile) => new ProcessSlot(this.environment, profile), {
-      perProfile: options.warm?.perProfile ?? 1,
-      maxProfiles: options.warm?.maxProfiles ?? 4,
-      maxIdleMs: options.warm?.maxIdleMs ?? 60_000,
-    });
+    const { prewarm: _prewarm, ...warmOptions } = options.warm ?? {};
+    // Defaults in DEFAULT_WARM_POOL: at least one ready process per hot profile, deeper for bursts.
+    this.warmPool = new WarmPool((profile) => new ProcessSlot(this.environment, profile), warmOptions);
     this.egress = new EgressProxy(options.egress);
     this.egressListening = this.egress.listen();
     // A failed listen is reported by the first exec that awaits it.
@@ -245,7 +262,9 @@ export class Sandbox {
       timeoutMs: grant.limits.timeoutMs,
       outputBytes: resultBytes,
     };
+    const checked = performance.now();
     return this.admission.run(async () => {
+      const admitted = performance.now();
       const ticket = this.egress.open({
         tool: manifest.name,
         version: request.tool.hash,
@@ -268,9 +287,13 @@ export class Sandbox {
       let raw: Awaited<ReturnType<ProcessSlot["run"]>>;
       let copiedIn = new Map<string, string>();
       let deniedEgress: EgressDenial[];
+      let handedOver = admitted;
+      let ran = admitted;
       try {
         if (workspace) copiedIn = await prepareWorkspace(workspace, slot.workDir);
+        handedOver = performance.now();
         raw = await slot.run(job, grant.limits.timeoutMs, { keepWorkDir: workspace !== undefined });
+        ran = performance.now();
       } catch (error) {
         void slot.dispose();
         throw error;
@@ -307,8 +330,23 @@ export class Sandbox {
           void slot.dispose();
         }
       }
+      const finished = performance.now();
+      const phases: ExecPhases = {
+        checkMs: checked - started,
+        queueMs: admitted - checked,
+        prepareMs: handedOver - admitted,
+        runMs: ran - handedOver,
+        finishMs: finished - ran,
+        totalMs: finished - started,
+      };
       for (const observer of this.observers)
-        observer({ outcome, warm: warm !== undefined, peakMemoryBytes: raw.peakMemoryBytes, deniedEgress });
+        observer({
+          outcome,
+          warm: warm !== undefined,
+          phases,
+          peakMemoryBytes: raw.peakMemoryBytes,
+          deniedEgress,
+        });
       return outcome;
     });
   }
