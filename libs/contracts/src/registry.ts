@@ -2,6 +2,7 @@
 // snapshots, retrieval, usage records and convergence stats. Served by `services/registry`.
 import { OutcomeStatusSchema, ToolManifestSchema, ToolTestsSchema } from "@insitu/tool-kit";
 import { z } from "zod";
+import { SignedTestReportSchema, SignedUsageBatchSchema } from "./attestation.js";
 import { defineEndpoint } from "./define.js";
 import { ContentHash, TaskId, ToolName } from "./envelope.js";
 import { ToolCallOutcome } from "./task.js";
@@ -209,6 +210,11 @@ export const RegistryErrorCode = {
   versionUnavailable: "TOOL_VERSION_UNAVAILABLE",
   /** A past snapshot's tool set (its body object) is unreadable: corrupt or missing, quarantined. */
   snapshotUnavailable: "SNAPSHOT_UNAVAILABLE",
+  /**
+   * Test evidence or usage outcomes that do not verify (ADR 0125): `details.problem` is one of
+   * missing | unknown-key | bad-signature | other-code | other-tests | not-passed | other-calls.
+   */
+  evidenceUnverified: "EVIDENCE_UNVERIFIED",
 } as const;
 
 // ---------------------------------------------------------------- endpoints
@@ -228,6 +234,13 @@ export const RegistryRegister = defineEndpoint({
       tests: ToolTestsSchema,
       /** What admitted it (at least the passing test run). */
       evidence: z.array(EvidenceSchema).max(20),
+      /**
+       * The sandbox's signed report of these very tests passing against this code and manifest
+       * (`sandbox.test`'s `report`, unchanged). Required: without one that verifies against a
+       * trusted sandbox key the registry answers EVIDENCE_UNVERIFIED (ADR 0125). Optional in the
+       * schema only so that its absence gets that typed answer.
+       */
+      testReport: SignedTestReportSchema.optional(),
       /** The versions it repairs or merges (content hashes). */
       parents: z.array(ContentHash).max(50).optional(),
       /** Default `created`, or `repaired` when parents are given. */
@@ -479,7 +492,16 @@ export const RegistryRecordUsage = defineEndpoint({
   version: 1,
   description:
     "Records tool-call outcomes (success, input error, execution failure, timeout, denied, output error) with latency and task id; aggregates per version and per name. Idempotent per callId.",
-  request: z.object({ calls: z.array(UsageRecordSchema).min(1).max(200) }).strict(),
+  request: z
+    .object({
+      calls: z.array(UsageRecordSchema).min(1).max(200),
+      /**
+       * The caller's signature over `calls` (the executor's or the gateway's key). Required: an
+       * unsigned or untrusted batch is refused with EVIDENCE_UNVERIFIED and nothing is recorded.
+       */
+      signature: SignedUsageBatchSchema.optional(),
+    })
+    .strict(),
   response: z
     .object({
       recorded: z.number().int().min(0),

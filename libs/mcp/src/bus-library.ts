@@ -1,5 +1,5 @@
 import type { Bus } from "@insitu/bus";
-import { LIBRARY_WATCH, RegistryGet, RegistryList, usageOutcomeOf } from "@insitu/contracts";
+import { LIBRARY_WATCH, RegistryGet, RegistryList, type Signer, usageOutcomeOf } from "@insitu/contracts";
 import { type ToolSource, execToolInSandbox, recordToolCall } from "@insitu/roles";
 import type { LibraryPort, LibraryTool } from "./library-catalog.js";
 
@@ -11,7 +11,14 @@ const SOURCE_CACHE = 2000;
  * `sandbox.exec` with the executor's own grant logic, records through `registry.record-usage`,
  * and learns of every new snapshot by watching the registry's `current` pointer.
  */
-export function busLibraryPort(bus: Bus, options: { sandboxTimeoutMs: number }): LibraryPort {
+export function busLibraryPort(
+  bus: Bus,
+  options: {
+    sandboxTimeoutMs: number;
+    /** Signs the usage it records: the registry takes outcomes only from trusted keys (ADR 0125). */
+    signer: Signer;
+  },
+): LibraryPort {
   const sources = new Map<string, Promise<ToolSource>>();
   const source = (hash: string): Promise<ToolSource> => {
     let cached = sources.get(hash);
@@ -56,7 +63,7 @@ export function busLibraryPort(bus: Bus, options: { sandboxTimeoutMs: number }):
     exec: (toolSource, input, callerId) =>
       execToolInSandbox(bus, toolSource, input, { timeoutMs: options.sandboxTimeoutMs, taskId: callerId }),
     record: (call) =>
-      recordToolCall(bus, {
+      recordToolCall(bus, options.signer, {
         callId: call.callId,
         taskId: call.callerId,
         hash: call.hash,

@@ -1,5 +1,12 @@
 import type { Bus } from "@insitu/bus";
-import { type ContentHash, RegistryRecordUsage, SandboxExec, type ToolCallOutcome } from "@insitu/contracts";
+import {
+  type ContentHash,
+  RegistryRecordUsage,
+  SandboxExec,
+  type Signer,
+  type ToolCallOutcome,
+  signUsageBatch,
+} from "@insitu/contracts";
 import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
 import type { z } from "zod";
 
@@ -45,9 +52,14 @@ export function execToolInSandbox(
   );
 }
 
-/** Records one call's outcome in the registry's usage (idempotent per call id). */
+/**
+ * Records one call's outcome in the registry's usage (idempotent per call id), signed with the
+ * caller's key: the registry records outcomes only from the executor's or the gateway's identity
+ * (ADR 0125).
+ */
 export async function recordToolCall(
   bus: Bus,
+  signer: Signer,
   record: {
     callId: string;
     taskId: string;
@@ -57,20 +69,15 @@ export async function recordToolCall(
     latencyMs: number;
   },
 ): Promise<void> {
-  await bus.request(
-    RegistryRecordUsage,
+  const calls = [
     {
-      calls: [
-        {
-          callId: record.callId.slice(0, 128),
-          taskId: record.taskId,
-          hash: record.hash,
-          outcome: record.outcome,
-          ...(record.sandboxStatus ? { sandboxStatus: record.sandboxStatus } : {}),
-          latencyMs: record.latencyMs,
-        },
-      ],
+      callId: record.callId.slice(0, 128),
+      taskId: record.taskId,
+      hash: record.hash,
+      outcome: record.outcome,
+      ...(record.sandboxStatus ? { sandboxStatus: record.sandboxStatus } : {}),
+      latencyMs: record.latencyMs,
     },
-    { taskId: record.taskId },
-  );
+  ];
+  await bus.request(RegistryRecordUsage, { calls, signature: signUsageBatch(signer, calls) }, { taskId: record.taskId });
 }

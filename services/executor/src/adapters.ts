@@ -1,5 +1,5 @@
 import type { Bus } from "@insitu/bus";
-import { RegistryGet, ToolRepair } from "@insitu/contracts";
+import { RegistryGet, type Signer, ToolRepair } from "@insitu/contracts";
 import {
   DEFAULT_SANDBOX_RETRY_WINDOW_MS,
   execToolInSandbox,
@@ -11,7 +11,14 @@ import type { ReactDeps } from "./react.js";
 
 export function toolPorts(
   bus: Bus,
-  options: { sandboxTimeoutMs: number; repairTimeoutMs: number; retryWindowMs?: number; logger?: Logger },
+  options: {
+    sandboxTimeoutMs: number;
+    repairTimeoutMs: number;
+    retryWindowMs?: number;
+    logger?: Logger;
+    /** The executor's key: signs every usage batch it records (ADR 0125). */
+    signer: Signer;
+  },
 ): Pick<ReactDeps, "getTool" | "exec" | "recordUsage" | "repair"> {
   return {
     async getTool(ref) {
@@ -42,7 +49,7 @@ export function toolPorts(
       );
     },
     async recordUsage(record) {
-      await recordToolCall(bus, {
+      await recordToolCall(bus, options.signer, {
         callId: record.callId,
         taskId: record.taskId,
         hash: record.tool.version,

@@ -3,6 +3,8 @@ import { CallOnce, endpoint, kvCallClaims, objectOutcomeStore } from "@insitu/bu
 import {
   ExecutorRunWork,
   ExternalToolsList,
+  SigningKeyEnv,
+  signingKeyConfig,
   TASK_STEPS_BUCKET,
   TOOL_CALL_CLAIMS_BUCKET,
   TOOL_CALL_CLAIMS_TTL_MS,
@@ -22,7 +24,10 @@ import { createExecutor } from "./service.js";
 
 await runService({
   name: "executor",
-  config: ExecutorConfigSchema,
+  // The signing key is required here, not in ExecutorConfigSchema: only the running service signs.
+  config: ExecutorConfigSchema.extend({
+    [SigningKeyEnv.executor]: signingKeyConfig(SigningKeyEnv.executor, "the executor"),
+  }),
   async start({ config, bus, logger, metrics }) {
     const gate = await busRateLimitGate(bus);
     const { model, costOf } = modelForRole("executor", config.INSITU_SCRIPT, process.env, { metrics, gate });
@@ -57,6 +62,7 @@ await runService({
       repairTimeoutMs: config.REPAIR_TIMEOUT_MS,
       retryWindowMs: config.SANDBOX_RETRY_WINDOW_MS,
       logger,
+      signer: config.EXECUTOR_SIGNING_KEY,
     });
     const executor = createExecutor({
       model,

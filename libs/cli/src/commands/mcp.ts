@@ -7,10 +7,13 @@ import {
   callPolicyFromEnv,
   serveLibraryOverStdio,
 } from "@insitu/mcp";
+import { signerFromPrivateKey } from "@insitu/contracts";
 import { createLogger } from "@insitu/telemetry";
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
+import { loadOrCreateStackKeys } from "../stack/signing-keys.js";
+import { signingKeysPath } from "./keys.js";
 import { resolveTargets } from "../targets.js";
 
 /**
@@ -37,8 +40,18 @@ export async function runMcp(values: Record<string, unknown>, io: CliIo): Promis
     const value = Number(io.env[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;
   };
+  // Usage is recorded only when signed by a key the registry trusts (ADR 0125): the gateway's, from
+  // the environment or the local stack's key file.
+  const signer = io.env.GATEWAY_SIGNING_KEY
+    ? signerFromPrivateKey(io.env.GATEWAY_SIGNING_KEY)
+    : signerFromPrivateKey((await loadOrCreateStackKeys(signingKeysPath(findRepoRoot(), io.env))).keys.gateway.privateKey);
+  if (!signer) {
+    io.err("GATEWAY_SIGNING_KEY is not an Ed25519 private key (base64url, 32 bytes); `insitu keys` prints one\n");
+    await bus.drain();
+    return ExitCode.usage;
+  }
   const catalog = new LibraryCatalog(
-    busLibraryPort(bus, { sandboxTimeoutMs: number("INSITU_MCP_CALL_TIMEOUT_MS", 150_000) }),
+    busLibraryPort(bus, { sandboxTimeoutMs: number("INSITU_MCP_CALL_TIMEOUT_MS", 150_000), signer }),
     (error) => logger.warn("MCP library refresh failed", { error }),
   );
   try {
