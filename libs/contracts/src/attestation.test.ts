@@ -39,7 +39,9 @@ describe("signed test reports", () => {
     expect(problem(verifyTestReport(undefined, source, trusted))).toBe("missing");
     const stranger = keys();
     expect(
-      problem(verifyTestReport(signTestReport(stranger.signer, source, { total: 1, passed: 1 }), source, trusted)),
+      problem(
+        verifyTestReport(signTestReport(stranger.signer, source, { total: 1, passed: 1 }), source, trusted),
+      ),
     ).toBe("unknown-key");
     // The stranger claims the trusted key's id: the signature gives it away.
     const claimed = signTestReport(stranger.signer, source, { total: 1, passed: 1 });
@@ -51,11 +53,13 @@ describe("signed test reports", () => {
       "other-code",
     );
     expect(
-      problem(verifyTestReport(report, { ...source, manifest: { ...source.manifest, name: "say_no" } }, trusted)),
+      problem(
+        verifyTestReport(report, { ...source, manifest: { ...source.manifest, name: "say_no" } }, trusted),
+      ),
     ).toBe("other-code");
-    expect(problem(verifyTestReport(report, { ...source, tests: [...source.tests, ...source.tests] }, trusted))).toBe(
-      "other-tests",
-    );
+    expect(
+      problem(verifyTestReport(report, { ...source, tests: [...source.tests, ...source.tests] }, trusted)),
+    ).toBe("other-tests");
     const failing = signTestReport(sandbox.signer, source, { total: 1, passed: 0 });
     expect(problem(verifyTestReport(failing, source, trusted))).toBe("not-passed");
     const empty = signTestReport(sandbox.signer, { ...source, tests: [] }, { total: 0, passed: 0 });
@@ -66,7 +70,9 @@ describe("signed test reports", () => {
     const next = keys();
     const both = trustedKeysFrom(`${sandbox.publicKey}, ${next.publicKey}`)!;
     expect(both.size).toBe(2);
-    expect(verifyTestReport(signTestReport(next.signer, source, { total: 1, passed: 1 }), source, both).ok).toBe(true);
+    expect(
+      verifyTestReport(signTestReport(next.signer, source, { total: 1, passed: 1 }), source, both).ok,
+    ).toBe(true);
     expect(trustedKeysFrom("")).toBeUndefined();
     expect(trustedKeysFrom(`${sandbox.publicKey},not-a-key`)).toBeUndefined();
   });
@@ -81,7 +87,10 @@ describe("signed usage batches", () => {
     const signature = signUsageBatch(executor.signer, calls);
     expect(verifyUsageBatch(signature, calls, trusted).ok).toBe(true);
     const flipped = [{ ...calls[0], outcome: "execution-failure" }];
-    expect(verifyUsageBatch(signature, flipped, trusted)).toMatchObject({ ok: false, problem: "other-calls" });
+    expect(verifyUsageBatch(signature, flipped, trusted)).toMatchObject({
+      ok: false,
+      problem: "other-calls",
+    });
     expect(verifyUsageBatch(undefined, calls, trusted)).toMatchObject({ ok: false, problem: "missing" });
     expect(verifyUsageBatch(signUsageBatch(keys().signer, calls), calls, trusted)).toMatchObject({
       ok: false,

@@ -229,7 +229,11 @@ export function signTestReport(
 }
 
 /** Signs a batch of usage records as they will be sent. */
-export function signUsageBatch(signer: Signer, calls: readonly unknown[], now: Date = new Date()): SignedUsageBatch {
+export function signUsageBatch(
+  signer: Signer,
+  calls: readonly unknown[],
+  now: Date = new Date(),
+): SignedUsageBatch {
   const payload: UsageBatchPayload = {
     kind: "insitu.usage-batch.v1",
     callsHash: usageCallsHash(calls),
@@ -268,7 +272,11 @@ function checkSignature(
   }
   return valid
     ? { ok: true, keyId: signed.payload.keyId }
-    : { ok: false, problem: "bad-signature", message: `the signature does not verify with key ${signed.payload.keyId}` };
+    : {
+        ok: false,
+        problem: "bad-signature",
+        message: `the signature does not verify with key ${signed.payload.keyId}`,
+      };
 }
 
 /**
@@ -284,7 +292,11 @@ export function verifyTestReport(
   if (!signature.ok || !report) return signature;
   const { payload } = report;
   if (payload.codeHash !== toolCodeHash(source)) {
-    return { ok: false, problem: "other-code", message: "the test report is about other code or another manifest" };
+    return {
+      ok: false,
+      problem: "other-code",
+      message: "the test report is about other code or another manifest",
+    };
   }
   if (payload.testsHash !== toolTestsHash(source.tests)) {
     return { ok: false, problem: "other-tests", message: "the test report is about other tests" };

@@ -79,5 +79,9 @@ export async function recordToolCall(
       latencyMs: record.latencyMs,
     },
   ];
-  await bus.request(RegistryRecordUsage, { calls, signature: signUsageBatch(signer, calls) }, { taskId: record.taskId });
+  await bus.request(
+    RegistryRecordUsage,
+    { calls, signature: signUsageBatch(signer, calls) },
+    { taskId: record.taskId },
+  );
 }

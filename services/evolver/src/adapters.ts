@@ -130,11 +130,17 @@ export async function busPorts(options: AdapterOptions): Promise<Omit<EvolverPor
         if (verdict.problem === "not-passed") {
           // A genuine run with failures: its per-case results say which, for the rejection reason.
           results.push(...run.results);
-          if (run.results.every((item) => item.passed)) results.push(refusedCheck("the signed report says not every check passed"));
+          if (run.results.every((item) => item.passed))
+            results.push(refusedCheck("the signed report says not every check passed"));
           continue;
         }
-        options.logger.warn("sandbox test report refused", { problem: verdict.problem, reason: verdict.message });
-        results.push(refusedCheck(`the sandbox's test report did not verify (${verdict.problem}): ${verdict.message}`));
+        options.logger.warn("sandbox test report refused", {
+          problem: verdict.problem,
+          reason: verdict.message,
+        });
+        results.push(
+          refusedCheck(`the sandbox's test report did not verify (${verdict.problem}): ${verdict.message}`),
+        );
       }
       return { passed: results.every((result) => result.passed), results };
     },

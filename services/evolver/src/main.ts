@@ -11,7 +11,10 @@ import { createEvolver } from "./service.js";
 await runService({
   name: "evolver",
   config: EvolverConfigSchema.extend({
-    [SigningKeyEnv.trustedSandbox]: trustedKeysConfig(SigningKeyEnv.trustedSandbox, "the sandboxes (test reports)"),
+    [SigningKeyEnv.trustedSandbox]: trustedKeysConfig(
+      SigningKeyEnv.trustedSandbox,
+      "the sandboxes (test reports)",
+    ),
   }),
   async start({ config, bus, logger, metrics }) {
     // insitu_llm_* series and shared rate-limit cooldowns, like every other role service.

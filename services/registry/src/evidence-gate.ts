@@ -17,7 +17,11 @@ export interface EvidenceTrust {
   usage: TrustedKeys;
 }
 
-function refuse(what: string, verdict: Extract<Verdict, { ok: false }>, details: Record<string, unknown>): never {
+function refuse(
+  what: string,
+  verdict: Extract<Verdict, { ok: false }>,
+  details: Record<string, unknown>,
+): never {
   throw new InsituError(`${what}: ${verdict.message}`, {
     code: RegistryErrorCode.evidenceUnverified,
     category: ErrorCategory.user,

@@ -11,7 +11,10 @@ await runService({
   name: "registry",
   version: "0.1.0",
   config: RegistryConfigSchema.extend({
-    [SigningKeyEnv.trustedSandbox]: trustedKeysConfig(SigningKeyEnv.trustedSandbox, "the sandboxes (test reports)"),
+    [SigningKeyEnv.trustedSandbox]: trustedKeysConfig(
+      SigningKeyEnv.trustedSandbox,
+      "the sandboxes (test reports)",
+    ),
     [SigningKeyEnv.trustedUsage]: trustedKeysConfig(
       SigningKeyEnv.trustedUsage,
       "the executors and gateways (usage outcomes)",

@@ -21,7 +21,6 @@ const FAKE_REPORT: SignedTestReport = {
   signature: "fake",
 };
 
-
 const request = {
   name: "count_words",
   description: "Counts the words in a text.",

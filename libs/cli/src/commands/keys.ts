@@ -3,7 +3,12 @@ import { SigningKeyEnv } from "@insitu/contracts";
 import { type CliIo, ExitCode } from "../io.js";
 import { dataDir } from "../stack/paths.js";
 import { findRepoRoot } from "../stack/repo-root.js";
-import { type StackSigningKeys, generateStackKeys, loadOrCreateStackKeys, signingEnv } from "../stack/signing-keys.js";
+import {
+  type StackSigningKeys,
+  generateStackKeys,
+  loadOrCreateStackKeys,
+  signingEnv,
+} from "../stack/signing-keys.js";
 
 /** Where `insitu up` keeps the local stack's signing keys. */
 export function signingKeysPath(root: string, env: Record<string, string | undefined> = process.env): string {

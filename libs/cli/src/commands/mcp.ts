@@ -44,9 +44,13 @@ export async function runMcp(values: Record<string, unknown>, io: CliIo): Promis
   // the environment or the local stack's key file.
   const signer = io.env.GATEWAY_SIGNING_KEY
     ? signerFromPrivateKey(io.env.GATEWAY_SIGNING_KEY)
-    : signerFromPrivateKey((await loadOrCreateStackKeys(signingKeysPath(findRepoRoot(), io.env))).keys.gateway.privateKey);
+    : signerFromPrivateKey(
+        (await loadOrCreateStackKeys(signingKeysPath(findRepoRoot(), io.env))).keys.gateway.privateKey,
+      );
   if (!signer) {
-    io.err("GATEWAY_SIGNING_KEY is not an Ed25519 private key (base64url, 32 bytes); `insitu keys` prints one\n");
+    io.err(
+      "GATEWAY_SIGNING_KEY is not an Ed25519 private key (base64url, 32 bytes); `insitu keys` prints one\n",
+    );
     await bus.drain();
     return ExitCode.usage;
   }

@@ -50,7 +50,9 @@ export function signingEnv(keys: StackSigningKeys): {
  * keys, is refused rather than replaced: replacing it would orphan nothing today, but an operator
  * who edited it by hand should hear about it.
  */
-export async function loadOrCreateStackKeys(path: string): Promise<{ keys: StackSigningKeys; created: boolean }> {
+export async function loadOrCreateStackKeys(
+  path: string,
+): Promise<{ keys: StackSigningKeys; created: boolean }> {
   let text: string | undefined;
   try {
     text = await readFile(path, "utf8");
@@ -72,7 +74,9 @@ export async function loadOrCreateStackKeys(path: string): Promise<{ keys: Stack
   }
   const mismatched =
     parsed.success &&
-    Object.entries(parsed.data).find(([, pair]) => signerFromPrivateKey(pair.privateKey)?.publicKey !== pair.publicKey);
+    Object.entries(parsed.data).find(
+      ([, pair]) => signerFromPrivateKey(pair.privateKey)?.publicKey !== pair.publicKey,
+    );
   if (!parsed.success || mismatched) {
     throw new InsituError(
       `${path} is not a valid signing-keys file${mismatched ? ` (the ${mismatched[0]} key pair does not match)` : ""}; move it away and \`insitu up\` writes a new one`,
