@@ -85,6 +85,26 @@ describe("docker compose", () => {
     );
   });
 
+  it("requires each signing key where it is used, and gives private keys only to their signer (ADR 0125)", () => {
+    const wanted: Record<string, string[]> = {
+      sandbox: ["SANDBOX_SIGNING_KEY"],
+      executor: ["EXECUTOR_SIGNING_KEY"],
+      gateway: ["GATEWAY_SIGNING_KEY"],
+      registry: ["TRUSTED_SANDBOX_KEYS", "TRUSTED_USAGE_KEYS"],
+      evolver: ["TRUSTED_SANDBOX_KEYS"],
+    };
+    const keyNames = /^(SANDBOX|EXECUTOR|GATEWAY)_SIGNING_KEY$|^TRUSTED_(SANDBOX|USAGE)_KEYS$/;
+    for (const [name, service] of Object.entries(
+      compose.services as Record<string, { environment?: Record<string, string> }>,
+    )) {
+      const keys = Object.keys(service.environment ?? {}).filter((key) => keyNames.test(key));
+      expect(keys.sort(), name).toEqual((wanted[name] ?? []).slice().sort());
+      // `${VAR:?message}`: compose refuses to start without it instead of passing an empty key.
+      for (const key of keys)
+        expect(service.environment?.[key], `${name} ${key}`).toMatch(new RegExp(`^\\$\\{${key}:\\?`));
+    }
+  });
+
   it("scrapes every service and provisions the dashboard in Grafana", () => {
     const mountOf = (service: string, target: string) => {
       const volume = (compose.services[service].volumes as string[]).find(

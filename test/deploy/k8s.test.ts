@@ -313,6 +313,37 @@ describe("kubernetes manifests", () => {
     }
   });
 
+  it("gives each signer its own key and the verifiers the public keys, required (ADR 0125)", () => {
+    const wanted: Record<string, string> = {
+      sandbox: "insitu-signing-sandbox",
+      executor: "insitu-signing-executor",
+      gateway: "insitu-signing-gateway",
+      registry: "insitu-signing-trust",
+      evolver: "insitu-signing-trust",
+    };
+    for (const [name, objects] of all()) {
+      const secrets = new Set(ofKind(objects, "Secret").map((object) => object.metadata.name));
+      for (const deployment of ofKind(objects, "Deployment")) {
+        const role = deployment.metadata.name;
+        const refs = (
+          deployment.spec.template.spec.containers[0].envFrom as {
+            secretRef?: { name: string; optional?: boolean };
+          }[]
+        )
+          .flatMap((entry) => (entry.secretRef ? [entry.secretRef] : []))
+          .filter((ref) => ref.name.startsWith("insitu-signing-"));
+        expect(
+          refs.map((ref) => ref.name),
+          `${name}: ${role}`,
+        ).toEqual(wanted[role] ? [wanted[role]] : []);
+        for (const ref of refs) {
+          expect(ref.optional, `${name}: ${role} must not start without ${ref.name}`).not.toBe(true);
+          expect(secrets.has(ref.name), `${name}: ${ref.name} exists`).toBe(true);
+        }
+      }
+    }
+  });
+
   it("runs NATS as a 3-node JetStream cluster with R3 streams in prod and R1 in dev", () => {
     for (const [name, objects] of all()) {
       const nats = ofKind(objects, "StatefulSet").find((object) => object.metadata.name === "nats")!;

@@ -14,6 +14,7 @@ import {
 } from "@insitu/contracts";
 import { requestBarrier } from "@insitu/evolver";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { executorUsage, withSandboxReport } from "../harness/evidence.js";
 import { type Stack, startStack } from "../harness/stack.js";
 
 /**
@@ -82,13 +83,18 @@ async function seed(tool: Seed): Promise<{ hash: string; finish: Awaited<ReturnT
     permissions: { network: [], secrets: [] },
   };
   const code = `export const manifest = ${JSON.stringify(manifest, null, 2)};\n\n${tool.body}\n`;
-  const registered = await bus.request(RegistryRegister, {
-    taskId: tool.task,
-    manifest,
-    code,
-    tests: tool.tests as never,
-    evidence: [{ kind: "test-run", summary: "seeded", passed: 2, failed: 0, time: new Date().toISOString() }],
-  });
+  const registered = await bus.request(
+    RegistryRegister,
+    await withSandboxReport(bus, {
+      taskId: tool.task,
+      manifest,
+      code,
+      tests: tool.tests as never,
+      evidence: [
+        { kind: "test-run", summary: "seeded", passed: 2, failed: 0, time: new Date().toISOString() },
+      ],
+    }),
+  );
   for (const [index, call] of tool.calls.entries()) {
     const callId = `r1.e1.s1.${index}`;
     const time = new Date().toISOString();
@@ -105,8 +111,9 @@ async function seed(tool: Seed): Promise<{ hash: string; finish: Awaited<ReturnT
       },
       { token: tool.task, taskId: tool.task },
     );
-    await bus.request(RegistryRecordUsage, {
-      calls: [
+    await bus.request(
+      RegistryRecordUsage,
+      executorUsage(stack, [
         {
           callId: `${tool.task}.${callId}`,
           taskId: tool.task,
@@ -114,8 +121,8 @@ async function seed(tool: Seed): Promise<{ hash: string; finish: Awaited<ReturnT
           outcome: "success",
           latencyMs: 5,
         },
-      ],
-    });
+      ]),
+    );
     await bus.publish(
       TaskEvents,
       {

@@ -103,7 +103,12 @@ beforeAll(async () => {
     new StdioClientTransport({
       command: INSITU,
       args: ["mcp", "--nats", stack.natsUrl, "--prefix", stack.prefix],
-      env: { PATH: process.env.PATH ?? "", HOME: process.env.HOME ?? "/tmp" },
+      // The stack's gateway key: `insitu mcp` records usage only signed by a key the registry trusts.
+      env: {
+        PATH: process.env.PATH ?? "",
+        HOME: process.env.HOME ?? "/tmp",
+        GATEWAY_SIGNING_KEY: stack.signingKeys.gateway.privateKey,
+      },
       stderr: "pipe",
     }),
   );

@@ -7,6 +7,7 @@ import { RegistryFinishTask, RegistryRecordUsage, RegistryRegister, TaskEvents }
 import { requestBarrier } from "@insitu/evolver";
 import { type MisbehavingGemini, startMisbehavingGemini } from "@insitu/llm/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { executorUsage, withSandboxReport } from "../harness/evidence.js";
 import { type Stack, startStack } from "../harness/stack.js";
 import { eventsOf, submitTask } from "./task-client.js";
 
@@ -131,21 +132,27 @@ async function seedCountWords(taskId: string, expression: string): Promise<void>
     permissions: { network: [], secrets: [] },
   };
   const code = `export const manifest = ${JSON.stringify(manifest, null, 2)};\n\nexport default async function run(input: { text: string }): Promise<{ count: number }> {\n  return { count: ${expression} };\n}\n`;
-  const registered = await bus.request(RegistryRegister, {
-    taskId,
-    manifest,
-    code,
-    tests: [
-      { name: "two words", input: { text: "hello world" }, expect: { equals: { count: 2 } } },
-      { name: "one", input: { text: "hello" }, expect: { equals: { count: 1 } } },
-    ] as never,
-    evidence: [{ kind: "test-run", summary: "seeded", passed: 2, failed: 0, time: new Date().toISOString() }],
-  });
-  await bus.request(RegistryRecordUsage, {
-    calls: [
+  const registered = await bus.request(
+    RegistryRegister,
+    await withSandboxReport(bus, {
+      taskId,
+      manifest,
+      code,
+      tests: [
+        { name: "two words", input: { text: "hello world" }, expect: { equals: { count: 2 } } },
+        { name: "one", input: { text: "hello" }, expect: { equals: { count: 1 } } },
+      ] as never,
+      evidence: [
+        { kind: "test-run", summary: "seeded", passed: 2, failed: 0, time: new Date().toISOString() },
+      ],
+    }),
+  );
+  await bus.request(
+    RegistryRecordUsage,
+    executorUsage(stack, [
       { callId: `${taskId}.r1.e1.s1.0`, taskId, hash: registered.hash, outcome: "success", latencyMs: 5 },
-    ],
-  });
+    ]),
+  );
   await bus.publish(
     TaskEvents,
     {

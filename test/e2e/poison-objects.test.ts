@@ -15,6 +15,7 @@ import { Objm } from "@nats-io/obj";
 import type { NatsConnection } from "@nats-io/nats-core";
 import { connect } from "@nats-io/transport-node";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withSandboxReport } from "../harness/evidence.js";
 import { type Stack, startStack } from "../harness/stack.js";
 import { submitTask } from "./task-client.js";
 
@@ -59,7 +60,12 @@ afterAll(async () => {
 async function addToLibrary(name: string, variant = ""): Promise<{ hash: string; snapshot: number }> {
   const registered = await bus.request(
     RegistryRegister,
-    registerRequest(`poison-objects-${name}`, name, `Tool ${name} of the poison-objects test.`, { variant }),
+    await withSandboxReport(
+      bus,
+      registerRequest(`poison-objects-${name}`, name, `Tool ${name} of the poison-objects test.`, {
+        variant,
+      }),
+    ),
   );
   const expected = (await bus.request(RegistrySnapshots, { limit: 1 })).current;
   const info = await bus.request(RegistryAbsorb, {
@@ -107,7 +113,10 @@ describe("corrupt snapshot and version bodies in the Object Store, then every se
       ["big_one", "big_two"].map(async (name) => {
         const reply = await bus.request(
           RegistryRegister,
-          registerRequest(`poison-objects-${name}`, name, `Large tool ${name}.`, { variant: big }),
+          await withSandboxReport(
+            bus,
+            registerRequest(`poison-objects-${name}`, name, `Large tool ${name}.`, { variant: big }),
+          ),
         );
         return reply.hash;
       }),

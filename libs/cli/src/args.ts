@@ -211,6 +211,23 @@ export const COMMANDS: readonly CommandSpec[] = [
       "new message and removes the letter; `purge` removes all letters (or one queue's).",
   },
   {
+    name: "keys",
+    summary: "Print the signing keys of the sandbox, executor and gateway as environment lines.",
+    usage: "insitu keys [--new]",
+    positionals: { min: 0, max: 0 },
+    options: {
+      ...common,
+      new: {
+        type: "boolean",
+        description: "Print a fresh set (for docker-compose or Kubernetes) instead of the local stack's.",
+      },
+    },
+    details:
+      "Without --new: the keys `insitu up` uses, kept in <data dir>/signing-keys.json (mode 0600;\n" +
+      "written on first use). The sandbox signs test reports with SANDBOX_SIGNING_KEY, the executor and\n" +
+      "gateway sign usage outcomes; the registry trusts TRUSTED_SANDBOX_KEYS and TRUSTED_USAGE_KEYS.",
+  },
+  {
     name: "quarantine",
     summary: "Stored entries that failed to decode and were moved aside: list or purge them.",
     usage: "insitu quarantine list [BUCKET] | insitu quarantine purge",

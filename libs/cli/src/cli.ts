@@ -7,6 +7,7 @@ import { runDemo } from "./commands/demo.js";
 import { runDeadLetters } from "./commands/dlq.js";
 import { runQuarantine } from "./commands/quarantine.js";
 import { runReview } from "./commands/review.js";
+import { runKeys } from "./commands/keys.js";
 import { runEval } from "./commands/eval.js";
 import { runLibrary } from "./commands/library.js";
 import { runMcp } from "./commands/mcp.js";
@@ -57,6 +58,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
         return await runReview(parsed.positionals, parsed.values, io);
       case "quarantine":
         return await runQuarantine(parsed.positionals, parsed.values, io);
+      case "keys":
+        return await runKeys(parsed.values, io);
       case "batch":
         return await runBatchCommand(parsed.positionals[0] ?? "", parsed.values, io);
       case "mcp":

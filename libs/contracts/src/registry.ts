@@ -7,6 +7,7 @@ import {
   ToolTestsSchema,
 } from "@insitu/tool-kit";
 import { z } from "zod";
+import { SignedTestReportSchema, SignedUsageBatchSchema } from "./attestation.js";
 import { defineEndpoint } from "./define.js";
 import { ContentHash, TaskId, ToolName } from "./envelope.js";
 import { ToolCallOutcome } from "./task.js";
@@ -273,6 +274,11 @@ export const RegistryErrorCode = {
   snapshotUnavailable: "SNAPSHOT_UNAVAILABLE",
   /** A review decision on a version that has no review, or one already decided the other way. */
   reviewConflict: "REVIEW_CONFLICT",
+  /**
+   * Test evidence or usage outcomes that do not verify (ADR 0125): `details.problem` is one of
+   * missing | unknown-key | bad-signature | other-code | other-tests | not-passed | other-calls.
+   */
+  evidenceUnverified: "EVIDENCE_UNVERIFIED",
 } as const;
 
 // ---------------------------------------------------------------- endpoints
@@ -292,6 +298,13 @@ export const RegistryRegister = defineEndpoint({
       tests: ToolTestsSchema,
       /** What admitted it (at least the passing test run). */
       evidence: z.array(EvidenceSchema).max(20),
+      /**
+       * The sandbox's signed report of these very tests passing against this code and manifest
+       * (`sandbox.test`'s `report`, unchanged). Required: without one that verifies against a
+       * trusted sandbox key the registry answers EVIDENCE_UNVERIFIED (ADR 0125). Optional in the
+       * schema only so that its absence gets that typed answer.
+       */
+      testReport: SignedTestReportSchema.optional(),
       /** The versions it repairs or merges (content hashes). */
       parents: z.array(ContentHash).max(50).optional(),
       /** Default `created`, or `repaired` when parents are given. */
@@ -543,7 +556,16 @@ export const RegistryRecordUsage = defineEndpoint({
   version: 1,
   description:
     "Records tool-call outcomes (success, input error, execution failure, timeout, denied, output error) with latency and task id; aggregates per version and per name. Idempotent per callId.",
-  request: z.object({ calls: z.array(UsageRecordSchema).min(1).max(200) }).strict(),
+  request: z
+    .object({
+      calls: z.array(UsageRecordSchema).min(1).max(200),
+      /**
+       * The caller's signature over `calls` (the executor's or the gateway's key). Required: an
+       * unsigned or untrusted batch is refused with EVIDENCE_UNVERIFIED and nothing is recorded.
+       */
+      signature: SignedUsageBatchSchema.optional(),
+    })
+    .strict(),
   response: z
     .object({
       recorded: z.number().int().min(0),

@@ -9,6 +9,7 @@ import {
   ToolTestsSchema,
 } from "@insitu/tool-kit";
 import { z } from "zod";
+import { SignedTestReportSchema } from "./attestation.js";
 import { defineEndpoint } from "./define.js";
 import { ContentHash } from "./envelope.js";
 import { SandboxWorkspaceSchema } from "./files.js";
@@ -150,6 +151,11 @@ export const SandboxTest = defineEndpoint({
       passed: z.boolean(),
       results: z.array(ToolTestResultSchema),
       durationMs: z.number().nonnegative(),
+      /**
+       * The run signed by the sandbox (ADR 0125): the only test evidence the registry admits a
+       * version on. Passed to `registry.register` unchanged.
+       */
+      report: SignedTestReportSchema,
     })
     .strict(),
 });

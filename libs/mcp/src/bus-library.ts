@@ -1,5 +1,5 @@
 import type { Bus } from "@insitu/bus";
-import { LIBRARY_WATCH, RegistryGet, RegistryList, usageOutcomeOf } from "@insitu/contracts";
+import { LIBRARY_WATCH, RegistryGet, RegistryList, type Signer, usageOutcomeOf } from "@insitu/contracts";
 import {
   type ToolSource,
   execToolInSandbox,
@@ -24,6 +24,8 @@ export function busLibraryPort(
     sandboxTimeoutMs: number;
     /** The operator's approval policy (docs/adr/0130); default: `INSITU_APPROVAL_POLICY`. */
     approvalPolicy?: ApprovalPolicy;
+    /** Signs the usage it records: the registry takes outcomes only from trusted keys (ADR 0125). */
+    signer: Signer;
   },
 ): LibraryPort {
   const policy = options.approvalPolicy ?? loadApprovalPolicy();
@@ -73,7 +75,7 @@ export function busLibraryPort(
     exec: (toolSource, input, callerId) =>
       execToolInSandbox(bus, toolSource, input, { timeoutMs: options.sandboxTimeoutMs, taskId: callerId }),
     record: (call) =>
-      recordToolCall(bus, {
+      recordToolCall(bus, options.signer, {
         callId: call.callId,
         taskId: call.callerId,
         hash: call.hash,

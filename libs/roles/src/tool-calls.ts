@@ -1,6 +1,13 @@
 import type { Bus } from "@insitu/bus";
-import { type ContentHash, RegistryRecordUsage, SandboxExec, type ToolCallOutcome } from "@insitu/contracts";
-import type { VersionReview } from "@insitu/contracts";
+import {
+  type ContentHash,
+  RegistryRecordUsage,
+  SandboxExec,
+  type Signer,
+  type ToolCallOutcome,
+  type VersionReview,
+  signUsageBatch,
+} from "@insitu/contracts";
 import { type ApprovalPolicy, type ToolManifest, type ToolOutcome, approvedSecrets } from "@insitu/tool-kit";
 import type { z } from "zod";
 
@@ -54,9 +61,14 @@ export function execToolInSandbox(
   );
 }
 
-/** Records one call's outcome in the registry's usage (idempotent per call id). */
+/**
+ * Records one call's outcome in the registry's usage (idempotent per call id), signed with the
+ * caller's key: the registry records outcomes only from the executor's or the gateway's identity
+ * (ADR 0125).
+ */
 export async function recordToolCall(
   bus: Bus,
+  signer: Signer,
   record: {
     callId: string;
     taskId: string;
@@ -66,20 +78,19 @@ export async function recordToolCall(
     latencyMs: number;
   },
 ): Promise<void> {
+  const calls = [
+    {
+      callId: record.callId.slice(0, 128),
+      taskId: record.taskId,
+      hash: record.hash,
+      outcome: record.outcome,
+      ...(record.sandboxStatus ? { sandboxStatus: record.sandboxStatus } : {}),
+      latencyMs: record.latencyMs,
+    },
+  ];
   await bus.request(
     RegistryRecordUsage,
-    {
-      calls: [
-        {
-          callId: record.callId.slice(0, 128),
-          taskId: record.taskId,
-          hash: record.hash,
-          outcome: record.outcome,
-          ...(record.sandboxStatus ? { sandboxStatus: record.sandboxStatus } : {}),
-          latencyMs: record.latencyMs,
-        },
-      ],
-    },
+    { calls, signature: signUsageBatch(signer, calls) },
     { taskId: record.taskId },
   );
 }

@@ -2,6 +2,7 @@ import type {
   EvolverReport,
   LibraryChange,
   RejectedMerge,
+  SignedTestReport,
   SnapshotInfo,
   ToolRequest,
   ToolVersionRecord,
@@ -63,6 +64,8 @@ export interface EvolverPorts {
   register(input: {
     barrierId: string;
     source: ToolSource;
+    /** The sandbox's signed report of the merged tool's own tests, for the registry (ADR 0125). */
+    testReport: SignedTestReport;
     parents: string[];
     summary: string;
     passed: number;
@@ -451,6 +454,7 @@ async function mergeGroup(
   const hash = await ports.register({
     barrierId,
     source: built.source,
+    testReport: built.evidence.report,
     parents: group.map((member) => member.hash),
     summary: `merge of ${group.map((member) => member.name).join(", ")}: passed ${testsPassed} member tests and ${replayCount} replays of recorded calls through the declared mapping`,
     passed: run.results.length,

@@ -10,6 +10,8 @@ import {
   RegistrySnapshots,
   SandboxTest,
   TaskEvents,
+  type TrustedKeys,
+  verifyTestReport,
   type TaskEvent,
   type VersionSummary,
 } from "@insitu/contracts";
@@ -41,6 +43,8 @@ export interface AdapterOptions {
   now?: () => Date;
   /** Embeddings for pre-clustering, when configured. */
   embeddings?: CandidateVectors;
+  /** Sandbox keys whose test reports the merge review believes (ADR 0125). */
+  trustedSandboxKeys: TrustedKeys;
 }
 
 /** The evolver's ports over the bus: registry and sandbox requests, task events, its own KV. */
@@ -112,11 +116,35 @@ export async function busPorts(options: AdapterOptions): Promise<Omit<EvolverPor
           { tool: { code: source.code, manifest: source.manifest }, tests: chunk },
           { timeoutMs: options.sandboxTimeoutMs },
         );
-        results.push(...run.results);
+        // The review believes only what a trusted sandbox signed for this code and these cases:
+        // a reply from anything else on the bus counts as a failed check, whatever it claims.
+        const verdict = verifyTestReport(
+          run.report,
+          { code: source.code, manifest: source.manifest, tests: chunk },
+          options.trustedSandboxKeys,
+        );
+        if (verdict.ok) {
+          results.push(...run.results);
+          continue;
+        }
+        if (verdict.problem === "not-passed") {
+          // A genuine run with failures: its per-case results say which, for the rejection reason.
+          results.push(...run.results);
+          if (run.results.every((item) => item.passed))
+            results.push(refusedCheck("the signed report says not every check passed"));
+          continue;
+        }
+        options.logger.warn("sandbox test report refused", {
+          problem: verdict.problem,
+          reason: verdict.message,
+        });
+        results.push(
+          refusedCheck(`the sandbox's test report did not verify (${verdict.problem}): ${verdict.message}`),
+        );
       }
       return { passed: results.every((result) => result.passed), results };
     },
-    async register({ barrierId, source, parents, summary, passed }) {
+    async register({ barrierId, source, testReport, parents, summary, passed }) {
       const reply = await bus.request(RegistryRegister, {
         taskId: poolOf(barrierId),
         manifest: source.manifest,
@@ -131,6 +159,7 @@ export async function busPorts(options: AdapterOptions): Promise<Omit<EvolverPor
             time: now().toISOString(),
           },
         ],
+        testReport,
         parents,
         origin: "merged",
       });
@@ -156,6 +185,10 @@ export async function busPorts(options: AdapterOptions): Promise<Omit<EvolverPor
       await state.put(`reviewed.${hash.slice(7)}`, { reason, at: now().toISOString() });
     },
   };
+}
+
+function refusedCheck(reason: string) {
+  return { name: "sandbox report", passed: false, failures: [reason], status: "CRASH" };
 }
 
 /** The private pool a barrier registers its merged versions in (task ids take no dots). */

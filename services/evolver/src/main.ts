@@ -1,4 +1,4 @@
-import { EVOLVER_BUCKET, EvolverWork } from "@insitu/contracts";
+import { EVOLVER_BUCKET, EvolverWork, SigningKeyEnv, trustedKeysConfig } from "@insitu/contracts";
 import { busRateLimitGate, consumeRoleWork, modelForRole } from "@insitu/roles";
 import { runService } from "@insitu/runtime";
 import { vettedLibraries } from "@insitu/tool-developer";
@@ -10,7 +10,12 @@ import { createEvolver } from "./service.js";
 
 await runService({
   name: "evolver",
-  config: EvolverConfigSchema,
+  config: EvolverConfigSchema.extend({
+    [SigningKeyEnv.trustedSandbox]: trustedKeysConfig(
+      SigningKeyEnv.trustedSandbox,
+      "the sandboxes (test reports)",
+    ),
+  }),
   async start({ config, bus, logger, metrics }) {
     // insitu_llm_* series and shared rate-limit cooldowns, like every other role service.
     const gate = await busRateLimitGate(bus);
@@ -28,6 +33,7 @@ await runService({
       libraries: vettedLibraries(config.TOOL_LIBRARIES),
       buildAttempts: config.BUILD_ATTEMPTS,
       sandboxTimeoutMs: config.SANDBOX_TIMEOUT_MS,
+      trustedSandboxKeys: config.TRUSTED_SANDBOX_KEYS,
       budget: { maxTokens: config.EVOLVER_BARRIER_TOKENS, callTimeoutMs: config.EVOLVER_CALL_TIMEOUT_MS },
       logger,
       ...(embedder

@@ -1,5 +1,5 @@
 import type { Bus } from "@insitu/bus";
-import { RegistryGet, ToolRepair } from "@insitu/contracts";
+import { RegistryGet, type Signer, ToolRepair } from "@insitu/contracts";
 import {
   DEFAULT_SANDBOX_RETRY_WINDOW_MS,
   execToolInSandbox,
@@ -20,6 +20,8 @@ export function toolPorts(
     logger?: Logger;
     /** The operator's approval policy: which declared secrets a version is granted (ADR 0130). */
     approvalPolicy: ApprovalPolicy;
+    /** The executor's key: signs every usage batch it records (ADR 0125). */
+    signer: Signer;
   },
 ): Pick<ReactDeps, "getTool" | "exec" | "recordUsage" | "repair"> {
   return {
@@ -57,7 +59,7 @@ export function toolPorts(
       );
     },
     async recordUsage(record) {
-      await recordToolCall(bus, {
+      await recordToolCall(bus, options.signer, {
         callId: record.callId,
         taskId: record.taskId,
         hash: record.tool.version,

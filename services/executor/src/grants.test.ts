@@ -6,6 +6,8 @@ import {
   SandboxExec,
   type ToolVersionRecord,
   type VersionReview,
+  generateSigningKey,
+  signerFromPrivateKey,
 } from "@insitu/contracts";
 import { type ApprovalPolicyInput, parseApprovalPolicy } from "@insitu/tool-kit";
 import { describe, expect, it } from "vitest";
@@ -74,6 +76,10 @@ async function grantsFor(review: VersionReview["state"] | undefined, policy: App
     sandboxTimeoutMs: 5000,
     repairTimeoutMs: 5000,
     approvalPolicy: parsed.policy,
+    // exec does not record usage here; the signer is only required by the port's options.
+    signer: signerFromPrivateKey(generateSigningKey().privateKey) as NonNullable<
+      ReturnType<typeof signerFromPrivateKey>
+    >,
   });
   const source = await ports.getTool({ name: "fetch_weather", version: HASH });
   await ports.exec(source, {}, "task-1");

@@ -3,6 +3,8 @@ import { CallOnce, endpoint, kvCallClaims, objectOutcomeStore } from "@insitu/bu
 import {
   ExecutorRunWork,
   ExternalToolsList,
+  SigningKeyEnv,
+  signingKeyConfig,
   TASK_STEPS_BUCKET,
   TOOL_CALL_CLAIMS_BUCKET,
   TOOL_CALL_CLAIMS_TTL_MS,
@@ -28,7 +30,10 @@ import { createExecutor } from "./service.js";
 
 await runService({
   name: "executor",
-  config: ExecutorConfigSchema,
+  // The signing key is required here, not in ExecutorConfigSchema: only the running service signs.
+  config: ExecutorConfigSchema.extend({
+    [SigningKeyEnv.executor]: signingKeyConfig(SigningKeyEnv.executor, "the executor"),
+  }),
   async start({ config, bus, logger, metrics }) {
     const gate = await busRateLimitGate(bus);
     const { model, costOf } = modelForRole("executor", config.INSITU_SCRIPT, process.env, { metrics, gate });
@@ -65,6 +70,7 @@ await runService({
       logger,
       // Loaded once at start: a policy that does not parse stops the executor (INVALID_CONFIG).
       approvalPolicy: loadApprovalPolicy(),
+      signer: config.EXECUTOR_SIGNING_KEY,
     });
     const executor = createExecutor({
       model,

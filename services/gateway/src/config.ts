@@ -1,3 +1,4 @@
+import { SigningKeyEnv, signingKeyConfig } from "@insitu/contracts";
 import { z } from "zod";
 
 /**
@@ -5,6 +6,11 @@ import { z } from "zod";
  * the public API is served on HTTP_PORT beside /healthz, /readyz and /metrics.
  */
 export const GatewayConfigSchema = z.object({
+  /**
+   * The gateway's Ed25519 private key: signs the usage outcomes of MCP clients' calls, which the
+   * registry records only from trusted keys (ADR 0125). Required.
+   */
+  [SigningKeyEnv.gateway]: signingKeyConfig(SigningKeyEnv.gateway, "the gateway"),
   /** Largest accepted request body; above it the answer is 413. */
   GATEWAY_BODY_LIMIT_BYTES: z.coerce
     .number()

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { type Bus, type NatsServerHandle, Naming, connectBus, endpoint, startNatsServer } from "@insitu/bus";
 import {
+  generateSigningKey,
   RegistryHistory,
   RegistryList,
   RegistrySearch,
@@ -115,6 +116,7 @@ beforeAll(async () => {
       NATS_URL: server.url,
       NATS_PREFIX: prefix,
       HTTP_PORT: "0",
+      GATEWAY_SIGNING_KEY: generateSigningKey().privateKey,
       GATEWAY_BODY_LIMIT_BYTES: "2048",
       // POST /v1/tasks has its own (larger, attachment-sized) cap; keep it small here too.
       GATEWAY_TASK_BODY_LIMIT_BYTES: "2048",
@@ -401,6 +403,7 @@ describe("gateway without the services behind it", () => {
         NATS_URL: server.url,
         NATS_PREFIX: `${prefix}-alone`,
         HTTP_PORT: "0",
+        GATEWAY_SIGNING_KEY: generateSigningKey().privateKey,
         LOG_LEVEL: "error",
         GATEWAY_REQUEST_TIMEOUT_MS: "1000",
       },

@@ -73,7 +73,10 @@ export const gatewayService: ServiceSpec<typeof GatewayConfigSchema> = {
     });
     // The library as an MCP server on /mcp (stateful Streamable HTTP, docs/adr/0085).
     const catalog = new LibraryCatalog(
-      busLibraryPort(bus, { sandboxTimeoutMs: config.GATEWAY_MCP_CALL_TIMEOUT_MS }),
+      busLibraryPort(bus, {
+        sandboxTimeoutMs: config.GATEWAY_MCP_CALL_TIMEOUT_MS,
+        signer: config.GATEWAY_SIGNING_KEY,
+      }),
       (error) => logger.warn("MCP library refresh failed", { error }),
     );
     const mcp = createMcpHttpEndpoint({

@@ -1,3 +1,4 @@
+import { testTrust } from "./testing.js";
 import { createMemoryBus } from "@insitu/bus/testing";
 import { createLogger } from "@insitu/telemetry";
 import { describe, expect, it } from "vitest";
@@ -63,7 +64,10 @@ describe("registry catalog with a task", () => {
   // catalog are the real ones.
   it("leads with the library tools retrieved for the question and capabilities, minus the excluded", async () => {
     const bus = createMemoryBus();
-    const registry = await Registry.open(bus, { logger: createLogger({ service: "test", level: "error" }) });
+    const registry = await Registry.open(bus, {
+      trust: testTrust,
+      logger: createLogger({ service: "test", level: "error" }),
+    });
     const filler = Array.from({ length: 300 }, (_, index) => ({
       name: `process_record_${index}`,
       description: `Processes record batch ${index} of the warehouse ledger.`,

@@ -9,3 +9,5 @@ export type { ExportSummary, ImportOptions, ImportSummary, LibraryFolder } from 
 export { Bm25Index } from "./retrieval/bm25.js";
 export { EXACT_SCAN_BUDGET, VectorIndex } from "./retrieval/vector-index.js";
 export { reciprocalRankFusion } from "./retrieval/fuse.js";
+export { checkTestEvidence, checkUsageEvidence } from "./evidence-gate.js";
+export type { EvidenceTrust } from "./evidence-gate.js";

@@ -1,4 +1,5 @@
 import { loadApprovalPolicy } from "@insitu/roles";
+import { SigningKeyEnv, trustedKeysConfig } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
 import { RegistryConfigSchema } from "./config.js";
 import { registryEndpoints } from "./endpoints.js";
@@ -10,7 +11,16 @@ import { HashingEmbedder, chooseEmbeddings } from "./retrieval/embedding.js";
 await runService({
   name: "registry",
   version: "0.1.0",
-  config: RegistryConfigSchema,
+  config: RegistryConfigSchema.extend({
+    [SigningKeyEnv.trustedSandbox]: trustedKeysConfig(
+      SigningKeyEnv.trustedSandbox,
+      "the sandboxes (test reports)",
+    ),
+    [SigningKeyEnv.trustedUsage]: trustedKeysConfig(
+      SigningKeyEnv.trustedUsage,
+      "the executors and gateways (usage outcomes)",
+    ),
+  }),
   async start({ config, bus, logger, metrics }) {
     const embeddings = chooseEmbeddings(config.REGISTRY_EMBEDDINGS, { logger, metrics, role: "registry" });
     const fuseEmbeddings =
@@ -21,6 +31,7 @@ await runService({
       logger,
       approvalPolicy: loadApprovalPolicy(),
       fuseEmbeddings,
+      trust: { sandbox: config.TRUSTED_SANDBOX_KEYS, usage: config.TRUSTED_USAGE_KEYS },
       ...(embeddings ? { embeddings } : {}),
     });
     registerRegistryMetrics(metrics, registry, config.REGISTRY_TOP_TOOLS, {
@@ -41,6 +52,8 @@ await runService({
       snapshot: registry.view.snapshotNumber,
       librarySize: registry.view.currentTools.size,
       versions: registry.view.versions.size,
+      trustedSandboxKeys: [...config.TRUSTED_SANDBOX_KEYS.keys()],
+      trustedUsageKeys: [...config.TRUSTED_USAGE_KEYS.keys()],
       retrieval: embeddings && fuseEmbeddings ? `hybrid (${embeddings.model})` : "lexical",
     });
     return {

@@ -30,7 +30,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { registryEndpoints } from "./endpoints.js";
 import { exportLibrary, importLibrary } from "./export.js";
 import { Registry } from "./registry.js";
-import { loadQualityLibrary, registerRequest } from "./testing.js";
+import { loadQualityLibrary, registerRequest, signedUsage, testKeys, testTrust } from "./testing.js";
 
 // Real nats-server (JetStream, file storage) started by the test on a random port with its own
 // data dir; every test uses its own subject prefix, so its buckets are its own.
@@ -58,7 +58,7 @@ async function connect(at: string, name = "registry-test"): Promise<Bus> {
 
 async function replica(at: string): Promise<{ registry: Registry; served: ServedService; bus: Bus }> {
   const bus = await connect(at, "registry");
-  const registry = await Registry.open(bus, { logger });
+  const registry = await Registry.open(bus, { trust: testTrust, logger });
   const served = await bus.serve({
     name: "registry",
     version: "0.1.0",
@@ -128,15 +128,18 @@ describe("registry on a real nats-server", () => {
           RegistryRegister,
           registerRequest("shared-task", `pool_w${index}`, `Pool tool ${index} for the writer test.`),
         );
-        await bus.request(RegistryRecordUsage, {
-          calls: Array.from({ length: 5 }, (_, call) => ({
-            callId: `w${index}-c${call}`,
-            taskId: `task-${index}`,
-            hash: shared.hash,
-            outcome: "success" as const,
-            latencyMs: 3,
-          })),
-        });
+        await bus.request(
+          RegistryRecordUsage,
+          signedUsage(
+            Array.from({ length: 5 }, (_, call) => ({
+              callId: `w${index}-c${call}`,
+              taskId: `task-${index}`,
+              hash: shared.hash,
+              outcome: "success" as const,
+              latencyMs: 3,
+            })),
+          ),
+        );
         return absorbWithRetry(bus, own.hash, `writer ${index}`);
       }),
     );
@@ -179,9 +182,9 @@ describe("registry on a real nats-server", () => {
     expect((await b.registry.get({ by: "name", name: "convert_currency", taskId: "t1" })).hash).toBe(
       tool.hash,
     );
-    await a.registry.recordUsage({
-      calls: [{ callId: "c1", taskId: "t1", hash: tool.hash, outcome: "success", latencyMs: 4 }],
-    });
+    await a.registry.recordUsage(
+      signedUsage([{ callId: "c1", taskId: "t1", hash: tool.hash, outcome: "success", latencyMs: 4 }]),
+    );
     await a.registry.finishTask({ taskId: "t1" });
     await b.registry.view.until(() => b.registry.view.snapshotNumber === 1);
     const fromA = await a.registry.search({ query: "convert currency amount" });
@@ -249,9 +252,10 @@ describe("registry on a real nats-server", () => {
       RegistryRegister,
       registerRequest("t1", "parse_csv", "Parses CSV text into rows."),
     );
-    await client.request(RegistryRecordUsage, {
-      calls: [{ callId: "c1", taskId: "t1", hash: first.hash, outcome: "success", latencyMs: 2 }],
-    });
+    await client.request(
+      RegistryRecordUsage,
+      signedUsage([{ callId: "c1", taskId: "t1", hash: first.hash, outcome: "success", latencyMs: 2 }]),
+    );
     await client.request(RegistryFinishTask, { taskId: "t1" });
     // Replicas converge through the watch (the finish may have been served by either).
     for (const { registry } of [a, b]) await registry.view.until(() => registry.view.snapshotNumber === 1);
@@ -279,7 +283,7 @@ describe("registry on a real nats-server", () => {
       expect([...registry.view.currentTools.keys()].sort()).toEqual(["parse_csv", "split_lines"]);
     }
     // A registry started from scratch after the restart loads the same state.
-    const fresh = await Registry.open(await connect(at), { logger });
+    const fresh = await Registry.open(await connect(at), { trust: testTrust, logger });
     expect(fresh.convergence()).toEqual(a.registry.convergence());
     fresh.stop();
     for (const { registry, served } of [a, b]) {
@@ -295,9 +299,9 @@ describe("registry on a real nats-server", () => {
         registerRequest(`t${index}`, name, `Tool ${name.replace("_", " ")} for export.`),
       );
       const hash = source.registry.view.poolVersion(`t${index}`, name) as string;
-      await source.registry.recordUsage({
-        calls: [{ callId: `c${index}`, taskId: `t${index}`, hash, outcome: "success", latencyMs: 1 }],
-      });
+      await source.registry.recordUsage(
+        signedUsage([{ callId: `c${index}`, taskId: `t${index}`, hash, outcome: "success", latencyMs: 1 }]),
+      );
       await source.registry.finishTask({ taskId: `t${index}` });
     }
     const directory = await mkdtemp(join(tmpdir(), "registry-export-int-"));
@@ -329,12 +333,13 @@ describe("registry on a real nats-server", () => {
     const tool = await until(() =>
       client.request(RegistryRegister, registerRequest("t1", "fetch_page", "Fetches a web page as text.")),
     );
-    await client.request(RegistryRecordUsage, {
-      calls: [
+    await client.request(
+      RegistryRecordUsage,
+      signedUsage([
         { callId: "c1", taskId: "t1", hash: tool.hash, outcome: "success", latencyMs: 2 },
         { callId: "c2", taskId: "t2", hash: tool.hash, outcome: "timeout", latencyMs: 900 },
-      ],
-    });
+      ]),
+    );
     await client.request(RegistryFinishTask, { taskId: "t1" });
     const metricsBefore = await (await fetch(`${first.url}/metrics`)).text();
     for (const line of [
@@ -382,6 +387,8 @@ async function startProcess(at: string): Promise<{ child: ChildProcess; url: str
       HTTP_PORT: "0",
       REGISTRY_EMBEDDINGS: "off",
       LOG_LEVEL: "info",
+      TRUSTED_SANDBOX_KEYS: testKeys.sandbox.publicKey,
+      TRUSTED_USAGE_KEYS: testKeys.executor.publicKey,
     },
     stdio: ["ignore", "pipe", "inherit"],
   });

@@ -25,7 +25,7 @@ import { exportLibrary, importLibrary } from "./export.js";
 import { registerRegistryMetrics } from "./metrics.js";
 import { Registry } from "./registry.js";
 import { HashingEmbedder } from "./retrieval/embedding.js";
-import { registerRequest } from "./testing.js";
+import { registerRequest, signedUsage, testTrust, withTestReport } from "./testing.js";
 
 // Unit tests run on the in-memory bus from @insitu/bus/testing (a fake of NATS KV / Object Store
 // / request-reply); the same behaviour is checked against a real nats-server in registry.int.test.ts.
@@ -33,6 +33,7 @@ const logger = createLogger({ service: "registry-test", level: "error" });
 
 async function start(bus: Bus, options: { hashing?: boolean } = {}) {
   const registry = await Registry.open(bus, {
+    trust: testTrust,
     logger,
     ...(options.hashing ? { embeddings: new HashingEmbedder(64) } : {}),
   });
@@ -118,7 +119,7 @@ describe("registry on the in-memory bus", () => {
       (await bus.request(RegistrySearch, { query: "convert money currency", taskId: "task-b" })).hits,
     ).toEqual([]);
 
-    const used = await bus.request(RegistryRecordUsage, { calls: [usage("task-a", registered.hash)] });
+    const used = await bus.request(RegistryRecordUsage, signedUsage([usage("task-a", registered.hash)]));
     expect(used).toEqual({ recorded: 1, duplicates: [] });
     const finished = await bus.request(RegistryFinishTask, { taskId: "task-a" });
     expect(finished.absorbed).toEqual([{ name: "convert_currency", hash: registered.hash }]);
@@ -139,9 +140,10 @@ describe("registry on the in-memory bus", () => {
       RegistryRegister,
       registerRequest("t1", "fetch_weather", "Current temperature in a city.", { parameters: ["city"] }),
     );
-    await bus.request(RegistryRecordUsage, {
-      calls: [usage("t1", good.hash), usage("t1", bad.hash, "execution-failure")],
-    });
+    await bus.request(
+      RegistryRecordUsage,
+      signedUsage([usage("t1", good.hash), usage("t1", bad.hash, "execution-failure")]),
+    );
     const first = await bus.request(RegistryFinishTask, { taskId: "t1" });
     expect(first.dropped).toEqual([{ name: "fetch_weather", hash: bad.hash }]);
     expect(first.absorbed.map((tool) => tool.name)).toEqual(["parse_csv"]);
@@ -164,7 +166,7 @@ describe("registry on the in-memory bus", () => {
       RegistryRegister,
       registerRequest("t2", "parse_csv", "Parses CSV text into rows.", { variant: "rival" }),
     );
-    await bus.request(RegistryRecordUsage, { calls: [usage("t2", rival.hash)] });
+    await bus.request(RegistryRecordUsage, signedUsage([usage("t2", rival.hash)]));
     const second = await bus.request(RegistryFinishTask, { taskId: "t2" });
     expect(second.offered).toEqual([{ name: "parse_csv", hash: rival.hash }]);
     expect(second.snapshot).toBeUndefined();
@@ -182,7 +184,7 @@ describe("registry on the in-memory bus", () => {
         parents: [good.hash],
       }),
     );
-    await bus.request(RegistryRecordUsage, { calls: [usage("t3", repair.hash)] });
+    await bus.request(RegistryRecordUsage, signedUsage([usage("t3", repair.hash)]));
     const third = await bus.request(RegistryFinishTask, { taskId: "t3" });
     expect(third.snapshot?.changes).toEqual([
       { op: "replace", name: "parse_csv", hash: repair.hash, previous: good.hash },
@@ -199,7 +201,7 @@ describe("registry on the in-memory bus", () => {
       RegistryRegister,
       registerRequest("m2", "count_tokens", "Counts whitespace-separated tokens."),
     );
-    await bus.request(RegistryRecordUsage, { calls: [usage("m1", words.hash), usage("m2", tokens.hash)] });
+    await bus.request(RegistryRecordUsage, signedUsage([usage("m1", words.hash), usage("m2", tokens.hash)]));
     await bus.request(RegistryFinishTask, { taskId: "m1" });
     const before = await bus.request(RegistryFinishTask, { taskId: "m2" });
     const base = before.snapshot?.number ?? 0;
@@ -246,7 +248,7 @@ describe("registry on the in-memory bus", () => {
     expect(member).toMatchObject({ status: "deprecated", mergedInto: merged.hash });
     // The alias survives later commits and a rollback to before the merge removes it.
     const later = await bus.request(RegistryRegister, registerRequest("m3", "parse_csv", "Parses CSV."));
-    await bus.request(RegistryRecordUsage, { calls: [usage("m3", later.hash)] });
+    await bus.request(RegistryRecordUsage, signedUsage([usage("m3", later.hash)]));
     const third = await bus.request(RegistryFinishTask, { taskId: "m3" });
     expect((await bus.request(RegistryGet, { by: "name", name: "count_words" })).hash).toBe(merged.hash);
     await bus.request(RegistryRollback, {
@@ -266,7 +268,7 @@ describe("registry on the in-memory bus", () => {
       tick += 1000;
       return new Date(tick);
     };
-    const clocked = await Registry.open(bus, { logger, now: clock });
+    const clocked = await Registry.open(bus, { trust: testTrust, logger, now: clock });
     const served = await bus.serve({
       name: "registry",
       version: "0.1.0",
@@ -278,7 +280,7 @@ describe("registry on the in-memory bus", () => {
         RegistryRegister,
         registerRequest("t1", "count_words", "Counts words."),
       );
-      await bus.request(RegistryRecordUsage, { calls: [usage("t1", first.hash)] });
+      await bus.request(RegistryRecordUsage, signedUsage([usage("t1", first.hash)]));
       await bus.request(RegistryFinishTask, { taskId: "t1", mode: "offer" });
       expect((await bus.request(RegistryGet, { by: "hash", hash: first.hash })).status).toBe("offered");
       await bus.request(RegistryAbsorb, {
@@ -301,7 +303,7 @@ describe("registry on the in-memory bus", () => {
         registerRequest("t2", "count_words", "Counts words."),
       );
       expect(again).toMatchObject({ hash: first.hash, created: false });
-      await bus.request(RegistryRecordUsage, { calls: [usage("t2", again.hash)] });
+      await bus.request(RegistryRecordUsage, signedUsage([usage("t2", again.hash)]));
       await bus.request(RegistryFinishTask, { taskId: "t2", mode: "offer" });
       expect((await bus.request(RegistryGet, { by: "hash", hash: first.hash })).status).toBe("offered");
       expect(await offeredNow()).toEqual([first.hash]);
@@ -415,15 +417,15 @@ describe("registry on the in-memory bus", () => {
       RegistryRegister,
       registerRequest("creator", "sum_numbers", "Adds numbers together."),
     );
-    await bus.request(RegistryRecordUsage, { calls: [usage("creator", tool.hash)] });
+    await bus.request(RegistryRecordUsage, signedUsage([usage("creator", tool.hash)]));
     await bus.request(RegistryFinishTask, { taskId: "creator" });
     const calls = [
       usage("reuser-1", tool.hash),
       usage("reuser-1", tool.hash, "input-error"),
       usage("reuser-2", tool.hash),
     ];
-    expect(await bus.request(RegistryRecordUsage, { calls })).toMatchObject({ recorded: 3 });
-    expect(await bus.request(RegistryRecordUsage, { calls: [calls[0]!] })).toEqual({
+    expect(await bus.request(RegistryRecordUsage, signedUsage(calls))).toMatchObject({ recorded: 3 });
+    expect(await bus.request(RegistryRecordUsage, signedUsage([calls[0]!]))).toEqual({
       recorded: 0,
       duplicates: [calls[0]!.callId],
     });
@@ -463,9 +465,10 @@ describe("registry on the in-memory bus", () => {
         registerRequest("t", name, `Tool number ${index} does a thing.`),
       );
       hashes.push(tool.hash);
-      await bus.request(RegistryRecordUsage, {
-        calls: Array.from({ length: index + 1 }, () => usage("t", tool.hash)),
-      });
+      await bus.request(
+        RegistryRecordUsage,
+        signedUsage(Array.from({ length: index + 1 }, () => usage("t", tool.hash))),
+      );
     }
     const metrics = createMetricsRegistry("registry", { defaultMetrics: false });
     registerRegistryMetrics(metrics, registry, 3);
@@ -509,8 +512,8 @@ describe("registry on the in-memory bus", () => {
   });
 
   it("keeps large code and tests in the object store and serves them back intact", async () => {
-    const request = registerRequest("t", "render_report", "Renders a long report template.");
-    request.code = `${request.code}\n// ${"padding ".repeat(20_000)}\n`;
+    const plain = registerRequest("t", "render_report", "Renders a long report template.");
+    const request = withTestReport({ ...plain, code: `${plain.code}\n// ${"padding ".repeat(20_000)}\n` });
     const registered = await bus.request(RegistryRegister, request);
     const stored = await (await bus.kv("registry")).get<{ code?: string; body?: string }>(
       `version.${registered.hash.slice(7)}`,
@@ -530,7 +533,7 @@ describe("registry on the in-memory bus", () => {
   });
 
   it("a second registry on the same store sees every change through the watch", async () => {
-    const other = await Registry.open(bus, { logger });
+    const other = await Registry.open(bus, { trust: testTrust, logger });
     try {
       const tool = await bus.request(
         RegistryRegister,
@@ -577,7 +580,7 @@ describe("registry on the in-memory bus", () => {
       const module = join(directory, "upper_case", "module.ts");
       await writeFile(module, (await readFile(module, "utf8")).replace("first version", "reviewed"));
 
-      const fresh = await Registry.open(createMemoryBus(), { logger });
+      const fresh = await Registry.open(createMemoryBus(), { trust: testTrust, logger });
       const imported = await importLibrary(fresh, directory);
       expect(imported).toMatchObject({ tools: 2, created: 2, edited: ["upper_case"] });
       expect(fresh.view.currentTools.get("trim_text")).toBe(a.hash);

@@ -57,6 +57,7 @@ import {
 import { type CatalogTool, DEFAULT_CATALOG_TOKENS, buildCatalog } from "./catalog.js";
 import { BODY_LIMITS, LibraryView } from "./library-view.js";
 import { versionBodyProblem } from "./document-guards.js";
+import { type EvidenceTrust, checkTestEvidence, checkUsageEvidence } from "./evidence-gate.js";
 import { convergenceSeries } from "./series.js";
 import type { EmbeddingProvider } from "./retrieval/embedding.js";
 import { RRF_K } from "./retrieval/fuse.js";
@@ -91,6 +92,11 @@ export interface RegistryOptions {
    * review). The service loads it from `INSITU_APPROVAL_POLICY`.
    */
   approvalPolicy?: ApprovalPolicy;
+  /**
+   * Keys whose evidence is believed (ADR 0125). Without them `register` and `recordUsage` refuse
+   * everything with EVIDENCE_UNVERIFIED; reads, absorbs and operator imports work as before.
+   */
+  trust?: EvidenceTrust;
 }
 
 type Request<C> = Payload<C>;
@@ -142,6 +148,8 @@ export class Registry {
   // ---------------------------------------------------------------- register
 
   async register(request: Request<typeof RegistryRegister>): Promise<Response<typeof RegistryRegister>> {
+    // Before anything is read or written: a version is admitted only on the sandbox's own word.
+    const verified = checkTestEvidence(request, this.options.trust);
     const hash = computeToolHash({ manifest: request.manifest, code: request.code, tests: request.tests });
     const parents = request.parents ?? [];
     for (const parent of parents) {
@@ -170,7 +178,7 @@ export class Registry {
       createdByTask: request.taskId,
       parents,
       createdAt: this.now().toISOString(),
-      evidence: request.evidence,
+      evidence: [verified, ...request.evidence],
       code: request.code,
       tests: request.tests,
     };
@@ -960,6 +968,7 @@ export class Registry {
   async recordUsage(
     request: Request<typeof RegistryRecordUsage>,
   ): Promise<Response<typeof RegistryRecordUsage>> {
+    checkUsageEvidence(request, this.options.trust);
     const duplicates: string[] = [];
     let recorded = 0;
     for (const call of request.calls) {

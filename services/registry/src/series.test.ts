@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { registryEndpoints } from "./endpoints.js";
 import { registerRegistryMetrics } from "./metrics.js";
 import { Registry } from "./registry.js";
-import { registerRequest } from "./testing.js";
+import { registerRequest, signedUsage, testTrust } from "./testing.js";
 
 // On the in-memory bus (a fake of NATS KV / request-reply from @insitu/bus/testing); the figures
 // are hand-counted in each test.
@@ -32,7 +32,7 @@ describe("EGL as the paper defines it, and the convergence series", () => {
 
   beforeEach(async () => {
     bus = createMemoryBus();
-    registry = await Registry.open(bus, { logger });
+    registry = await Registry.open(bus, { trust: testTrust, logger });
     await bus.serve({
       name: "registry",
       version: "0.1.0",
@@ -55,14 +55,14 @@ describe("EGL as the paper defines it, and the convergence series", () => {
   it("counts tools admitted to the library, not versions built, per query index and per batch", async () => {
     // Task a: builds sum_numbers, calls it twice (success) → admitted.
     const sum = await bus.request(RegistryRegister, registerRequest("a", "sum_numbers", "Adds numbers."));
-    await bus.request(RegistryRecordUsage, { calls: [usage("a", sum.hash), usage("a", sum.hash)] });
+    await bus.request(RegistryRecordUsage, signedUsage([usage("a", sum.hash), usage("a", sum.hash)]));
     await bus.request(RegistryFinishTask, { taskId: "a" });
     // Task b: builds parse_dates, whose one call fails → built but dropped, never admitted.
     const parse = await bus.request(RegistryRegister, registerRequest("b", "parse_dates", "Parses dates."));
-    await bus.request(RegistryRecordUsage, { calls: [usage("b", parse.hash, "execution-failure")] });
+    await bus.request(RegistryRecordUsage, signedUsage([usage("b", parse.hash, "execution-failure")]));
     await bus.request(RegistryFinishTask, { taskId: "b" });
     // Task c: builds nothing, reuses sum_numbers once.
-    await bus.request(RegistryRecordUsage, { calls: [usage("c", sum.hash)] });
+    await bus.request(RegistryRecordUsage, signedUsage([usage("c", sum.hash)]));
     await bus.request(RegistryFinishTask, { taskId: "c" });
 
     // Hand count: 4 calls; 1 tool admitted; 2 versions built. EGL = 1/4 (versions/calls would be 2/4).

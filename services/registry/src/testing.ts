@@ -1,5 +1,37 @@
-import type { Payload, RegistryRegister } from "@insitu/contracts";
+import {
+  type Payload,
+  type RegistryRecordUsage,
+  type RegistryRegister,
+  type Signer,
+  type UsageRecord,
+  generateSigningKey,
+  signTestReport,
+  signUsageBatch,
+  signerFromPrivateKey,
+  trustedKeysFrom,
+} from "@insitu/contracts";
 import type { ToolManifest } from "@insitu/tool-kit";
+import type { EvidenceTrust } from "./evidence-gate.js";
+
+function testSigner(): Signer {
+  return signerFromPrivateKey(generateSigningKey().privateKey) as Signer;
+}
+
+/**
+ * Keys for registry tests (real Ed25519 keys made per test process): the sandbox's signs the test
+ * reports of {@link registerRequest}, the executor's the batches of {@link signedUsage};
+ * {@link testTrust} is what a registry under test should be opened with.
+ */
+export const testKeys = { sandbox: testSigner(), executor: testSigner() } as const;
+export const testTrust: EvidenceTrust = {
+  sandbox: trustedKeysFrom(testKeys.sandbox.publicKey)!,
+  usage: trustedKeysFrom(testKeys.executor.publicKey)!,
+};
+
+/** A record-usage request signed with the test executor key. */
+export function signedUsage(calls: UsageRecord[]): Payload<typeof RegistryRecordUsage> {
+  return { calls, signature: signUsageBatch(testKeys.executor, calls) };
+}
 
 /**
  * A registrable tool version for tests: a real, valid module (not a fake) whose description and
@@ -40,7 +72,10 @@ export default async function run(input: Record<string, string>): Promise<{ resu
   return { manifest, code, tests };
 }
 
-/** A register request for {@link toolSource}, with the evidence a passing test run gives. */
+/**
+ * A register request for {@link toolSource}, with the evidence a passing test run gives: the test
+ * sandbox key's signed report (a real signature; no sandbox ran the tests).
+ */
 export function registerRequest(
   taskId: string,
   name: string,
@@ -55,7 +90,18 @@ export function registerRequest(
     ],
   };
   if (options.parents) request.parents = options.parents;
-  return request;
+  return withTestReport(request);
+}
+
+/** The request with the test sandbox key's report of its (edited) code, manifest and tests all passing. */
+export function withTestReport(request: Payload<typeof RegistryRegister>): Payload<typeof RegistryRegister> {
+  return {
+    ...request,
+    testReport: signTestReport(testKeys.sandbox, request, {
+      total: request.tests.length,
+      passed: request.tests.length,
+    }),
+  };
 }
 
 export {

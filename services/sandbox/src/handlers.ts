@@ -1,4 +1,12 @@
-import type { Payload, Reply, SandboxCheck, SandboxExec, SandboxTest } from "@insitu/contracts";
+import {
+  type Payload,
+  type Reply,
+  type SandboxCheck,
+  type SandboxExec,
+  type SandboxTest,
+  type Signer,
+  signTestReport,
+} from "@insitu/contracts";
 import { inSpan } from "@insitu/telemetry";
 import type { Checker } from "./check.js";
 import type { Sandbox } from "./sandbox.js";
@@ -11,7 +19,11 @@ export interface SandboxHandlers {
   test(request: Payload<typeof SandboxTest>): Promise<Reply<typeof SandboxTest>>;
 }
 
-export function createHandlers(sandbox: Sandbox, checker: Checker): SandboxHandlers {
+/**
+ * `signer` is the sandbox's key: every test report it answers is signed over the code, manifest
+ * and tests it ran (ADR 0125), so the registry can tell a real run from a claimed one.
+ */
+export function createHandlers(sandbox: Sandbox, checker: Checker, signer: Signer): SandboxHandlers {
   // Tracing hooks (docs/adr/0083): one span per sandbox call with its outcome; no-ops when off.
   return {
     exec: (request) =>
@@ -33,7 +45,15 @@ export function createHandlers(sandbox: Sandbox, checker: Checker): SandboxHandl
           "insitu.sandbox.outcome": result.passed ? "passed" : "failed",
           "insitu.sandbox.tests": result.results.length,
         });
-        return result;
+        const passed = result.results.filter((item) => item.passed).length;
+        return {
+          ...result,
+          report: signTestReport(
+            signer,
+            { code: request.tool.code, manifest: request.tool.manifest, tests: request.tests },
+            { total: result.results.length, passed },
+          ),
+        };
       }),
   };
 }

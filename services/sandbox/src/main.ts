@@ -4,6 +4,8 @@ import {
   SandboxCheck,
   SandboxExec,
   SandboxTest,
+  SigningKeyEnv,
+  signingKeyConfig,
   TOOL_CALL_CLAIMS_BUCKET,
   TOOL_CALL_CLAIMS_TTL_MS,
   TOOL_CALL_RESULTS_BUCKET,
@@ -22,7 +24,10 @@ import { Sandbox, vettedSpecifiers } from "./sandbox.js";
 
 const running = await runService({
   name: "sandbox",
-  config: SandboxConfigSchema,
+  // The signing key is required here, not in SandboxConfigSchema: only the running service signs.
+  config: SandboxConfigSchema.extend({
+    [SigningKeyEnv.sandbox]: signingKeyConfig(SigningKeyEnv.sandbox, "the sandbox"),
+  }),
   async start({ config, bus, logger, metrics }) {
     const sandbox = new Sandbox({
       policy: buildPolicy(config, process.env),
@@ -77,7 +82,8 @@ const running = await runService({
     });
     // Load the declarations now, not in the first build (a failure is reported by that build).
     void checker.warm().catch(() => undefined);
-    const handlers = createHandlers(sandbox, checker);
+    const handlers = createHandlers(sandbox, checker, config.SANDBOX_SIGNING_KEY);
+    logger.info("sandbox signs test reports", { keyId: config.SANDBOX_SIGNING_KEY.keyId });
     // Keyed calls run at most once across replicas (ADR 0094); records are kept a day, far past
     // any redelivery, claims an hour (a claim is renewed every second while its call runs).
     const callOnce = new CallOnce(

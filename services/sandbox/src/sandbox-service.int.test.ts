@@ -5,7 +5,14 @@ import type { AddressInfo } from "node:net";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { type Bus, type NatsServerHandle, connectBus, startNatsServer } from "@insitu/bus";
-import { SandboxCheck, SandboxExec, SandboxTest } from "@insitu/contracts";
+import {
+  SandboxCheck,
+  SandboxExec,
+  SandboxTest,
+  generateSigningKey,
+  trustedKeysFrom,
+  verifyTestReport,
+} from "@insitu/contracts";
 import { sampleTool } from "@insitu/tool-kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -17,6 +24,8 @@ let httpServer: Server;
 let httpPort = 0;
 const replicas: { child: ChildProcess; httpUrl: string }[] = [];
 const prefix = `sbx${randomBytes(4).toString("hex")}`;
+// The replicas' signing key (ADR 0125): the test holds the public half, as the registry would.
+const signingKey = generateSigningKey();
 
 async function startReplica(
   extraEnv: Record<string, string> = {},
@@ -35,6 +44,7 @@ async function startReplica(
       GREETING_TOKEN: "token-from-operator",
       SANDBOX_WORK_TMPFS_MB: "256",
       ...extraEnv,
+      SANDBOX_SIGNING_KEY: signingKey.privateKey,
     },
     stdio: ["ignore", "pipe", "inherit"],
   });
@@ -146,14 +156,25 @@ export default async function run(input: { host: string }) {
     expect(JSON.stringify(refused)).not.toContain("root:x:0:0");
   });
 
-  it("runs a tool's tests and judges each case", async () => {
+  it("runs a tool's tests, judges each case and signs the run", async () => {
+    const tests = [
+      ...tool.tests,
+      { name: "wrong expectation", input: { a: 1, b: 1 }, expect: { subset: { sum: 3 } } },
+    ];
     const report = await bus.request(SandboxTest, {
       tool: { code: tool.code, manifest: tool.manifest },
-      tests: [
-        ...tool.tests,
-        { name: "wrong expectation", input: { a: 1, b: 1 }, expect: { subset: { sum: 3 } } },
-      ],
+      tests,
     });
+    const trusted = trustedKeysFrom(signingKey.publicKey)!;
+    expect(report.report.payload).toMatchObject({ total: 3, passed: 2, failed: 1, keyId: signingKey.keyId });
+    expect(verifyTestReport(report.report, { ...tool, tests }, trusted)).toMatchObject({
+      problem: "not-passed",
+    });
+    const passing = await bus.request(SandboxTest, {
+      tool: { code: tool.code, manifest: tool.manifest },
+      tests: tool.tests,
+    });
+    expect(verifyTestReport(passing.report, tool, trusted)).toEqual({ ok: true, keyId: signingKey.keyId });
     expect(report.passed).toBe(false);
     expect(report.results.map((result) => [result.name, result.passed])).toEqual([
       ["adds", true],

@@ -116,6 +116,8 @@ export function registryPorts(bus: Bus, now: () => Date): DeveloperRegistry {
           code: source.code,
           tests: source.tests,
           evidence: toEvidence(evidence, now()),
+          // The sandbox's signed report, unchanged: the registry checks it against this source.
+          testReport: evidence.report,
           ...(parents.length > 0 ? { parents, origin: "repaired" as const } : {}),
         },
         { taskId },

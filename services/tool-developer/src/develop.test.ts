@@ -1,3 +1,4 @@
+import type { SignedTestReport } from "@insitu/contracts";
 import { createScriptedModel } from "@insitu/llm/testing";
 import type { ToolOutcome } from "@insitu/tool-kit";
 import { describe, expect, it } from "vitest";
@@ -11,6 +12,21 @@ import {
   renderRepairPrompt,
 } from "./develop.js";
 import { loadPrompt } from "./template.js";
+
+/** FAKE: a report shaped like the sandbox's signed one; unit tests here never reach a verifier. */
+const FAKE_REPORT: SignedTestReport = {
+  payload: {
+    kind: "insitu.test-report.v1",
+    codeHash: `sha256:${"0".repeat(64)}`,
+    testsHash: `sha256:${"0".repeat(64)}`,
+    total: 1,
+    passed: 1,
+    failed: 0,
+    time: "2026-01-01T00:00:00.000Z",
+    keyId: "0000000000000000",
+  },
+  signature: "fake",
+};
 
 const request = {
   name: "count_words",
@@ -43,6 +59,7 @@ function sandboxFake(checks: CheckReport[], tests: TestReport[], replays: ToolOu
       async test() {
         return (
           tests.shift() ?? {
+            report: FAKE_REPORT,
             passed: true,
             results: [{ name: "x", passed: true, failures: [], status: "ok" }],
           }
@@ -147,6 +164,7 @@ describe("developTool", () => {
       ],
       [
         {
+          report: FAKE_REPORT,
           passed: false,
           results: [
             { name: "two words", passed: false, failures: ["at /count: expected 2, got 3"], status: "ok" },

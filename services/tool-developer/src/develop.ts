@@ -1,4 +1,4 @@
-import type { ToolRequest, ToolCallOutcome } from "@insitu/contracts";
+import type { SignedTestReport, ToolRequest, ToolCallOutcome } from "@insitu/contracts";
 import {
   type LanguageModel,
   type Message,
@@ -41,6 +41,8 @@ export interface CheckReport {
 export interface TestReport {
   passed: boolean;
   results: { name: string; passed: boolean; failures: string[]; status: string }[];
+  /** The run as the sandbox signed it (ADR 0125); the registry admits a version only on this. */
+  report: SignedTestReport;
 }
 
 export interface ToolSourceInput {
@@ -54,6 +56,8 @@ export interface BuildEvidence {
   attempts: number;
   check: { ok: true };
   tests: { total: number; passed: number; names: string[] };
+  /** The sandbox's signed report of the passing run, passed to the registry unchanged. */
+  report: SignedTestReport;
   replays?: { input: unknown; status: string }[];
   notes?: string;
 }
@@ -299,6 +303,7 @@ async function evaluateDraft(
         passed: passedCount,
         names: tested.results.map((result) => result.name),
       },
+      report: tested.report,
       ...(replayInputs.length > 0 ? { replays } : {}),
     },
     report: { result: "passed", testsPassed: passedCount, testsTotal: tested.results.length },

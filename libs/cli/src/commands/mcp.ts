@@ -1,3 +1,4 @@
+import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { connectBus } from "@insitu/bus";
 import {
@@ -7,10 +8,13 @@ import {
   callPolicyFromEnv,
   serveLibraryOverStdio,
 } from "@insitu/mcp";
+import { signerFromPrivateKey } from "@insitu/contracts";
 import { createLogger } from "@insitu/telemetry";
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
+import { loadOrCreateStackKeys } from "../stack/signing-keys.js";
+import { signingKeysPath } from "./keys.js";
 import { resolveTargets } from "../targets.js";
 
 /**
@@ -37,8 +41,24 @@ export async function runMcp(values: Record<string, unknown>, io: CliIo): Promis
     const value = Number(io.env[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;
   };
+  // Usage is recorded only when signed by a key the registry trusts (ADR 0125): the gateway's, from
+  // the environment or the key file of the local stack (`insitu up`); never a new key.
+  const keysPath = signingKeysPath(findRepoRoot(), io.env);
+  const keyText =
+    io.env.GATEWAY_SIGNING_KEY ??
+    (existsSync(keysPath) ? (await loadOrCreateStackKeys(keysPath)).keys.gateway.privateKey : undefined);
+  const signer = keyText === undefined ? undefined : signerFromPrivateKey(keyText);
+  if (!signer) {
+    io.err(
+      keyText === undefined
+        ? `No gateway signing key: set GATEWAY_SIGNING_KEY (the stack's, see \`insitu keys\`) or start the stack here with \`insitu up\` (${keysPath})\n`
+        : "GATEWAY_SIGNING_KEY is not an Ed25519 private key (base64url, 32 bytes); `insitu keys` prints the stack's\n",
+    );
+    await bus.drain();
+    return ExitCode.notConfigured;
+  }
   const catalog = new LibraryCatalog(
-    busLibraryPort(bus, { sandboxTimeoutMs: number("INSITU_MCP_CALL_TIMEOUT_MS", 150_000) }),
+    busLibraryPort(bus, { sandboxTimeoutMs: number("INSITU_MCP_CALL_TIMEOUT_MS", 150_000), signer }),
     (error) => logger.warn("MCP library refresh failed", { error }),
   );
   try {

@@ -10,6 +10,8 @@ import { freePort, isPortInUse } from "../stack/ports.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { type Stack, startStack } from "../stack/stack.js";
 import { readStackState, removeStackState, writeStackState } from "../stack/state.js";
+import { loadOrCreateStackKeys } from "../stack/signing-keys.js";
+import { signingKeysPath } from "./keys.js";
 import { DEFAULTS } from "../targets.js";
 
 const MAX_RESTARTS = 5;
@@ -85,9 +87,13 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
     `Starting ${external ? `against NATS at ${external}` : "nats-server"} and ${services.length} service(s): ${services.join(", ") || "none"}\n`,
   );
   try {
+    // The same keys every run (kept 0600 in the data dir), so a restarted service signs with the
+    // key the others already trust (ADR 0125).
+    const { keys: signingKeys } = await loadOrCreateStackKeys(signingKeysPath(root, io.env));
     stack = await startStack({
       root,
       services,
+      signingKeys,
       natsDataDir: join(dataDir(root), "nats"),
       ...(natsPort === undefined ? {} : { natsPort }),
       ...(natsMonitorPort === undefined ? {} : { natsMonitorPort }),

@@ -15,3 +15,10 @@ export {
   writeStackState,
 } from "./state.js";
 export type { StackState } from "./state.js";
+export {
+  StackSigningKeysSchema,
+  generateStackKeys,
+  loadOrCreateStackKeys,
+  signingEnv,
+} from "./signing-keys.js";
+export type { StackSigningKeys } from "./signing-keys.js";

@@ -6,6 +6,7 @@ import { formatLogLine } from "./log-format.js";
 import { freePort } from "./ports.js";
 import { findRepoRoot } from "./repo-root.js";
 import { ServiceProcess } from "./service-process.js";
+import { type StackSigningKeys, generateStackKeys, signingEnv } from "./signing-keys.js";
 
 /**
  * The local process stack, shared by `insitu up` and the e2e tests: a nats-server (unless
@@ -52,6 +53,11 @@ export interface StackOptions {
    * `executor-2`, `executor-3` and share the role's queue group and durable work queue.
    */
   replicas?: Readonly<Record<string, number>>;
+  /**
+   * The signing keys of the sandbox, executor and gateway (ADR 0125); a fresh set per run when
+   * omitted (`insitu up` passes the set it keeps in its data dir). `env` / `serviceEnv` still win.
+   */
+  signingKeys?: StackSigningKeys;
 }
 
 export interface StackService {
@@ -82,6 +88,8 @@ export interface Stack {
   readonly failed: readonly { name: string; error: InsituError }[];
   /** The nats-server this stack started (undefined for an external NATS). */
   readonly nats: NatsServerHandle | undefined;
+  /** The signing keys the services run with. */
+  readonly signingKeys: StackSigningKeys;
   /** Stops every service (SIGTERM, SIGKILL after the grace), then the nats-server. Idempotent. */
   stop(): Promise<void>;
 }
@@ -117,6 +125,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const natsUrl = externalNats ?? nats!.url;
   const natsMonitorUrl = nats?.monitorUrl ?? options.natsMonitorUrl ?? process.env.NATS_MONITOR_URL;
 
+  const signingKeys = options.signingKeys ?? generateStackKeys();
+  const keyEnv = signingEnv(signingKeys);
   const tsxLoader = import.meta.resolve("tsx");
   const processes = new Map<string, ServiceProcess>();
   const failed: { name: string; error: InsituError }[] = [];
@@ -125,12 +135,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       const port = options.ports?.[entry.name] ?? (await freePort());
       const env: NodeJS.ProcessEnv = {
         ...process.env,
+        ...keyEnv.common,
         ...options.env,
         NATS_URL: natsUrl,
         NATS_PREFIX: prefix,
         HTTP_HOST: "127.0.0.1",
         HTTP_PORT: String(port),
         SERVICE_NAME: entry.service ?? entry.name,
+        ...keyEnv.services[entry.service ?? entry.name],
         ...options.serviceEnv?.[entry.service ?? entry.name],
       };
       // The stack passes NATS_URL explicitly; the monitor URL only when it is known.
@@ -195,6 +207,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     failed,
     services: processes,
     nats,
+    signingKeys,
     url: (name) => get(name).url,
     kill: (name, signal = "SIGKILL") => get(name).kill(signal),
     async restart(name) {

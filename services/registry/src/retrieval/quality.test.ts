@@ -1,3 +1,4 @@
+import { testTrust } from "../testing.js";
 import { join } from "node:path";
 import { createMemoryBus } from "@insitu/bus/testing";
 import { createLogger } from "@insitu/telemetry";
@@ -17,6 +18,7 @@ const set = loadQualitySet(directory);
 async function library(size: number, embeddings?: HashingEmbedder, fuseEmbeddings?: boolean) {
   const bus = createMemoryBus();
   const registry = await Registry.open(bus, {
+    trust: testTrust,
     logger,
     ...(embeddings ? { embeddings } : {}),
     ...(fuseEmbeddings === undefined ? {} : { fuseEmbeddings }),
@@ -67,7 +69,7 @@ describe("retrieval quality", () => {
 
   it("finds tools from a Chinese capability text written in Chinese", async () => {
     const bus = createMemoryBus();
-    const registry = await Registry.open(bus, { logger });
+    const registry = await Registry.open(bus, { trust: testTrust, logger });
     await loadQualityLibrary(bus, registry, [
       {
         name: "convert_chinese_script",
