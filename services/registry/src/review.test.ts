@@ -16,7 +16,7 @@ import { type ApprovalPolicyInput, parseApprovalPolicy } from "@insitu/tool-kit"
 import { afterEach, describe, expect, it } from "vitest";
 import { registryEndpoints } from "./endpoints.js";
 import { Registry } from "./registry.js";
-import { registerRequest } from "./testing.js";
+import { registerRequest, testTrust, withTestReport } from "./testing.js";
 
 // Unit tests on the in-memory bus from @insitu/bus/testing (a labelled fake of NATS KV and
 // request-reply); the whole flow runs on a real stack in test/security/approval-policy.test.ts.
@@ -26,7 +26,7 @@ async function start(policy: ApprovalPolicyInput = {}) {
   const bus = createMemoryBus();
   const parsed = parseApprovalPolicy(policy);
   if (!parsed.ok) throw new Error(parsed.issues.join("; "));
-  const registry = await Registry.open(bus, { logger, approvalPolicy: parsed.policy });
+  const registry = await Registry.open(bus, { logger, approvalPolicy: parsed.policy, trust: testTrust });
   await bus.serve({
     name: "registry",
     version: "0.1.0",
@@ -47,7 +47,8 @@ function withPermissions(
     ...request.manifest,
     permissions: { network: permissions.network ?? [], secrets: permissions.secrets ?? [] },
   };
-  return request;
+  // The manifest changed: the sandbox's signed report must cover the edited version (ADR 0125).
+  return withTestReport(request);
 }
 
 async function rejection(promise: Promise<unknown>): Promise<InsituError> {
