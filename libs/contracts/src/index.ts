@@ -29,3 +29,4 @@ export * from "./eval.js";
 export { contractsJsonSchema } from "./json-schema.js";
 export * from "./mcp.js";
 export { MAX_MESSAGE_DEPTH, MAX_TOOL_OUTPUT_DEPTH, TOOL_OUTPUT_DEPTH_HEADROOM } from "./limits.js";
+export * from "./grants.js";

@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { type Bus, type BusOptions, connectBus } from "@insitu/bus";
 import { parseConfig } from "@insitu/config";
-import { InsituError } from "@insitu/errors";
+import { ErrorCode, InsituError } from "@insitu/errors";
 import {
   createLogger,
   createMetricsRegistry,
@@ -23,6 +23,9 @@ export const BaseConfigSchema = z.object({
     .string()
     .regex(/^[a-z][a-z0-9-]*$/)
     .default("insitu"),
+  /** This service's bus user and password (docs/adr/0120); also taken from NATS_URL's userinfo. */
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().optional(),
   /** Port of /healthz, /readyz and /metrics; 0 picks a free one. */
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** Host the HTTP port binds to. */
@@ -100,7 +103,17 @@ export async function runService<Schema extends z.ZodObject>(
 
   const connect = options.connect ?? connectBus;
   const bus = await connectWithRetry(
-    () => connect({ url: config.NATS_URL, prefix: config.NATS_PREFIX, name: spec.name, logger, metrics }),
+    () =>
+      connect({
+        url: config.NATS_URL,
+        prefix: config.NATS_PREFIX,
+        name: spec.name,
+        logger,
+        metrics,
+        ...(config.NATS_USER === undefined
+          ? {}
+          : { user: config.NATS_USER, password: config.NATS_PASSWORD ?? "" }),
+      }),
     logger,
   );
   // Undefined until start() resolves: the HTTP server is up before the service's endpoints are,
@@ -216,7 +229,8 @@ async function connectWithRetry(connect: () => Promise<Bus>, logger: Logger): Pr
     try {
       return await connect();
     } catch (error) {
-      if (attempt >= 50) throw error;
+      // Wrong credentials stay wrong: fail at once with the clear message.
+      if (attempt >= 50 || InsituError.from(error).code === ErrorCode.busUnauthorized) throw error;
       logger.warn("NATS not reachable yet; retrying", {
         attempt,
         delayMs: delay,
