@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { loadOrCreateBusCredentials, redactUrl } from "@insitu/bus";
 import { isInsituError } from "@insitu/errors";
 import { type CliIo, ExitCode, natsInstallHint } from "../io.js";
 import { detectModelSetup } from "../model-setup.js";
@@ -9,7 +10,7 @@ import { dataDir } from "../stack/paths.js";
 import { freePort, isPortInUse } from "../stack/ports.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { type Stack, startStack } from "../stack/stack.js";
-import { readStackState, removeStackState, writeStackState } from "../stack/state.js";
+import { busCredentialsPath, readStackState, removeStackState, writeStackState } from "../stack/state.js";
 import { DEFAULTS } from "../targets.js";
 
 const MAX_RESTARTS = 5;
@@ -82,11 +83,13 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
   process.once("SIGTERM", abortStart);
   const restarts = new Map<string, number>();
   io.out(
-    `Starting ${external ? `against NATS at ${external}` : "nats-server"} and ${services.length} service(s): ${services.join(", ") || "none"}\n`,
+    `Starting ${external ? `against NATS at ${redactUrl(external)}` : "nats-server"} and ${services.length} service(s): ${services.join(", ") || "none"}\n`,
   );
   try {
     stack = await startStack({
       root,
+      // Generated once per data dir (mode 0600) and reused: docs/adr/0120.
+      ...(external ? {} : { busCredentials: await loadOrCreateBusCredentials(busCredentialsPath(root)) }),
       services,
       natsDataDir: join(dataDir(root), "nats"),
       ...(natsPort === undefined ? {} : { natsPort }),
@@ -170,7 +173,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       "",
       "insitu is up.",
       gateway ? `  gateway   ${gateway.url}` : "  gateway   (not started)",
-      `  NATS      ${stack.natsUrl}${stack.ownsNats ? `  (JetStream data in ${displayPath(join(dataDir(root), "nats"))})` : ""}`,
+      `  NATS      ${redactUrl(stack.natsUrl)}${stack.ownsNats ? `  (JetStream data in ${displayPath(join(dataDir(root), "nats"))})` : ""}`,
       `  services  ${[...stack.services.keys()].filter((name) => !failedNames.has(name)).join(", ") || "none"}` +
         (failedNames.size > 0 ? `  (not running: ${[...failedNames].join(", ")})` : ""),
       `  model     ${model.configured ? model.description : "NOT CONFIGURED (see the note above)"}`,
