@@ -102,6 +102,9 @@ const LLM_COOLDOWNS_BUCKET = "llm-cooldowns";
 const WORKSPACE_INDEX_BUCKET = "workspace-index";
 const WORKSPACE_OBJECTS_BUCKET = "workspace-files";
 
+/** services/tool-developer `sandboxPorts`: check, test, and a trial run (the evolver reuses them to build merges). */
+const SANDBOX_PORTS = [SandboxCheck, SandboxTest, SandboxExec] as const;
+
 /** A tool call from a role: the sandbox runs it, the registry records its outcome. */
 const TOOL_CALLS = [SandboxExec, RegistryRecordUsage] as const;
 
@@ -151,7 +154,7 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
   }),
   "tool-developer": grant({
     serves: [ToolRepair],
-    calls: [RegistryRegister, RegistryGet, SandboxExec, SandboxCheck, SandboxTest],
+    calls: [RegistryRegister, RegistryGet, ...SANDBOX_PORTS],
     consumes: [ToolBuildWork],
     enqueues: [ManagerWork],
     publishes: [TaskEvents],
@@ -207,7 +210,8 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
       RegistryList,
       RegistrySnapshots,
       RegistryDiff,
-      SandboxTest,
+      // merges are built with the tool developer's code (developTool, sandboxPorts)
+      ...SANDBOX_PORTS,
     ],
     consumes: [EvolverWork],
     // its own scheduler enqueues barriers too (services/evolver/src/main.ts)
