@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { type Bus, type BusOptions, connectBus } from "@insitu/bus";
 import { parseConfig } from "@insitu/config";
@@ -26,6 +27,8 @@ export const BaseConfigSchema = z.object({
   /** This service's bus user and password (docs/adr/0120); also taken from NATS_URL's userinfo. */
   NATS_USER: z.string().min(1).optional(),
   NATS_PASSWORD: z.string().optional(),
+  /** Or a file holding it (a mounted compose/Kubernetes secret); NATS_PASSWORD wins when both are set. */
+  NATS_PASSWORD_FILE: z.string().min(1).optional(),
   /** Port of /healthz, /readyz and /metrics; 0 picks a free one. */
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** Host the HTTP port binds to. */
@@ -102,6 +105,9 @@ export async function runService<Schema extends z.ZodObject>(
   });
 
   const connect = options.connect ?? connectBus;
+  const natsPassword =
+    config.NATS_PASSWORD ??
+    (config.NATS_PASSWORD_FILE === undefined ? undefined : await readSecretFile(config.NATS_PASSWORD_FILE));
   const bus = await connectWithRetry(
     () =>
       connect({
@@ -221,6 +227,19 @@ function watchParent(pid: number, logger: Logger, shutdown: () => Promise<void>)
     }
   }, 1000);
   timer.unref();
+}
+
+async function readSecretFile(path: string): Promise<string> {
+  try {
+    return (await readFile(path, "utf8")).trim();
+  } catch (error) {
+    throw new InsituError(`cannot read NATS_PASSWORD_FILE ${path}: ${(error as Error).message}`, {
+      code: ErrorCode.invalidConfig,
+      category: "user",
+      details: { NATS_PASSWORD_FILE: path },
+      cause: error,
+    });
+  }
 }
 
 async function connectWithRetry(connect: () => Promise<Bus>, logger: Logger): Promise<Bus> {
