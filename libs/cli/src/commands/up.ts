@@ -173,7 +173,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       "",
       "insitu is up.",
       gateway ? `  gateway   ${gateway.url}` : "  gateway   (not started)",
-      `  NATS      ${redactUrl(stack.natsUrl)}${stack.ownsNats ? `  (JetStream data in ${displayPath(join(dataDir(root), "nats"))})` : ""}`,
+      `  NATS      ${stack.nats ? stack.nats.plainUrl : redactUrl(stack.natsUrl)}${stack.ownsNats ? `  (JetStream data in ${displayPath(join(dataDir(root), "nats"))}; users in ${displayPath(busCredentialsPath(root))})` : ""}`,
       `  services  ${[...stack.services.keys()].filter((name) => !failedNames.has(name)).join(", ") || "none"}` +
         (failedNames.size > 0 ? `  (not running: ${[...failedNames].join(", ")})` : ""),
       `  model     ${model.configured ? model.description : "NOT CONFIGURED (see the note above)"}`,
