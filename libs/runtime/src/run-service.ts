@@ -116,9 +116,7 @@ export async function runService<Schema extends z.ZodObject>(
         name: spec.name,
         logger,
         metrics,
-        ...(config.NATS_USER === undefined
-          ? {}
-          : { user: config.NATS_USER, password: config.NATS_PASSWORD ?? "" }),
+        ...(config.NATS_USER === undefined ? {} : { user: config.NATS_USER, password: natsPassword ?? "" }),
       }),
     logger,
   );

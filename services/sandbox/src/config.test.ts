@@ -41,7 +41,9 @@ describe("sandbox config", () => {
   it("refuses to hand the bus credentials to tools, even when the operator lists them", () => {
     for (const name of ["NATS_PASSWORD", "NATS_USER", "NATS_URL"]) {
       const env = { SANDBOX_SECRETS: `WEATHER_KEY,${name}`, [name]: "bus-secret" };
-      expect(() => buildPolicy(parseConfig(SandboxConfigSchema, env), env)).toThrow(/never hold bus credentials/);
+      expect(() => buildPolicy(parseConfig(SandboxConfigSchema, env), env)).toThrow(
+        /never hold bus credentials/,
+      );
     }
   });
 

@@ -72,7 +72,9 @@ export async function runBatchCommand(
       logger,
     });
   } catch (error) {
-    io.err(`Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`);
+    io.err(
+      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
+    );
     return ExitCode.unreachable;
   }
   const tty = io.color;

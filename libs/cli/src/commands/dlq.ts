@@ -28,7 +28,9 @@ export async function runDeadLetters(
   try {
     admin = await openDeadLetterAdmin({ url: targets.natsUrl, prefix: targets.prefix });
   } catch (error) {
-    io.err(`Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`);
+    io.err(
+      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
+    );
     return ExitCode.unreachable;
   }
   const json = values.json === true;

@@ -30,7 +30,9 @@ export async function runMcp(values: Record<string, unknown>, io: CliIo): Promis
   try {
     bus = await connectBus({ url: targets.natsUrl, prefix: targets.prefix, name: "insitu-mcp", logger });
   } catch (error) {
-    io.err(`Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`);
+    io.err(
+      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
+    );
     return ExitCode.unreachable;
   }
   const number = (name: string, fallback: number) => {

@@ -20,7 +20,9 @@ export async function runQuarantine(
   try {
     quarantine = await openQuarantine({ url: targets.natsUrl, prefix: targets.prefix });
   } catch (error) {
-    io.err(`Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`);
+    io.err(
+      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
+    );
     return ExitCode.unreachable;
   }
   try {
