@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { type Bus, connectBus, openQuarantine } from "@insitu/bus";
+import { type Bus, connectBus, natsConnectOptions, openQuarantine } from "@insitu/bus";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -43,7 +43,7 @@ beforeAll(async () => {
     },
   });
   bus = await connectBus({ url: stack.natsUrl, prefix: stack.prefix, name: "e2e-poison" });
-  raw = await connect({ servers: stack.natsUrl });
+  raw = await connect(natsConnectOptions(stack.natsUrl));
 });
 
 afterAll(async () => {

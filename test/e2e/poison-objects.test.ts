@@ -1,5 +1,5 @@
 import { fileURLToPath } from "node:url";
-import { type Bus, Naming, connectBus, openQuarantine } from "@insitu/bus";
+import { type Bus, Naming, connectBus, natsConnectOptions, openQuarantine } from "@insitu/bus";
 import {
   RegistryAbsorb,
   RegistryErrorCode,
@@ -47,7 +47,7 @@ beforeAll(async () => {
     },
   });
   bus = await connectBus({ url: stack.natsUrl, prefix: stack.prefix, name: "e2e-poison-objects" });
-  raw = await connect({ servers: stack.natsUrl });
+  raw = await connect(natsConnectOptions(stack.natsUrl));
 });
 
 afterAll(async () => {

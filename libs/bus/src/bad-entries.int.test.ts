@@ -1,3 +1,4 @@
+import { natsConnectOptions } from "./auth.js";
 import { randomBytes } from "node:crypto";
 import { jetstream } from "@nats-io/jetstream";
 import { Kvm } from "@nats-io/kv";
@@ -51,7 +52,7 @@ describe("bad stored entries", () => {
     const changes: Array<[string, unknown]> = [];
     await kv.watch((key, value) => void changes.push([key, value]));
     // Garbage written by something that is not insitu, bypassing the typed API.
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     const rawKv = await new Kvm(raw).open(new Naming(prefix).bucket("things"));
     await rawKv.put("utf8", new Uint8Array([0xc3, 0x28, 0xff]));
     await rawKv.put("json", new TextEncoder().encode("{not json"));
@@ -107,7 +108,7 @@ describe("bad stored entries", () => {
     const objects = await bus.objects("blobs");
     await objects.put("good", new TextEncoder().encode('{"fine":true}'));
     await objects.put("binary", new Uint8Array([0xff, 0x00, 0xfe]));
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     const bucket = new Naming(prefix).bucket("blobs");
     const store = await new Objm(raw).open(bucket);
     await store.putBlob({ name: "utf8" }, new Uint8Array([0xc3, 0x28, 0xff]));

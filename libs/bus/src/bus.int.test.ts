@@ -1,3 +1,4 @@
+import { natsConnectOptions } from "./auth.js";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
@@ -129,7 +130,7 @@ describe("request/reply", () => {
         }),
       ],
     });
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     const subject = `${prefix}.system.ping`;
     const ask = async (body: string | Uint8Array): Promise<InsituError> => {
       const reply = await raw.request(subject, body, { timeout: 5000 });
@@ -243,7 +244,7 @@ describe("work queues", () => {
     const done: number[] = [];
     await client.consume(testQueue, async (data) => void done.push(data.n), { ackWaitMs: 2000 });
     // Publish garbage straight onto the queue's subject, bypassing the typed API.
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     const { jetstream } = await import("@nats-io/jetstream");
     await jetstream(raw).publish(`${prefix}.bus-test.work`, "\u0000garbage");
     await client.enqueue(testQueue, { n: 2 });

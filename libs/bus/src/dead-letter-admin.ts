@@ -1,3 +1,4 @@
+import { natsConnectOptions } from "./auth.js";
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 import { type JetStreamManager, jetstream, jetstreamManager, type StoredMsg } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/nats-core";
@@ -42,7 +43,7 @@ export async function openDeadLetterAdmin(options: {
   url: string;
   prefix?: string;
 }): Promise<DeadLetterAdmin> {
-  const connection = await connect({ servers: options.url.split(","), name: "insitu-dlq" }).catch(
+  const connection = await connect({ ...natsConnectOptions(options.url), name: "insitu-dlq" }).catch(
     (error: unknown) => {
       throw new InsituError(`cannot connect to NATS at ${options.url}: ${(error as Error).message}`, {
         code: ErrorCode.unavailable,

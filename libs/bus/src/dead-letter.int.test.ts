@@ -1,3 +1,4 @@
+import { natsConnectOptions } from "./auth.js";
 import { randomBytes } from "node:crypto";
 import { InsituError } from "@insitu/errors";
 import { jetstream, jetstreamManager, RetentionPolicy, StorageType } from "@nats-io/jetstream";
@@ -63,7 +64,7 @@ describe("poison work on the installed nats-server", () => {
       { ackWaitMs: 300, maxDeliver: 5, backoffMs: [50] },
     );
     // Garbage straight onto the queue's subject too, bypassing the typed API.
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     await jetstream(raw).publish(`${prefix}.bus-test.work`, new Uint8Array([0xff, 0xfe, 0x00]));
     for (let n = 0; n < 5; n++) await client.enqueue(testQueue, { n, fail: true });
     await until(async () => ((await client.deadLetters(testQueue)).length >= 6 ? true : undefined));
@@ -91,7 +92,7 @@ describe("poison work on the installed nats-server", () => {
   it("bounds the dead-letter stream, and bounds one an older release left unbounded", async () => {
     const prefix = `t${randomBytes(4).toString("hex")}`;
     const naming = new Naming(prefix);
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     const jsm = await jetstreamManager(raw);
     await jsm.streams.add({
       name: naming.deadLetterStream(),
@@ -129,7 +130,7 @@ describe("dead-letter admin (insitu dlq)", () => {
     await client.enqueue(testQueue, { n: 1 });
     await client.enqueue(testQueue, { n: 2 });
     await until(async () => ((await client.deadLetters(testQueue)).length === 2 ? true : undefined));
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     await jetstream(raw).publish(new Naming(prefix).deadLetterSubject("bus-test.work"), "{not json");
     const admin = await openDeadLetterAdmin({ url: server.url, prefix });
     try {

@@ -39,3 +39,18 @@ export { openQuarantine } from "./quarantine-admin.js";
 export type { QuarantinedEntry } from "./quarantine-admin.js";
 export { CallOnce, ClaimDefaults, kvCallClaims, objectOutcomeStore } from "./run-once.js";
 export type { CallClaim, CallClaims, CallOnceOptions, OutcomeStore } from "./run-once.js";
+export {
+  authorizationConfig,
+  BUS_USERS,
+  busUsers,
+  generateBusCredentials,
+  generatePassword,
+  inboxPrefixFor,
+  loadOrCreateBusCredentials,
+  natsConnectOptions,
+  redactUrl,
+  rolePermissions,
+  splitUrlCredentials,
+  urlWithCredentials,
+} from "./auth.js";
+export type { BusCredentials, BusUser, NatsPermissions } from "./auth.js";

@@ -1,3 +1,4 @@
+import { natsConnectOptions } from "./auth.js";
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
@@ -143,7 +144,7 @@ describe("liveness beats on long requests", () => {
   it("an older responder that never beats is still waited on until it answers", async () => {
     const prefix = uniquePrefix();
     // A raw responder: it ignores the liveness header, as builds before the beats do.
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     let askedForBeats = false;
     raw.subscribe(`${prefix}.${slowEcho.subject}`, {
       callback: (_error, message) => {
@@ -178,7 +179,7 @@ describe("liveness beats on long requests", () => {
 
   it("a short request does not ask for beats (the plain, header-free path)", async () => {
     const prefix = uniquePrefix();
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     let header: string | undefined = "unset";
     raw.subscribe(`${prefix}.${slowEcho.subject}`, {
       callback: (_error, message) => {

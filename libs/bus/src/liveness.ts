@@ -38,6 +38,8 @@ export interface LivenessRequest {
   headers?: MsgHdrs;
   timeoutMs: number;
   windowMs: number;
+  /** The connection's inbox prefix (a bus user may read only its own, `_INBOX.<user>`). */
+  inboxPrefix?: string | undefined;
 }
 
 /**
@@ -49,7 +51,7 @@ export function requestWithLiveness(connection: NatsConnection, request: Livenes
   const interval = Math.max(MIN_INTERVAL_MS, Math.floor(request.windowMs / LivenessDefaults.beatsPerWindow));
   const headers = request.headers ?? createHeaders();
   headers.set(LIVENESS_HEADER, String(interval));
-  const inbox = createInbox();
+  const inbox = createInbox(request.inboxPrefix ?? "");
   return new Promise<Msg>((resolve, reject) => {
     let windowTimer: NodeJS.Timeout | undefined;
     let beats = 0;

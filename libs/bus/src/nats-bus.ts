@@ -42,6 +42,7 @@ import {
   parseBounded,
 } from "./codec.js";
 import { LivenessDefaults, requestWithLiveness, startBeats } from "./liveness.js";
+import { inboxPrefixFor, natsConnectOptions, redactUrl } from "./auth.js";
 import { Naming } from "./naming.js";
 import { Semaphore } from "./semaphore.js";
 import type {
@@ -94,6 +95,12 @@ export interface BusOptions {
    * on a 3-node cluster). Default: `NATS_JS_REPLICAS`, else 1. Existing streams keep theirs.
    */
   replicas?: number;
+  /**
+   * Bus user and password (docs/adr/0120). When omitted: the URL's (`nats://user:pass@host`),
+   * else `NATS_USER` / `NATS_PASSWORD`, else none.
+   */
+  user?: string;
+  password?: string;
 }
 
 /** `NATS_JS_REPLICAS` (1–5), the JetStream replica count for what the services create. */
@@ -146,8 +153,11 @@ interface PayloadReference {
 }
 
 export async function connectBus(options: BusOptions): Promise<Bus> {
+  const auth = natsConnectOptions(options.url, { user: options.user, password: options.password });
+  const user = auth.user;
+  const where = redactUrl(options.url);
   const connection = await connect({
-    servers: options.url.split(","),
+    ...auth,
     name: options.name,
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
@@ -156,15 +166,41 @@ export async function connectBus(options: BusOptions): Promise<Bus> {
     // costs ~20 µs a request here. Our timeouts are typed errors naming the subject instead.
     noAsyncTraces: true,
   }).catch((error: unknown) => {
-    throw new InsituError(`cannot connect to NATS at ${options.url}: ${(error as Error).message}`, {
+    if (isAuthError(error)) {
+      throw new InsituError(
+        user === undefined
+          ? `NATS at ${where} refused the connection: it requires a user and password (set NATS_USER and NATS_PASSWORD, or put them in the URL)`
+          : `NATS at ${where} refused user "${user}": wrong password or unknown user`,
+        {
+          code: ErrorCode.busUnauthorized,
+          category: ErrorCategory.user,
+          retryable: false,
+          details: { url: where, ...(user === undefined ? {} : { user }) },
+          cause: error,
+        },
+      );
+    }
+    throw new InsituError(`cannot connect to NATS at ${where}: ${(error as Error).message}`, {
       code: ErrorCode.unavailable,
       category: ErrorCategory.system,
       retryable: true,
-      details: { url: options.url },
+      details: { url: where },
       cause: error,
     });
   });
-  return new NatsBus(connection, options);
+  return new NatsBus(connection, options, user);
+}
+
+function isAuthError(error: unknown): boolean {
+  for (let current = error as Error | undefined; current; current = (current as { cause?: Error }).cause) {
+    if (
+      current.name === "AuthorizationError" ||
+      /authorization violation|authentication/i.test(current.message)
+    )
+      return true;
+    if ((current as { cause?: unknown }).cause === current) break;
+  }
+  return false;
 }
 
 class NatsBus implements Bus {
@@ -194,9 +230,13 @@ class NatsBus implements Bus {
   /** Bad entries already logged (bucket/key@revision): a re-read must not flood the log. */
   private readonly reportedBadEntries = new Set<string>();
 
+  /** Pending sends per subject, failed at once when the server refuses that subject (ADR 0120). */
+  private readonly pendingBySubject = new Map<string, Set<(error: InsituError) => void>>();
+
   constructor(
     private readonly connection: NatsConnection,
     options: BusOptions,
+    private readonly user?: string,
   ) {
     this.prefix = options.prefix ?? "insitu";
     this.name = options.name;
@@ -208,6 +248,7 @@ class NatsBus implements Bus {
     this.replicas = options.replicas ?? jetStreamReplicas();
     this.logger = options.logger ?? createLogger({ service: options.name });
     this.js = jetstream(connection);
+    this.watchPermissionViolations();
     if (options.metrics) {
       const registers = [options.metrics];
       this.metrics = {
@@ -246,6 +287,60 @@ class NatsBus implements Bus {
     }
   }
 
+  // ---------------------------------------------------------------- permissions
+
+  /**
+   * nats-server answers a publish this user may not make with an asynchronous `-ERR Permissions
+   * Violation` and drops the message: a request would only time out. Every violation is logged
+   * with the user and subject, and whatever is waiting on that subject fails with BUS_FORBIDDEN.
+   */
+  private watchPermissionViolations(): void {
+    void (async () => {
+      for await (const status of this.connection.status()) {
+        if (status.type !== "error") continue;
+        const error = status.error as Error & { operation?: string; subject?: string };
+        if (error.name !== "PermissionViolationError") continue;
+        const typed = forbidden(this.user, error.operation ?? "publish", error.subject ?? "", error);
+        this.logger.error("bus permission denied", {
+          user: this.user ?? "(none)",
+          operation: error.operation ?? "publish",
+          subject: error.subject ?? "",
+        });
+        for (const fail of this.pendingBySubject.get(error.subject ?? "") ?? []) fail(typed);
+      }
+    })().catch(() => undefined);
+  }
+
+  /** Runs a send on `subject`, failing it with BUS_FORBIDDEN as soon as the server refuses that subject. */
+  private guarded<T>(subject: string, send: () => Promise<T>): Promise<T> {
+    let fail: ((error: InsituError) => void) | undefined;
+    const refused = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    let waiting = this.pendingBySubject.get(subject);
+    if (!waiting) {
+      waiting = new Set();
+      this.pendingBySubject.set(subject, waiting);
+    }
+    const set = waiting;
+    let violation: InsituError | undefined;
+    const onViolation = (error: InsituError) => {
+      violation = error;
+      fail?.(error);
+    };
+    set.add(onViolation);
+    const sent = send().catch(async (error: unknown) => {
+      // The server may answer "no responders" before its -ERR is read: a PING round trip makes
+      // sure any violation it sent for this publish has been seen.
+      if (!violation) await this.connection.flush().catch(() => undefined);
+      throw violation ?? error;
+    });
+    return Promise.race([sent, refused]).finally(() => {
+      set.delete(onViolation);
+      if (set.size === 0) this.pendingBySubject.delete(subject);
+    });
+  }
+
   // ---------------------------------------------------------------- request/reply
 
   async request<C extends EndpointContract>(
@@ -279,16 +374,18 @@ class NatsBus implements Bus {
     try {
       // Short requests keep the plain (multiplexed, header-free) path: their timeout is already
       // about as short as a liveness window would be.
-      reply =
+      reply = await this.guarded(subject, () =>
         this.livenessWindowMs > 0 && timeoutMs > LivenessDefaults.thresholdMs
-          ? await requestWithLiveness(this.connection, {
+          ? requestWithLiveness(this.connection, {
               subject,
               data: bytes,
               headers,
               timeoutMs,
               windowMs: this.livenessWindowMs,
+              inboxPrefix: this.user === undefined ? undefined : inboxPrefixFor(this.user),
             })
-          : await this.connection.request(subject, bytes, { timeout: timeoutMs, headers });
+          : this.connection.request(subject, bytes, { timeout: timeoutMs, headers }),
+      );
     } catch (error) {
       const typed = error instanceof InsituError ? error : requestFailure(error, subject, timeoutMs);
       this.metrics?.requests.inc({ subject: contract.subject, outcome: typed.code });
@@ -464,7 +561,7 @@ class NatsBus implements Bus {
     const { bytes, headers } = await this.outbound(body, trace);
     if (contract.stream) {
       await this.ensureEventStream(contract);
-      await this.js.publish(subject, bytes, { headers });
+      await this.guarded(subject, () => this.js.publish(subject, bytes, { headers }));
     } else {
       this.connection.publish(subject, bytes, { headers });
     }
@@ -528,7 +625,10 @@ class NatsBus implements Bus {
     }
     const subscription = this.connection.subscribe(subject, {
       callback: (error, message) => {
-        if (error) return;
+        if (error) {
+          this.logger.error("event subscription failed", { subject, error });
+          return;
+        }
         void deliver(message.data, message.headers, message.subject);
       },
     });
@@ -572,7 +672,8 @@ class NatsBus implements Bus {
       traceparent: formatTraceparent(trace),
     });
     const { bytes, headers } = await this.outbound(body, trace);
-    await this.js.publish(this.naming.subject(contract.subject), bytes, { headers, msgID: id });
+    const subject = this.naming.subject(contract.subject);
+    await this.guarded(subject, () => this.js.publish(subject, bytes, { headers, msgID: id }));
   }
 
   async consume<C extends WorkQueueContract>(
@@ -847,6 +948,7 @@ class NatsBus implements Bus {
     });
     const limits = this.limits;
     const logger = this.logger;
+    const kvSubject = (key: string) => `$KV.${this.naming.bucket(bucket)}.${key}`;
     const quarantine = (key: string, revision: number, reason: string, raw?: Uint8Array) =>
       this.quarantineEntry(
         bucket,
@@ -895,13 +997,17 @@ class NatsBus implements Bus {
         return decoded ? { key, value: decoded.value as T, revision: entry.revision } : undefined;
       },
       quarantine: (key, revision, reason) => quarantine(key, revision, reason),
-      put: (key, value) => kv.put(key, encodeValue(value)),
+      put: (key, value) => this.guarded(kvSubject(key), () => kv.put(key, encodeValue(value))),
       create: (key, value) =>
-        kv.create(key, encodeValue(value)).catch((error: unknown) => throwConflict(error, key)),
+        this.guarded(kvSubject(key), () =>
+          kv.create(key, encodeValue(value)).catch((error: unknown) => throwConflict(error, key)),
+        ),
       update: (key, value, revision) =>
-        kv.update(key, encodeValue(value), revision).catch((error: unknown) => throwConflict(error, key)),
-      async delete(key) {
-        await kv.delete(key);
+        this.guarded(kvSubject(key), () =>
+          kv.update(key, encodeValue(value), revision).catch((error: unknown) => throwConflict(error, key)),
+        ),
+      delete: async (key) => {
+        await this.guarded(kvSubject(key), () => kv.delete(key));
       },
       async keys(filter) {
         const result: string[] = [];
@@ -1262,3 +1368,21 @@ function throwConflict(error: unknown, key: string): never {
 }
 
 export type { MessageContract };
+
+function forbidden(
+  user: string | undefined,
+  operation: string,
+  subject: string,
+  cause: unknown,
+): InsituError {
+  return new InsituError(
+    `the bus refused to let ${user === undefined ? "this connection" : `user "${user}"`} ${operation === "subscription" ? "subscribe to" : "publish on"} ${subject}: not in its permissions`,
+    {
+      code: ErrorCode.busForbidden,
+      category: ErrorCategory.user,
+      retryable: false,
+      details: { ...(user === undefined ? {} : { user }), operation, subject },
+      cause,
+    },
+  );
+}

@@ -1,8 +1,10 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { ADMIN_USER } from "@insitu/contracts";
 import { InsituError } from "@insitu/errors";
+import { authorizationConfig, type BusUser, generatePassword, urlWithCredentials } from "./auth.js";
 import { freePort } from "./ports.js";
 
 /**
@@ -10,7 +12,15 @@ import { freePort } from "./ports.js";
  * (`insitu up`) and by every integration test, which gets a random port and its own data dir.
  */
 export interface NatsServerHandle {
+  /**
+   * Client URL. With auth on it carries the admin user's credentials (`nats://insitu-admin:…@`),
+   * so whoever holds the handle (tests, `insitu up`) connects as the operator.
+   */
   readonly url: string;
+  /** Client URL without credentials (what a service gets, beside its own user and password). */
+  readonly plainUrl: string;
+  /** The users this server accepts; empty when auth is off. */
+  readonly users: readonly BusUser[];
   readonly port: number;
   readonly monitorUrl: string;
   readonly dataDir: string;
@@ -40,6 +50,12 @@ export interface NatsServerOptions {
    * terminal): a watchdog shell around it polls this process once a second. Default true.
    */
   dieWithParent?: boolean;
+  /**
+   * Authentication (docs/adr/0120). Default ON: only an `insitu-admin` user with a generated
+   * password. Pass the stack's users (auth.ts `busUsers`) to add the roles; `false` turns it off
+   * (only for a test that is about an open server).
+   */
+  auth?: false | { users: readonly BusUser[] };
 }
 
 /**
@@ -94,6 +110,19 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   let child: ChildProcess | undefined;
   // nats-server deletes its own ports file on exit; the folder is removed after it has stopped.
   let portsDir: string | undefined;
+  const users: readonly BusUser[] =
+    options.auth === false
+      ? []
+      : (options.auth?.users ?? [{ user: ADMIN_USER, password: generatePassword() }]);
+  // The passwords are in this file: a private folder, mode 0600, removed on dispose.
+  let configDir: string | undefined;
+  let configFile: string | undefined;
+  if (users.length > 0) {
+    configDir = await mkdtemp(join(tmpdir(), "insitu-nats-auth-"));
+    configFile = join(configDir, "auth.conf");
+    await writeFile(configFile, authorizationConfig(users), { mode: 0o600 });
+  }
+  const admin = users.find((user) => user.user === ADMIN_USER && user.permissions === undefined);
 
   const launch = async (): Promise<void> => {
     portsDir = await mkdtemp(join(tmpdir(), "insitu-nats-ports-"));
@@ -112,6 +141,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       "--ports_file_dir",
       portsDir,
     ];
+    if (configFile) args.unshift("-c", configFile);
     if (options.maxPayload) args.push("--max_payload", String(options.maxPayload));
     // `-m` and `--http_port` are the same flag; pass it once.
     args.splice(args.indexOf("--http_port"), 2);
@@ -161,8 +191,10 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       break;
     } catch (error) {
       const chosenByUs = options.port === undefined && options.monitorPort === undefined;
-      if (!chosenByUs || attempt >= 3 || !/address already in use/i.test((error as Error).message))
+      if (!chosenByUs || attempt >= 3 || !/address already in use/i.test((error as Error).message)) {
+        if (configDir) await rm(configDir, { recursive: true, force: true });
         throw error;
+      }
       port = await freePort();
       monitorPort = await freePort();
     }
@@ -180,10 +212,15 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     if (portsDir) await rm(portsDir, { recursive: true, force: true });
   };
 
+  const plainUrl = () => `nats://127.0.0.1:${port}`;
   return {
     get url() {
-      return `nats://127.0.0.1:${port}`;
+      return admin ? urlWithCredentials(plainUrl(), admin.user, admin.password) : plainUrl();
     },
+    get plainUrl() {
+      return plainUrl();
+    },
+    users,
     get port() {
       return port;
     },
@@ -198,6 +235,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
     async dispose() {
       await stop();
+      if (configDir) await rm(configDir, { recursive: true, force: true });
       if (ownsDir) await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,3 +1,4 @@
+import { natsConnectOptions } from "./auth.js";
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
@@ -20,7 +21,7 @@ export interface QuarantinedEntry {
 
 /** Operator access to the quarantine (`insitu quarantine list|purge`). */
 export async function openQuarantine(options: { url: string; prefix?: string }) {
-  const connection = await connect({ servers: options.url.split(","), name: "insitu-quarantine" }).catch(
+  const connection = await connect({ ...natsConnectOptions(options.url), name: "insitu-quarantine" }).catch(
     (error: unknown) => {
       throw new InsituError(`cannot connect to NATS at ${options.url}: ${(error as Error).message}`, {
         code: ErrorCode.unavailable,

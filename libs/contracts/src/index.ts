@@ -30,3 +30,4 @@ export { contractsJsonSchema } from "./json-schema.js";
 export * from "./mcp.js";
 export * from "./attestation.js";
 export { MAX_MESSAGE_DEPTH, MAX_TOOL_OUTPUT_DEPTH, TOOL_OUTPUT_DEPTH_HEADROOM } from "./limits.js";
+export * from "./grants.js";

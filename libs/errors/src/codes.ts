@@ -22,6 +22,10 @@ export const ErrorCode = {
   budgetExceeded: "BUDGET_EXCEEDED",
   invalidConfig: "INVALID_CONFIG",
   internal: "INTERNAL",
+  /** The bus refused this client's credentials (none, unknown user, wrong password). */
+  busUnauthorized: "BUS_UNAUTHORIZED",
+  /** The bus refused a publish or subscribe this client's user is not permitted (docs/adr/0120). */
+  busForbidden: "BUS_FORBIDDEN",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

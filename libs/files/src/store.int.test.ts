@@ -4,6 +4,7 @@ import {
   Naming,
   type NatsServerHandle,
   connectBus,
+  natsConnectOptions,
   openQuarantine,
   startNatsServer,
 } from "@insitu/bus";
@@ -102,7 +103,7 @@ describe("WorkspaceStore", () => {
     const [entry] = await store.save("t9", [
       { path: "a.txt", bytes: text("the original"), mediaType: "text/plain", source: "tool" },
     ]);
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     const objects = await new Objm(raw).open(new Naming(prefix).bucket(WORKSPACE_OBJECTS_BUCKET));
     const name = `t9/${entry?.digest.replace(/^sha256:/, "")}`;
     await objects.putBlob({ name }, text("something else"));

@@ -1,4 +1,9 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { BusOptions } from "@insitu/bus";
+import { InsituError } from "@insitu/errors";
 import { createMemoryBus } from "@insitu/bus/testing";
 import { describe, expect, it } from "vitest";
 import { runService } from "./index.js";
@@ -57,5 +62,44 @@ describe("runService readiness (with the in-memory FAKE bus)", () => {
         { env: { HTTP_PORT: "not-a-port" }, handleSignals: false, connect: async () => createMemoryBus() },
       ),
     ).rejects.toMatchObject({ code: "INVALID_CONFIG", message: expect.stringContaining("HTTP_PORT") });
+  });
+
+  it("connects as NATS_USER with the password from NATS_PASSWORD_FILE, and does not retry a refused login", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "insitu-run-service-"));
+    try {
+      writeFileSync(join(dir, "password"), "s3cret-from-file\n", { mode: 0o600 });
+      const seen: BusOptions[] = [];
+      const service = await runService(
+        { name: "auth", start: async () => ({}) },
+        {
+          env: { LOG_LEVEL: "error", NATS_USER: "executor", NATS_PASSWORD_FILE: join(dir, "password") },
+          handleSignals: false,
+          connect: async (options) => {
+            seen.push(options);
+            return createMemoryBus();
+          },
+        },
+      );
+      await service.shutdown();
+      expect(seen[0]).toMatchObject({ user: "executor", password: "s3cret-from-file" });
+
+      let attempts = 0;
+      await expect(
+        runService(
+          { name: "refused", start: async () => ({}) },
+          {
+            env: { LOG_LEVEL: "error", NATS_USER: "executor", NATS_PASSWORD: "wrong" },
+            handleSignals: false,
+            connect: async () => {
+              attempts++;
+              throw new InsituError("refused", { code: "BUS_UNAUTHORIZED", category: "user" });
+            },
+          },
+        ),
+      ).rejects.toMatchObject({ code: "BUS_UNAUTHORIZED" });
+      expect(attempts).toBe(1);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,8 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { readFile } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { type Bus, type BusOptions, connectBus } from "@insitu/bus";
 import { parseConfig } from "@insitu/config";
-import { InsituError } from "@insitu/errors";
+import { ErrorCode, InsituError } from "@insitu/errors";
 import {
   createLogger,
   createMetricsRegistry,
@@ -23,6 +24,11 @@ export const BaseConfigSchema = z.object({
     .string()
     .regex(/^[a-z][a-z0-9-]*$/)
     .default("insitu"),
+  /** This service's bus user and password (docs/adr/0120); also taken from NATS_URL's userinfo. */
+  NATS_USER: z.string().min(1).optional(),
+  NATS_PASSWORD: z.string().optional(),
+  /** Or a file holding it (a mounted compose/Kubernetes secret); NATS_PASSWORD wins when both are set. */
+  NATS_PASSWORD_FILE: z.string().min(1).optional(),
   /** Port of /healthz, /readyz and /metrics; 0 picks a free one. */
   HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(0),
   /** Host the HTTP port binds to. */
@@ -99,8 +105,19 @@ export async function runService<Schema extends z.ZodObject>(
   });
 
   const connect = options.connect ?? connectBus;
+  const natsPassword =
+    config.NATS_PASSWORD ??
+    (config.NATS_PASSWORD_FILE === undefined ? undefined : await readSecretFile(config.NATS_PASSWORD_FILE));
   const bus = await connectWithRetry(
-    () => connect({ url: config.NATS_URL, prefix: config.NATS_PREFIX, name: spec.name, logger, metrics }),
+    () =>
+      connect({
+        url: config.NATS_URL,
+        prefix: config.NATS_PREFIX,
+        name: spec.name,
+        logger,
+        metrics,
+        ...(config.NATS_USER === undefined ? {} : { user: config.NATS_USER, password: natsPassword ?? "" }),
+      }),
     logger,
   );
   // Undefined until start() resolves: the HTTP server is up before the service's endpoints are,
@@ -210,13 +227,27 @@ function watchParent(pid: number, logger: Logger, shutdown: () => Promise<void>)
   timer.unref();
 }
 
+async function readSecretFile(path: string): Promise<string> {
+  try {
+    return (await readFile(path, "utf8")).trim();
+  } catch (error) {
+    throw new InsituError(`cannot read NATS_PASSWORD_FILE ${path}: ${(error as Error).message}`, {
+      code: ErrorCode.invalidConfig,
+      category: "user",
+      details: { NATS_PASSWORD_FILE: path },
+      cause: error,
+    });
+  }
+}
+
 async function connectWithRetry(connect: () => Promise<Bus>, logger: Logger): Promise<Bus> {
   let delay = 200;
   for (let attempt = 1; ; attempt++) {
     try {
       return await connect();
     } catch (error) {
-      if (attempt >= 50) throw error;
+      // Wrong credentials stay wrong: fail at once with the clear message.
+      if (attempt >= 50 || InsituError.from(error).code === ErrorCode.busUnauthorized) throw error;
       logger.warn("NATS not reachable yet; retrying", {
         attempt,
         delayMs: delay,

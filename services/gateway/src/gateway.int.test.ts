@@ -1,5 +1,13 @@
 import { randomBytes } from "node:crypto";
-import { type Bus, type NatsServerHandle, Naming, connectBus, endpoint, startNatsServer } from "@insitu/bus";
+import {
+  type Bus,
+  type NatsServerHandle,
+  Naming,
+  connectBus,
+  natsConnectOptions,
+  endpoint,
+  startNatsServer,
+} from "@insitu/bus";
 import {
   generateSigningKey,
   RegistryHistory,
@@ -309,7 +317,7 @@ describe("gateway HTTP API over a real bus", () => {
       { kind: "task-start", taskId, time: time(), question: "churn?" },
       { token: taskId },
     );
-    const monitor = await connect({ servers: server.url });
+    const monitor = await connect(natsConnectOptions(server.url));
     const jsm = await jetstreamManager(monitor);
     const stream = new Naming(prefix).stream(TaskEvents.stream!);
     const consumers = async () => (await jsm.streams.info(stream)).state.consumer_count;

@@ -1,5 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { Naming, type NatsServerHandle, connectBus, openQuarantine, startNatsServer } from "@insitu/bus";
+import {
+  Naming,
+  type NatsServerHandle,
+  connectBus,
+  natsConnectOptions,
+  openQuarantine,
+  startNatsServer,
+} from "@insitu/bus";
 import type { ToolOutcome } from "@insitu/tool-kit";
 import { Objm } from "@nats-io/obj";
 import { connect } from "@nats-io/transport-node";
@@ -25,7 +32,7 @@ describe("objectCallResultStore", () => {
     const store = objectCallResultStore(await bus.objects("tool-call-results"));
     const outcome = { status: "ok", output: { n: 1 }, durationMs: 3 } as ToolOutcome;
     await store.put("good", outcome);
-    const raw = await connect({ servers: server.url });
+    const raw = await connect(natsConnectOptions(server.url));
     const objects = await new Objm(raw).open(new Naming(prefix).bucket("tool-call-results"));
     await objects.putBlob({ name: "utf8" }, new Uint8Array([0xc3, 0x28, 0xff]));
     await objects.putBlob({ name: "shape" }, new TextEncoder().encode('{"status":"maybe"}'));

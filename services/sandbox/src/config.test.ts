@@ -38,6 +38,15 @@ describe("sandbox config", () => {
     expect(() => buildPolicy(parseConfig(SandboxConfigSchema, bad), bad)).toThrow(/host\[:port\]/);
   });
 
+  it("refuses to hand the bus credentials to tools, even when the operator lists them", () => {
+    for (const name of ["NATS_PASSWORD", "NATS_USER", "NATS_URL"]) {
+      const env = { SANDBOX_SECRETS: `WEATHER_KEY,${name}`, [name]: "bus-secret" };
+      expect(() => buildPolicy(parseConfig(SandboxConfigSchema, env), env)).toThrow(
+        /never hold bus credentials/,
+      );
+    }
+  });
+
   it("refuses a secret name that is not an environment variable name", () => {
     const env = { SANDBOX_SECRETS: "lower_case" };
     expect(() => buildPolicy(parseConfig(SandboxConfigSchema, env), env)).toThrow(/UPPER_SNAKE/);

@@ -106,6 +106,9 @@ export function buildPolicy(config: SandboxConfig, env: Record<string, string | 
     const [name = "", host] = entry.split("@", 2);
     if (!SECRET_NAME_PATTERN.test(name))
       throw new TypeError(`SANDBOX_SECRETS: ${name} is not an UPPER_SNAKE name`);
+    // The service's own bus credentials are never a tool's secret (docs/adr/0120).
+    if (/^NATS_/.test(name))
+      throw new TypeError(`SANDBOX_SECRETS: ${name} is the bus's; tools never hold bus credentials`);
     if (host !== undefined) {
       if (!parseNetworkTarget(host))
         throw new TypeError(`SANDBOX_SECRETS: ${entry}: ${host} is not host[:port]`);

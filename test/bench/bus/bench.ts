@@ -7,7 +7,7 @@
  */
 import { parseArgs } from "node:util";
 import { defineWorkQueue, Ping } from "@insitu/contracts";
-import { connectBus, endpoint, startNatsServer } from "@insitu/bus";
+import { connectBus, natsConnectOptions, endpoint, startNatsServer } from "@insitu/bus";
 import { AckPolicy, jetstream, jetstreamManager, RetentionPolicy } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { z } from "zod";
@@ -34,7 +34,7 @@ function percentile(sorted: number[], p: number): number {
 const server = await startNatsServer();
 try {
   // ---- request/reply
-  const raw = await connect({ servers: server.url });
+  const raw = await connect(natsConnectOptions(server.url));
   raw.subscribe("raw.ping", {
     callback: (_error, message) => {
       const request = message.json<{ text: string }>();
@@ -49,10 +49,10 @@ try {
     endpoints: [endpoint(Ping, async (data) => ({ text: data.text, service: "bus" }))],
   });
   const client = await connectBus({ url: server.url, prefix: "bench", name: "bench-client" });
-  const rawClient = await connect({ servers: server.url });
+  const rawClient = await connect(natsConnectOptions(server.url));
   // The bus connects with noAsyncTraces (see nats-bus.ts); a raw client tuned the same way is the
   // fair floor for the wrapper's own cost, the default raw client is what a plain user gets.
-  const rawTuned = await connect({ servers: server.url, noAsyncTraces: true });
+  const rawTuned = await connect({ ...natsConnectOptions(server.url), noAsyncTraces: true });
 
   console.log(
     `request/reply: ${REQUESTS} sequential requests per side after 1000 warm-up; raw and bus requests alternate one by one so load on a shared machine hits both alike`,

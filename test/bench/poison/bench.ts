@@ -8,7 +8,7 @@
  *
  *   node --import tsx test/bench/poison/bench.ts        # or: npm run bench -- poison
  */
-import { connectBus, startNatsServer } from "@insitu/bus";
+import { connectBus, natsConnectOptions, startNatsServer } from "@insitu/bus";
 import { defineWorkQueue } from "@insitu/contracts";
 import { InsituError } from "@insitu/errors";
 import { createLogger } from "@insitu/telemetry";
@@ -47,7 +47,7 @@ await bus.consume(Work, async (data) => {
   finished = performance.now();
 });
 
-const raw = await connect({ servers: server.url });
+const raw = await connect(natsConnectOptions(server.url));
 const js = jetstream(raw);
 for (let index = 0; index < GARBAGE; index++)
   await js.publish(`${prefix}.bench-poison.work`, new Uint8Array([0xff, 0xfe, index]));

@@ -1,6 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { connectBus } from "@insitu/bus";
+import { connectBus, redactUrl } from "@insitu/bus";
 import { createLogger } from "@insitu/telemetry";
 import { numberOption } from "../args.js";
 import {
@@ -72,7 +72,9 @@ export async function runBatchCommand(
       logger,
     });
   } catch (error) {
-    io.err(`Cannot reach NATS at ${targets.natsUrl} — is the stack running? (${(error as Error).message})\n`);
+    io.err(
+      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
+    );
     return ExitCode.unreachable;
   }
   const tty = io.color;

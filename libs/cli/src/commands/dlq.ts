@@ -1,4 +1,4 @@
-import { type DeadLetterRecord, openDeadLetterAdmin } from "@insitu/bus";
+import { type DeadLetterRecord, openDeadLetterAdmin, redactUrl } from "@insitu/bus";
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
@@ -28,7 +28,9 @@ export async function runDeadLetters(
   try {
     admin = await openDeadLetterAdmin({ url: targets.natsUrl, prefix: targets.prefix });
   } catch (error) {
-    io.err(`Cannot reach NATS at ${targets.natsUrl} — is the stack running? (${(error as Error).message})\n`);
+    io.err(
+      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
+    );
     return ExitCode.unreachable;
   }
   const json = values.json === true;

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { connectBus } from "@insitu/bus";
+import { connectBus, redactUrl } from "@insitu/bus";
 import { exportLibrary, importLibrary, Registry } from "@insitu/registry";
 import { createLogger } from "@insitu/telemetry";
 import { type CliIo, ExitCode } from "../io.js";
@@ -35,7 +35,9 @@ export async function runLibrary(
       logger,
     });
   } catch (error) {
-    io.err(`Cannot reach NATS at ${targets.natsUrl} — is the stack running? (${(error as Error).message})\n`);
+    io.err(
+      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
+    );
     return ExitCode.unreachable;
   }
   try {

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { connectBus } from "@insitu/bus";
+import { connectBus, redactUrl } from "@insitu/bus";
 import {
   LibraryCatalog,
   busLibraryPort,
@@ -34,7 +34,9 @@ export async function runMcp(values: Record<string, unknown>, io: CliIo): Promis
   try {
     bus = await connectBus({ url: targets.natsUrl, prefix: targets.prefix, name: "insitu-mcp", logger });
   } catch (error) {
-    io.err(`Cannot reach NATS at ${targets.natsUrl} — is the stack running? (${(error as Error).message})\n`);
+    io.err(
+      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
+    );
     return ExitCode.unreachable;
   }
   const number = (name: string, fallback: number) => {

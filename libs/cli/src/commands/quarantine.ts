@@ -1,4 +1,4 @@
-import { openQuarantine } from "@insitu/bus";
+import { openQuarantine, redactUrl } from "@insitu/bus";
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
@@ -20,7 +20,9 @@ export async function runQuarantine(
   try {
     quarantine = await openQuarantine({ url: targets.natsUrl, prefix: targets.prefix });
   } catch (error) {
-    io.err(`Cannot reach NATS at ${targets.natsUrl} — is the stack running? (${(error as Error).message})\n`);
+    io.err(
+      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
+    );
     return ExitCode.unreachable;
   }
   try {

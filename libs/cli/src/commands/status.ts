@@ -1,3 +1,4 @@
+import { natsConnectOptions, redactUrl } from "@insitu/bus";
 import { Svcm } from "@nats-io/services";
 import { connect } from "@nats-io/transport-node";
 
@@ -163,7 +164,7 @@ async function natsHealth(url: string, monitorUrl: string): Promise<StatusReport
       getJson(`${monitorUrl}/varz`).catch(() => undefined),
     ]);
     return {
-      url,
+      url: redactUrl(url),
       monitorUrl,
       reachable: true,
       healthy: health.ok && health.body.status === "ok",
@@ -173,7 +174,7 @@ async function natsHealth(url: string, monitorUrl: string): Promise<StatusReport
     };
   } catch (error) {
     return {
-      url,
+      url: redactUrl(url),
       monitorUrl,
       reachable: false,
       healthy: false,
@@ -230,7 +231,7 @@ async function discoverServices(
   let connection: Awaited<ReturnType<typeof connect>> | undefined;
   try {
     connection = await connect({
-      servers: natsUrl.split(","),
+      ...natsConnectOptions(natsUrl),
       name: "insitu-cli-status",
       timeout: 2000,
       maxReconnectAttempts: 0,

@@ -1,5 +1,6 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join, relative } from "node:path";
+import { loadOrCreateBusCredentials, redactUrl } from "@insitu/bus";
 import { isInsituError } from "@insitu/errors";
 import { type CliIo, ExitCode, natsInstallHint } from "../io.js";
 import { detectModelSetup } from "../model-setup.js";
@@ -9,7 +10,7 @@ import { dataDir } from "../stack/paths.js";
 import { freePort, isPortInUse } from "../stack/ports.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { type Stack, startStack } from "../stack/stack.js";
-import { readStackState, removeStackState, writeStackState } from "../stack/state.js";
+import { busCredentialsPath, readStackState, removeStackState, writeStackState } from "../stack/state.js";
 import { loadOrCreateStackKeys } from "../stack/signing-keys.js";
 import { signingKeysPath } from "./keys.js";
 import { DEFAULTS } from "../targets.js";
@@ -84,7 +85,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
   process.once("SIGTERM", abortStart);
   const restarts = new Map<string, number>();
   io.out(
-    `Starting ${external ? `against NATS at ${external}` : "nats-server"} and ${services.length} service(s): ${services.join(", ") || "none"}\n`,
+    `Starting ${external ? `against NATS at ${redactUrl(external)}` : "nats-server"} and ${services.length} service(s): ${services.join(", ") || "none"}\n`,
   );
   try {
     // The same keys every run (kept 0600 in the data dir), so a restarted service signs with the
@@ -92,6 +93,8 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
     const { keys: signingKeys } = await loadOrCreateStackKeys(signingKeysPath(root, io.env));
     stack = await startStack({
       root,
+      // Generated once per data dir (mode 0600) and reused: docs/adr/0120.
+      ...(external ? {} : { busCredentials: await loadOrCreateBusCredentials(busCredentialsPath(root)) }),
       services,
       signingKeys,
       natsDataDir: join(dataDir(root), "nats"),
@@ -176,7 +179,7 @@ export async function runUp(values: Record<string, unknown>, io: CliIo): Promise
       "",
       "insitu is up.",
       gateway ? `  gateway   ${gateway.url}` : "  gateway   (not started)",
-      `  NATS      ${stack.natsUrl}${stack.ownsNats ? `  (JetStream data in ${displayPath(join(dataDir(root), "nats"))})` : ""}`,
+      `  NATS      ${stack.nats ? stack.nats.plainUrl : redactUrl(stack.natsUrl)}${stack.ownsNats ? `  (JetStream data in ${displayPath(join(dataDir(root), "nats"))}; users in ${displayPath(busCredentialsPath(root))})` : ""}`,
       `  services  ${[...stack.services.keys()].filter((name) => !failedNames.has(name)).join(", ") || "none"}` +
         (failedNames.size > 0 ? `  (not running: ${[...failedNames].join(", ")})` : ""),
       `  model     ${model.configured ? model.description : "NOT CONFIGURED (see the note above)"}`,

@@ -1,5 +1,12 @@
 import { randomBytes } from "node:crypto";
-import { startNatsServer, type NatsServerHandle } from "@insitu/bus";
+import {
+  type BusCredentials,
+  busUsers,
+  generateBusCredentials,
+  type NatsServerHandle,
+  startNatsServer,
+} from "@insitu/bus";
+import { BUS_ROLES } from "@insitu/contracts";
 import { InsituError } from "@insitu/errors";
 import { discoverServices, type ServiceEntry } from "./discover.js";
 import { formatLogLine } from "./log-format.js";
@@ -46,6 +53,12 @@ export interface StackOptions {
    * this so NATS and the services that can start stay up while one role lacks, say, a model.
    */
   allowFailures?: boolean;
+  /**
+   * Bus users of the started nats-server (docs/adr/0120): auth is always on for a server the
+   * stack starts, each service connects as its own role. Generated per stack when omitted;
+   * `insitu up` passes the ones kept in `<data dir>/bus-credentials.json`.
+   */
+  busCredentials?: BusCredentials;
   /** SIGTERM → SIGKILL grace on stop. */
   graceMs?: number;
   /**
@@ -70,6 +83,7 @@ export interface StackService {
 
 export interface Stack {
   readonly root: string;
+  /** The NATS URL; for a started server it carries the admin's credentials (never print it: redactUrl). */
   readonly natsUrl: string;
   readonly natsMonitorUrl: string | undefined;
   /** True when this stack started (and will stop) the nats-server. */
@@ -114,8 +128,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   if (options.signal?.aborted) throw interrupted();
   const externalNats = options.natsUrl ?? process.env.NATS_URL;
   let nats: NatsServerHandle | undefined;
+  const credentials = externalNats ? undefined : (options.busCredentials ?? generateBusCredentials());
   if (!externalNats) {
     nats = await startNatsServer({
+      auth: { users: busUsers(credentials!, prefix) },
       ...(options.natsDataDir === undefined ? {} : { dataDir: options.natsDataDir }),
       ...(options.natsPort === undefined ? {} : { port: options.natsPort }),
       ...(options.natsMonitorPort === undefined ? {} : { monitorPort: options.natsMonitorPort }),
@@ -133,11 +149,30 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   try {
     for (const entry of wanted) {
       const port = options.ports?.[entry.name] ?? (await freePort());
+      const role = entry.service ?? entry.name;
+      // Each service connects as its own role, never with credentials inherited from this process.
+      const { NATS_USER: _user, NATS_PASSWORD: _password, ...inherited } = process.env;
+      const busAuth: Record<string, string> = {};
+      if (credentials) {
+        if (!(BUS_ROLES as readonly string[]).includes(role)) {
+          throw new InsituError(`service ${role} has no bus role (libs/contracts/src/grants.ts)`, {
+            code: "UNKNOWN_BUS_ROLE",
+            category: "user",
+            details: { service: role, roles: [...BUS_ROLES] },
+          });
+        }
+        busAuth.NATS_USER = role;
+        busAuth.NATS_PASSWORD = credentials[role]!;
+      } else {
+        if (_user !== undefined) busAuth.NATS_USER = _user;
+        if (_password !== undefined) busAuth.NATS_PASSWORD = _password;
+      }
       const env: NodeJS.ProcessEnv = {
-        ...process.env,
+        ...inherited,
         ...keyEnv.common,
         ...options.env,
-        NATS_URL: natsUrl,
+        ...busAuth,
+        NATS_URL: nats ? nats.plainUrl : natsUrl,
         NATS_PREFIX: prefix,
         HTTP_HOST: "127.0.0.1",
         HTTP_PORT: String(port),

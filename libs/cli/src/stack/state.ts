@@ -1,4 +1,4 @@
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { z } from "zod";
 import { dataDir } from "./paths.js";
@@ -24,6 +24,11 @@ export const StackStateSchema = z
   .strict();
 export type StackState = z.infer<typeof StackStateSchema>;
 
+/** The local stack's bus users and passwords (`insitu up`), mode 0600. */
+export function busCredentialsPath(root: string): string {
+  return join(dataDir(root), "bus-credentials.json");
+}
+
 export function stackStatePath(root: string): string {
   return join(dataDir(root), "stack.json");
 }
@@ -31,7 +36,9 @@ export function stackStatePath(root: string): string {
 export async function writeStackState(root: string, state: StackState): Promise<void> {
   const path = stackStatePath(root);
   await mkdir(dirname(path), { recursive: true });
-  await writeFile(path, `${JSON.stringify(state, null, 2)}\n`);
+  // It holds the admin's bus credentials (natsUrl): the owner only.
+  await writeFile(path, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+  await chmod(path, 0o600);
 }
 
 /** The running stack's state, or undefined when none is recorded or its owner process is gone. */
