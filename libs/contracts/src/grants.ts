@@ -18,6 +18,8 @@ import {
   RegistryList,
   RegistryRecordUsage,
   RegistryRegister,
+  RegistryReviewDecide,
+  RegistryReviewList,
   RegistryRollback,
   RegistrySearch,
   RegistrySeries,
@@ -134,6 +136,9 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
       RegistrySeries,
       RegistrySnapshots,
       RegistryRollback,
+      // operator review (ADR 0130): only the gateway (API, dashboard, `insitu review`) decides
+      RegistryReviewList,
+      RegistryReviewDecide,
       // the library as an MCP server (libs/mcp bus-library): tool calls from MCP clients
       ...TOOL_CALLS,
     ],
@@ -198,6 +203,8 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
       RegistrySeries,
       RegistryRecordExternalUsage,
       RegistryExternalStats,
+      RegistryReviewList,
+      RegistryReviewDecide,
     ],
     kvWrites: [...REGISTRY_BUCKETS.filter((bucket) => bucket !== "registry-blobs"), REGISTRY_EXTERNAL_BUCKET],
     objectWrites: ["registry-blobs"],
