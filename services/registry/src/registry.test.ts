@@ -17,7 +17,6 @@ import {
   RegistrySnapshots,
   RegistryStats,
 } from "@insitu/contracts";
-import { InsituError } from "@insitu/errors";
 import { createLogger, createMetricsRegistry } from "@insitu/telemetry";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { registryEndpoints } from "./endpoints.js";
@@ -25,7 +24,7 @@ import { exportLibrary, importLibrary } from "./export.js";
 import { registerRegistryMetrics } from "./metrics.js";
 import { Registry } from "./registry.js";
 import { HashingEmbedder } from "./retrieval/embedding.js";
-import { registerRequest, signedUsage, testTrust, withTestReport } from "./testing.js";
+import { registerRequest, signedUsage, testTrust, withTestReport, rejection } from "./testing.js";
 
 // Unit tests run on the in-memory bus from @insitu/bus/testing (a fake of NATS KV / Object Store
 // / request-reply); the same behaviour is checked against a real nats-server in registry.int.test.ts.
@@ -44,15 +43,6 @@ async function start(bus: Bus, options: { hashing?: boolean } = {}) {
     endpoints: registryEndpoints(registry),
   });
   return { registry, served };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<InsituError> {
-  try {
-    await promise;
-  } catch (error) {
-    return InsituError.from(error);
-  }
-  throw new Error("expected a rejection");
 }
 
 let call = 0;

@@ -10,13 +10,12 @@ import {
   RegistryReviewList,
   RegistrySearch,
 } from "@insitu/contracts";
-import { InsituError } from "@insitu/errors";
 import { createLogger } from "@insitu/telemetry";
 import { type ApprovalPolicyInput, parseApprovalPolicy } from "@insitu/tool-kit";
 import { afterEach, describe, expect, it } from "vitest";
 import { registryEndpoints } from "./endpoints.js";
 import { Registry } from "./registry.js";
-import { registerRequest, testTrust, withTestReport } from "./testing.js";
+import { registerRequest, testTrust, withTestReport, rejection } from "./testing.js";
 
 // Unit tests on the in-memory bus from @insitu/bus/testing (a labelled fake of NATS KV and
 // request-reply); the whole flow runs on a real stack in test/security/approval-policy.test.ts.
@@ -49,15 +48,6 @@ function withPermissions(
   };
   // The manifest changed: the sandbox's signed report must cover the edited version (ADR 0125).
   return withTestReport(request);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<InsituError> {
-  try {
-    await promise;
-  } catch (error) {
-    return InsituError.from(error);
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("operator review in the registry", () => {

@@ -10,6 +10,7 @@ import {
   signerFromPrivateKey,
   trustedKeysFrom,
 } from "@insitu/contracts";
+import { InsituError } from "@insitu/errors";
 import type { ToolManifest } from "@insitu/tool-kit";
 import type { EvidenceTrust } from "./evidence-gate.js";
 
@@ -112,3 +113,13 @@ export {
   splitQuestions,
 } from "./quality-set.js";
 export type { QualityQuestion, QualityTool, RecallReport } from "./quality-set.js";
+
+/** The typed error a request was refused with (fails the test when it was not refused). */
+export async function rejection(promise: Promise<unknown>): Promise<InsituError> {
+  try {
+    await promise;
+  } catch (error) {
+    return InsituError.from(error);
+  }
+  throw new Error("expected a rejection");
+}

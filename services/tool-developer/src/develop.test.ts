@@ -1,4 +1,3 @@
-import type { SignedTestReport } from "@insitu/contracts";
 import { createScriptedModel } from "@insitu/llm/testing";
 import type { ToolOutcome } from "@insitu/tool-kit";
 import { describe, expect, it } from "vitest";
@@ -12,21 +11,7 @@ import {
   renderRepairPrompt,
 } from "./develop.js";
 import { loadPrompt } from "./template.js";
-
-/** FAKE: a report shaped like the sandbox's signed one; unit tests here never reach a verifier. */
-const FAKE_REPORT: SignedTestReport = {
-  payload: {
-    kind: "insitu.test-report.v1",
-    codeHash: `sha256:${"0".repeat(64)}`,
-    testsHash: `sha256:${"0".repeat(64)}`,
-    total: 1,
-    passed: 1,
-    failed: 0,
-    time: "2026-01-01T00:00:00.000Z",
-    keyId: "0000000000000000",
-  },
-  signature: "fake",
-};
+import { FAKE_REPORT } from "./testing.js";
 
 const request = {
   name: "count_words",
