@@ -105,7 +105,9 @@ describe("insitu status against a started stack", () => {
   it("prints a readable table, with the library's figures when it knows the gateway", async () => {
     const { code, stdout } = await status("--gateway", stack.url("gateway"));
     expect(code).toBe(0);
-    expect(stdout).toMatch(/^NATS\s+healthy\s+nats:\/\/127\.0\.0\.1:\d+/m);
+    expect(stdout).toMatch(/^NATS\s+healthy\s+nats:\/\/(\*\*\*@)?127\.0\.0\.1:\d+/m);
+    // The stack's NATS runs with auth (ADR 0120): the URL's credentials are never printed.
+    expect(stdout).not.toMatch(/nats:\/\/[^*\s@]+@/);
     expect(stdout).toMatch(/^JetStream\s+enabled/m);
     expect(stdout).toMatch(/^Library\s+0 tools \(snapshot 0\), 0 calls, EGL n\/a/m);
     expect(stdout).toMatch(/^\s+registry\s+0\.1\.0/m);

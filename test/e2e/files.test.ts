@@ -414,6 +414,8 @@ beforeAll(async () => {
     services: ["sandbox"],
     natsUrl: stack.natsUrl,
     prefix: stack.prefix,
+    // One sandbox identity: the registry trusts the first stack's sandbox key (ADR 0125).
+    signingKeys: stack.signingKeys,
     env: { ...env, ...sandboxEnv },
     onLog: (service, line) => onLog(`${service}-2`, line),
   });

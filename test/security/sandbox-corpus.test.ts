@@ -285,13 +285,17 @@ const cases: Case[] = [
   { file: "storage-cache-api", status: "CRASH", message: /cache storage/ },
   // disk: every way of filling it must be stopped, with or without root (ADR 0135). Without root
   // there is no tmpfs and no memory cgroup to charge files to; the work-dir quota (256 MiB or
-  // 2,000 entries here, polled) stops these in both modes, so the expectations do not depend on it.
+  // 2,000 entries here, polled) stops these in both modes.
   { file: "disk-fill-one-file", limits: { ...BOMB, memoryMb: 512 }, status: "OUTPUT_LIMIT" },
   {
     file: "disk-fill-many-files",
-    // 512 MiB of memory, so that on tmpfs the files meet the quota before the memory limit.
-    limits: { ...BOMB, memoryMb: 512 },
-    status: "OUTPUT_LIMIT",
+    // 8-MB files written in a burst. On the sandbox's tmpfs under a memory cgroup the files are
+    // memory charged to the tool's own cgroup: at 128 MiB the memory limit stops it, always before
+    // the 256-MiB quota (with 512 MiB it was a race between the two under load). Without a cgroup
+    // or tmpfs only the polled quota can stop it. limits.int.test.ts runs the quota in both modes.
+    limits: BOMB,
+    status: (mechanism, storage) =>
+      mechanism !== EnforcementMechanism.prlimit && storage === "tmpfs" ? "MEMORY_LIMIT" : "OUTPUT_LIMIT",
     logs: /work dir exceeded its quota: \d+ MiB/,
   },
   {
@@ -453,7 +457,8 @@ describe("hostile corpus", () => {
     if (row.message && (outcome.status === "CRASH" || outcome.status === "PERMISSION_DENIED")) {
       expect(outcome.message).toMatch(row.message);
     }
-    if (row.logs) expect(outcome.logs ?? "").toMatch(row.logs);
+    // A row's logs describe how the quota stopped it: checked when the quota is what stopped it.
+    if (row.logs && outcome.status === "OUTPUT_LIMIT") expect(outcome.logs ?? "").toMatch(row.logs);
     // Whatever a hostile program does, the answer fits the sandbox.exec contract.
     expect(ToolOutcomeSchema.safeParse(outcome).success).toBe(true);
     // Nothing a hostile program does may leak a secret it was not granted.

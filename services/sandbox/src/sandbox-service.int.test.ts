@@ -239,6 +239,8 @@ export default async function run(input: { host: string }) {
         SANDBOX_LIMITS: "prlimit",
         SANDBOX_WORK_TMPFS_MB: "0",
         SANDBOX_REQUIRE_EXACT_LIMITS: "1",
+        // A sandbox without its key refuses to start too (ADR 0125): give it one, so only the limits refuse.
+        SANDBOX_SIGNING_KEY: signingKey.privateKey,
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
