@@ -1,12 +1,11 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, connectBus } from "@insitu/bus";
 import { SseParser } from "@insitu/cli";
 import { TaskEvents } from "@insitu/contracts";
-import { chromium } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../harness/chromium.js";
 import { type Stack, startStack } from "../harness/stack.js";
 import { scenarioQuestions, scenarioScript } from "./scenarios/batch/script.js";
 
@@ -16,7 +15,6 @@ import { scenarioQuestions, scenarioScript } from "./scenarios/batch/script.js";
  * the real gateway process — SIGKILLed half-way through the run and started again. The dashboard's
  * Batches panel is then read in REAL headless Chromium (playwright-core driving /usr/bin/chromium).
  */
-const CHROMIUM = "/usr/bin/chromium";
 const ROLES = ["manager", "tool-developer", "executor", "integrator", "evolver"] as const;
 let stack: Stack;
 let bus: Bus;
@@ -196,20 +194,8 @@ describe("POST /v1/batches", () => {
   }, 240_000);
 
   it("shows each barrier's report of the latest run on the dashboard (real Chromium)", async () => {
-    if (!existsSync(CHROMIUM))
-      throw new Error(`no Chromium at ${CHROMIUM} (scripts/setup.sh installs it); this test never skips`);
     expect(finishedRunId, "the HTTP run above finished").toBeDefined();
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-      ],
-      headless: true,
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const errors: string[] = [];

@@ -1,12 +1,12 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type Bus, type Subscription, connectBus } from "@insitu/bus";
 import { EVALS_BUCKET, type EvalState, EvalStateSchema } from "@insitu/contracts";
 import { pngSize } from "@insitu/eval";
-import { type Browser, type Page, chromium } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromiumMissing, launchChromium } from "../harness/chromium.js";
 import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
 import { SCRIPTED_JUDGE, insituEval, stackArgs } from "./eval-client.js";
 
@@ -16,14 +16,6 @@ import { SCRIPTED_JUDGE, insituEval, stackArgs } from "./eval-client.js";
 // scripted model of the demo scenario (test/e2e/scenarios/demo/demo.json answers the three
 // questions of test/data/eval/own.jsonl); the judge is the FAKE scripted judge of
 // test/e2e/scenarios/eval/judge.json.
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--no-first-run",
-];
 const root = findRepoRoot();
 let stack: Stack;
 let bus: Bus;
@@ -33,11 +25,7 @@ let page: Page;
 let dir: string;
 const pageErrors: string[] = [];
 
-const missingChromium = existsSync(CHROMIUM)
-  ? undefined
-  : new Error(
-      `the dashboard test drives real Chromium and found none at ${CHROMIUM} (scripts/setup.sh installs it); this test never skips`,
-    );
+const missingChromium = chromiumMissing();
 
 beforeAll(async () => {
   if (missingChromium) return;
@@ -47,7 +35,7 @@ beforeAll(async () => {
     onLog: () => {},
   });
   bus = await connectBus({ url: stack.natsUrl, prefix: stack.prefix, name: "e2e-dashboard-eval" });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on("pageerror", (error) => pageErrors.push(error.message));
 });

@@ -1,9 +1,9 @@
-import { existsSync } from "node:fs";
 import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type Browser, type Locator, type Page, chromium } from "playwright-core";
+import type { Browser, Locator, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { chromiumMissing, launchChromium } from "../harness/chromium.js";
 import { GatewayClient, type Stack, findRepoRoot, startStack } from "../harness/stack.js";
 
 // The web dashboard in REAL headless Chromium (playwright-core driving /usr/bin/chromium; no
@@ -12,16 +12,6 @@ import { GatewayClient, type Stack, findRepoRoot, startStack } from "../harness/
 // the demo scenario (test/e2e/scenarios/demo/demo.json), copied with one change: the tool's
 // description — model output — carries an HTML payload, which the page must show as text.
 
-const CHROMIUM = "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--no-first-run",
-];
 const HOSTILE_DESCRIPTION =
   'Counts the vowels in a text <img src=x onerror="window.__xss=1"> and returns the count.';
 const HOSTILE_QUESTION =
@@ -58,12 +48,7 @@ async function hostileScript(): Promise<string> {
  * Without Chromium every test FAILS with this message (a throw in beforeAll would only mark them
  * skipped): CI must install it (scripts/setup.sh does, as root with apt-get).
  */
-const missingChromium = existsSync(CHROMIUM)
-  ? undefined
-  : new Error(
-      `the dashboard test drives real Chromium and found none at ${CHROMIUM}: install it (as root, ` +
-        "`bash scripts/setup.sh` runs `apt-get install chromium`); this test never skips",
-    );
+const missingChromium = chromiumMissing();
 
 function requireChromium(): void {
   if (missingChromium) throw missingChromium;
@@ -76,7 +61,7 @@ beforeAll(async () => {
     onLog: () => {},
   });
   base = stack.url("gateway");
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   page.on("pageerror", (error) => pageErrors.push(error.message));
   page.on("console", (message) => {

@@ -12,8 +12,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TaskEvent, ToolVersionRecord } from "@insitu/contracts";
 import { runCli } from "@insitu/cli";
-import { type Browser, chromium } from "playwright-core";
+import type { Browser } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { launchChromium } from "../harness/chromium.js";
 import { GatewayClient, type Stack, startStack } from "../harness/stack.js";
 
 const ECHO_VALUE = "echo-key-5d1e9a0c7b";
@@ -301,17 +302,7 @@ describe("operator approval policy on the real stack", () => {
 
   it("the dashboard shows a waiting tool's code, tests, permissions and task, and approves it (real Chromium)", async () => {
     // REAL headless Chromium (playwright-core driving /usr/bin/chromium), as test/e2e/dashboard.test.ts.
-    browser = await chromium.launch({
-      executablePath: "/usr/bin/chromium",
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--no-first-run",
-      ],
-      headless: true,
-    });
+    browser = await launchChromium();
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     const { taskId } = await client.submitTask({
       question: "Notify the echo service with the word CHARLIE and report its HTTP status.",
