@@ -348,10 +348,10 @@ try {
   const hybrid = await measure("hybrid (BM25+vectors), in-process", queries, (query) =>
     registry.search({ query, k: K, mode: "hybrid" }),
   );
-  await measure("lexical, via bus", queries, (query) =>
+  const lexicalBus = await measure("lexical, via bus", queries, (query) =>
     bus.request(RegistrySearch, { query, k: K, mode: "lexical" }),
   );
-  await measure("hybrid, via bus", queries, (query) =>
+  const hybridBus = await measure("hybrid, via bus", queries, (query) =>
     bus.request(RegistrySearch, { query, k: K, mode: "hybrid" }),
   );
 
@@ -380,6 +380,7 @@ try {
       ? "sign-bit prefilter + exact rescoring"
       : "exact scan (small library)";
   // 50 is the depth each ranker hands to the fusion step.
+  const recalls: number[] = [];
   for (const depth of [K, 50]) {
     let found = 0;
     let wanted = 0;
@@ -393,6 +394,7 @@ try {
     console.log(
       `vector recall@${depth} vs exact scan: ${((100 * found) / wanted).toFixed(1)}% (${exactNote})`,
     );
+    recalls.push(found / wanted);
   }
 
   const sample = await registry.search({ query: "What is the exchange rate between two currencies?", k: 3 });
@@ -407,6 +409,10 @@ try {
   );
   benchTarget("lexical search p99", percentile(lexical, 99), "<=", target, " ms");
   benchTarget("hybrid search p99", percentile(hybrid, 99), "<=", target, " ms");
+  // Issue 19's target is the figure a role sees: the search through the bus.
+  benchTarget("lexical search p99 via bus", percentile(lexicalBus, 99), "<=", target, " ms");
+  benchTarget("hybrid search p99 via bus", percentile(hybridBus, 99), "<=", target, " ms");
+  benchTarget(`vector recall@${K} vs exact scan`, (recalls[0] ?? 0) * 100, ">=", 99, "%");
   console.log(
     `machine: ${cpus().length} cores, load average ${loadavg()
       .map((value) => value.toFixed(1))
