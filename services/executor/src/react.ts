@@ -24,7 +24,8 @@ import {
 } from "@insitu/llm";
 import { InsituError } from "@insitu/errors";
 import { canonicalJson, type ToolManifest, type ToolOutcome } from "@insitu/tool-kit";
-import { classifyOutcome, describeOutcome, isRepairable } from "./classify.js";
+import { describeOutcome } from "@insitu/roles";
+import { classifyOutcome, isRepairable } from "./classify.js";
 import {
   InlineBudget,
   type WorkspaceReader,

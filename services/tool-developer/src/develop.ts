@@ -19,7 +19,7 @@ import {
 import { z } from "zod";
 import { InsituError } from "@insitu/errors";
 import { composeModule } from "./compose.js";
-import { responseSchemaFor } from "@insitu/roles";
+import { describeOutcome, responseSchemaFor } from "@insitu/roles";
 import { renderPrompt } from "./template.js";
 
 /** What the model answers when it writes (or repairs) a tool. */
@@ -315,26 +315,6 @@ export function replayFailure(outcome: ToolOutcome): string | undefined {
   if (outcome.status !== "ok") return describeOutcome(outcome);
   if (outcome.output === null || outcome.output === undefined) return "empty output";
   return undefined;
-}
-
-export function describeOutcome(outcome: ToolOutcome): string {
-  switch (outcome.status) {
-    case "ok":
-      return `ok: ${JSON.stringify(outcome.output).slice(0, 1000)}`;
-    case "INVALID_INPUT":
-    case "INVALID_OUTPUT":
-      return `${outcome.status}: ${outcome.issues.map((issue) => `${issue.path} ${issue.message}`).join("; ")}`;
-    case "CRASH":
-      return `CRASH: ${outcome.message}${outcome.stack ? `\n${outcome.stack}` : ""}`;
-    case "PERMISSION_DENIED":
-      return `PERMISSION_DENIED: ${outcome.message}`;
-    case "TIMEOUT":
-      return `TIMEOUT after ${outcome.limitMs} ms`;
-    case "MEMORY_LIMIT":
-      return `MEMORY_LIMIT ${outcome.limitMb} MB`;
-    case "OUTPUT_LIMIT":
-      return `OUTPUT_LIMIT ${outcome.limitBytes} bytes`;
-  }
 }
 
 export interface FailingCall {
