@@ -1,4 +1,4 @@
-import type { SignedTestReport, ToolRequest, ToolCallOutcome } from "@insitu/contracts";
+import type { Reply, SandboxTest, SignedTestReport, ToolCallOutcome, ToolRequest } from "@insitu/contracts";
 import {
   type LanguageModel,
   type Message,
@@ -12,6 +12,7 @@ import {
   type ToolManifest,
   type ToolOutcome,
   type ToolTestCase,
+  type ToolTestResult,
   ToolPermissionsSchema,
   ToolTestsSchema,
   parseManifest,
@@ -38,12 +39,11 @@ export interface CheckReport {
   manifestIssues?: { path: string; message: string }[];
 }
 
-export interface TestReport {
-  passed: boolean;
-  results: { name: string; passed: boolean; failures: string[]; status: string }[];
-  /** The run as the sandbox signed it (ADR 0125); the registry admits a version only on this. */
-  report: SignedTestReport;
-}
+/**
+ * What a build reads of the sandbox's `sandbox.test` reply: the verdict, the cases, and the run as
+ * the sandbox signed it (ADR 0125) — the registry admits a version only on that.
+ */
+export type TestReport = Pick<Reply<typeof SandboxTest>, "passed" | "report"> & { results: ToolTestResult[] };
 
 export interface ToolSourceInput {
   manifest: ToolManifest;
