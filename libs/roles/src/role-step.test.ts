@@ -12,14 +12,15 @@ type Result = z.infer<typeof Result>;
 /** A step over the integrator's queue whose run is the test's; `runs` counts calls. */
 function step(run: () => Promise<Result>) {
   const counter = { runs: 0 };
-  const event = (kind: "tool-build-start" | "tool-build-end", time: string): TaskEvent => ({
-    kind,
-    taskId: work.taskId,
-    time,
-    round: 1,
-    name: "x",
-    ...(kind === "tool-build-start" ? { description: "d" } : { ok: true }),
-  }) as TaskEvent;
+  const event = (kind: "tool-build-start" | "tool-build-end", time: string): TaskEvent =>
+    ({
+      kind,
+      taskId: work.taskId,
+      time,
+      round: 1,
+      name: "x",
+      ...(kind === "tool-build-start" ? { description: "d" } : { ok: true }),
+    }) as TaskEvent;
   const defined = defineRoleStep({
     work: IntegratorRunWork,
     result: Result,

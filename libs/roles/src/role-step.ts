@@ -3,7 +3,13 @@ import { type Payload, TASK_STEPS_BUCKET, type TaskEvent, type WorkQueueContract
 import { InsituError } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import type { z } from "zod";
-import { type StepDoneKind, type StepStore, kvStepStore, managerNotifier, taskEventPublisher } from "./steps.js";
+import {
+  type StepDoneKind,
+  type StepStore,
+  kvStepStore,
+  managerNotifier,
+  taskEventPublisher,
+} from "./steps.js";
 import { type RoleWorkOptions, type WorkHooks, consumeRoleWork } from "./work.js";
 
 /** The effects a role step has outside its own work: where results go, who is told, what is logged. */

@@ -18,7 +18,8 @@ export function createExecutor(deps: ExecutorDeps) {
     work: ExecutorRunWork,
     result: ExecutionResultSchema,
     kind: "execution-done",
-    run: (work, { heartbeat, signal, emit, now }) => runReact(work, { ...deps, heartbeat, signal, emit, now }),
+    run: (work, { heartbeat, signal, emit, now }) =>
+      runReact(work, { ...deps, heartbeat, signal, emit, now }),
     onFailure: (_work, failure) => failedRound(failure, deps.costOf),
     describe: {
       replayed: "round already executed; re-announcing it",

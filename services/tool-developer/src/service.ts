@@ -94,7 +94,10 @@ function developPorts(deps: ToolDeveloperDeps, hooks: Partial<WorkHooks>): Devel
 export function createToolDeveloper(deps: ToolDeveloperDeps) {
   const usageOf = (usage: Usage) => taskUsage(usage, deps.costOf);
 
-  async function buildOnce(work: Payload<typeof ToolBuildWork>, context: StepContext): Promise<ToolBuildResult> {
+  async function buildOnce(
+    work: Payload<typeof ToolBuildWork>,
+    context: StepContext,
+  ): Promise<ToolBuildResult> {
     const time = () => context.now().toISOString();
     const developed = await developTool(
       work.request,
