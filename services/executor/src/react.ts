@@ -25,7 +25,8 @@ import {
 import { InsituError } from "@insitu/errors";
 import type { BoundTool } from "@insitu/roles";
 import { canonicalJson, type ToolManifest, type ToolOutcome } from "@insitu/tool-kit";
-import { classifyOutcome, describeOutcome, isRepairable } from "./classify.js";
+import { describeOutcome } from "@insitu/roles";
+import { classifyOutcome, isRepairable } from "./classify.js";
 import {
   InlineBudget,
   type WorkspaceReader,
