@@ -109,7 +109,7 @@ describe("docker compose", () => {
     for (const name of ["executor", "gateway", "registry", "tool-developer"]) {
       const environment = (compose.services[name] as { environment: Record<string, string> }).environment;
       // from the shell or .env (JSON or a path in the container); unset = the defaults
-      expect(environment.INSITU_APPROVAL_POLICY, name).toBe("${INSITU_APPROVAL_POLICY:-}");
+      expect(environment.INSITU_APPROVAL_POLICY, name).toBe(`\${INSITU_APPROVAL_POLICY:-}`);
     }
   });
 
