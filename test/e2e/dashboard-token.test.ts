@@ -62,8 +62,8 @@ describe("dashboard with a gateway token (ADR 0174)", () => {
     await page.waitForSelector("body[data-state=ok]", { timeout: 30_000 });
     expect(await page.locator("#error").isVisible()).toBe(false);
     // this tab only: sessionStorage, never localStorage or a cookie
-    expect(await page.evaluate(() => sessionStorage.getItem("insitu.gatewayToken"))).toBe(TOKEN);
-    expect(await page.evaluate(() => localStorage.length)).toBe(0);
+    expect(await page.evaluate('sessionStorage.getItem("insitu.gatewayToken")')).toBe(TOKEN);
+    expect(await page.evaluate("localStorage.length")).toBe(0);
     expect((await page.context().cookies()).length).toBe(0);
   });
 
@@ -92,7 +92,7 @@ describe("dashboard with a gateway token (ADR 0174)", () => {
     await page.waitForSelector("#token-form[data-state=accepted]", { timeout: 30_000 });
     await Promise.all([page.waitForEvent("load"), page.click("#token-forget")]);
     await page.waitForSelector("#token-form[data-state=missing]", { timeout: 30_000 });
-    expect(await page.evaluate(() => sessionStorage.getItem("insitu.gatewayToken"))).toBeNull();
+    expect(await page.evaluate('sessionStorage.getItem("insitu.gatewayToken")')).toBeNull();
     expect(pageErrors).toEqual([]);
   });
 });
