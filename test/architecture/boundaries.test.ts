@@ -17,10 +17,6 @@ const KNOWN_VIOLATIONS = new Set<string>([
   // The role model loads a scenario file (the scripted FAKE) for INSITU_SCRIPT; another helper is
   // moving that choice out of production code.
   "testing-door-in-production libs/roles/src/role-model.ts @insitu/llm/testing",
-  // A batch's folder warm start registers tools with the registry service in-process (issue 12).
-  "lib-imports-service libs/cli/src/commands/batch.ts @insitu/registry",
-  // `insitu library export|import` opens the registry's buckets itself (to become registry endpoints).
-  "lib-imports-service libs/cli/src/commands/library.ts @insitu/registry",
   // The evolver writes merged tools with the tool developer's developTool in-process instead of over
   // the bus; the shared part belongs in a library (issue 12).
   "role-imports-role services/evolver/src/absorb.ts @insitu/tool-developer",

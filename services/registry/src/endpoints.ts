@@ -6,6 +6,8 @@ import {
   RegistryFinishTask,
   RegistryGet,
   RegistryHistory,
+  RegistryLibraryExport,
+  RegistryLibraryImport,
   RegistryList,
   RegistryRecordUsage,
   RegistryRegister,
@@ -17,6 +19,7 @@ import {
   RegistrySnapshots,
   RegistryStats,
 } from "@insitu/contracts";
+import { exportLibraryFiles, importLibrary, sentSource } from "./export.js";
 import type { Registry } from "./registry.js";
 
 /** Every registry endpoint bound to its operation. */
@@ -38,5 +41,13 @@ export function registryEndpoints(registry: Registry): EndpointHandler[] {
     endpoint(RegistrySeries, (data) => registry.series(data)),
     endpoint(RegistryReviewList, (data) => registry.reviewList(data)),
     endpoint(RegistryReviewDecide, (data) => registry.reviewDecide(data)),
+    endpoint(RegistryLibraryExport, () => exportLibraryFiles(registry)),
+    endpoint(RegistryLibraryImport, ({ reason, replace, requireUnchanged, ...folder }) =>
+      importLibrary(registry, sentSource(folder), {
+        ...(reason === undefined ? {} : { reason }),
+        ...(replace === undefined ? {} : { replace }),
+        ...(requireUnchanged === undefined ? {} : { requireUnchanged }),
+      }),
+    ),
   ];
 }
