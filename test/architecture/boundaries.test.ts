@@ -3,6 +3,7 @@
  * violations (a ratchet: a new one fails; fixing one fails until its line is deleted here). Each rule is
  * also shown to fire on a small planted monorepo, so none of them can pass by matching nothing.
  */
+import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -28,6 +29,14 @@ describe("package boundaries of this repository", () => {
   it("hold, apart from the known violations listed in this file", () => {
     const found = findViolations(root);
     expect(found.filter((v) => !KNOWN_VIOLATIONS.has(v))).toEqual([]);
+  });
+
+  it("declares exactly the @insitu/* packages each workspace imports (none unused either)", () => {
+    const check = spawnSync(process.execPath, [join(root, "scripts/sync-workspace-deps.mjs"), "--check"], {
+      encoding: "utf8",
+    });
+    expect(`${check.stdout}${check.stderr}`).toBe("");
+    expect(check.status).toBe(0);
   });
 
   it("the known-violations list holds nothing that is already fixed", () => {

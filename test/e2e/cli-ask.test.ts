@@ -6,6 +6,7 @@ import { promisify } from "node:util";
 import { connectBus } from "@insitu/bus";
 import type { TaskRecord } from "@insitu/contracts";
 import { Registry, registryEndpoints } from "@insitu/registry";
+import { createLogger } from "@insitu/telemetry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
 
@@ -117,7 +118,9 @@ describe("insitu ask through the whole stack", () => {
         prefix: `${stack.prefix}-copy`,
         name: "copy-registry",
       });
-      copyRegistry = await Registry.open(copyBus, {});
+      copyRegistry = await Registry.open(copyBus, {
+        logger: createLogger({ service: "copy-registry", level: "error" }),
+      });
       await copyBus.serve({
         name: "registry",
         version: "0.1.0",
