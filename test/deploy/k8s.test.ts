@@ -51,9 +51,9 @@ function consumedQueues(): Map<string, contracts.WorkQueueContract[]> {
     }
     // A durable other than the stream's own name would need the ScaledObject to name it too.
     expect(sources, `${role} passes its own durable name`).not.toMatch(/durable\s*:/);
-    const names = [...sources.matchAll(/(?:consumeRoleWork\(\s*\w+\s*,|\.consume\()\s*(\w+)/g)].map(
-      (m) => m[1]!,
-    );
+    const names = [
+      ...sources.matchAll(/(?:consumeRoleWork\(\s*\w+\s*,|\.consume\(|defineRoleStep\(\{\s*work:)\s*(\w+)/g),
+    ].map((m) => m[1]!);
     const found = names
       .map((name) => exported[name] as contracts.WorkQueueContract | undefined)
       .filter((contract): contract is contracts.WorkQueueContract => contract?.kind === "work-queue");

@@ -41,7 +41,7 @@ import {
   encodeJson,
   parseBounded,
 } from "./codec.js";
-import { LivenessDefaults, requestWithLiveness, startBeats } from "./liveness.js";
+import { LivenessDefaults, LivenessRequester, startBeats } from "./liveness.js";
 import { inboxPrefixFor, natsConnectOptions, redactUrl } from "./auth.js";
 import { Naming } from "./naming.js";
 import { Semaphore } from "./semaphore.js";
@@ -211,6 +211,7 @@ class NatsBus implements Bus {
   private readonly inlineLimit: number;
   private readonly requestTimeoutMs: number;
   private readonly livenessWindowMs: number;
+  private readonly liveness: LivenessRequester;
   private readonly replicas: number;
   private readonly logger: Logger;
   private readonly js: JetStreamClient;
@@ -248,6 +249,7 @@ class NatsBus implements Bus {
     this.replicas = options.replicas ?? jetStreamReplicas();
     this.logger = options.logger ?? createLogger({ service: options.name });
     this.js = jetstream(connection);
+    this.liveness = new LivenessRequester(connection, user === undefined ? undefined : inboxPrefixFor(user));
     this.watchPermissionViolations();
     if (options.metrics) {
       const registers = [options.metrics];
@@ -376,13 +378,12 @@ class NatsBus implements Bus {
       // about as short as a liveness window would be.
       reply = await this.guarded(subject, () =>
         this.livenessWindowMs > 0 && timeoutMs > LivenessDefaults.thresholdMs
-          ? requestWithLiveness(this.connection, {
+          ? this.liveness.request({
               subject,
               data: bytes,
               headers,
               timeoutMs,
               windowMs: this.livenessWindowMs,
-              inboxPrefix: this.user === undefined ? undefined : inboxPrefixFor(this.user),
             })
           : this.connection.request(subject, bytes, { timeout: timeoutMs, headers }),
       );
@@ -432,13 +433,10 @@ class NatsBus implements Bus {
             return;
           }
           // Beats start on arrival, so a request waiting in line is known to be alive too.
-          const beats = startBeats(this.connection, message);
+          const stopBeats = startBeats(this.connection, message);
           const job = semaphore
-            .runNow(async () => {
-              await beats.sent;
-              await this.handleRequest(contract, endpoint.handle, message);
-            })
-            .finally(beats.stop);
+            .runNow(() => this.handleRequest(contract, endpoint.handle, message))
+            .finally(stopBeats);
           inFlight.add(job);
           void job.finally(() => inFlight.delete(job));
         },

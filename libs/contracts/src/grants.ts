@@ -34,6 +34,7 @@ import {
   TOOL_CALL_CLAIMS_BUCKET,
   TOOL_CALL_RESULTS_BUCKET,
 } from "./sandbox.js";
+import { RegistryBindingGet, RegistryCodeGet } from "./tool-binding.js";
 import {
   ExecutorRunWork,
   IntegratorRunWork,
@@ -108,8 +109,11 @@ const WORKSPACE_OBJECTS_BUCKET = "workspace-files";
 /** services/tool-developer `sandboxPorts`: check, test, and a trial run (the evolver reuses them to build merges). */
 const SANDBOX_PORTS = [SandboxCheck, SandboxTest, SandboxExec] as const;
 
-/** A tool call from a role: the sandbox runs it, the registry records its outcome. */
-const TOOL_CALLS = [SandboxExec, RegistryRecordUsage] as const;
+/**
+ * A tool call from a role: the registry binds it (manifest and code hash, no code, ADR 0160), the
+ * sandbox runs it, the registry records its outcome.
+ */
+const TOOL_CALLS = [RegistryBindingGet, SandboxExec, RegistryRecordUsage] as const;
 
 const grant = (partial: Partial<RoleGrant>): RoleGrant => ({
   serves: [],
@@ -168,7 +172,7 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
   }),
   executor: grant({
     serves: [ExternalToolsList],
-    calls: [RegistryGet, RegistryRecordExternalUsage, ToolRepair, ...TOOL_CALLS],
+    calls: [RegistryRecordExternalUsage, ToolRepair, ...TOOL_CALLS],
     consumes: [ExecutorRunWork],
     enqueues: [ManagerWork],
     publishes: [TaskEvents],
@@ -183,6 +187,8 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
   }),
   sandbox: grant({
     serves: [SandboxExec, SandboxCheck, SandboxTest],
+    // the code of a registered tool, once per content hash (ADR 0160)
+    calls: [RegistryCodeGet],
     kvWrites: [TOOL_CALL_CLAIMS_BUCKET, WORKSPACE_INDEX_BUCKET],
     objectWrites: [TOOL_CALL_RESULTS_BUCKET, WORKSPACE_OBJECTS_BUCKET],
   }),
@@ -191,6 +197,8 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
       RegistryRegister,
       RegistryAbsorb,
       RegistryGet,
+      RegistryBindingGet,
+      RegistryCodeGet,
       RegistryList,
       RegistryHistory,
       RegistrySnapshots,

@@ -22,6 +22,7 @@ export * from "./system.js";
 export * from "./sandbox.js";
 export * from "./registry.js";
 export * from "./library-transfer.js";
+export * from "./tool-binding.js";
 export * from "./task.js";
 export * from "./evolver.js";
 export * from "./batch.js";

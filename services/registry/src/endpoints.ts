@@ -1,6 +1,7 @@
 import { type EndpointHandler, endpoint } from "@insitu/bus";
 import {
   RegistryAbsorb,
+  RegistryBindingGet,
   RegistryCatalog,
   RegistryDiff,
   RegistryFinishTask,
@@ -9,6 +10,7 @@ import {
   RegistryLibraryExport,
   RegistryLibraryImport,
   RegistryList,
+  RegistryCodeGet,
   RegistryRecordUsage,
   RegistryRegister,
   RegistryReviewDecide,
@@ -19,6 +21,7 @@ import {
   RegistrySnapshots,
   RegistryStats,
 } from "@insitu/contracts";
+import { bindingGet, codeGet } from "./bindings.js";
 import { exportLibraryFiles, importLibrary, sentSource } from "./export.js";
 import type { Registry } from "./registry.js";
 
@@ -28,6 +31,8 @@ export function registryEndpoints(registry: Registry): EndpointHandler[] {
     endpoint(RegistryRegister, (data) => registry.register(data)),
     endpoint(RegistryAbsorb, (data) => registry.absorb(data)),
     endpoint(RegistryGet, (data) => registry.get(data)),
+    endpoint(RegistryBindingGet, (data) => bindingGet(registry, data)),
+    endpoint(RegistryCodeGet, (data) => codeGet(registry, data)),
     endpoint(RegistryList, (data) => registry.list(data)),
     endpoint(RegistryHistory, (data) => registry.history(data)),
     endpoint(RegistrySnapshots, (data) => registry.snapshots(data)),
