@@ -26,6 +26,7 @@ import {
   RegistrySnapshots,
   RegistryStats,
 } from "./registry.js";
+import { RegistryLibraryExport, RegistryLibraryImport } from "./library-transfer.js";
 import {
   SandboxCheck,
   SandboxExec,
@@ -218,6 +219,9 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
       RegistryExternalStats,
       RegistryReviewList,
       RegistryReviewDecide,
+      // `insitu library export|import` and a batch's folder warm start (admin user, ADR 0165)
+      RegistryLibraryExport,
+      RegistryLibraryImport,
     ],
     kvWrites: [...REGISTRY_BUCKETS.filter((bucket) => bucket !== "registry-blobs"), REGISTRY_EXTERNAL_BUCKET],
     objectWrites: ["registry-blobs"],
