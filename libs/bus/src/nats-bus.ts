@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import {
   ADMIN_USER,
   type EndpointContract,
@@ -156,6 +156,12 @@ interface PayloadReference {
   bucket: string;
   name: string;
   size: number;
+  /**
+   * Hex sha-256 of the body, set by the sender and checked by the reader: every role may write the
+   * shared payload store, so a body replaced there is refused, not used (docs/adr/0177). Absent
+   * only in references written before it (read as before).
+   */
+  sha256?: string;
 }
 
 export async function connectBus(options: BusOptions): Promise<Bus> {
@@ -1202,7 +1208,12 @@ class NatsBus implements Bus {
     const store = await this.payloads();
     const name = randomUUID();
     await store.putBlob({ name }, body);
-    const reference: PayloadReference = { bucket: PAYLOAD_BUCKET, name, size: body.byteLength };
+    const reference: PayloadReference = {
+      bucket: PAYLOAD_BUCKET,
+      name,
+      size: body.byteLength,
+      sha256: createHash("sha256").update(body).digest("hex"),
+    };
     headers.set(PAYLOAD_REF_HEADER, "1");
     return { bytes: encodeJson(reference), headers };
   }
@@ -1229,6 +1240,16 @@ class NatsBus implements Bus {
         code: ErrorCode.notFound,
         category: ErrorCategory.system,
         details: { name: reference.name },
+      });
+    }
+    if (
+      reference.sha256 !== undefined &&
+      createHash("sha256").update(blob).digest("hex") !== reference.sha256
+    ) {
+      throw new InsituError("a payload sent by reference was replaced in the payload store", {
+        code: ErrorCode.payloadDigestMismatch,
+        category: ErrorCategory.system,
+        details: { name: reference.name, size: blob.byteLength },
       });
     }
     return blob;

@@ -31,6 +31,11 @@ export const ErrorCode = {
    * refuses to serve it, the sandbox refuses to run it.
    */
   toolCodeHashMismatch: "TOOL_CODE_HASH_MISMATCH",
+  /**
+   * A message sent by reference read back bytes whose sha-256 is not the one its sender put in the
+   * reference: the shared payload store was written by someone else (docs/adr/0177).
+   */
+  payloadDigestMismatch: "PAYLOAD_DIGEST_MISMATCH",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
