@@ -22,6 +22,7 @@ export * from "./system.js";
 export * from "./sandbox.js";
 export * from "./registry.js";
 export * from "./task.js";
+export * from "./manager-step.js";
 export * from "./evolver.js";
 export * from "./batch.js";
 export * from "./files.js";

@@ -1,6 +1,7 @@
 import type {
   ExecutorRunWork,
   IntegratorRunWork,
+  ManagerStepWork,
   Payload,
   ResolvedTaskBudgets,
   TaskError,
@@ -27,6 +28,8 @@ export interface RoundState {
 
 /** A side effect of a transition: performed after the state is committed, idempotent, retried until done. */
 export type Effect =
+  | { type: "plan"; payload: Payload<typeof ManagerStepWork> }
+  | { type: "judge"; payload: Payload<typeof ManagerStepWork> }
   | { type: "build"; payload: Payload<typeof ToolBuildWork> }
   | { type: "execute"; payload: Payload<typeof ExecutorRunWork> }
   | { type: "integrate"; payload: Payload<typeof IntegratorRunWork> }
