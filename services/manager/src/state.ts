@@ -59,6 +59,8 @@ export interface ManagerState {
   succeededTools: ToolRef[];
   /** The task's tools are offered for the batch barrier instead of joining the library at its end. */
   admitAtBarrier?: boolean;
+  /** The Manager's own step (`r<n>.plan` / `r<n>.judge`) under way: charged even if it ends late. */
+  awaiting?: string;
   /** The task's choice when a built tool waits for review (absent: the policy's default). */
   onReview?: "continue" | "wait";
 }

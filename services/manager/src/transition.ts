@@ -82,7 +82,8 @@ function apply(ctx: Ctx, event: ManagerEvent): boolean {
   if ("step" in event && state.appliedSteps.includes(event.step)) return false;
   if (isTerminal(state.record.status)) {
     // The Manager's own model calls were paid even if the task ended meanwhile (wall time).
-    if (event.kind === "plan-done" || event.kind === "judge-done") {
+    if ((event.kind === "plan-done" || event.kind === "judge-done") && event.step === state.awaiting) {
+      delete state.awaiting;
       addUsage(state.record.usage, event.result.usage);
       return true;
     }
@@ -158,6 +159,7 @@ function startRound(ctx: Ctx, round: number): void {
   }
   record.round = round;
   setStatus(state, "planning", now);
+  state.awaiting = planStep(round);
   ctx.effects.push({
     type: "plan",
     payload: { taskId: record.taskId, kind: "plan", step: planStep(round), round },
@@ -182,6 +184,7 @@ function onPlanDone(ctx: Ctx, step: string, result: PlanStepResult): boolean {
   const { state, now } = ctx;
   const { record } = state;
   if (record.status !== "planning" || step !== planStep(record.round)) return false;
+  delete state.awaiting;
   addUsage(record.usage, result.usage);
   if (!result.ok) {
     modelStepFailed(ctx, result.error);
@@ -338,6 +341,7 @@ function onExecutionDone(ctx: Ctx, step: string, result: ExecutionResult): boole
     return true;
   }
   setStatus(state, "judging", now);
+  state.awaiting = judgeStep(current.round);
   ctx.effects.push({
     type: "judge",
     payload: { taskId: record.taskId, kind: "judge", step: judgeStep(current.round), round: current.round },
@@ -349,6 +353,7 @@ function onJudgeDone(ctx: Ctx, step: string, result: JudgeStepResult): boolean {
   const { state } = ctx;
   const current = state.current;
   if (!current || state.record.status !== "judging" || step !== judgeStep(current.round)) return false;
+  delete state.awaiting;
   addUsage(state.record.usage, result.usage);
   if (!result.ok) modelStepFailed(ctx, result.error);
   else afterVerdict(ctx, current, result.verdict);
