@@ -41,9 +41,8 @@ export interface ManagerDeps extends MachineDeps {
   /** Called once per task when a committed transition ended it (metrics). */
   onFinished?: (record: ManagerState["record"]) => void;
   /**
-   * Where plan and judge answers are kept per work message, so re-applying it (a compare-and-set
-   * conflict, a redelivery after a crash) never asks the model again (ADR 0119). Absent: kept in
-   * memory for the message's applications in this process only.
+   * Where plan and judge answers are kept per `manager.step` step, so a redelivered step never asks
+   * the model again (ADR 0119, 0150). Absent: kept in this process's memory only.
    */
   callRecords?: CallRecordStore;
   /** Stores a plan or judge step's result where `readStep` finds it (the task-steps bucket). */
