@@ -3,7 +3,7 @@ import { type Bus, connectBus } from "@insitu/bus";
 import { RegistryGet, RegistryHistory, RegistryStats } from "@insitu/contracts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, startStack } from "../harness/stack.js";
-import { eventsOf, submitTask } from "./task-client.js";
+import { distinctEventsOf, eventsOf, submitTask } from "./task-client.js";
 
 /**
  * The agent loop end to end: real nats-server, every role its own process, tools written by the
@@ -137,7 +137,9 @@ describe("the agent loop", () => {
     expect(record.answer?.final_answer).toBe("gnieueuQ");
     // The build was redelivered to the restarted developer and done once to completion.
     expect(eventsOf(task.events, "tool-build-start").length).toBeGreaterThanOrEqual(2);
-    expect(eventsOf(task.events, "tool-build-end")).toMatchObject([{ name: "reverse_text", ok: true }]);
+    expect(distinctEventsOf(task.events, "tool-build-end", builtVersion)).toMatchObject([
+      { name: "reverse_text", ok: true },
+    ]);
     expect(JSON.parse(eventsOf(task.events, "tool-call-end")[0]?.output ?? "{}")).toEqual({
       reversed: "gnieueuQ",
     });
@@ -156,13 +158,18 @@ describe("the agent loop", () => {
     expect(record.answer?.final_answer).toBe("polo");
     // The call the kill interrupted never ended; the redelivered round made it again, to completion.
     expect(eventsOf(task.events, "tool-call-start").length).toBeGreaterThanOrEqual(2);
-    const ends = eventsOf(task.events, "tool-call-end");
+    const ends = distinctEventsOf(task.events, "tool-call-end", (event) => event.callId);
     expect(ends).toHaveLength(1);
     expect(JSON.parse(ends[0]?.output ?? "{}")).toEqual({ text: "polo", waited_ms: 2500 });
     // Events are at-least-once (a restarted manager re-performs its committed outbox), but the
     // plan itself was applied once: one round, one build.
     expect(new Set(eventsOf(task.events, "plan-end").map((event) => event.round))).toEqual(new Set([1]));
     expect(record.rounds).toHaveLength(1);
-    expect(eventsOf(task.events, "tool-build-end")).toHaveLength(1);
+    expect(distinctEventsOf(task.events, "tool-build-end", builtVersion)).toHaveLength(1);
   });
 });
+
+/** A build's identity across re-announcements: the tool, its version and whether it was admitted. */
+function builtVersion(event: { name: string; version?: string | undefined; ok: boolean }): string {
+  return `${event.name}@${event.version ?? "-"}:${event.ok}`;
+}

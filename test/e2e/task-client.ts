@@ -102,3 +102,18 @@ export function eventsOf<K extends TaskEvent["kind"]>(
 ): Extract<TaskEvent, { kind: K }>[] {
   return events.filter((event): event is Extract<TaskEvent, { kind: K }> => event.kind === kind);
 }
+
+/**
+ * The events of one kind, one per key: task events are at-least-once (a restarted role re-announces
+ * a stored step result, a restarted manager re-performs its committed outbox), so "it happened
+ * once" is one distinct key — a call id, a built version — not one message.
+ */
+export function distinctEventsOf<K extends TaskEvent["kind"]>(
+  events: TaskEvent[],
+  kind: K,
+  key: (event: Extract<TaskEvent, { kind: K }>) => string,
+): Extract<TaskEvent, { kind: K }>[] {
+  const seen = new Map<string, Extract<TaskEvent, { kind: K }>>();
+  for (const event of eventsOf(events, kind)) if (!seen.has(key(event))) seen.set(key(event), event);
+  return [...seen.values()];
+}

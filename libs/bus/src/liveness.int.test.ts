@@ -78,6 +78,8 @@ describe("liveness beats on long requests", () => {
     );
     const failure = pending.catch((error: unknown) => error);
     await handling;
+    // Killed after beating a while (beats come every window / 5 from arrival).
+    await new Promise((resolve) => setTimeout(resolve, WINDOW_MS));
     child.kill("SIGKILL");
     const error = await failure;
     expect(error).toBeInstanceOf(InsituError);
@@ -91,8 +93,8 @@ describe("liveness beats on long requests", () => {
   }, 60_000);
 
   it("a responder that dies the instant its handler starts is still given up within the window", async () => {
-    // The handler runs only after the first beat reached the server; were it to run first, this
-    // death would come before any beat left the process and the request would wait its timeout.
+    // It dies before its first beat: the requester's window runs from publish, so it is still
+    // given up in a window, not at its timeout (docs/adr/0176).
     const prefix = uniquePrefix();
     await slowPeer(prefix, "die");
     const client = await bus(prefix);
@@ -101,7 +103,7 @@ describe("liveness beats on long requests", () => {
       .catch((failure: unknown) => failure);
     expect(error).toMatchObject({
       code: ErrorCode.unavailable,
-      details: { reason: PeerFailure.peerLost, beats: 1 },
+      details: { reason: PeerFailure.peerLost, beats: 0 },
     });
   }, 60_000);
 
@@ -141,16 +143,16 @@ describe("liveness beats on long requests", () => {
     expect(replies.map((reply) => reply.text)).toEqual(["first", "second"]);
   }, 60_000);
 
-  it("an older responder that never beats is still waited on until it answers", async () => {
+  it("a responder that takes a request and never beats is given up within the window", async () => {
     const prefix = uniquePrefix();
-    // A raw responder: it ignores the liveness header, as builds before the beats do.
+    // A raw responder that ignores the liveness header and would answer only after three windows.
     const raw = await connect(natsConnectOptions(server.url));
     let askedForBeats = false;
     raw.subscribe(`${prefix}.${slowEcho.subject}`, {
       callback: (_error, message) => {
         askedForBeats = message.headers?.get(LIVENESS_HEADER) !== undefined;
         setTimeout(
-          () => message.respond(encodeEnvelope(slowEcho.response, { text: "old but fine" })),
+          () => message.respond(encodeEnvelope(slowEcho.response, { text: "too late" })),
           WINDOW_MS * 3,
         );
       },
@@ -158,11 +160,52 @@ describe("liveness beats on long requests", () => {
     await raw.flush();
     try {
       const client = await bus(prefix);
-      const reply = await client.request(slowEcho, { text: "x", delayMs: 0 }, { timeoutMs: LONG_TIMEOUT_MS });
-      expect(reply.text).toBe("old but fine");
+      const started = Date.now();
+      const error = await client
+        .request(slowEcho, { text: "x", delayMs: 0 }, { timeoutMs: LONG_TIMEOUT_MS })
+        .catch((failure: unknown) => failure);
       expect(askedForBeats).toBe(true);
+      expect(error).toMatchObject({
+        code: ErrorCode.unavailable,
+        details: { reason: PeerFailure.peerLost, beats: 0 },
+      });
+      expect(Date.now() - started).toBeLessThan(WINDOW_MS * 3);
     } finally {
       await raw.close();
+    }
+  }, 60_000);
+
+  it("a fast answer to a long request costs no beat", async () => {
+    const prefix = uniquePrefix();
+    const responder = await bus(prefix);
+    await responder.serve({
+      name: "bus-test",
+      version: "0.1.0",
+      description: "answers at once",
+      endpoints: [endpoint(slowEcho, async (data) => ({ text: data.text }))],
+    });
+    const watcher = await connect(natsConnectOptions(server.url));
+    let beats = 0;
+    watcher.subscribe("_INBOX.>", {
+      callback: (_error, message) => {
+        if (message.headers?.get(LIVENESS_HEADER)) beats++;
+      },
+    });
+    await watcher.flush();
+    try {
+      const client = await bus(prefix);
+      for (let i = 0; i < 20; i++) {
+        const reply = await client.request(
+          slowEcho,
+          { text: `n${i}`, delayMs: 0 },
+          { timeoutMs: LONG_TIMEOUT_MS },
+        );
+        expect(reply.text).toBe(`n${i}`);
+      }
+      await watcher.flush();
+      expect(beats).toBe(0);
+    } finally {
+      await watcher.close();
     }
   }, 60_000);
 

@@ -3,20 +3,20 @@ import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { createInbox, headers as createHeaders, Empty } from "@nats-io/nats-core";
 
 /**
- * Liveness of long requests (docs/adr/0093). A request whose timeout is long carries this header
- * with the beat interval in ms; a responder that knows it sends an empty message with the same
- * header to the reply inbox at once and then every interval while the handler runs (queued
- * requests included). The requester treats beats as keep-alive and gives up with a retryable
- * UNAVAILABLE ("peer lost") once no beat or reply came for its window — seconds after the
- * responder died, instead of the full timeout. A responder that never beats (an older build) is
- * waited on for the full timeout as before: the window is enforced only after a first beat.
+ * Liveness of long requests (docs/adr/0093, 0176). A request whose timeout is long carries this
+ * header with the beat interval in ms; a responder that knows it sends an empty message with the
+ * same header to the reply inbox every interval from arrival while the handler runs (queued
+ * requests included). The requester gives up with a retryable UNAVAILABLE ("peer lost") once no
+ * beat or reply came for its window, counted from publish — seconds after the responder died,
+ * instead of the full timeout. Every bus responder beats; one that does not (not a NatsBus) is
+ * taken for dead after a window.
  */
 export const LIVENESS_HEADER = "Insitu-Liveness";
 
 export const LivenessDefaults = {
   /** Requests with a timeout above this use beats; shorter ones keep the plain request path. */
   thresholdMs: 10_000,
-  /** No beat or reply for this long after a first beat: the responder is gone. */
+  /** No beat or reply for this long (from publish, then from each beat): the responder is gone. */
   windowMs: 5_000,
   /** Beats per window: a responder may miss a few (GC, a loaded machine) before it is given up. */
   beatsPerWindow: 5,
@@ -42,63 +42,82 @@ export interface LivenessRequest {
   inboxPrefix?: string | undefined;
 }
 
+/** One pending liveness request: how its reply inbox's messages are routed back to it. */
+type PendingRequest = (error: Error | null, message: Msg) => void;
+
 /**
- * Sends a request that asks for beats and resolves with the first message that is not a beat
+ * Sends requests that ask for beats and resolves each with the first message that is not a beat
  * (the reply, or an error reply). Rejects typed: TIMEOUT after `timeoutMs`; UNAVAILABLE
  * (retryable) when nobody serves the subject or the beats stop.
+ *
+ * All requests of one connection share one wildcard inbox subscription (`<prefix>.<nuid>.*`), as
+ * nats.js multiplexes plain requests: a request costs one PUB, not SUB + PUB + UNSUB (docs/adr/0176).
  */
-export function requestWithLiveness(connection: NatsConnection, request: LivenessRequest): Promise<Msg> {
-  const interval = Math.max(MIN_INTERVAL_MS, Math.floor(request.windowMs / LivenessDefaults.beatsPerWindow));
-  const headers = request.headers ?? createHeaders();
-  headers.set(LIVENESS_HEADER, String(interval));
-  const inbox = createInbox(request.inboxPrefix ?? "");
-  return new Promise<Msg>((resolve, reject) => {
-    let windowTimer: NodeJS.Timeout | undefined;
-    let beats = 0;
-    const started = Date.now();
-    const finish = (error: InsituError | undefined, message?: Msg) => {
-      clearTimeout(overall);
-      clearTimeout(windowTimer);
-      subscription.unsubscribe();
-      if (error) reject(error);
-      else resolve(message as Msg);
-    };
-    const overall = setTimeout(
-      () =>
-        finish(
-          new InsituError(`no reply on ${request.subject} within ${request.timeoutMs} ms`, {
-            code: ErrorCode.timeout,
-            retryable: true,
-            details: { subject: request.subject, timeoutMs: request.timeoutMs, beats },
-          }),
-        ),
-      request.timeoutMs,
+export class LivenessRequester {
+  private readonly pending = new Map<string, PendingRequest>();
+  private base: string | undefined;
+  private next = 0;
+
+  constructor(
+    private readonly connection: NatsConnection,
+    private readonly inboxPrefix?: string,
+  ) {}
+
+  request(request: Omit<LivenessRequest, "inboxPrefix">): Promise<Msg> {
+    const interval = Math.max(
+      MIN_INTERVAL_MS,
+      Math.floor(request.windowMs / LivenessDefaults.beatsPerWindow),
     );
-    const armWindow = () => {
-      clearTimeout(windowTimer);
-      windowTimer = setTimeout(
+    const headers = request.headers ?? createHeaders();
+    headers.set(LIVENESS_HEADER, String(interval));
+    const token = (this.next++).toString(36);
+    const inbox = `${this.inbox()}.${token}`;
+    return new Promise<Msg>((resolve, reject) => {
+      let windowTimer: NodeJS.Timeout | undefined;
+      let beats = 0;
+      const started = Date.now();
+      const finish = (error: InsituError | undefined, message?: Msg) => {
+        clearTimeout(overall);
+        clearTimeout(windowTimer);
+        this.pending.delete(token);
+        if (error) reject(error);
+        else resolve(message as Msg);
+      };
+      const overall = setTimeout(
         () =>
           finish(
-            new InsituError(
-              `the service answering ${request.subject} stopped responding (no liveness beat for ${request.windowMs} ms)`,
-              {
-                code: ErrorCode.unavailable,
-                retryable: true,
-                details: {
-                  subject: request.subject,
-                  reason: PeerFailure.peerLost,
-                  windowMs: request.windowMs,
-                  beats,
-                  afterMs: Date.now() - started,
-                },
-              },
-            ),
+            new InsituError(`no reply on ${request.subject} within ${request.timeoutMs} ms`, {
+              code: ErrorCode.timeout,
+              retryable: true,
+              details: { subject: request.subject, timeoutMs: request.timeoutMs, beats },
+            }),
           ),
-        request.windowMs,
+        request.timeoutMs,
       );
-    };
-    const subscription = connection.subscribe(inbox, {
-      callback: (error, message) => {
+      const armWindow = () => {
+        clearTimeout(windowTimer);
+        windowTimer = setTimeout(
+          () =>
+            finish(
+              new InsituError(
+                `the service answering ${request.subject} stopped responding (no liveness beat for ${request.windowMs} ms)`,
+                {
+                  code: ErrorCode.unavailable,
+                  retryable: true,
+                  details: {
+                    subject: request.subject,
+                    reason: PeerFailure.peerLost,
+                    windowMs: request.windowMs,
+                    beats,
+                    afterMs: Date.now() - started,
+                  },
+                },
+              ),
+            ),
+          request.windowMs,
+        );
+      };
+      this.pending.set(token, (error, message) => {
         if (error) {
           finish(
             new InsituError(`request on ${request.subject} failed: ${error.message}`, {
@@ -126,56 +145,74 @@ export function requestWithLiveness(connection: NatsConnection, request: Livenes
           return;
         }
         finish(undefined, message);
+      });
+      try {
+        this.connection.publish(request.subject, request.data, { reply: inbox, headers });
+        // Armed at publish, not at a first beat: a responder that takes the request and dies
+        // before its first beat is given up within the window too (docs/adr/0176).
+        armWindow();
+      } catch (error) {
+        finish(
+          new InsituError(`request on ${request.subject} failed: ${(error as Error).message}`, {
+            code: ErrorCode.unavailable,
+            retryable: true,
+            details: { subject: request.subject },
+            cause: error,
+          }),
+        );
+      }
+    });
+  }
+
+  /** The shared inbox, subscribed on first use; a subscription error fails every pending request. */
+  private inbox(): string {
+    if (this.base !== undefined) return this.base;
+    const base = createInbox(this.inboxPrefix ?? "");
+    this.connection.subscribe(`${base}.*`, {
+      callback: (error, message) => {
+        if (error) {
+          for (const route of [...this.pending.values()]) route(error, message);
+          return;
+        }
+        const token = message.subject.slice(base.length + 1);
+        this.pending.get(token)?.(null, message);
       },
     });
-    try {
-      connection.publish(request.subject, request.data, { reply: inbox, headers });
-    } catch (error) {
-      finish(
-        new InsituError(`request on ${request.subject} failed: ${(error as Error).message}`, {
-          code: ErrorCode.unavailable,
-          retryable: true,
-          details: { subject: request.subject },
-          cause: error,
-        }),
-      );
-    }
-  });
+    this.base = base;
+    return base;
+  }
 }
 
-/** What `startBeats` hands back: `sent` settles once the first beat reached the server. */
-export interface Beats {
-  stop: () => void;
-  sent: Promise<void>;
+/** A single liveness request on its own inbox (tests; the bus uses one LivenessRequester). */
+export function requestWithLiveness(connection: NatsConnection, request: LivenessRequest): Promise<Msg> {
+  return new LivenessRequester(connection, request.inboxPrefix).request(request);
 }
 
 /**
- * Starts beating to a request's reply inbox when the request asked for it. `sent` resolves once
- * the first beat is flushed to the server: run the handler only after it, so a responder killed
- * while handling has always been seen alive once and its requester enforces the window (a kill
- * between receipt and that flush, before any work, still waits for the full timeout). `stop`
- * ends the beats (call it before or right after responding). No-op for other requests.
+ * Starts beating to a request's reply inbox when the request asked for it: every interval from
+ * arrival until `stop` (call it before or right after responding). The first beat is due one
+ * interval after arrival, not at once: a request answered within it — nearly all of them — costs
+ * no beat, no extra message and no flush; the requester arms its window at publish, so a
+ * responder killed before any beat is still given up within the window (docs/adr/0176).
+ * Returns a no-op for requests that did not ask.
  */
-export function startBeats(connection: NatsConnection, message: Pick<Msg, "reply" | "headers">): Beats {
+export function startBeats(connection: NatsConnection, message: Pick<Msg, "reply" | "headers">): () => void {
   const asked = message.headers?.get(LIVENESS_HEADER);
   const reply = message.reply;
-  if (!asked || !reply) return { stop: () => undefined, sent: Promise.resolve() };
+  if (!asked || !reply) return () => undefined;
   const requested = Number(asked);
   const interval = Number.isFinite(requested)
     ? Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, requested))
     : LivenessDefaults.windowMs / LivenessDefaults.beatsPerWindow;
   const headers = createHeaders();
   headers.set(LIVENESS_HEADER, "beat");
-  const beat = () => {
+  const timer = setInterval(() => {
     try {
       connection.publish(reply, Empty, { headers });
     } catch {
       // closing or disconnected: the requester's window decides
     }
-  };
-  beat();
-  const sent = connection.flush().catch(() => undefined);
-  const timer = setInterval(beat, interval);
+  }, interval);
   timer.unref?.();
-  return { stop: () => clearInterval(timer), sent };
+  return () => clearInterval(timer);
 }

@@ -78,7 +78,11 @@ describe("bus grants (docs/adr/0120)", () => {
     expect(relativePermissions("executor").publish).not.toContain("registry.register");
     expect(relativePermissions("executor").publish).not.toContain("registry.absorb");
     expect(relativePermissions("executor").publish).toContain("registry.record-usage");
-    expect(relativePermissions("sandbox").publish).toEqual([]);
+    // the sandbox publishes only its fetch of a registered tool's code by hash (ADR 0160)
+    expect(relativePermissions("sandbox").publish).toEqual(["registry.code.get"]);
+    // the executor binds tools by manifest and code hash; it never reads their code (ADR 0160)
+    expect(relativePermissions("executor").publish).toContain("registry.binding.get");
+    expect(relativePermissions("executor").publish).not.toContain("registry.get");
     for (const role of BUS_ROLES) {
       const writes = relativePermissions(role).kvWrites;
       if (role === "registry") expect(writes).toContain("registry");

@@ -17,8 +17,23 @@ import { SandboxWorkspaceSchema } from "./files.js";
 /** Largest tool module the sandbox accepts, in characters. */
 export const MAX_TOOL_CODE_CHARS = 256 * 1024;
 
-/** The tool to run: its module and the manifest it exports (as registered). */
-export const SandboxToolSchema = z
+/**
+ * A registered tool by content address (ADR 0160): its manifest, the version it belongs to and the
+ * sha256 of its code (`computeCodeHash`). The sandbox takes the code from its cache, or once from
+ * the registry (`registry.code.get`), and refuses code that does not hash to `codeHash`.
+ */
+export const RegisteredToolSchema = z
+  .object({
+    manifest: ToolManifestSchema,
+    /** `computeCodeHash(code)`: sha256 over the module's exact text. */
+    codeHash: ContentHash,
+    /** The version's content hash (`computeToolHash`): where the registry keeps the code. */
+    version: ContentHash,
+  })
+  .strict();
+
+/** A draft under development (tool developer, evolver merges): its module inline. */
+export const DraftToolSchema = z
   .object({
     /** The TypeScript module: `export const manifest = {...}` and `export default async function run(input)`. */
     code: z.string().min(1).max(MAX_TOOL_CODE_CHARS),
@@ -27,6 +42,9 @@ export const SandboxToolSchema = z
     hash: ContentHash.optional(),
   })
   .strict();
+
+/** The tool to run: a registered one by content address, or a draft with its code inline. */
+export const SandboxToolSchema = z.union([RegisteredToolSchema, DraftToolSchema]);
 
 export const SandboxExec = defineEndpoint({
   service: "sandbox",

@@ -26,6 +26,11 @@ export const ErrorCode = {
   busUnauthorized: "BUS_UNAUTHORIZED",
   /** The bus refused a publish or subscribe this client's user is not permitted (docs/adr/0120). */
   busForbidden: "BUS_FORBIDDEN",
+  /**
+   * A tool's code does not hash to the `codeHash` it was named by (docs/adr/0160): the registry
+   * refuses to serve it, the sandbox refuses to run it.
+   */
+  toolCodeHashMismatch: "TOOL_CODE_HASH_MISMATCH",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 

@@ -1,9 +1,9 @@
 import type { Bus } from "@insitu/bus";
-import { LIBRARY_WATCH, RegistryGet, RegistryList, type Signer, usageOutcomeOf } from "@insitu/contracts";
+import { LIBRARY_WATCH, RegistryList, type Signer, usageOutcomeOf } from "@insitu/contracts";
 import {
-  type ToolSource,
+  type BoundTool,
+  bindTool,
   execToolInSandbox,
-  grantedSecretsFor,
   loadApprovalPolicy,
   recordToolCall,
 } from "@insitu/roles";
@@ -14,7 +14,7 @@ import type { LibraryPort, LibraryTool } from "./library-catalog.js";
 const SOURCE_CACHE = 2000;
 
 /**
- * The library over the bus: lists through `registry.list` + `registry.get`, runs through
+ * The library over the bus: lists through `registry.list` + `registry.binding.get`, runs through
  * `sandbox.exec` with the executor's own grant logic, records through `registry.record-usage`,
  * and learns of every new snapshot by watching the registry's `current` pointer.
  */
@@ -29,16 +29,13 @@ export function busLibraryPort(
   },
 ): LibraryPort {
   const policy = options.approvalPolicy ?? loadApprovalPolicy();
-  const sources = new Map<string, Promise<ToolSource>>();
-  const source = (hash: string): Promise<ToolSource> => {
+  const sources = new Map<string, Promise<BoundTool>>();
+  const source = (hash: string): Promise<BoundTool> => {
     let cached = sources.get(hash);
     if (!cached) {
-      cached = bus.request(RegistryGet, { by: "hash", hash }).then((record) => ({
-        manifest: record.manifest,
-        code: record.code,
-        // Library versions are admitted; a reviewed secret still needs this version's approval.
-        grantedSecrets: grantedSecretsFor(record.manifest, policy, record.review),
-      }));
+      // Manifest and code hash, no code (ADR 0160). Library versions are admitted; a reviewed
+      // secret still needs this version's approval.
+      cached = bindTool(bus, hash, policy);
       cached.catch(() => sources.delete(hash));
       if (sources.size >= SOURCE_CACHE) sources.delete(sources.keys().next().value as string);
       sources.set(hash, cached);

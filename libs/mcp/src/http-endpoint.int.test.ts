@@ -49,7 +49,12 @@ const port: LibraryPort = {
   },
   async source(hash) {
     const tool = tools.find((item) => item.hash === hash);
-    return { manifest: tool?.manifest ?? manifest("missing_tool"), code: "", grantedSecrets: [] };
+    return {
+      manifest: tool?.manifest ?? manifest("missing_tool"),
+      version: hash,
+      codeHash: "",
+      grantedSecrets: [],
+    };
   },
   async exec(source, input): Promise<ToolOutcome> {
     const text = (input as { text?: unknown }).text;

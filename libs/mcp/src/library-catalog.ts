@@ -1,5 +1,5 @@
 import type { UsageStats } from "@insitu/contracts";
-import type { ToolSource } from "@insitu/roles";
+import type { BoundTool } from "@insitu/roles";
 import type { ToolManifest, ToolOutcome } from "@insitu/tool-kit";
 
 /** One library tool as MCP serves it. */
@@ -16,9 +16,9 @@ export interface LibraryPort {
   /** The current snapshot's tools (name, hash, manifest, usage). */
   snapshot(): Promise<{ snapshot: number; tools: LibraryTool[] }>;
   /** Manifest and code of one version (immutable, so cacheable by hash). */
-  source(hash: string): Promise<ToolSource>;
+  source(hash: string): Promise<BoundTool>;
   /** Runs one call in the sandbox under the operator's policy, exactly as the executor does. */
-  exec(source: ToolSource, input: unknown, callerId: string): Promise<ToolOutcome>;
+  exec(source: BoundTool, input: unknown, callerId: string): Promise<ToolOutcome>;
   /** Records a call in the registry's usage. */
   record(call: {
     callId: string;

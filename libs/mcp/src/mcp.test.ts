@@ -76,7 +76,7 @@ describe("LibraryCatalog", () => {
         await new Promise((resolve) => setTimeout(resolve, 5));
         return { snapshot: state.loads, tools: [...state.tools] };
       },
-      source: async () => ({ manifest: manifest(), code: "", grantedSecrets: [] }),
+      source: async () => ({ manifest: manifest(), version: "v", codeHash: "", grantedSecrets: [] }),
       exec: async () => ({ status: "ok", output: {}, durationMs: 0 }),
       record: async () => {},
       watch: async (onChange) => {

@@ -1,6 +1,7 @@
 import type { Bus } from "@insitu/bus";
 import {
   type ContentHash,
+  RegistryBindingGet,
   RegistryRecordUsage,
   SandboxExec,
   type Signer,
@@ -11,12 +12,42 @@ import {
 import { type ApprovalPolicy, type ToolManifest, type ToolOutcome, approvedSecrets } from "@insitu/tool-kit";
 import type { z } from "zod";
 
-/** A tool as a caller binds it: its manifest, its module source and the secrets it is granted. */
-export interface ToolSource {
+/**
+ * A tool as a caller binds it: its manifest, its version, the hash of its code and the secrets it
+ * is granted — never the code itself, which the sandbox takes by hash (docs/adr/0160).
+ */
+export interface BoundTool {
   manifest: ToolManifest;
-  code: string;
+  /** The version's content hash (`computeToolHash`). */
+  version: string;
+  /** `computeCodeHash` of the version's code. */
+  codeHash: string;
   /** From {@link grantedSecretsFor}: what this version may be granted under the approval policy. */
   grantedSecrets: string[];
+}
+
+/**
+ * Binds one registered version for calls (`registry.binding.get`: no code crosses the bus), with
+ * the secrets granted under the operator's policy and the version's review as the registry has it
+ * now. The executor's ReAct calls and MCP clients' `tools/call` both bind through it.
+ */
+export async function bindTool(
+  bus: Bus,
+  version: z.infer<typeof ContentHash>,
+  policy: ApprovalPolicy,
+  options: { taskId?: string } = {},
+): Promise<BoundTool> {
+  const binding = await bus.request(
+    RegistryBindingGet,
+    { by: "hash", hash: version },
+    options.taskId ? { taskId: options.taskId } : {},
+  );
+  return {
+    manifest: binding.manifest,
+    version: binding.version,
+    codeHash: binding.codeHash,
+    grantedSecrets: grantedSecretsFor(binding.manifest, policy, binding.review),
+  };
 }
 
 /**
@@ -38,7 +69,7 @@ export function grantedSecretsFor(
 /** Runs one call of a tool in the sandbox, under the operator's policy, as any caller must. */
 export function execToolInSandbox(
   bus: Bus,
-  source: ToolSource,
+  source: BoundTool,
   input: unknown,
   options: {
     timeoutMs: number;
@@ -50,7 +81,7 @@ export function execToolInSandbox(
   return bus.request(
     SandboxExec,
     {
-      tool: { code: source.code, manifest: source.manifest },
+      tool: { manifest: source.manifest, codeHash: source.codeHash, version: source.version },
       input,
       grantedSecrets: source.grantedSecrets,
       // Used by the sandbox for tools declaring `files: "task"` only.

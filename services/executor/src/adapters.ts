@@ -1,9 +1,9 @@
 import type { Bus } from "@insitu/bus";
-import { RegistryGet, type Signer, ToolRepair } from "@insitu/contracts";
+import { type Signer, ToolRepair } from "@insitu/contracts";
 import {
   DEFAULT_SANDBOX_RETRY_WINDOW_MS,
+  bindTool,
   execToolInSandbox,
-  grantedSecretsFor,
   recordToolCall,
   withinRetryWindow,
 } from "@insitu/roles";
@@ -26,14 +26,10 @@ export function toolPorts(
 ): Pick<ReactDeps, "getTool" | "exec" | "recordUsage" | "repair"> {
   return {
     async getTool(ref) {
-      const record = await bus.request(RegistryGet, { by: "hash", hash: ref.version });
-      return {
-        manifest: record.manifest,
-        code: record.code,
-        // Read per binding, with the version's review as the registry has it now: a secret the
-        // policy sends to review is granted only once this very version was approved.
-        grantedSecrets: grantedSecretsFor(record.manifest, options.approvalPolicy, record.review),
-      };
+      // Manifest and code hash only (ADR 0160). Read per binding, with the version's review as the
+      // registry has it now: a secret the policy sends to review is granted only once this very
+      // version was approved.
+      return bindTool(bus, ref.version, options.approvalPolicy);
     },
     async exec(source, input, taskId, callKey) {
       // A sandbox down or dying mid-call is retried within the window (ADR 0094); the call key

@@ -27,7 +27,8 @@ export function withExternalTools(
       const tool = await pool.find(ref.version).catch(() => undefined);
       const source: BoundToolSource = {
         manifest: tool ? manifestOf(tool) : unavailableManifest(ref.name),
-        code: "",
+        version: ref.version,
+        codeHash: "",
         // An external server's secrets are the operator's servers file's business, not a grant.
         grantedSecrets: [],
       };

@@ -56,7 +56,8 @@ function deps(
           outputSchema: {},
           permissions: { network: [], secrets: [], files: "task" },
         },
-        code: "//",
+        version: "v",
+        codeHash: "",
         grantedSecrets: [],
       };
     },

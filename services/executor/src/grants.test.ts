@@ -2,14 +2,14 @@ import { endpoint } from "@insitu/bus";
 import { createMemoryBus } from "@insitu/bus/testing";
 import {
   type Payload,
-  RegistryGet,
+  RegistryBindingGet,
   SandboxExec,
   type ToolVersionRecord,
   type VersionReview,
   generateSigningKey,
   signerFromPrivateKey,
 } from "@insitu/contracts";
-import { type ApprovalPolicyInput, parseApprovalPolicy } from "@insitu/tool-kit";
+import { type ApprovalPolicyInput, computeCodeHash, parseApprovalPolicy } from "@insitu/tool-kit";
 import { describe, expect, it } from "vitest";
 import { toolPorts } from "./adapters.js";
 
@@ -63,7 +63,11 @@ async function grantsFor(review: VersionReview["state"] | undefined, policy: App
     version: "0.1.0",
     description: "stub registry and sandbox",
     endpoints: [
-      endpoint(RegistryGet, async () => record(review)),
+      endpoint(RegistryBindingGet, async () => {
+        const { hash, name, status, manifest, code, review: reviewed } = record(review);
+        const binding = { version: hash, name, status, manifest, codeHash: computeCodeHash(code) };
+        return reviewed ? { ...binding, review: reviewed } : binding;
+      }),
       endpoint(SandboxExec, async (request) => {
         seen.push(request);
         return { status: "ok" as const, output: {}, durationMs: 1 };
@@ -83,6 +87,12 @@ async function grantsFor(review: VersionReview["state"] | undefined, policy: App
   });
   const source = await ports.getTool({ name: "fetch_weather", version: HASH });
   await ports.exec(source, {}, "task-1");
+  // The sandbox gets the tool by content address, never its code (ADR 0160).
+  expect(seen[0]?.tool).toEqual({
+    manifest: record().manifest,
+    codeHash: computeCodeHash(record().code),
+    version: HASH,
+  });
   return seen[0]?.grantedSecrets;
 }
 

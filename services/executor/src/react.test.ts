@@ -38,10 +38,10 @@ function ports(run: (version: string, input: unknown) => ToolOutcome, overrides:
     model,
     summarizer: model,
     async getTool(ref) {
-      return { manifest: manifest(ref.name), code: `// ${ref.version}`, grantedSecrets: [] };
+      return { manifest: manifest(ref.name), version: ref.version, codeHash: "", grantedSecrets: [] };
     },
     async exec(source, input) {
-      return run(source.code.slice(3), input);
+      return run(source.version, input);
     },
     async recordUsage(record) {
       usage.push(record);

@@ -23,8 +23,10 @@ import {
   withUsage,
 } from "@insitu/llm";
 import { InsituError } from "@insitu/errors";
+import type { BoundTool } from "@insitu/roles";
 import { canonicalJson, type ToolManifest, type ToolOutcome } from "@insitu/tool-kit";
-import { classifyOutcome, describeOutcome, isRepairable } from "./classify.js";
+import { describeOutcome } from "@insitu/roles";
+import { classifyOutcome, isRepairable } from "./classify.js";
 import {
   InlineBudget,
   type WorkspaceReader,
@@ -36,12 +38,8 @@ import {
 import { capabilityRequestOf, conclusionOf, estimateTokens } from "./report.js";
 import { renderPrompt } from "./template.js";
 
-export interface BoundToolSource {
-  manifest: ToolManifest;
-  code: string;
-  /** The secrets calls of this version are granted: what the approval policy approves for it. */
-  grantedSecrets: string[];
-}
+/** A bound tool: manifest, version, code hash and granted secrets — no code (ADR 0160). */
+export type BoundToolSource = BoundTool;
 
 export interface ExecutorLimits {
   /** The model's context window in tokens; history is summarised above 80 % of it. */

@@ -57,7 +57,7 @@ describe("rejected input", () => {
       model,
       summarizer: model,
       async getTool() {
-        return { manifest: roman, code: "// v", grantedSecrets: [] };
+        return { manifest: roman, version: "v", codeHash: "", grantedSecrets: [] };
       },
       async exec(_source, input) {
         return run(input as { value: number });

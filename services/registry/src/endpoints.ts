@@ -1,12 +1,14 @@
 import { type EndpointHandler, endpoint } from "@insitu/bus";
 import {
   RegistryAbsorb,
+  RegistryBindingGet,
   RegistryCatalog,
   RegistryDiff,
   RegistryFinishTask,
   RegistryGet,
   RegistryHistory,
   RegistryList,
+  RegistryCodeGet,
   RegistryRecordUsage,
   RegistryRegister,
   RegistryReviewDecide,
@@ -17,6 +19,7 @@ import {
   RegistrySnapshots,
   RegistryStats,
 } from "@insitu/contracts";
+import { bindingGet, codeGet } from "./bindings.js";
 import type { Registry } from "./registry.js";
 
 /** Every registry endpoint bound to its operation. */
@@ -25,6 +28,8 @@ export function registryEndpoints(registry: Registry): EndpointHandler[] {
     endpoint(RegistryRegister, (data) => registry.register(data)),
     endpoint(RegistryAbsorb, (data) => registry.absorb(data)),
     endpoint(RegistryGet, (data) => registry.get(data)),
+    endpoint(RegistryBindingGet, (data) => bindingGet(registry, data)),
+    endpoint(RegistryCodeGet, (data) => codeGet(registry, data)),
     endpoint(RegistryList, (data) => registry.list(data)),
     endpoint(RegistryHistory, (data) => registry.history(data)),
     endpoint(RegistrySnapshots, (data) => registry.snapshots(data)),

@@ -60,6 +60,8 @@ export const SandboxConfigSchema = z.object({
   SANDBOX_DEFAULT_TIMEOUT_MS: z.coerce.number().int().min(100).default(DefaultLimits.timeoutMs),
   SANDBOX_DEFAULT_MEMORY_MB: z.coerce.number().int().min(64).default(DefaultLimits.memoryMb),
   /** Wall time of one `deno check` of a tool (CPU seconds are capped alike); raise it on a loaded host. */
+  /** Bytes of registered tools' code kept by content hash, in MiB (ADR 0160); 0 fetches every call. */
+  SANDBOX_CODE_CACHE_MB: z.coerce.number().int().min(0).max(4096).default(64),
   SANDBOX_CHECK_TIMEOUT_MS: z.coerce.number().int().min(1000).max(600_000).default(30_000),
   /**
    * `resident` keeps TypeScript loaded with Deno's declarations in a child process (a check in tens

@@ -10,6 +10,7 @@ import {
 import { inSpan } from "@insitu/telemetry";
 import type { Checker } from "./check.js";
 import type { Sandbox } from "./sandbox.js";
+import type { ResolveTool } from "./tool-code.js";
 
 /** The endpoint handlers as plain functions (the bus wiring in main.ts only adapts them). */
 export interface SandboxHandlers {
@@ -22,13 +23,19 @@ export interface SandboxHandlers {
 /**
  * `signer` is the sandbox's key: every test report it answers is signed over the code, manifest
  * and tests it ran (ADR 0125), so the registry can tell a real run from a claimed one.
+ * `resolveTool` turns a registered tool's code hash into its code (ADR 0160); drafts carry theirs.
  */
-export function createHandlers(sandbox: Sandbox, checker: Checker, signer: Signer): SandboxHandlers {
+export function createHandlers(
+  sandbox: Sandbox,
+  checker: Checker,
+  signer: Signer,
+  resolveTool: ResolveTool,
+): SandboxHandlers {
   // Tracing hooks (docs/adr/0083): one span per sandbox call with its outcome; no-ops when off.
   return {
     exec: (request) =>
       inSpan("sandbox exec", { attributes: { "insitu.tool": request.tool.manifest.name } }, async (span) => {
-        const outcome = await sandbox.exec(request);
+        const outcome = await sandbox.exec({ ...request, tool: await resolveTool(request.tool) });
         span.setAttributes({ "insitu.sandbox.outcome": outcome.status });
         return outcome;
       }),
@@ -40,7 +47,8 @@ export function createHandlers(sandbox: Sandbox, checker: Checker, signer: Signe
       }),
     test: (request) =>
       inSpan("sandbox test", { attributes: { "insitu.tool": request.tool.manifest.name } }, async (span) => {
-        const result = await sandbox.test(request);
+        const tool = await resolveTool(request.tool);
+        const result = await sandbox.test({ ...request, tool });
         span.setAttributes({
           "insitu.sandbox.outcome": result.passed ? "passed" : "failed",
           "insitu.sandbox.tests": result.results.length,
@@ -50,7 +58,7 @@ export function createHandlers(sandbox: Sandbox, checker: Checker, signer: Signe
           ...result,
           report: signTestReport(
             signer,
-            { code: request.tool.code, manifest: request.tool.manifest, tests: request.tests },
+            { code: tool.code, manifest: tool.manifest, tests: request.tests },
             { total: result.results.length, passed },
           ),
         };

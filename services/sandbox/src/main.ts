@@ -1,6 +1,7 @@
 import { hostname } from "node:os";
 import { CallOnce, endpoint, kvCallClaims } from "@insitu/bus";
 import {
+  RegistryCodeGet,
   SandboxCheck,
   SandboxExec,
   SandboxTest,
@@ -15,12 +16,14 @@ import { WorkspaceStore } from "@insitu/files";
 import { runService } from "@insitu/runtime";
 import { objectCallResultStore } from "./call-results.js";
 import { Checker } from "./check.js";
+import { CodeCache } from "./code-cache.js";
 import { SandboxConfigSchema, buildPolicy, forcedMechanism } from "./config.js";
 import { detectEnforcement } from "./enforcement.js";
 import { createHandlers } from "./handlers.js";
 import { assertExactLimits } from "./limits-report.js";
 import { registerSandboxMetrics } from "./metrics.js";
 import { Sandbox, vettedSpecifiers } from "./sandbox.js";
+import { toolResolver } from "./tool-code.js";
 
 const running = await runService({
   name: "sandbox",
@@ -82,7 +85,13 @@ const running = await runService({
     });
     // Load the declarations now, not in the first build (a failure is reported by that build).
     void checker.warm().catch(() => undefined);
-    const handlers = createHandlers(sandbox, checker, config.SANDBOX_SIGNING_KEY);
+    // Registered tools come by code hash; their code is fetched once per hash (ADR 0160).
+    const codeCache = new CodeCache(config.SANDBOX_CODE_CACHE_MB * 1024 * 1024);
+    const resolveTool = toolResolver(codeCache, async (version, codeHash) => {
+      const { code } = await bus.request(RegistryCodeGet, { version, codeHash });
+      return code;
+    });
+    const handlers = createHandlers(sandbox, checker, config.SANDBOX_SIGNING_KEY, resolveTool);
     logger.info("sandbox signs test reports", { keyId: config.SANDBOX_SIGNING_KEY.keyId });
     // Keyed calls run at most once across replicas (ADR 0094); records are kept a day, far past
     // any redelivery, claims an hour (a claim is renewed every second while its call runs).

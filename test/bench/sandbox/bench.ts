@@ -204,12 +204,31 @@ async function main(): Promise<void> {
   const loadBefore = uptime();
   console.log(`uptime at start: ${loadBefore}`);
 
+  // The original's mechanism (ORIGINAL.md): a fresh Python process per call that imports pydantic,
+  // validates the input against the tool's model and runs it. Measured beside the others when
+  // python3 with pydantic is on PATH; it states no target.
+  const originalScript = [
+    "import json, sys",
+    "from pydantic import BaseModel",
+    "class Input(BaseModel):",
+    "    a: int",
+    "    b: int",
+    "args = Input.model_validate(json.loads(sys.argv[1]))",
+    'print(json.dumps({"sum": args.a + args.b}))',
+  ].join("\n");
+  const original = () =>
+    execa("python3", ["-c", originalScript, JSON.stringify({ a: 2, b: 3 })], { stdin: "ignore" });
+  const hasOriginal = await original().then(
+    (result) => result.stdout.includes('"sum": 5'),
+    () => false,
+  );
   const sides = [
     { name: "floor", call: bare, times: [] as number[] },
     { name: "cold", call: check(cold), times: [] as number[] },
     { name: "warm floor", call: handover, times: [] as number[] },
     { name: "warm", call: check(warm), times: [] as number[] },
     { name: "warm/exit", call: check(warmExit), times: [] as number[] },
+    ...(hasOriginal ? [{ name: "original", call: original, times: [] as number[] }] : []),
   ];
   // Warm-up: Deno's caches, the pools' first processes, the JIT of this process.
   for (let i = 0; i < 3; i += 1) {
@@ -240,12 +259,23 @@ async function main(): Promise<void> {
     (typeof sides)[0],
   ];
   const floor = report("floor: bare deno run (execa)", floorSide.times);
+  const originalSide = sides.find((side) => side.name === "original");
   const coldTimes = report("cold: Sandbox.exec", coldSide.times);
   const handoverTimes = report("warm floor: bare process started ahead", handoverSide.times);
   const warmTimes = report("warm: answered at the frame", warmSide.times);
   const warmExitTimes = report("warm/exit: answered after the reap (A/B)", warmExitSide.times);
   printPhases("warm", warmPhases.recorded);
   printPhases("warm/exit", warmExitPhases.recorded);
+  if (originalSide) {
+    const originalTimes = report("original: python3 + pydantic per call", originalSide.times);
+    console.log(
+      `original p50 / warm p50 = ${(originalTimes.p50 / warmTimes.p50).toFixed(1)}x, / cold p50 = ${(originalTimes.p50 / coldTimes.p50).toFixed(1)}x`,
+    );
+  } else {
+    console.log(
+      "original: python3 with pydantic is not on PATH here — its per-call mechanism was not measured",
+    );
+  }
 
   // Back-to-back: bursts alternate between the two warm sandboxes, a pause after each.
   const b2b = { warm: [] as number[], warmExit: [] as number[] };
