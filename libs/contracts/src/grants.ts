@@ -2,6 +2,7 @@ import { BATCH_INPUTS_BUCKET, BATCHES_BUCKET, BatchWork } from "./batch.js";
 import type { EndpointContract, EventContract, WorkQueueContract } from "./define.js";
 import { EVOLVER_BUCKET, EvolverEvents, EvolverWork } from "./evolver.js";
 import { EVALS_BUCKET } from "./eval.js";
+import { ManagerStepWork } from "./manager-step.js";
 import {
   ExternalToolsList,
   LIBRARY_WATCH,
@@ -162,8 +163,8 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
   manager: grant({
     serves: [TaskSubmit, TaskGet, TaskList],
     calls: [ExternalToolsList, RegistrySearch, RegistryFinishTask, RegistryCatalog],
-    consumes: [ManagerWork],
-    enqueues: [ManagerWork, ToolBuildWork, ExecutorRunWork, IntegratorRunWork],
+    consumes: [ManagerWork, ManagerStepWork],
+    enqueues: [ManagerWork, ManagerStepWork, ToolBuildWork, ExecutorRunWork, IntegratorRunWork],
     publishes: [TaskEvents],
     kvWrites: [TASKS_BUCKET, TASK_STEPS_BUCKET, LLM_COOLDOWNS_BUCKET],
   }),

@@ -24,6 +24,7 @@ export * from "./registry.js";
 export * from "./library-transfer.js";
 export * from "./tool-binding.js";
 export * from "./task.js";
+export * from "./manager-step.js";
 export * from "./evolver.js";
 export * from "./batch.js";
 export * from "./files.js";

@@ -246,6 +246,8 @@ export const ManagerWorkKind = {
   buildDone: "build-done",
   executionDone: "execution-done",
   integrationDone: "integration-done",
+  planDone: "plan-done",
+  judgeDone: "judge-done",
 } as const;
 export type ManagerWorkKind = (typeof ManagerWorkKind)[keyof typeof ManagerWorkKind];
 
@@ -265,7 +267,7 @@ export const ManagerWork = defineWorkQueue({
   schema: z
     .object({
       taskId: TaskId,
-      kind: z.enum(["start", "build-done", "execution-done", "integration-done"]),
+      kind: z.enum(["start", "build-done", "execution-done", "integration-done", "plan-done", "judge-done"]),
       step: StepId,
     })
     .strict(),

@@ -2,6 +2,7 @@ import type { Bus, KvBucket } from "@insitu/bus";
 import {
   ExecutorRunWork,
   IntegratorRunWork,
+  ManagerStepWork,
   ManagerWork,
   type Payload,
   RegistryCatalog,
@@ -84,6 +85,12 @@ export function busEffects(bus: Bus): EffectPort {
     enqueueManager,
     async perform(effect: Effect) {
       switch (effect.type) {
+        case "plan":
+        case "judge":
+          return bus.enqueue(ManagerStepWork, effect.payload, {
+            id: workMessageId("manager-step", effect.payload.taskId, effect.payload.step),
+            taskId: effect.payload.taskId,
+          });
         case "build":
           return bus.enqueue(ToolBuildWork, effect.payload, {
             id: workMessageId("build", effect.payload.taskId, effect.payload.step),

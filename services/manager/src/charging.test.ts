@@ -7,6 +7,7 @@ import { describe, expect, it } from "vitest";
 import { judgeRound } from "./judge.js";
 import { planRound } from "./planner.js";
 import { type ManagerDeps, createManager } from "./service.js";
+import { inlineSteps } from "./testing.js";
 import type { ManagerState } from "./state.js";
 
 /**
@@ -21,6 +22,8 @@ function managerWith(
 ) {
   const states = new Map<string, { state: ManagerState; revision: number }>();
   const enqueued: Payload<typeof ManagerWork>[] = [];
+  const steps = new Map<string, unknown>();
+  const queues = inlineSteps();
   const deps: ManagerDeps = {
     store: {
       async get(taskId) {
@@ -44,20 +47,29 @@ function managerWith(
     effects: {
       async enqueueManager(work) {
         enqueued.push(work);
+        queues.enqueue(work);
       },
-      async perform() {},
+      async perform(effect) {
+        queues.perform(effect);
+      },
     },
     plan: (input, limits) => planRound(withCallLimits(model, limits ?? {}), input),
     judge: (input, limits) => judgeRound(withCallLimits(model, limits ?? {}), input),
     search: async () => [],
-    readStep: async () => undefined,
+    readStep: async (taskId, step, schema) => {
+      const value = steps.get(`${taskId}.${step}`);
+      return value === undefined ? undefined : schema.parse(value);
+    },
+    writeStep: async (taskId, step, value) => {
+      steps.set(`${taskId}.${step}`, structuredClone(value));
+    },
     costOf: (usage) => (usage.inputTokens + usage.outputTokens) * 1e-6,
     now: () => new Date(),
     logger: createLogger({ service: "test", level: "error" }),
     defaults: { rounds: 3, tokens: 1_000_000, costUsd: 5, wallMs: 60_000, executorSteps: 10, ...budgets },
     expireOnTime,
   };
-  const manager = createManager(deps);
+  const manager = queues.wrap(createManager(deps));
   return { manager, record: (taskId: string) => states.get(taskId)?.state.record };
 }
 
@@ -150,7 +162,8 @@ describe("a step handed back to the bus", () => {
       .handleWork({ taskId, kind: "start", step: "start" })
       .catch((error: unknown) => error);
     expect((thrown as InsituError).code).toBe("LLM_ABORTED");
-    expect(record(taskId)?.status).toBe("queued");
+    // Waiting for the plan step's redelivery (ADR 0150: planning is a step of its own).
+    expect(record(taskId)?.status).toBe("planning");
     expect(record(taskId)?.usage).toMatchObject({ inputTokens: 1000, outputTokens: 10 });
   });
 });

@@ -1,6 +1,7 @@
 export { createManager } from "./service.js";
 export type { EffectPort, Manager, ManagerDeps, TaskStateStore } from "./service.js";
-export { applyWork } from "./machine.js";
+export { transition } from "./transition.js";
+export type { ManagerEvent, Transition } from "./transition.js";
 export type { MachineDeps } from "./machine.js";
 export { planRound, planSchema, renderPlanPrompt, toolRequestProblems, PLAN_LIMITS } from "./planner.js";
 export type { Plan, PlanInput, ToolCandidate } from "./planner.js";

@@ -8,6 +8,7 @@ import type { CatalogRequest } from "./machine.js";
 import type { Plan, PlanInput, ToolCandidate } from "./planner.js";
 import { renderPlanPrompt } from "./planner.js";
 import { type ManagerDeps, createManager } from "./service.js";
+import { inlineSteps } from "./testing.js";
 import type { Effect, ManagerState } from "./state.js";
 
 const request = (name: string, description: string, parameters: string[]): ToolRequest => ({
@@ -104,6 +105,8 @@ function manager(plans: Plan[], library: ToolCandidate[]) {
   const planInputs: PlanInput[] = [];
   const catalogRequests: CatalogRequest[] = [];
   let avoided = 0;
+  const steps = new Map<string, unknown>();
+  const queues = inlineSteps();
   const deps: ManagerDeps = {
     store: {
       async get(taskId) {
@@ -126,9 +129,11 @@ function manager(plans: Plan[], library: ToolCandidate[]) {
       },
     },
     effects: {
-      async enqueueManager() {},
+      async enqueueManager(work) {
+        queues.enqueue(work);
+      },
       async perform(effect) {
-        performed.push(effect);
+        if (!queues.perform(effect)) performed.push(effect);
       },
     },
     async plan(input) {
@@ -160,15 +165,25 @@ function manager(plans: Plan[], library: ToolCandidate[]) {
     onBuildsAvoided(count) {
       avoided += count;
     },
-    async readStep() {
-      return undefined;
+    async readStep(taskId, step, schema) {
+      const value = steps.get(`${taskId}.${step}`);
+      return value === undefined ? undefined : schema.parse(value);
+    },
+    async writeStep(taskId, step, value) {
+      steps.set(`${taskId}.${step}`, structuredClone(value));
     },
     costOf: () => 0,
     now: () => new Date(),
     logger: createLogger({ service: "test", level: "error" }),
     defaults: { rounds: 3, tokens: 1_000_000, costUsd: 5, wallMs: 60_000, executorSteps: 10 },
   };
-  return { manager: createManager(deps), performed, planInputs, catalogRequests, avoided: () => avoided };
+  return {
+    manager: queues.wrap(createManager(deps)),
+    performed,
+    planInputs,
+    catalogRequests,
+    avoided: () => avoided,
+  };
 }
 
 describe("build avoidance", () => {

@@ -1,5 +1,6 @@
 import { endpoint } from "@insitu/bus";
 import {
+  ManagerStepWork,
   ManagerWork,
   TASKS_BUCKET,
   TASK_STEPS_BUCKET,
@@ -54,6 +55,7 @@ await runService({
       effects: busEffects(bus),
       readStep: kvStepReader(steps),
       callRecords: kvStepStore(steps),
+      writeStep: (taskId, step, value) => kvStepStore(steps).put(taskId, step, value),
       search: withExternalTools(
         registrySearch(bus, config.RETRIEVAL_TOP_K),
         externalToolsOverBus(bus),
@@ -104,6 +106,16 @@ await runService({
         concurrency: config.WORK_CONCURRENCY,
       },
     );
+    const stepConsumer = await consumeRoleWork(
+      bus,
+      ManagerStepWork,
+      (work, hooks) => manager.handleStep(work, hooks),
+      {
+        ackWaitMs: config.WORK_ACK_WAIT_MS,
+        maxDeliver: config.WORK_MAX_DELIVER,
+        concurrency: config.WORK_CONCURRENCY,
+      },
+    );
     const sweeper = setInterval(() => {
       manager.sweepOverdue().catch((error: unknown) => logger.warn("wall-time sweep failed", { error }));
     }, config.TASK_SWEEP_MS);
@@ -113,6 +125,7 @@ await runService({
         clearInterval(sweeper);
         manager.close();
         await consumer.stop();
+        await stepConsumer.stop();
         await served.stop();
       },
     };

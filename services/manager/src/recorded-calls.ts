@@ -32,8 +32,9 @@ const JudgeCallSchema = z.object({ verdict: VerdictSchema, usage: UsageSchema })
 type ModelCalls = Pick<MachineDeps, "plan" | "judge">;
 
 /**
- * The plan and judge calls of one `manager.work` message, each made at most once however often
- * the message is applied (docs/adr/0119). Applying runs inside a compare-and-set loop: a conflict
+ * The plan and judge calls of one `manager.step` step, each made at most once however often the
+ * step is delivered (docs/adr/0119; since ADR 0150 the calls run in that step, outside the
+ * compare-and-set loop, so only a redelivery after a crash replays them). Applying runs inside a compare-and-set loop: a conflict
  * re-applies on the fresh state, and a crash before the commit redelivers the message. Both used
  * to ask the model again — a second paid call whose answer could differ. Here the n-th plan (or
  * judge) call of an application is answered from the n-th call already made for this message: from

@@ -14,6 +14,7 @@ import type { Verdict } from "./judge.js";
 import type { Plan, ToolCandidate } from "./planner.js";
 import { type CatalogRequest, findingsOf } from "./machine.js";
 import { type ManagerDeps, createManager } from "./service.js";
+import { inlineSteps } from "./testing.js";
 import type { Effect, ManagerState } from "./state.js";
 
 /** FAKE stores and ports for unit tests: in-memory, compare-and-set like the KV bucket. */
@@ -32,6 +33,7 @@ function fakes(options: {
   const verdicts = [...(options.verdicts ?? [])];
   const planInputs: unknown[] = [];
   let failNextPerform = false;
+  const queues = inlineSteps();
   const usage = () => ({ ...emptyUsage(), inputTokens: options.tokensPerCall ?? 100, outputTokens: 10 });
   const deps: ManagerDeps = {
     store: {
@@ -57,12 +59,14 @@ function fakes(options: {
     effects: {
       async enqueueManager(work) {
         enqueued.push(work);
+        queues.enqueue(work);
       },
       async perform(effect) {
         if (failNextPerform) {
           failNextPerform = false;
           throw new InsituError("bus down", { code: "UNAVAILABLE", retryable: true });
         }
+        if (queues.perform(effect)) return;
         performed.push(effect);
       },
     },
@@ -92,6 +96,9 @@ function fakes(options: {
       const value = steps.get(`${taskId}.${step}`);
       return value === undefined ? undefined : schema.parse(value);
     },
+    async writeStep(taskId, step, value) {
+      steps.set(`${taskId}.${step}`, structuredClone(value));
+    },
     costOf: (item) => (item.inputTokens + item.outputTokens) * 1e-6,
     now: () => new Date(),
     logger: createLogger({ service: "test", level: "error" }),
@@ -99,7 +106,7 @@ function fakes(options: {
   };
   return {
     deps,
-    manager: createManager(deps),
+    manager: queues.wrap(createManager(deps)),
     states,
     steps,
     callRecords,
@@ -236,7 +243,7 @@ describe("manager state machine", () => {
     expect(f.record(taskId)?.toolsCreated.sort()).toEqual(["count_words", "parse_table"]);
   });
 
-  it("a compare-and-set conflict while planning re-applies on the new state without asking the model again", async () => {
+  it("a compare-and-set conflict while planning commits the one plan on the new state (ADR 0150)", async () => {
     const f = fakes({
       // One plan only: a second plan call would fail with "no plan scripted".
       plans: [
@@ -252,35 +259,61 @@ describe("manager state machine", () => {
       f.states.set(taskId, { state: entry.state, revision: entry.revision + 1 });
       return answer;
     };
-    await createManager(f.deps).handleWork({ taskId, kind: "start", step: "start" });
+    // And the plan-done's first commit loses its race too.
+    const update = f.deps.store.update;
+    let raced = false;
+    f.deps.store.update = async (state, revision) => {
+      if (!raced && state.record.status === "building") {
+        raced = true;
+        const entry = f.states.get(taskId)!;
+        f.states.set(taskId, { state: entry.state, revision: entry.revision + 1 });
+      }
+      return update(state, revision);
+    };
+    await f.manager.handleWork({ taskId, kind: "start", step: "start" });
+    expect(raced).toBe(true);
     expect(f.planInputs).toHaveLength(1);
     expect(f.record(taskId)?.status).toBe("building");
     // Charged once, by the application that committed.
     expect(f.record(taskId)?.usage).toMatchObject({ inputTokens: 100, outputTokens: 10 });
   });
 
-  it("a redelivery after a crash between the plan and its commit uses the stored answer", async () => {
+  it("a redelivered plan step, or a plan-done whose commit crashed, never asks the model again", async () => {
     const f = fakes({
       plans: [
         { required_tool_names: [], tool_usage_guidance: "", tool_requests: [requestOf("count_words")] },
       ],
     });
     const { taskId } = await f.manager.submit({ question: "q" });
+    await createManager(f.deps).handleWork({ taskId, kind: "start", step: "start" });
+    expect(f.record(taskId)?.status).toBe("planning");
+    const step = { taskId, kind: "plan" as const, step: "r1.plan", round: 1 };
+    // The model answers, then the step's replica dies before its result is stored.
+    const write = f.deps.writeStep;
+    f.deps.writeStep = async () => {
+      f.deps.writeStep = write;
+      throw new Error("manager killed before storing the step");
+    };
+    await expect(createManager(f.deps).handleStep(step)).rejects.toThrow(/killed/);
+    // A new replica gets the redelivered step: the model's answer is kept (ADR 0119), not asked again.
+    await createManager(f.deps).handleStep(step);
+    await createManager(f.deps).handleStep(step);
+    expect(f.planInputs).toHaveLength(1);
+    expect(f.enqueued.filter((work) => work.kind === "plan-done")).toHaveLength(2);
+    // The plan-done's commit crashes; its redelivery applies the stored result.
     const update = f.deps.store.update;
     f.deps.store.update = async () => {
       f.deps.store.update = update;
       throw new Error("manager killed before its commit");
     };
-    await expect(createManager(f.deps).handleWork({ taskId, kind: "start", step: "start" })).rejects.toThrow(
-      /killed/,
-    );
-    expect(f.record(taskId)?.status).toBe("queued");
-    // A new replica gets the redelivered message: nothing of the first one's memory survives.
-    await createManager(f.deps).handleWork({ taskId, kind: "start", step: "start" });
+    const done = { taskId, kind: "plan-done" as const, step: "r1.plan" };
+    await expect(createManager(f.deps).handleWork(done)).rejects.toThrow(/killed/);
+    expect(f.record(taskId)?.status).toBe("planning");
+    await createManager(f.deps).handleWork(done);
     expect(f.planInputs).toHaveLength(1);
     expect(f.record(taskId)?.status).toBe("building");
     expect(f.record(taskId)?.usage).toMatchObject({ inputTokens: 100, outputTokens: 10 });
-    expect([...f.callRecords.keys()]).toEqual([`${taskId}.manager.start.plan-1`]);
+    expect([...f.callRecords.keys()]).toEqual([`${taskId}.manager.r1.plan.plan-1`]);
   });
 
   it("acknowledges a redelivered step without doing it twice", async () => {
@@ -302,7 +335,7 @@ describe("manager state machine", () => {
     const { taskId } = await f.manager.submit({ question: "q" });
     f.failPerformOnce();
     await expect(f.manager.handleWork({ taskId, kind: "start", step: "start" })).rejects.toThrow(/bus down/);
-    expect(f.record(taskId)?.status).toBe("executing");
+    expect(f.record(taskId)?.status).toBe("planning");
     await f.manager.handleWork({ taskId, kind: "start", step: "start" });
     expect(f.performed.some((effect) => effect.type === "execute")).toBe(true);
     expect(f.planInputs).toHaveLength(1);
@@ -464,8 +497,9 @@ describe("manager state machine", () => {
     await expect(f.manager.handleWork({ taskId, kind: "start", step: "start" })).rejects.toThrow(
       /registry down/,
     );
-    expect(f.record(taskId)?.status).toBe("queued");
-    await f.manager.handleWork({ taskId, kind: "start", step: "start" }, { lastDelivery: true });
+    expect(f.record(taskId)?.status).toBe("planning");
+    // The plan step's last delivery stores the failure; plan-done fails the task.
+    await f.manager.handleStep({ taskId, kind: "plan", step: "r1.plan", round: 1 }, { lastDelivery: true });
     expect(f.record(taskId)?.status).toBe("failed");
     expect(f.record(taskId)?.error?.code).toBe("UNAVAILABLE");
   });

@@ -13,10 +13,11 @@ import {
 import { ErrorCategory, InsituError, isInsituError, notFound } from "@insitu/errors";
 import type { Logger } from "@insitu/telemetry";
 import { randomUUID } from "node:crypto";
-import { type MachineDeps, applyWork, expireIfOverdue, failTask } from "./machine.js";
-import { type CallRecordStore, RecordedCalls } from "./recorded-calls.js";
-import { type Effect, type ManagerState, addUsage, newTaskState } from "./state.js";
-import { usageOfError } from "@insitu/llm";
+import { type MachineDeps, eventOf } from "./machine.js";
+import { createModelSteps, memoryCallRecords } from "./model-step-worker.js";
+import type { CallRecordStore } from "./recorded-calls.js";
+import { type Effect, type ManagerState, newTaskState } from "./state.js";
+import { type ManagerEvent, transition } from "./transition.js";
 
 /** The `tasks` KV bucket, typed. `create`/`update` reject with CONFLICT on a lost race. */
 export interface TaskStateStore {
@@ -40,11 +41,12 @@ export interface ManagerDeps extends MachineDeps {
   /** Called once per task when a committed transition ended it (metrics). */
   onFinished?: (record: ManagerState["record"]) => void;
   /**
-   * Where plan and judge answers are kept per work message, so re-applying it (a compare-and-set
-   * conflict, a redelivery after a crash) never asks the model again (ADR 0119). Absent: kept in
-   * memory for the message's applications in this process only.
+   * Where plan and judge answers are kept per `manager.step` step, so a redelivered step never asks
+   * the model again (ADR 0119, 0150). Absent: kept in this process's memory only.
    */
   callRecords?: CallRecordStore;
+  /** Stores a plan or judge step's result where `readStep` finds it (the task-steps bucket). */
+  writeStep(taskId: string, step: string, value: unknown): Promise<void>;
   /**
    * Arm a timer per unfinished task at its wall-time end, so a task waiting on a role ends as
    * BUDGET_EXCEEDED at once instead of at the next sweep (ADR 0062). Off in unit tests.
@@ -124,8 +126,8 @@ export function createManager(deps: ManagerDeps) {
     for (let attempt = 1; attempt <= MAX_CAS_ATTEMPTS; attempt++) {
       const entry = await deps.store.get(taskId);
       if (!entry) return false;
-      const state: ManagerState = structuredClone(entry.state);
-      if (!expireIfOverdue(state, deps)) return false;
+      const { state, applied } = transition(entry.state, { kind: "expire" }, deps.now());
+      if (!applied) return false;
       try {
         const revision = await deps.store.update(state, entry.revision);
         deps.onFinished?.(state.record);
@@ -162,40 +164,37 @@ export function createManager(deps: ManagerDeps) {
   }
 
   /**
-   * One `manager.work` message: apply it with compare-and-set (re-reading on conflict), then
-   * perform the committed outbox and clear it. A redelivery after a crash finds the step applied
-   * and only performs what is still in the outbox.
+   * One `manager.work` message: its event (the stored step result) is read once, then applied with
+   * compare-and-set — `transition` is pure, so a conflict only re-runs it on the fresh state — and
+   * the committed outbox is performed and cleared. A redelivery after a crash finds the step
+   * applied and only performs what is still in the outbox. No model call happens here (ADR 0150).
    */
   async function handleWork(work: Payload<typeof ManagerWork>, options: WorkOptions = {}): Promise<void> {
     const logger = deps.logger.child({ taskId: work.taskId, step: work.step, kind: work.kind });
-    const calls = new RecordedCalls(work.taskId, work.step, deps.callRecords, logger);
-    const applyDeps: MachineDeps = { ...deps, ...calls.wrap(deps) };
+    let event: ManagerEvent;
+    try {
+      event = await eventOf(work, deps.readStep);
+    } catch (error) {
+      const failure = InsituError.from(error);
+      if (failure.retryable && !options.lastDelivery) throw failure;
+      logger.error("step failed for good; failing the task", { error: failure });
+      event = {
+        kind: "step-failed",
+        error: { code: failure.code, message: failure.message.slice(0, 10_000) },
+      };
+    }
     for (let attempt = 1; attempt <= MAX_CAS_ATTEMPTS; attempt++) {
-      calls.restart();
       const entry = await deps.store.get(work.taskId);
       if (!entry) {
         logger.warn("work for an unknown task; dropping it");
         return;
       }
-      const state: ManagerState = structuredClone(entry.state);
-      let changed: boolean;
-      try {
-        changed = await applyWork(state, work, applyDeps);
-      } catch (error) {
-        const failure = InsituError.from(error);
-        if (failure.retryable && !options.lastDelivery) {
-          await chargeBeforeRedelivery(entry, failure);
-          throw failure;
-        }
-        logger.error("step failed for good; failing the task", { error: failure });
-        failTask(state, { code: failure.code, message: failure.message.slice(0, 10_000) }, deps);
-        changed = true;
-      }
+      const next = transition(entry.state, event, deps.now());
       options.heartbeat?.();
       let revision = entry.revision;
-      if (changed) {
+      if (next.applied) {
         try {
-          revision = await deps.store.update(state, entry.revision);
+          revision = await deps.store.update(next.state, entry.revision);
         } catch (error) {
           if (isInsituError(error, "CONFLICT")) {
             logger.info("task changed meanwhile; re-applying", { attempt });
@@ -203,39 +202,17 @@ export function createManager(deps: ManagerDeps) {
           }
           throw error;
         }
-        logger.info("task advanced", { status: state.record.status, round: state.record.round });
-        if (isFinished(state) && !isFinished(entry.state)) deps.onFinished?.(state.record);
+        logger.info("task advanced", { status: next.state.record.status, round: next.state.record.round });
+        if (isFinished(next.state) && !isFinished(entry.state)) deps.onFinished?.(next.state.record);
       }
-      armExpiry(state);
-      await flushOutbox(state, revision);
+      armExpiry(next.state);
+      await flushOutbox(next.state, revision);
       return;
     }
     throw new InsituError("too many concurrent updates of one task", { code: "CONFLICT", retryable: true });
   }
 
-  /**
-   * A step handed back to the bus (retryable failure) loses its working copy of the state, but
-   * the model tokens it spent were billed: they are committed to the task before the redelivery
-   * (ADR 0060). A lost compare-and-set race only loses this charge, never the task.
-   */
-  async function chargeBeforeRedelivery(
-    entry: { state: ManagerState; revision: number },
-    failure: InsituError,
-  ): Promise<void> {
-    const spent = usageOfError(failure);
-    if (!spent || spent.inputTokens + spent.outputTokens === 0) return;
-    const charged: ManagerState = structuredClone(entry.state);
-    addUsage(charged.record.usage, {
-      inputTokens: spent.inputTokens,
-      outputTokens: spent.outputTokens,
-      costUsd: deps.costOf(spent),
-    });
-    try {
-      await deps.store.update(charged, entry.revision);
-    } catch (error) {
-      if (!isInsituError(error, "CONFLICT")) throw error;
-    }
-  }
+  const steps = createModelSteps(deps, deps.callRecords ?? memoryCallRecords());
 
   async function flushOutbox(state: ManagerState, revision: number): Promise<void> {
     if (state.outbox.length === 0) return;
@@ -260,8 +237,8 @@ export function createManager(deps: ManagerDeps) {
       if (isFinished(candidate)) continue;
       const entry = await deps.store.get(candidate.record.taskId);
       if (!entry) continue;
-      const state: ManagerState = structuredClone(entry.state);
-      if (!expireIfOverdue(state, deps)) continue;
+      const { state, applied } = transition(entry.state, { kind: "expire" }, deps.now());
+      if (!applied) continue;
       try {
         const revision = await deps.store.update(state, entry.revision);
         deps.onFinished?.(state.record);
@@ -281,7 +258,7 @@ export function createManager(deps: ManagerDeps) {
     expiryTimers.clear();
   }
 
-  return { submit, get, list, handleWork, sweepOverdue, close };
+  return { submit, get, list, handleWork, handleStep: steps.handleStep, sweepOverdue, close };
 }
 
 export type Manager = ReturnType<typeof createManager>;

@@ -1,6 +1,7 @@
 import type {
   ExecutorRunWork,
   IntegratorRunWork,
+  ManagerStepWork,
   Payload,
   ResolvedTaskBudgets,
   TaskError,
@@ -27,6 +28,8 @@ export interface RoundState {
 
 /** A side effect of a transition: performed after the state is committed, idempotent, retried until done. */
 export type Effect =
+  | { type: "plan"; payload: Payload<typeof ManagerStepWork> }
+  | { type: "judge"; payload: Payload<typeof ManagerStepWork> }
   | { type: "build"; payload: Payload<typeof ToolBuildWork> }
   | { type: "execute"; payload: Payload<typeof ExecutorRunWork> }
   | { type: "integrate"; payload: Payload<typeof IntegratorRunWork> }
@@ -56,6 +59,8 @@ export interface ManagerState {
   succeededTools: ToolRef[];
   /** The task's tools are offered for the batch barrier instead of joining the library at its end. */
   admitAtBarrier?: boolean;
+  /** The Manager's own step (`r<n>.plan` / `r<n>.judge`) under way: charged even if it ends late. */
+  awaiting?: string;
   /** The task's choice when a built tool waits for review (absent: the policy's default). */
   onReview?: "continue" | "wait";
 }
