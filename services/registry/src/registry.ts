@@ -24,7 +24,7 @@ import type {
 } from "@insitu/contracts";
 import type { Logger } from "@insitu/telemetry";
 import { type ApprovalPolicy, canonicalJson } from "@insitu/tool-kit";
-import { Buckets, Keys, type VersionDocument } from "./documents.js";
+import { Buckets, type VersionDocument } from "./documents.js";
 import { LibraryView } from "./library-view.js";
 import type { EvidenceTrust } from "./evidence-gate.js";
 import type { EmbeddingProvider } from "./retrieval/embedding.js";
