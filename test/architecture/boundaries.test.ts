@@ -1,130 +1,175 @@
 /**
- * The layering the design states, checked on the source (static: reads files, runs nothing):
- * - a package declares every @insitu/* package it imports (so turbo's task graph and cache are right);
- * - no package reaches into another's files (only its `exports` doors);
- * - libs never import services; roles never import each other; the sandbox never imports the model layer;
- * - production code never imports a `/testing` door (fakes are for tests).
- * Known violations are listed by name below (a ratchet: a new one fails; fixing one means deleting it here).
+ * The layering rules of ./boundaries.ts hold on this repository, apart from a short list of known
+ * violations (a ratchet: a new one fails; fixing one fails until its line is deleted here). Each rule is
+ * also shown to fire on a small planted monorepo, so none of them can pass by matching nothing.
  */
-import { readFileSync, readdirSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
+import { findViolations } from "./boundaries.js";
 
 const root = fileURLToPath(new URL("../../", import.meta.url));
-const ROLES = ["manager", "tool-developer", "executor", "integrator", "evolver"];
 
-interface Workspace {
-  dir: string;
-  name: string;
-  kind: "lib" | "service" | "test";
-  declared: Set<string>;
-  exports: Set<string>;
-}
-
-/** Imports that break a rule today, to be removed as issue 12 lands. */
+/** Imports that break a rule today, each with why it is still here (issue 12 removes them). */
 const KNOWN_VIOLATIONS = new Set<string>([
-  // libs/roles loads scenario files (the scripted FAKE) for INSITU_SCRIPT in production code.
-  "testing-door-in-production libs/roles/src/role-model.ts @insitu/llm/testing",
-  // The CLI still opens the registry service's buckets for export/import, and for a batch's warm start.
-  "lib-imports-service libs/cli/src/commands/library.ts @insitu/registry",
-  "lib-imports-service libs/cli/src/commands/batch.ts @insitu/registry",
-  // The evolver writes merged tools with the tool developer's developTool in-process (one way of
-  // writing a tool) instead of over the bus; the shared part belongs in a library (issue 12).
+  // INSITU_SCRIPT (tests, `insitu demo`) runs a service on the scripted FAKE model: loadScenario left
+  // the testing door for @insitu/llm proper, and scenario.ts builds the scripted model, which the
+  // testing door still re-exports. Choosing the model outside production code would end this.
+  "fake-in-production libs/llm/src/index.ts ./scenario.js",
+  // The evolver writes merged tools with the tool developer's developTool in-process instead of over
+  // the bus; the shared part belongs in a library (issue 12).
   "role-imports-role services/evolver/src/absorb.ts @insitu/tool-developer",
   "role-imports-role services/evolver/src/adapters.ts @insitu/tool-developer",
   "role-imports-role services/evolver/src/main.ts @insitu/tool-developer",
 ]);
 
-function workspaces(): Workspace[] {
-  const result: Workspace[] = [];
-  for (const group of ["libs", "services"]) {
-    for (const entry of readdirSync(join(root, group))) {
-      const dir = join(root, group, entry);
-      const manifest = readJson(join(dir, "package.json"));
-      if (!manifest) continue;
-      result.push({
-        dir,
-        name: String(manifest.name),
-        kind: group === "libs" ? "lib" : "service",
-        declared: new Set([
-          ...Object.keys(manifest.dependencies ?? {}),
-          ...Object.keys(manifest.devDependencies ?? {}),
-        ]),
-        exports: new Set(
-          Object.keys(manifest.exports ?? { ".": "" }).map((door) => door.replace(/^\.\/?/, "")),
-        ),
-      });
-    }
-  }
-  return result;
-}
-
-function readJson(path: string): Record<string, Record<string, string>> | undefined {
-  try {
-    return JSON.parse(readFileSync(path, "utf8")) as Record<string, Record<string, string>>;
-  } catch {
-    return undefined;
-  }
-}
-
-function sourceFiles(dir: string): string[] {
-  const files: string[] = [];
-  const walk = (path: string) => {
-    for (const entry of readdirSync(path)) {
-      if (entry === "node_modules" || entry === "vendor" || entry === "runner") continue;
-      const full = join(path, entry);
-      if (statSync(full).isDirectory()) walk(full);
-      else if (full.endsWith(".ts")) files.push(full);
-    }
-  };
-  walk(join(dir, "src"));
-  return files;
-}
-
-const IMPORT = /(?:from|import)\s*\(?\s*"(@insitu\/[a-z-]+)(?:\/([a-z-]+))?"/g;
-
-function findViolations(): string[] {
-  const all = workspaces();
-  const byName = new Map(all.map((w) => [w.name, w]));
-  const violations: string[] = [];
-  for (const workspace of all) {
-    for (const file of sourceFiles(workspace.dir)) {
-      const text = readFileSync(file, "utf8");
-      const path = relative(root, file);
-      const isTest = /\.test\.ts$/.test(file) || /\/testing\.ts$/.test(file) || /\/testing\//.test(file);
-      if (/from\s+"(\.\.\/)+(libs|services)\//.test(text)) violations.push(`relative-cross-package ${path}`);
-      for (const match of text.matchAll(IMPORT)) {
-        const target = match[1] ?? "";
-        const door = match[2];
-        const spec = door ? `${target}/${door}` : target;
-        const other = byName.get(target);
-        if (!other || other === workspace) continue;
-        if (!workspace.declared.has(target))
-          violations.push(`undeclared ${workspace.name} imports ${target}`);
-        if (door && !other.exports.has(door)) violations.push(`internal-import ${path} ${spec}`);
-        if (door === "testing" && !isTest) violations.push(`testing-door-in-production ${path} ${spec}`);
-        if (workspace.kind === "lib" && other.kind === "service")
-          violations.push(`lib-imports-service ${path} ${target}`);
-        const self = workspace.name.replace("@insitu/", "");
-        const them = target.replace("@insitu/", "");
-        if (ROLES.includes(self) && ROLES.includes(them))
-          violations.push(`role-imports-role ${path} ${target}`);
-        if (self === "sandbox" && them === "llm") violations.push(`sandbox-imports-llm ${path}`);
-      }
-    }
-  }
-  return [...new Set(violations)].sort();
-}
-
-describe("package boundaries", () => {
+describe("package boundaries of this repository", () => {
   it("hold, apart from the known violations listed in this file", () => {
-    const found = findViolations();
+    const found = findViolations(root);
     expect(found.filter((v) => !KNOWN_VIOLATIONS.has(v))).toEqual([]);
   });
 
+  it("declares exactly the @insitu/* packages each workspace imports (none unused either)", () => {
+    const check = spawnSync(process.execPath, [join(root, "scripts/sync-workspace-deps.mjs"), "--check"], {
+      encoding: "utf8",
+    });
+    expect(`${check.stdout}${check.stderr}`).toBe("");
+    expect(check.status).toBe(0);
+  });
+
   it("the known-violations list holds nothing that is already fixed", () => {
-    const found = new Set(findViolations());
+    const found = new Set(findViolations(root));
     expect([...KNOWN_VIOLATIONS].filter((v) => !found.has(v))).toEqual([]);
+  });
+});
+
+describe("each boundary rule fires on a planted violation", () => {
+  const made: string[] = [];
+  afterAll(() => {
+    for (const dir of made) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /**
+   * A small clean monorepo (three libs, three services, test/) plus the planted files. Sources are
+   * written here with single quotes and get double ones on disk, so this file's own text holds no
+   * import the repository check above would read (the checker reads double-quoted specifiers, the
+   * only style biome lets into the repository).
+   */
+  function plant(files: Record<string, string>): string[] {
+    const dir = mkdtempSync(join(tmpdir(), "insitu-boundaries-"));
+    made.push(dir);
+    const all = (names: string[]) => Object.fromEntries(names.map((n) => [`@insitu/${n}`, "0.1.0"]));
+    const manifest = (
+      name: string,
+      deps: string[],
+      exportsMap: Record<string, string> = { ".": "./src/index.ts" },
+    ) =>
+      JSON.stringify({
+        name: `@insitu/${name}`,
+        version: "0.1.0",
+        exports: exportsMap,
+        dependencies: all(deps),
+      });
+    const base: Record<string, string> = {
+      "package.json": JSON.stringify({ workspaces: ["libs/*", "services/*", "test"] }),
+      "libs/a/package.json": manifest("a", ["b", "llm", "manager"]),
+      "libs/a/src/index.ts": "import { b } from '@insitu/b';\nexport const a = b;\n",
+      "libs/a/src/a.test.ts": "import { scripted } from '@insitu/b/testing';\nimport './fake-clock.js';\n",
+      "libs/a/src/fake-clock.ts": "export const now = () => 0;\n",
+      "libs/b/package.json": manifest("b", [], { ".": "./src/index.ts", "./testing": "./src/testing.ts" }),
+      "libs/b/src/index.ts": "export const b = 1;\n",
+      "libs/b/src/inner.ts": "export const inner = 1;\n",
+      "libs/b/src/testing.ts": "import { b } from './index.js';\nexport { scripted } from './scripted.js';\n",
+      "libs/b/src/scripted.ts": "import './inner.js';\nexport const scripted = 2;\n",
+      "libs/llm/package.json": manifest("llm", []),
+      "libs/llm/src/index.ts": "export const llm = 1;\n",
+      "services/manager/package.json": manifest("manager", ["a", "b"]),
+      "services/manager/src/index.ts": "import { a } from '@insitu/a';\n",
+      "services/executor/package.json": manifest("executor", ["a", "b", "manager"]),
+      "services/executor/src/index.ts": "import { b } from '@insitu/b';\n",
+      "services/sandbox/package.json": manifest("sandbox", ["llm"]),
+      "services/sandbox/src/index.ts": "export const sandbox = 1;\n",
+      "test/package.json": JSON.stringify({ name: "@insitu/test", dependencies: all(["b", "manager"]) }),
+      "test/e2e/x.test.ts": "import { scripted } from '@insitu/b/testing';\nimport '@insitu/manager';\n",
+    };
+    for (const [path, text] of Object.entries({ ...base, ...files })) {
+      mkdirSync(dirname(join(dir, path)), { recursive: true });
+      writeFileSync(join(dir, path), text.replaceAll("'", '"'));
+    }
+    return findViolations(dir);
+  }
+
+  it("finds nothing in the clean planted monorepo (tests may use testing doors and their own fakes)", () => {
+    expect(plant({})).toEqual([]);
+  });
+
+  const cases: [string, Record<string, string>, string][] = [
+    [
+      "an undeclared @insitu/* import",
+      { "libs/b/src/index.ts": "import { llm } from '@insitu/llm';\n" },
+      "undeclared @insitu/b imports @insitu/llm",
+    ],
+    [
+      "a deep import into another package's files",
+      { "libs/a/src/deep.ts": "import { inner } from '@insitu/b/src/inner.js';\n" },
+      "internal-import libs/a/src/deep.ts @insitu/b/src/inner.js",
+    ],
+    [
+      "a deep import from test/",
+      { "test/e2e/deep.test.ts": "import '@insitu/manager/src/index.js';\n" },
+      "internal-import test/e2e/deep.test.ts @insitu/manager/src/index.js",
+    ],
+    [
+      "a relative path into another package",
+      { "libs/a/src/rel.ts": "import { inner } from '../../b/src/inner.js';\n" },
+      "relative-cross-package libs/a/src/rel.ts ../../b/src/inner.js",
+    ],
+    [
+      "a relative path from test/ into a package",
+      { "test/e2e/rel.test.ts": "import '../../libs/b/src/inner.js';\n" },
+      "relative-cross-package test/e2e/rel.test.ts ../../libs/b/src/inner.js",
+    ],
+    [
+      "a lib importing a service",
+      { "libs/a/src/svc.ts": "const m = await import('@insitu/manager');\n" },
+      "lib-imports-service libs/a/src/svc.ts @insitu/manager",
+    ],
+    [
+      "a role service importing another role service",
+      { "services/executor/src/peer.ts": "export { m } from '@insitu/manager';\n" },
+      "role-imports-role services/executor/src/peer.ts @insitu/manager",
+    ],
+    [
+      "the sandbox importing the model layer",
+      { "services/sandbox/src/model.ts": "import type { llm } from '@insitu/llm';\n" },
+      "sandbox-imports-llm services/sandbox/src/model.ts",
+    ],
+    [
+      "production code importing another package's testing door",
+      { "libs/a/src/prod.ts": "import { scripted } from '@insitu/b/testing';\n" },
+      "testing-door-in-production libs/a/src/prod.ts @insitu/b/testing",
+    ],
+    [
+      "production code importing its own testing door",
+      { "libs/b/src/prod.ts": "import { scripted } from './testing.js';\n" },
+      "testing-door-in-production libs/b/src/prod.ts ./testing.js",
+    ],
+    [
+      "production code importing a fake its testing door re-exports",
+      { "libs/b/src/index.ts": "export { scripted } from './scripted.js';\n" },
+      "fake-in-production libs/b/src/index.ts ./scripted.js",
+    ],
+    [
+      "production code importing a fake-* file",
+      { "libs/a/src/clock.ts": "import { now } from './fake-clock.js';\n" },
+      "fake-in-production libs/a/src/clock.ts ./fake-clock.js",
+    ],
+  ];
+
+  it.each(cases)("%s", (_name, files, expected) => {
+    expect(plant(files)).toEqual([expected]);
   });
 });

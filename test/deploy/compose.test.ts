@@ -105,6 +105,14 @@ describe("docker compose", () => {
     }
   });
 
+  it("passes the operator's approval policy to every role that reads it (ADR 0173)", () => {
+    for (const name of ["executor", "gateway", "registry", "tool-developer"]) {
+      const environment = (compose.services[name] as { environment: Record<string, string> }).environment;
+      // from the shell or .env (JSON or a path in the container); unset = the defaults
+      expect(environment.INSITU_APPROVAL_POLICY, name).toBe(`\${INSITU_APPROVAL_POLICY:-}`);
+    }
+  });
+
   it("scrapes every service and provisions the dashboard in Grafana", () => {
     const mountOf = (service: string, target: string) => {
       const volume = (compose.services[service].volumes as string[]).find(

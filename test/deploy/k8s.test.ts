@@ -1,7 +1,9 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import * as contracts from "@insitu/contracts";
+import { APPROVAL_POLICY_VARIABLE, loadApprovalPolicy } from "@insitu/roles";
 import { MetricName } from "@insitu/telemetry";
+import { defaultApprovalPolicy } from "@insitu/tool-kit";
 import { beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { findRepoRoot } from "../harness/stack.js";
@@ -51,9 +53,9 @@ function consumedQueues(): Map<string, contracts.WorkQueueContract[]> {
     }
     // A durable other than the stream's own name would need the ScaledObject to name it too.
     expect(sources, `${role} passes its own durable name`).not.toMatch(/durable\s*:/);
-    const names = [...sources.matchAll(/(?:consumeRoleWork\(\s*\w+\s*,|\.consume\()\s*(\w+)/g)].map(
-      (m) => m[1]!,
-    );
+    const names = [
+      ...sources.matchAll(/(?:consumeRoleWork\(\s*\w+\s*,|\.consume\(|defineRoleStep\(\{\s*work:)\s*(\w+)/g),
+    ].map((m) => m[1]!);
     const found = names
       .map((name) => exported[name] as contracts.WorkQueueContract | undefined)
       .filter((contract): contract is contracts.WorkQueueContract => contract?.kind === "work-queue");
@@ -340,6 +342,39 @@ describe("kubernetes manifests", () => {
           expect(ref.optional, `${name}: ${role} must not start without ${ref.name}`).not.toBe(true);
           expect(secrets.has(ref.name), `${name}: ${ref.name} exists`).toBe(true);
         }
+      }
+    }
+  });
+
+  it("passes the operator's approval policy from the insitu-approval-policy ConfigMap to every role that reads it (ADR 0173)", () => {
+    const readers = ["executor", "gateway", "registry", "tool-developer"];
+    const file = readFileSync(join(k8s, "base/approval-policy.json"), "utf8");
+    // the shipped file is the documented defaults, spelled out for the operator to edit
+    expect(loadApprovalPolicy({ INSITU_APPROVAL_POLICY: file })).toEqual(defaultApprovalPolicy());
+    for (const [name, objects] of all()) {
+      const maps = new Map(ofKind(objects, "ConfigMap").map((object) => [object.metadata.name, object]));
+      const withPolicy = ofKind(objects, "Deployment").filter((deployment) =>
+        (deployment.spec.template.spec.containers[0].env as { name: string }[]).some(
+          (entry) => entry.name === APPROVAL_POLICY_VARIABLE,
+        ),
+      );
+      expect(withPolicy.map((deployment) => deployment.metadata.name).sort(), name).toEqual(readers);
+      for (const deployment of withPolicy) {
+        const entry = (
+          deployment.spec.template.spec.containers[0].env as {
+            name: string;
+            valueFrom?: { configMapKeyRef?: { name: string; key: string; optional?: boolean } };
+          }[]
+        ).find((candidate) => candidate.name === APPROVAL_POLICY_VARIABLE)!;
+        const ref = entry.valueFrom?.configMapKeyRef;
+        expect(ref?.name, `${name}: ${deployment.metadata.name}`).toMatch(
+          /^insitu-approval-policy-[a-z0-9]+$/,
+        );
+        expect(ref?.optional, `${name}: a missing policy must stop the pod, not run the defaults`).not.toBe(
+          true,
+        );
+        const data = (maps.get(ref!.name) as unknown as { data?: Record<string, string> } | undefined)?.data;
+        expect(data?.[ref!.key], `${name}: ${ref!.name} holds ${ref!.key}`).toBe(file);
       }
     }
   });

@@ -3,7 +3,10 @@ import { mkdtemp, readFile, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { connectBus } from "@insitu/bus";
 import type { TaskRecord } from "@insitu/contracts";
+import { Registry, registryEndpoints } from "@insitu/registry";
+import { createLogger } from "@insitu/telemetry";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type Stack, findRepoRoot, startStack } from "../harness/stack.js";
 
@@ -84,6 +87,8 @@ describe("insitu ask through the whole stack", () => {
   });
 
   it("exports the library to plain folders and imports it into another library", async () => {
+    let copyBus: Awaited<ReturnType<typeof connectBus>> | undefined;
+    let copyRegistry: Registry | undefined;
     const dir = await mkdtemp(join(tmpdir(), "insitu-library-"));
     const copy = await mkdtemp(join(tmpdir(), "insitu-library-copy-"));
     try {
@@ -95,7 +100,33 @@ describe("insitu ask through the whole stack", () => {
       expect(module).toContain("export default");
 
       // Into an empty library under another prefix on the same NATS, then out again: same code.
+      // The CLI reaches a library only through a registry's endpoints (ADR 0165): with none
+      // serving that prefix it says so, and one is started there for the copy.
       const other = ["--nats", stack.natsUrl, "--prefix", `${stack.prefix}-copy`];
+      const unserved = await run(insitu, ["library", "import", dir, ...other], {
+        cwd: "/",
+        env: cleanEnv,
+      }).catch((error: { code: number; stderr: string }) => error);
+      expect(unserved).toMatchObject({
+        code: 4,
+        stderr: expect.stringMatching(
+          /^No registry answers under prefix .*-copy at .*is the stack running\?/,
+        ),
+      });
+      copyBus = await connectBus({
+        url: stack.natsUrl,
+        prefix: `${stack.prefix}-copy`,
+        name: "copy-registry",
+      });
+      copyRegistry = await Registry.open(copyBus, {
+        logger: createLogger({ service: "copy-registry", level: "error" }),
+      });
+      await copyBus.serve({
+        name: "registry",
+        version: "0.1.0",
+        description: "the copy's registry",
+        endpoints: registryEndpoints(copyRegistry),
+      });
       const imported = await run(insitu, ["library", "import", dir, ...other, "--json"], {
         cwd: "/",
         env: cleanEnv,
@@ -104,6 +135,8 @@ describe("insitu ask through the whole stack", () => {
       await run(insitu, ["library", "export", copy, ...other], { cwd: "/", env: cleanEnv });
       expect(await readFile(join(copy, "count_vowels", "module.ts"), "utf8")).toBe(module);
     } finally {
+      copyRegistry?.stop();
+      await copyBus?.drain();
       await rm(dir, { recursive: true, force: true });
       await rm(copy, { recursive: true, force: true });
     }

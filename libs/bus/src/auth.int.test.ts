@@ -115,9 +115,10 @@ describe("an authenticated bus", () => {
         sandbox.enqueue(ManagerWork, { taskId: "t-auth-2", kind: "build-done", step: "r1.build.x" }),
       ),
     ).toBe("BUS_FORBIDDEN");
-    // nobody but the registry writes the registry's KV
-    const registryKv = await executor.kv("registry");
-    expect(await codeOf(registryKv.put("tool.forged", { forged: true }))).toBe("BUS_FORBIDDEN");
+    // nobody but the registry writes the registry's KV; the executor may not even open it (ADR 0171)
+    expect(await codeOf(executor.kv("registry"))).toBe("BUS_FORBIDDEN");
+    const evolverView = await (await as("evolver")).kv("registry");
+    expect(await codeOf(evolverView.put("tool.forged", { forged: true }))).toBe("BUS_FORBIDDEN");
     expect(Date.now() - started).toBeLessThan(7_000);
     expect(handled).toBe(0);
   });

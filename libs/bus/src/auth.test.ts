@@ -5,6 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import {
   BUS_USERS,
   busUsers,
+  jetStreamApi,
   loadOrCreateBusCredentials,
   natsConnectOptions,
   redactUrl,
@@ -64,5 +65,45 @@ describe("bus credentials", () => {
     expect(executor.subscribe.allow).not.toContain("_INBOX.>");
     expect(executor.publish.allow).toContain("$KV.tenant-a_tool-call-claims.>");
     expect(executor.publish.allow).not.toContain("$KV.tenant-a_registry.>");
+  });
+
+  it("gives each role only the JetStream API its grant needs, never management (ADR 0171)", () => {
+    for (const user of BUS_USERS.filter((name) => name !== "insitu-admin")) {
+      const { publish } = rolePermissions(user as never, "tenant-a");
+      expect(
+        publish.allow.filter((subject) => /^(\$JS\.API\.>|_INBOX|\$JS\.FC)/.test(subject)),
+        user,
+      ).toEqual([]);
+      const api = jetStreamApi(user as never, "tenant-a");
+      expect(
+        api.filter((s) => /\.(STREAM\.(UPDATE|DELETE|NAMES|LIST)|CONSUMER\.LIST)\b/.test(s)),
+        user,
+      ).toEqual([]);
+      expect(
+        api.filter((s) => /STREAM\.PURGE\.(?!OBJ_)/.test(s)),
+        user,
+      ).toEqual([]);
+      expect(
+        api.every((s) => !s.endsWith("$JS.API.>") && !s.includes(".*.")),
+        user,
+      ).toBe(true);
+    }
+    const executor = jetStreamApi("executor", "tenant-a");
+    expect(executor).toEqual(
+      expect.arrayContaining([
+        "$JS.API.INFO",
+        "$JS.API.CONSUMER.MSG.NEXT.TENANT_A_EXECUTOR_RUN.TENANT_A_EXECUTOR_RUN",
+        "$JS.API.STREAM.INFO.TENANT_A_MANAGER_WORK",
+        "$JS.API.DIRECT.GET.KV_tenant-a_tool-call-claims.>",
+        "$JS.API.STREAM.PURGE.OBJ_tenant-a_tool-call-results",
+      ]),
+    );
+    // it feeds the manager's queue but never pulls from it, and never touches the registry's KV
+    expect(executor.some((s) => s.includes("CONSUMER") && s.includes("MANAGER_WORK"))).toBe(false);
+    expect(executor.some((s) => s.includes("KV_tenant-a_registry"))).toBe(false);
+    // the evolver reads the registry's documents and cannot write them
+    expect(jetStreamApi("evolver", "tenant-a")).toContain("$JS.API.DIRECT.GET.KV_tenant-a_registry.>");
+    expect(rolePermissions("evolver", "tenant-a").publish.allow).not.toContain("$KV.tenant-a_registry.>");
+    expect(rolePermissions("sandbox", "tenant-a").allow_responses).toEqual({ max: -1, expires: "1h" });
   });
 });

@@ -15,7 +15,16 @@ import { Naming } from "./naming.js";
 export interface NatsPermissions {
   publish: { allow: string[] };
   subscribe: { allow: string[] };
+  /** Publishing to the reply subject of a request this user received (ADR 0172). */
+  allow_responses?: { max: number; expires: string };
 }
+
+/**
+ * A responder may answer each request it received, as often as it needs (a request answered in
+ * parts, a `$SRV` ping), for an hour: no `_INBOX.>` publish grant (ADR 0172). nats-server reads
+ * a negative `max` as "no count limit" (`0` would mean its default, one reply).
+ */
+export const RESPONSE_PERMISSION = { max: -1, expires: "1h" } as const;
 
 export interface BusUser {
   user: string;
@@ -47,9 +56,9 @@ export function inboxPrefixFor(user: string): string {
  * The nats-server permissions of a role under a subject prefix. Precise: the contract subjects
  * (publish what it calls/enqueues/emits, subscribe what it serves/listens to), the KV buckets and
  * object stores it writes, the dead letters of the queues it consumes, the acks of its own
- * consumers, and its own reply inbox. Coarse (see ADR 0120): `$JS.API.>` (stream/consumer
- * management and every read through JetStream), `$JS.FC.>`, publishing to `_INBOX.>` (replies),
- * `$SRV.>` discovery, the shared payload store and the quarantine stream.
+ * consumers, its own reply inbox, and exactly the JetStream API subjects its grant needs
+ * (`jetStreamApi`, ADR 0171). Replies go through `allow_responses` (ADR 0172). Still coarse:
+ * `$SRV.>` discovery, the shared payload store and the quarantine stream (every role).
  */
 export function rolePermissions(role: BusRole, prefix: string): NatsPermissions {
   const naming = new Naming(prefix);
@@ -59,18 +68,81 @@ export function rolePermissions(role: BusRole, prefix: string): NatsPermissions 
     ...relative.consumed.map((subject) => naming.deadLetterSubject(subject)),
     ...relative.consumedStreams.map((stream) => `$JS.ACK.${naming.stream(stream)}.>`),
     ...relative.kvWrites.map((bucket) => `$KV.${naming.bucket(bucket)}.>`),
-    ...[...relative.objectWrites, "payloads"].map((bucket) => `$O.${naming.bucket(bucket)}.>`),
+    ...[...relative.objectWrites, PAYLOAD_BUCKET].map((bucket) => `$O.${naming.bucket(bucket)}.>`),
     naming.subject("quarantine.>"),
-    "$JS.API.>",
-    "$JS.FC.>",
-    "_INBOX.>",
+    ...jetStreamApi(role, prefix),
   ];
   const subscribe = [
     ...relative.subscribe.map((subject) => naming.subject(subject)),
     `${inboxPrefixFor(role)}.>`,
     "$SRV.>",
   ];
-  return { publish: { allow: unique(publish) }, subscribe: { allow: unique(subscribe) } };
+  return {
+    publish: { allow: unique(publish) },
+    subscribe: { allow: unique(subscribe) },
+    allow_responses: { ...RESPONSE_PERMISSION },
+  };
+}
+
+/** The bus's own object store of large payloads (nats-bus.ts), which every role writes and reads. */
+const PAYLOAD_BUCKET = "payloads";
+const API = "$JS.API";
+
+/** Open (info, create) a stream: every stream a role touches is created by whoever comes first. */
+const openStream = (stream: string) => [`${API}.STREAM.INFO.${stream}`, `${API}.STREAM.CREATE.${stream}`];
+
+/** Read a stream through ephemeral ordered consumers (KV keys/watch, object reads, event replay) and direct gets. */
+const readStream = (stream: string) => [
+  ...openStream(stream),
+  `${API}.CONSUMER.CREATE.${stream}.>`,
+  `${API}.CONSUMER.INFO.${stream}.*`,
+  `${API}.CONSUMER.MSG.NEXT.${stream}.*`,
+  `${API}.CONSUMER.DELETE.${stream}.*`,
+  `${API}.STREAM.MSG.GET.${stream}`,
+  `${API}.DIRECT.GET.${stream}`,
+  `${API}.DIRECT.GET.${stream}.>`,
+];
+
+/**
+ * The `$JS.API` subjects a role's grant needs, nothing more (ADR 0171):
+ * - account info (every JetStream client's first call);
+ * - work queues it consumes: open the stream, create/update, look up and pull from its one
+ *   durable (named after the stream) — never delete it, purge or update the stream;
+ * - work queues it enqueues into and durable events it emits: open the stream;
+ * - durable events it replays: open and read through ephemeral consumers;
+ * - KV buckets and object stores it writes or only reads: open and read (the `$KV`/`$O`
+ *   publishes that write are granted only for written ones); object stores it writes may also
+ *   be purged (an object's delete or replacement purges its chunks);
+ * - the dead-letter stream (if it consumes) and the quarantine stream: open.
+ * Updating or deleting a stream, listing or finding streams, and purging a work queue are the
+ * admin's (`insitu-admin`, the CLI and `insitu up`).
+ */
+export function jetStreamApi(role: BusRole, prefix: string): string[] {
+  const naming = new Naming(prefix);
+  const relative = relativePermissions(role);
+  const kv = (bucket: string) => `KV_${naming.bucket(bucket)}`;
+  const obj = (bucket: string) => `OBJ_${naming.bucket(bucket)}`;
+  const consumed = relative.consumedStreams.map((stream) => naming.stream(stream));
+  const writtenObjects = [...relative.objectWrites, PAYLOAD_BUCKET].map(obj);
+  return unique([
+    `${API}.INFO`,
+    ...consumed.flatMap((stream) => [
+      ...openStream(stream),
+      `${API}.CONSUMER.CREATE.${stream}.${stream}`,
+      `${API}.CONSUMER.CREATE.${stream}.${stream}.>`,
+      `${API}.CONSUMER.DURABLE.CREATE.${stream}.${stream}`,
+      `${API}.CONSUMER.INFO.${stream}.${stream}`,
+      `${API}.CONSUMER.MSG.NEXT.${stream}.${stream}`,
+    ]),
+    ...[...relative.enqueuedStreams, ...relative.eventStreamsWritten].flatMap((stream) =>
+      openStream(naming.stream(stream)),
+    ),
+    ...relative.eventStreamsRead.flatMap((stream) => readStream(naming.stream(stream))),
+    ...[...relative.kvWrites, ...relative.kvReads].map(kv).flatMap(readStream),
+    ...writtenObjects.flatMap((stream) => [...readStream(stream), `${API}.STREAM.PURGE.${stream}`]),
+    ...(consumed.length > 0 ? openStream(naming.deadLetterStream()) : []),
+    ...openStream(naming.stream("quarantine")),
+  ]);
 }
 
 /** The users of a stack with these credentials under this prefix (admin unrestricted). */

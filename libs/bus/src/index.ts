@@ -49,6 +49,8 @@ export {
   loadOrCreateBusCredentials,
   natsConnectOptions,
   redactUrl,
+  jetStreamApi,
+  RESPONSE_PERMISSION,
   rolePermissions,
   splitUrlCredentials,
   urlWithCredentials,

@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import type { EndpointContract, EventContract, MessageContract, WorkQueueContract } from "@insitu/contracts";
+import {
+  ADMIN_USER,
+  type EndpointContract,
+  type EventContract,
+  type MessageContract,
+  type WorkQueueContract,
+} from "@insitu/contracts";
 import { ErrorCategory, ErrorCode, InsituError, type SerializedError } from "@insitu/errors";
 import {
   createLogger,
@@ -234,6 +240,9 @@ class NatsBus implements Bus {
   /** Pending sends per subject, failed at once when the server refuses that subject (ADR 0120). */
   private readonly pendingBySubject = new Map<string, Set<(error: InsituError) => void>>();
 
+  /** Pending JetStream API calls on one stream, failed at once when the server refuses one (ADR 0171). */
+  private readonly pendingApi = new Set<{ stream: string; fail: (error: InsituError) => void }>();
+
   constructor(
     private readonly connection: NatsConnection,
     options: BusOptions,
@@ -309,6 +318,9 @@ class NatsBus implements Bus {
           subject: error.subject ?? "",
         });
         for (const fail of this.pendingBySubject.get(error.subject ?? "") ?? []) fail(typed);
+        for (const pending of this.pendingApi) {
+          if (apiSubjectNames(error.subject ?? "", pending.stream)) pending.fail(typed);
+        }
       }
     })().catch(() => undefined);
   }
@@ -341,6 +353,32 @@ class NatsBus implements Bus {
       set.delete(onViolation);
       if (set.size === 0) this.pendingBySubject.delete(subject);
     });
+  }
+
+  /**
+   * Runs JetStream API calls on `stream` (open a stream, bucket or consumer), failing them with
+   * BUS_FORBIDDEN as soon as the server refuses one of that stream's API subjects: without this a
+   * refused `$JS.API` request only times out (ADR 0171).
+   */
+  private guardedApi<T>(stream: string, send: () => Promise<T>): Promise<T> {
+    let violation: InsituError | undefined;
+    let fail: ((error: InsituError) => void) | undefined;
+    const refused = new Promise<never>((_, reject) => {
+      fail = reject;
+    });
+    const pending = {
+      stream,
+      fail: (error: InsituError) => {
+        violation = error;
+        fail?.(error);
+      },
+    };
+    this.pendingApi.add(pending);
+    const sent = send().catch(async (error: unknown) => {
+      if (!violation) await this.connection.flush().catch(() => undefined);
+      throw violation ?? error;
+    });
+    return Promise.race([sent, refused]).finally(() => this.pendingApi.delete(pending));
   }
 
   // ---------------------------------------------------------------- request/reply
@@ -590,10 +628,10 @@ class NatsBus implements Bus {
       let stopMessages: (() => void) | undefined;
       void (async () => {
         await this.ensureEventStream(contract);
-        const consumer = await this.js.consumers.get(this.naming.stream(contract.stream!), {
-          filter_subjects: subject,
-          deliver_policy: DeliverPolicy.All,
-        });
+        const streamName = this.naming.stream(contract.stream!);
+        const consumer = await this.guardedApi(streamName, () =>
+          this.js.consumers.get(streamName, { filter_subjects: subject, deliver_policy: DeliverPolicy.All }),
+        );
         // The server keeps an ordered consumer for its inactive threshold (5 minutes, fixed by
         // nats.js) after the client stops pulling: with one per SSE client, churned connections
         // piled up past the stream's cap. Delete it as soon as the subscriber leaves.
@@ -605,7 +643,7 @@ class NatsBus implements Bus {
           }
         };
         if (stopped) return release();
-        const messages = await consumer.consume();
+        const messages = await this.guardedApi(streamName, () => consumer.consume());
         stopMessages = () => {
           void messages.stop();
           release();
@@ -686,7 +724,6 @@ class NatsBus implements Bus {
     const backoff = options.backoffMs ?? [1_000, 5_000, 15_000, 30_000];
     const concurrency = options.concurrency ?? 1;
     await this.ensureWorkStream(contract);
-    const jsm = await this.manager();
     // One delivery beyond maxDeliver lets us see (and dead-letter) a message whose consumers all
     // died without acking; otherwise the server would stop delivering it silently.
     const config = {
@@ -696,15 +733,19 @@ class NatsBus implements Bus {
       max_deliver: maxDeliver + 1,
       max_ack_pending: Math.max(concurrency * 4, 16),
     };
-    try {
-      await jsm.consumers.add(stream, config);
-    } catch {
-      await jsm.consumers.update(stream, durable, config);
-    }
-    const consumer = await this.js.consumers.get(stream, durable);
+    const messages = await this.guardedApi(stream, async () => {
+      const jsm = await this.manager();
+      try {
+        await jsm.consumers.add(stream, config);
+      } catch (error) {
+        if (InsituError.from(error).code === ErrorCode.busForbidden) throw error;
+        await jsm.consumers.update(stream, durable, config);
+      }
+      const consumer = await this.js.consumers.get(stream, durable);
+      return consumer.consume({ max_messages: concurrency, expires: 5_000 });
+    });
     const semaphore = new Semaphore(concurrency);
     const abort = new AbortController();
-    const messages = await consumer.consume({ max_messages: concurrency, expires: 5_000 });
     const loop = (async () => {
       for await (const message of messages) {
         const release = await semaphore.acquire();
@@ -846,7 +887,7 @@ class NatsBus implements Bus {
     const jsm = await this.manager();
     const stream = this.naming.deadLetterStream();
     const subject = this.naming.deadLetterSubject(contract.subject);
-    const info = await jsm.streams.info(stream, { subjects_filter: subject });
+    const info = await this.guardedApi(stream, () => jsm.streams.info(stream, { subjects_filter: subject }));
     const count = info.state.subjects?.[subject] ?? 0;
     if (count === 0) return [];
     const consumer = await this.js.consumers.get(stream, { filter_subjects: subject });
@@ -892,15 +933,20 @@ class NatsBus implements Bus {
   ): Promise<void> {
     let pending = this.ensuredStreams.get(name);
     if (!pending) {
-      pending = (async () => {
+      pending = this.guardedApi(name, async () => {
         const jsm = await this.manager();
         try {
           const info = await jsm.streams.info(name);
-          // A stream made by an older release has no bounds: give it the current ones.
+          // A stream made by an older release has no bounds: give it the current ones. Only the
+          // admin may update a stream (ADR 0171): a role leaves it to the next `insitu up`.
           if (
             options.enforceLimits &&
             (info.config.max_msgs !== config.max_msgs || info.config.max_bytes !== config.max_bytes)
           ) {
+            if (this.user !== undefined && this.user !== ADMIN_USER) {
+              this.logger.warn("stream has outdated bounds; the admin updates it", { stream: name });
+              return;
+            }
             await jsm.streams.update(name, {
               max_msgs: config.max_msgs,
               max_bytes: config.max_bytes,
@@ -923,7 +969,7 @@ class NatsBus implements Bus {
             });
           }
         }
-      })();
+      });
       pending.catch(() => this.ensuredStreams.delete(name));
       this.ensuredStreams.set(name, pending);
     }
@@ -938,12 +984,14 @@ class NatsBus implements Bus {
   // ---------------------------------------------------------------- KV and objects
 
   async kv(bucket: string, options: KvOptions = {}): Promise<KvBucket> {
-    const kv = await new Kvm(this.connection).create(this.naming.bucket(bucket), {
-      history: options.history ?? 1,
-      storage: StorageType.File,
-      ...(options.ttlMs ? { ttl: options.ttlMs } : {}),
-      replicas: this.replicas,
-    });
+    const kv = await this.guardedApi(`KV_${this.naming.bucket(bucket)}`, () =>
+      new Kvm(this.connection).create(this.naming.bucket(bucket), {
+        history: options.history ?? 1,
+        storage: StorageType.File,
+        ...(options.ttlMs ? { ttl: options.ttlMs } : {}),
+        replicas: this.replicas,
+      }),
+    );
     const limits = this.limits;
     const logger = this.logger;
     const kvSubject = (key: string) => `$KV.${this.naming.bucket(bucket)}.${key}`;
@@ -1079,11 +1127,13 @@ class NatsBus implements Bus {
   }
 
   async objects(bucket: string, options: ObjectBucketOptions = {}): Promise<ObjectBucket> {
-    const store = await new Objm(this.connection).create(this.naming.bucket(bucket), {
-      storage: StorageType.File,
-      ...(options.ttlMs ? { ttl: nanos(options.ttlMs) } : {}),
-      replicas: this.replicas,
-    });
+    const store = await this.guardedApi(`OBJ_${this.naming.bucket(bucket)}`, () =>
+      new Objm(this.connection).create(this.naming.bucket(bucket), {
+        storage: StorageType.File,
+        ...(options.ttlMs ? { ttl: nanos(options.ttlMs) } : {}),
+        replicas: this.replicas,
+      }),
+    );
     const limits = this.limits;
     const quarantine = async (name: string, reason: string, raw?: Uint8Array) => {
       // Objects have no revision of their own: the stream sequence of their metadata stands in.
@@ -1185,11 +1235,13 @@ class NatsBus implements Bus {
   }
 
   private payloads(): Promise<ObjectStore> {
-    this.payloadStore ??= new Objm(this.connection).create(this.naming.bucket(PAYLOAD_BUCKET), {
-      storage: StorageType.File,
-      replicas: this.replicas,
-      ttl: nanos(24 * 3600 * 1000),
-    });
+    this.payloadStore ??= this.guardedApi(`OBJ_${this.naming.bucket(PAYLOAD_BUCKET)}`, () =>
+      new Objm(this.connection).create(this.naming.bucket(PAYLOAD_BUCKET), {
+        storage: StorageType.File,
+        replicas: this.replicas,
+        ttl: nanos(24 * 3600 * 1000),
+      }),
+    );
     return this.payloadStore;
   }
 
@@ -1366,6 +1418,13 @@ function throwConflict(error: unknown, key: string): never {
 }
 
 export type { MessageContract };
+
+/** Whether a refused subject is a `$JS.API` call on this stream (or the account info every client asks first). */
+function apiSubjectNames(subject: string, stream: string): boolean {
+  if (subject === "$JS.API.INFO") return true;
+  const tokens = subject.split(".");
+  return tokens[0] === "$JS" && tokens[1] === "API" && tokens.slice(3).includes(stream);
+}
 
 function forbidden(
   user: string | undefined,

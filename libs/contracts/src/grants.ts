@@ -26,6 +26,7 @@ import {
   RegistrySnapshots,
   RegistryStats,
 } from "./registry.js";
+import { RegistryLibraryExport, RegistryLibraryImport } from "./library-transfer.js";
 import {
   SandboxCheck,
   SandboxExec,
@@ -88,10 +89,12 @@ export interface RoleGrant {
   readonly publishes: readonly EventContract[];
   /** Events this role listens to. */
   readonly subscribes: readonly EventContract[];
-  /** KV buckets this role writes (relative names). Reading any bucket goes through `$JS.API`. */
+  /** KV buckets this role writes (relative names); it may read them too. */
   readonly kvWrites: readonly string[];
-  /** Object stores this role writes (relative names). */
+  /** Object stores this role writes (relative names); it may read them too. */
   readonly objectWrites: readonly string[];
+  /** KV buckets this role only reads: JetStream reads, never a `$KV.<bucket>` publish (ADR 0171). */
+  readonly kvReads: readonly string[];
 }
 
 // Buckets owned by packages that sit above @insitu/contracts (they import it, not the reverse).
@@ -123,6 +126,7 @@ const grant = (partial: Partial<RoleGrant>): RoleGrant => ({
   subscribes: [],
   kvWrites: [],
   objectWrites: [],
+  kvReads: [],
   ...partial,
 });
 
@@ -152,6 +156,8 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
     subscribes: [TaskEvents],
     kvWrites: [BATCHES_BUCKET, EVOLVER_BUCKET, WORKSPACE_INDEX_BUCKET],
     objectWrites: [BATCH_INPUTS_BUCKET, WORKSPACE_OBJECTS_BUCKET],
+    // eval results (written by `insitu eval`, the admin) and the library watch (the registry's)
+    kvReads: [EVALS_BUCKET, LIBRARY_WATCH.bucket],
   }),
   manager: grant({
     serves: [TaskSubmit, TaskGet, TaskList],
@@ -213,6 +219,9 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
       RegistryExternalStats,
       RegistryReviewList,
       RegistryReviewDecide,
+      // `insitu library export|import` and a batch's folder warm start (admin user, ADR 0165)
+      RegistryLibraryExport,
+      RegistryLibraryImport,
     ],
     kvWrites: [...REGISTRY_BUCKETS.filter((bucket) => bucket !== "registry-blobs"), REGISTRY_EXTERNAL_BUCKET],
     objectWrites: ["registry-blobs"],
@@ -234,14 +243,18 @@ export const ROLE_GRANTS: Readonly<Record<BusRole, RoleGrant>> = {
     publishes: [EvolverEvents],
     subscribes: [TaskEvents],
     kvWrites: [EVOLVER_BUCKET, LLM_COOLDOWNS_BUCKET],
+    // services/evolver/src/adapters.ts reads the registry's documents and call log
+    kvReads: ["registry", "registry-calls"],
   }),
 };
 
-/** Buckets read by roles that do not write them (documentation; reads are not narrowed). */
-export const READ_ONLY_BUCKETS: Readonly<Partial<Record<BusRole, readonly string[]>>> = {
-  gateway: [EVALS_BUCKET, LIBRARY_WATCH.bucket],
-  evolver: ["registry", "registry-calls"],
-};
+/** Buckets read by roles that do not write them (from the grants' `kvReads`). */
+export const READ_ONLY_BUCKETS: Readonly<Partial<Record<BusRole, readonly string[]>>> = Object.fromEntries(
+  BUS_ROLES.filter((role) => ROLE_GRANTS[role].kvReads.length > 0).map((role) => [
+    role,
+    ROLE_GRANTS[role].kvReads,
+  ]),
+);
 
 /** A role's permissions as relative subjects (auth.ts prefixes them and adds the JetStream plumbing). */
 export interface RelativePermissions {
@@ -253,8 +266,16 @@ export interface RelativePermissions {
   consumed: string[];
   /** Relative stream names of the work queues this role consumes (acks). */
   consumedStreams: string[];
+  /** Relative stream names of the work queues this role enqueues into. */
+  enqueuedStreams: string[];
+  /** Relative stream names of the durable events this role emits. */
+  eventStreamsWritten: string[];
+  /** Relative stream names of the durable events this role replays (subscribes to with a stream). */
+  eventStreamsRead: string[];
   kvWrites: string[];
   objectWrites: string[];
+  /** KV buckets this role reads and does not write. */
+  kvReads: string[];
 }
 
 export function relativePermissions(role: BusRole): RelativePermissions {
@@ -274,7 +295,11 @@ export function relativePermissions(role: BusRole): RelativePermissions {
     ]),
     consumed: unique(g.consumes.map((c) => c.subject)),
     consumedStreams: unique(g.consumes.map((c) => c.stream)),
+    enqueuedStreams: unique(g.enqueues.map((c) => c.stream)),
+    eventStreamsWritten: unique(g.publishes.flatMap((c) => (c.stream ? [c.stream] : []))),
+    eventStreamsRead: unique(g.subscribes.flatMap((c) => (c.stream ? [c.stream] : []))),
     kvWrites: unique([...g.kvWrites]),
     objectWrites: unique([...g.objectWrites]),
+    kvReads: unique(g.kvReads.filter((bucket) => !g.kvWrites.includes(bucket))),
   };
 }

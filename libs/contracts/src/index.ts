@@ -21,6 +21,7 @@ export type { Envelope } from "./envelope.js";
 export * from "./system.js";
 export * from "./sandbox.js";
 export * from "./registry.js";
+export * from "./library-transfer.js";
 export * from "./tool-binding.js";
 export * from "./task.js";
 export * from "./evolver.js";

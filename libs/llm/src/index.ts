@@ -1,8 +1,11 @@
 /**
  * @insitu/llm — one model interface for every role, providers behind it (Gemini via
  * @google/genai, OpenAI-compatible HTTP), record/replay, per-role settings, accounting and
- * budgets. Fakes (scripted model, scenario files, provider stand-ins) are in `@insitu/llm/testing`.
+ * budgets. Fakes (scripted model, provider stand-ins) are in `@insitu/llm/testing`; a scenario file
+ * (`loadScenario`) is loaded here too, because a service runs on one when INSITU_SCRIPT is set (demo).
  */
+export { loadScenario } from "./scenario.js";
+export type { Scenario } from "./scenario.js";
 export {
   EMBEDDING_CHARS_PER_TOKEN,
   FinishReason,

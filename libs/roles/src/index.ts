@@ -18,3 +18,14 @@ export {
 } from "./retry-window.js";
 export type { RetryWindowOptions } from "./retry-window.js";
 export { APPROVAL_POLICY_VARIABLE, loadApprovalPolicy } from "./approval-policy.js";
+export { defineRoleStep } from "./role-step.js";
+export type {
+  ResultReader,
+  RoleStep,
+  RoleStepDefinition,
+  StepContext,
+  StepPorts,
+  StepQueue,
+} from "./role-step.js";
+export { taskUsage, usageOfFailure } from "./task-usage.js";
+export { describeOutcome } from "./describe-outcome.js";

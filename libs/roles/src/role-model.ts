@@ -10,6 +10,7 @@ import {
   costOf,
   createModelForRole,
   loadModelsConfig,
+  loadScenario,
   recordForRole,
   recordRoleModel,
   replayForRole,
@@ -17,7 +18,6 @@ import {
   withCallDeadline,
   withModelSpans,
 } from "@insitu/llm";
-import { loadScenario } from "@insitu/llm/testing";
 import type { Registry } from "prom-client";
 import { scriptLatencyFromEnv, withScriptLatency } from "./script-latency.js";
 

@@ -1,11 +1,9 @@
 import { hostname } from "node:os";
 import { CallOnce, endpoint, kvCallClaims, objectOutcomeStore } from "@insitu/bus";
 import {
-  ExecutorRunWork,
   ExternalToolsList,
   SigningKeyEnv,
   signingKeyConfig,
-  TASK_STEPS_BUCKET,
   TOOL_CALL_CLAIMS_BUCKET,
   TOOL_CALL_CLAIMS_TTL_MS,
   TOOL_CALL_RESULTS_BUCKET,
@@ -15,13 +13,7 @@ import { parseRecordedOutcome } from "@insitu/tool-kit";
 import { WorkspaceStore } from "@insitu/files";
 import { McpClientPool, loadMcpServersConfig } from "@insitu/mcp";
 import { runService } from "@insitu/runtime";
-import {
-  consumeRoleWork,
-  kvStepStore,
-  loadApprovalPolicy,
-  managerNotifier,
-  taskEventPublisher,
-} from "@insitu/roles";
+import { loadApprovalPolicy } from "@insitu/roles";
 import { toolPorts } from "./adapters.js";
 import { ExecutorConfigSchema } from "./config.js";
 import { busRateLimitGate, modelForRole } from "@insitu/roles";
@@ -41,7 +33,6 @@ await runService({
     const summarizer = config.INSITU_SCRIPT
       ? { model, costOf }
       : modelForRole("summarizer", undefined, process.env, { metrics, gate });
-    const steps = await bus.kv(TASK_STEPS_BUCKET);
     // The operator's MCP servers (docs/adr/0085): their tools are external tools, never library tools.
     const mcpPool = new McpClientPool(
       config.INSITU_MCP_CONFIG ? loadMcpServersConfig(config.INSITU_MCP_CONFIG) : { servers: {} },
@@ -76,30 +67,22 @@ await runService({
       model,
       summarizer: summarizer.model,
       ...withExternalTools(builtPorts, mcpPool, bus, externalOnce),
-      steps: kvStepStore(steps),
-      notifyManager: managerNotifier(bus, "execution-done"),
-      emit: taskEventPublisher(bus),
       costOf,
-      now: () => new Date(),
       limits: {
         contextTokens: config.EXECUTOR_CONTEXT_TOKENS,
         maxToolOutputChars: config.EXECUTOR_MAX_TOOL_OUTPUT_CHARS,
         maxRepairsPerTool: config.EXECUTOR_MAX_REPAIRS,
       },
-      logger,
       // Attachments and tool images reach the model from the task workspace.
       workspace: await WorkspaceStore.open(bus),
     });
-    const consumer = await consumeRoleWork(
-      bus,
-      ExecutorRunWork,
-      (work, hooks) => executor.handleRun(work, hooks),
-      {
-        ackWaitMs: config.WORK_ACK_WAIT_MS,
-        maxDeliver: config.WORK_MAX_DELIVER,
-        concurrency: config.EXECUTOR_CONCURRENCY,
-      },
-    );
+    // Consumes ExecutorRunWork (the step kit's queue, see createExecutor).
+    const consumer = await executor.start(bus, {
+      logger,
+      ackWaitMs: config.WORK_ACK_WAIT_MS,
+      maxDeliver: config.WORK_MAX_DELIVER,
+      concurrency: config.EXECUTOR_CONCURRENCY,
+    });
     const external = await bus.serve({
       name: "executor",
       version: "0.1.0",

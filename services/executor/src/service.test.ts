@@ -1,5 +1,5 @@
 import { createScriptedModel } from "@insitu/llm/testing";
-import { createLogger } from "@insitu/telemetry";
+import { memoryStepPorts } from "@insitu/roles/testing";
 import { describe, expect, it } from "vitest";
 import { type ExecutorDeps, createExecutor } from "./service.js";
 
@@ -13,10 +13,8 @@ const work = {
   maxSteps: 3,
 };
 
-/** FAKE ports for unit tests; `log` records the order of effects. */
+/** FAKE ports for unit tests (in-memory step ports: `log` records the order of effects). */
 function fakes(overrides: Partial<ExecutorDeps> = {}) {
-  const steps = new Map<string, unknown>();
-  const log: string[] = [];
   const deps: ExecutorDeps = {
     model: createScriptedModel(["## Final Conclusion\nfour"]),
     summarizer: createScriptedModel([]),
@@ -39,34 +37,22 @@ function fakes(overrides: Partial<ExecutorDeps> = {}) {
       attempts: 0,
       usage: { inputTokens: 0, outputTokens: 0, costUsd: 0, toolCalls: 0 },
     }),
-    emit: async () => undefined,
     costOf: () => 0,
-    now: () => new Date(),
     limits: { contextTokens: 100_000, maxToolOutputChars: 4000, maxRepairsPerTool: 1 },
-    steps: {
-      get: async (taskId, step) => steps.get(`${taskId}.${step}`),
-      put: async (taskId, step, value) => {
-        log.push("put");
-        steps.set(`${taskId}.${step}`, value);
-      },
-    },
-    notifyManager: async () => {
-      log.push("notify");
-    },
-    logger: createLogger({ service: "test", level: "error" }),
     ...overrides,
   };
-  return { executor: createExecutor(deps), log, steps };
+  const memory = memoryStepPorts();
+  return { handleRun: createExecutor(deps).handler(memory.ports), log: memory.log };
 }
 
 describe("executor service", () => {
   it("stores the round before telling the manager, and a redelivery only re-announces it", async () => {
     const f = fakes();
-    const first = await f.executor.handleRun(work);
+    const first = await f.handleRun(work);
     expect(first.conclusion).toBe("four");
-    const again = await f.executor.handleRun(work);
+    const again = await f.handleRun(work);
     expect(again).toEqual(first);
-    expect(f.log).toEqual(["put", "notify", "notify"]);
+    expect(f.log).toEqual(["put r1.execute", "notify r1.execute", "notify r1.execute"]);
   });
 
   it("reports a round that cannot run as a failed round the manager can re-plan on", async () => {
@@ -75,10 +61,10 @@ describe("executor service", () => {
         throw new Error("registry lost the version");
       },
     });
-    const result = await f.executor.handleRun(work);
+    const result = await f.handleRun(work);
     expect(result.conclusion).toMatch(
       /Not found: the executor failed \(INTERNAL: registry lost the version\)/,
     );
-    expect(f.log).toEqual(["put", "notify"]);
+    expect(f.log).toEqual(["put r1.execute", "notify r1.execute"]);
   });
 });

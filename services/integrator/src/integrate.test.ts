@@ -1,6 +1,6 @@
 import { InsituError } from "@insitu/errors";
 import { createScriptedModel } from "@insitu/llm/testing";
-import { createLogger } from "@insitu/telemetry";
+import { memoryStepPorts } from "@insitu/roles/testing";
 import { describe, expect, it } from "vitest";
 import { renderAnswerPrompt } from "./integrate.js";
 import { createIntegrator, fallbackAnswer } from "./service.js";
@@ -27,34 +27,19 @@ describe("integrator", () => {
   });
 
   it("writes the answer once, stores it before telling the manager, and is idempotent", async () => {
-    // FAKE: scripted model and in-memory step store.
+    // FAKE: scripted model and in-memory step ports.
     const model = createScriptedModel([
       { json: { final_answer: "Earth", reasoning_summary: "Compared diameters." } },
     ]);
-    const stored = new Map<string, unknown>();
-    const log: string[] = [];
-    const integrator = createIntegrator({
-      model,
-      steps: {
-        get: async (taskId, step) => stored.get(`${taskId}.${step}`),
-        put: async (taskId, step, value) => {
-          log.push("put");
-          stored.set(`${taskId}.${step}`, value);
-        },
-      },
-      notifyManager: async () => {
-        log.push("notify");
-      },
-      costOf: () => 0,
-      logger: createLogger({ service: "test", level: "error" }),
-    });
+    const memory = memoryStepPorts();
+    const handleRun = createIntegrator({ model, costOf: () => 0 }).handler(memory.ports);
     const work = { taskId: "t1", step: "integrate", question: "Which planet is larger?", report: REPORT };
-    const first = await integrator.handleRun(work);
+    const first = await handleRun(work);
     expect(first.answer).toEqual({ final_answer: "Earth", reasoning_summary: "Compared diameters." });
-    const again = await integrator.handleRun(work);
+    const again = await handleRun(work);
     expect(again).toEqual(first);
     expect(model.calls).toHaveLength(1);
-    expect(log).toEqual(["put", "notify", "notify"]);
+    expect(memory.log).toEqual(["put integrate", "notify integrate", "notify integrate"]);
   });
 
   it("falls back to the executor's conclusion when the model fails for good", () => {

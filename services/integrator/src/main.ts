@@ -1,7 +1,6 @@
-import { IntegratorRunWork, TASK_STEPS_BUCKET } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
+import { busRateLimitGate, modelForRole } from "@insitu/roles";
 import { IntegratorConfigSchema } from "./config.js";
-import { kvStepStore, managerNotifier, modelForRole, consumeRoleWork, busRateLimitGate } from "@insitu/roles";
 import { createIntegrator } from "./service.js";
 
 await runService({
@@ -13,24 +12,13 @@ await runService({
       metrics,
       gate,
     });
-    const steps = await bus.kv(TASK_STEPS_BUCKET);
-    const integrator = createIntegrator({
-      model,
-      steps: kvStepStore(steps),
-      notifyManager: managerNotifier(bus, "integration-done"),
-      costOf,
+    // Consumes IntegratorRunWork (the step kit's queue, see createIntegrator).
+    const consumer = await createIntegrator({ model, costOf }).start(bus, {
       logger,
+      ackWaitMs: config.WORK_ACK_WAIT_MS,
+      maxDeliver: config.WORK_MAX_DELIVER,
+      concurrency: config.INTEGRATOR_CONCURRENCY,
     });
-    const consumer = await consumeRoleWork(
-      bus,
-      IntegratorRunWork,
-      (work, hooks) => integrator.handleRun(work, hooks),
-      {
-        ackWaitMs: config.WORK_ACK_WAIT_MS,
-        maxDeliver: config.WORK_MAX_DELIVER,
-        concurrency: config.INTEGRATOR_CONCURRENCY,
-      },
-    );
     return { stop: () => consumer.stop() };
   },
 });

@@ -7,6 +7,8 @@ import {
   RegistryFinishTask,
   RegistryGet,
   RegistryHistory,
+  RegistryLibraryExport,
+  RegistryLibraryImport,
   RegistryList,
   RegistryCodeGet,
   RegistryRecordUsage,
@@ -20,6 +22,7 @@ import {
   RegistryStats,
 } from "@insitu/contracts";
 import { bindingGet, codeGet } from "./bindings.js";
+import { exportLibraryFiles, importLibrary, sentSource } from "./export.js";
 import type { Registry } from "./registry.js";
 
 /** Every registry endpoint bound to its operation. */
@@ -43,5 +46,13 @@ export function registryEndpoints(registry: Registry): EndpointHandler[] {
     endpoint(RegistrySeries, (data) => registry.series(data)),
     endpoint(RegistryReviewList, (data) => registry.reviewList(data)),
     endpoint(RegistryReviewDecide, (data) => registry.reviewDecide(data)),
+    endpoint(RegistryLibraryExport, () => exportLibraryFiles(registry)),
+    endpoint(RegistryLibraryImport, ({ reason, replace, requireUnchanged, ...folder }) =>
+      importLibrary(registry, sentSource(folder), {
+        ...(reason === undefined ? {} : { reason }),
+        ...(replace === undefined ? {} : { replace }),
+        ...(requireUnchanged === undefined ? {} : { requireUnchanged }),
+      }),
+    ),
   ];
 }

@@ -1,6 +1,12 @@
 import { mkdir, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
-import { join } from "node:path";
-import type { AppliedChange, Evidence, SnapshotInfo } from "@insitu/contracts";
+import { dirname, join } from "node:path";
+import type {
+  AppliedChange,
+  Evidence,
+  Payload,
+  RegistryLibraryImport,
+  SnapshotInfo,
+} from "@insitu/contracts";
 import { ErrorCategory, InsituError } from "@insitu/errors";
 import { ToolManifestSchema, ToolNameSchema, ToolTestsSchema, computeToolHash } from "@insitu/tool-kit";
 import { z } from "zod";
@@ -57,26 +63,20 @@ export interface ImportSummary {
   snapshot?: SnapshotInfo;
 }
 
-export async function exportLibrary(registry: Registry, directory: string): Promise<ExportSummary> {
+/** The current library as the files of an exported folder, by path inside it (nothing written). */
+export async function exportLibraryFiles(
+  registry: Registry,
+): Promise<{ snapshot: number; tools: number; files: Record<string, string> }> {
   await registry.view.settled();
   const view = registry.view;
-  const tools = new Map(view.currentTools);
-  await mkdir(directory, { recursive: true });
-  // Folders of tools no longer in the library must not linger in a git-tracked export.
-  for (const entry of await readdir(directory, { withFileTypes: true })) {
-    if (entry.isDirectory() && ToolNameSchema.safeParse(entry.name).success && !tools.has(entry.name)) {
-      await rm(join(directory, entry.name), { recursive: true, force: true });
-    }
-  }
-  const sorted = [...tools].sort(([left], [right]) => (left < right ? -1 : 1));
+  const sorted = [...view.currentTools].sort(([left], [right]) => (left < right ? -1 : 1));
+  const files: Record<string, string> = {};
   for (const [name, hash] of sorted) {
     const record = await registry.record(hash);
     if (!record) throw new InsituError(`version ${hash} of ${name} is missing`, { code: "EXPORT_FAILED" });
-    const folder = join(directory, name);
-    await mkdir(folder, { recursive: true });
-    await writeFile(join(folder, "module.ts"), record.code);
-    await writeFile(join(folder, "tests.json"), `${JSON.stringify(record.tests, null, 2)}\n`);
-    await writeFile(join(folder, "manifest.json"), `${JSON.stringify(record.manifest, null, 2)}\n`);
+    files[`${name}/module.ts`] = record.code;
+    files[`${name}/tests.json`] = `${JSON.stringify(record.tests, null, 2)}\n`;
+    files[`${name}/manifest.json`] = `${JSON.stringify(record.manifest, null, 2)}\n`;
     const history = (view.byName.get(name) ?? []).map((versionHash) => {
       const summary = view.summary(versionHash);
       return {
@@ -98,7 +98,7 @@ export async function exportLibrary(registry: Registry, directory: string): Prom
       usage: record.usage,
       history,
     };
-    await writeFile(join(folder, "lineage.json"), `${JSON.stringify(lineage, null, 2)}\n`);
+    files[`${name}/lineage.json`] = `${JSON.stringify(lineage, null, 2)}\n`;
   }
   const library = {
     format: 1,
@@ -106,8 +106,35 @@ export async function exportLibrary(registry: Registry, directory: string): Prom
     exportedAt: new Date().toISOString(),
     tools: Object.fromEntries(sorted),
   };
-  await writeFile(join(directory, LIBRARY_FILE), `${JSON.stringify(library, null, 2)}\n`);
-  return { directory, snapshot: view.snapshotNumber, tools: sorted.length };
+  files[LIBRARY_FILE] = `${JSON.stringify(library, null, 2)}\n`;
+  return { snapshot: view.snapshotNumber, tools: sorted.length, files };
+}
+
+/**
+ * Writes an exported library's files into `directory`. Folders of tools no longer in the library
+ * are removed so they do not linger in a git-tracked export. (libs/cli writes the same way; it may
+ * not import this service.)
+ */
+export async function writeLibraryFolder(directory: string, files: Record<string, string>): Promise<void> {
+  await mkdir(directory, { recursive: true });
+  const tools = new Set(Object.keys(files).map((path) => path.split("/")[0]));
+  for (const entry of await readdir(directory, { withFileTypes: true })) {
+    if (entry.isDirectory() && ToolNameSchema.safeParse(entry.name).success && !tools.has(entry.name)) {
+      await rm(join(directory, entry.name), { recursive: true, force: true });
+    }
+  }
+  // library.json last, as before: a folder holding it is a complete export.
+  const paths = Object.keys(files).sort((a, b) => Number(a === LIBRARY_FILE) - Number(b === LIBRARY_FILE));
+  for (const path of paths) {
+    await mkdir(dirname(join(directory, path)), { recursive: true });
+    await writeFile(join(directory, path), files[path] ?? "");
+  }
+}
+
+export async function exportLibrary(registry: Registry, directory: string): Promise<ExportSummary> {
+  const { snapshot, tools, files } = await exportLibraryFiles(registry);
+  await writeLibraryFolder(directory, files);
+  return { directory, snapshot, tools };
 }
 
 export interface ImportOptions {
@@ -135,10 +162,45 @@ export interface LibraryFolder {
   edited: string[];
 }
 
+/** Where an import reads a library folder from: the disk here, or files a caller read and sent. */
+export interface LibrarySource {
+  /** The folder as its owner names it (messages, import evidence). */
+  directory: string;
+  isFolder(): Promise<boolean>;
+  /** A file by path inside the folder; throws an error with the errno `code` when unreadable. */
+  read(path: string): Promise<string>;
+}
+
+/** A library folder on this machine's disk. */
+export function folderSource(directory: string): LibrarySource {
+  return {
+    directory,
+    isFolder: async () => (await stat(directory).catch(() => undefined))?.isDirectory() === true,
+    read: (path) => readFile(join(directory, path), "utf8"),
+  };
+}
+
+/** A library folder another process read and sent (`registry.library.import`). */
+export function sentSource(request: Payload<typeof RegistryLibraryImport>): LibrarySource {
+  return {
+    directory: request.directory,
+    isFolder: async () => request.folder,
+    read: async (path) => {
+      const text = request.files[path];
+      if (text !== undefined) return text;
+      throw Object.assign(new Error(`${path} cannot be read`), {
+        code: request.unreadable?.[path] ?? "ENOENT",
+      });
+    },
+  };
+}
+
 export async function readLibraryFolder(
-  directory: string,
+  from: string | LibrarySource,
   options: Pick<ImportOptions, "requireUnchanged"> = {},
 ): Promise<LibraryFolder> {
+  const source = typeof from === "string" ? folderSource(from) : from;
+  const directory = source.directory;
   const invalid = (folder: string, what: string, cause?: unknown) =>
     new InsituError(`${folder}: ${what}`, {
       code: "INVALID_EXPORT",
@@ -146,10 +208,11 @@ export async function readLibraryFolder(
       details: { folder },
       ...(cause === undefined ? {} : { cause }),
     });
-  const readJson = async (folder: string, file: string): Promise<unknown> => {
+  /** `file` of the tool `name` ("" for the library's own file), named in errors by `folder`. */
+  const readJson = async (folder: string, name: string, file: string): Promise<unknown> => {
     let text: string;
     try {
-      text = await readFile(join(folder, file), "utf8");
+      text = await source.read(name ? `${name}/${file}` : file);
     } catch (error) {
       throw invalid(
         folder,
@@ -163,11 +226,10 @@ export async function readLibraryFolder(
       throw invalid(folder, `${file} is not JSON: ${(error as Error).message}`, error);
     }
   };
-  const folderStat = await stat(directory).catch(() => undefined);
-  if (!folderStat?.isDirectory()) {
+  if (!(await source.isFolder())) {
     throw invalid(directory, "no such folder (an exported library is a folder holding library.json)");
   }
-  const libraryFile = LibraryFileSchema.safeParse(await readJson(directory, LIBRARY_FILE));
+  const libraryFile = LibraryFileSchema.safeParse(await readJson(directory, "", LIBRARY_FILE));
   if (!libraryFile.success)
     throw invalid(directory, `${LIBRARY_FILE} is invalid: ${libraryFile.error.message}`);
   const library = libraryFile.data;
@@ -175,15 +237,15 @@ export async function readLibraryFolder(
   const edited: string[] = [];
   for (const name of Object.keys(library.tools).sort()) {
     const folder = join(directory, name);
-    const manifest = ToolManifestSchema.safeParse(await readJson(folder, "manifest.json"));
+    const manifest = ToolManifestSchema.safeParse(await readJson(folder, name, "manifest.json"));
     if (!manifest.success) throw invalid(folder, `manifest.json is invalid: ${manifest.error.message}`);
-    const tests = ToolTestsSchema.safeParse(await readJson(folder, "tests.json"));
+    const tests = ToolTestsSchema.safeParse(await readJson(folder, name, "tests.json"));
     if (!tests.success) throw invalid(folder, `tests.json is invalid: ${tests.error.message}`);
-    const lineage = LineageSchema.safeParse(await readJson(folder, "lineage.json"));
+    const lineage = LineageSchema.safeParse(await readJson(folder, name, "lineage.json"));
     if (!lineage.success) throw invalid(folder, `lineage.json is invalid: ${lineage.error.message}`);
     if (manifest.data.name !== name)
       throw invalid(folder, `manifest names ${manifest.data.name}, folder ${name}`);
-    const code = await readFile(join(folder, "module.ts"), "utf8").catch((error: unknown) => {
+    const code = await source.read(`${name}/module.ts`).catch((error: unknown) => {
       throw invalid(folder, "module.ts cannot be read", error);
     });
     const hash = computeToolHash({ manifest: manifest.data, code, tests: tests.data });
@@ -225,11 +287,11 @@ export async function readLibraryFolder(
 
 export async function importLibrary(
   registry: Registry,
-  directory: string,
+  from: string | LibrarySource,
   options: ImportOptions = {},
 ): Promise<ImportSummary> {
   // Every file is read and checked before anything is stored or committed.
-  const { documents, edited } = await readLibraryFolder(directory, options);
+  const { directory, documents, edited } = await readLibraryFolder(from, options);
   let created = 0;
   for (const document of documents) if (await registry.storeVersion(document)) created++;
   const summary: ImportSummary = { tools: documents.length, created, edited };

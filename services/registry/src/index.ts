@@ -4,8 +4,16 @@ export { Registry, embeddingText } from "./registry.js";
 export type { RegistryOptions } from "./registry.js";
 export { HashingEmbedder, chooseEmbeddings } from "./retrieval/embedding.js";
 export type { EmbeddingProvider, EmbeddingsMode } from "./retrieval/embedding.js";
-export { exportLibrary, importLibrary, readLibraryFolder } from "./export.js";
-export type { ExportSummary, ImportOptions, ImportSummary, LibraryFolder } from "./export.js";
+export {
+  exportLibrary,
+  exportLibraryFiles,
+  folderSource,
+  importLibrary,
+  readLibraryFolder,
+  sentSource,
+  writeLibraryFolder,
+} from "./export.js";
+export type { ExportSummary, ImportOptions, ImportSummary, LibraryFolder, LibrarySource } from "./export.js";
 export { Bm25Index } from "./retrieval/bm25.js";
 export { EXACT_SCAN_BUDGET, VectorIndex } from "./retrieval/vector-index.js";
 export { reciprocalRankFusion } from "./retrieval/fuse.js";

@@ -1,4 +1,4 @@
-import type { SignedTestReport, ToolRequest, ToolCallOutcome } from "@insitu/contracts";
+import type { Reply, SandboxTest, SignedTestReport, ToolCallOutcome, ToolRequest } from "@insitu/contracts";
 import {
   type LanguageModel,
   type Message,
@@ -12,6 +12,7 @@ import {
   type ToolManifest,
   type ToolOutcome,
   type ToolTestCase,
+  type ToolTestResult,
   ToolPermissionsSchema,
   ToolTestsSchema,
   parseManifest,
@@ -19,7 +20,7 @@ import {
 import { z } from "zod";
 import { InsituError } from "@insitu/errors";
 import { composeModule } from "./compose.js";
-import { responseSchemaFor } from "@insitu/roles";
+import { describeOutcome, responseSchemaFor } from "@insitu/roles";
 import { renderPrompt } from "./template.js";
 
 /** What the model answers when it writes (or repairs) a tool. */
@@ -38,12 +39,11 @@ export interface CheckReport {
   manifestIssues?: { path: string; message: string }[];
 }
 
-export interface TestReport {
-  passed: boolean;
-  results: { name: string; passed: boolean; failures: string[]; status: string }[];
-  /** The run as the sandbox signed it (ADR 0125); the registry admits a version only on this. */
-  report: SignedTestReport;
-}
+/**
+ * What a build reads of the sandbox's `sandbox.test` reply: the verdict, the cases, and the run as
+ * the sandbox signed it (ADR 0125) — the registry admits a version only on that.
+ */
+export type TestReport = Pick<Reply<typeof SandboxTest>, "passed" | "report"> & { results: ToolTestResult[] };
 
 export interface ToolSourceInput {
   manifest: ToolManifest;
@@ -315,26 +315,6 @@ export function replayFailure(outcome: ToolOutcome): string | undefined {
   if (outcome.status !== "ok") return describeOutcome(outcome);
   if (outcome.output === null || outcome.output === undefined) return "empty output";
   return undefined;
-}
-
-export function describeOutcome(outcome: ToolOutcome): string {
-  switch (outcome.status) {
-    case "ok":
-      return `ok: ${JSON.stringify(outcome.output).slice(0, 1000)}`;
-    case "INVALID_INPUT":
-    case "INVALID_OUTPUT":
-      return `${outcome.status}: ${outcome.issues.map((issue) => `${issue.path} ${issue.message}`).join("; ")}`;
-    case "CRASH":
-      return `CRASH: ${outcome.message}${outcome.stack ? `\n${outcome.stack}` : ""}`;
-    case "PERMISSION_DENIED":
-      return `PERMISSION_DENIED: ${outcome.message}`;
-    case "TIMEOUT":
-      return `TIMEOUT after ${outcome.limitMs} ms`;
-    case "MEMORY_LIMIT":
-      return `MEMORY_LIMIT ${outcome.limitMb} MB`;
-    case "OUTPUT_LIMIT":
-      return `OUTPUT_LIMIT ${outcome.limitBytes} bytes`;
-  }
 }
 
 export interface FailingCall {

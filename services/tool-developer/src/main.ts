@@ -1,13 +1,7 @@
 import { endpoint } from "@insitu/bus";
-import { TASK_STEPS_BUCKET, ToolBuildWork, ToolRepair } from "@insitu/contracts";
+import { ToolRepair } from "@insitu/contracts";
 import { runService } from "@insitu/runtime";
-import {
-  consumeRoleWork,
-  kvStepStore,
-  loadApprovalPolicy,
-  managerNotifier,
-  taskEventPublisher,
-} from "@insitu/roles";
+import { loadApprovalPolicy } from "@insitu/roles";
 import { registryPorts, sandboxPorts } from "./adapters.js";
 import { ToolDeveloperConfigSchema } from "./config.js";
 import { busRateLimitGate, modelForRole } from "@insitu/roles";
@@ -23,7 +17,6 @@ await runService({
       metrics,
       gate,
     });
-    const steps = await bus.kv(TASK_STEPS_BUCKET);
     const now = () => new Date();
     // What a build does when its version waits for review (ADR 0130); a bad policy stops the service.
     const approvalPolicy = loadApprovalPolicy();
@@ -34,15 +27,11 @@ await runService({
         logger,
       }),
       registry: registryPorts(bus, now),
-      steps: kvStepStore(steps),
-      notifyManager: managerNotifier(bus, "build-done"),
-      emit: taskEventPublisher(bus),
       costOf,
       libraries: vettedLibraries(config.TOOL_LIBRARIES),
       maxAttempts: config.BUILD_ATTEMPTS,
       review: { onReview: approvalPolicy.onReview, reviewWaitMs: approvalPolicy.reviewWaitMs, pollMs: 500 },
       now,
-      logger,
     });
     const served = await bus.serve({
       name: "tool-developer",
@@ -51,16 +40,14 @@ await runService({
       endpoints: [endpoint(ToolRepair, (data) => developer.handleRepair(data))],
       concurrency: config.BUILD_CONCURRENCY,
     });
-    const consumer = await consumeRoleWork(
-      bus,
-      ToolBuildWork,
-      (work, hooks) => developer.handleBuild(work, hooks),
-      {
-        ackWaitMs: config.WORK_ACK_WAIT_MS,
-        maxDeliver: config.WORK_MAX_DELIVER,
-        concurrency: config.BUILD_CONCURRENCY,
-      },
-    );
+    // Consumes ToolBuildWork (the step kit's queue, see createToolDeveloper).
+    const consumer = await developer.build.start(bus, {
+      logger,
+      now,
+      ackWaitMs: config.WORK_ACK_WAIT_MS,
+      maxDeliver: config.WORK_MAX_DELIVER,
+      concurrency: config.BUILD_CONCURRENCY,
+    });
     return {
       async stop() {
         await consumer.stop();

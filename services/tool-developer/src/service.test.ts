@@ -1,7 +1,8 @@
-import type { TaskEvent, ToolBuildResult } from "@insitu/contracts";
+import type { ToolBuildResult } from "@insitu/contracts";
 import { InsituError } from "@insitu/errors";
 import { createScriptedModel } from "@insitu/llm/testing";
-import { createLogger } from "@insitu/telemetry";
+import type { StepPorts } from "@insitu/roles";
+import { memoryStepPorts } from "@insitu/roles/testing";
 import { describe, expect, it } from "vitest";
 import { type ToolDeveloperDeps, createToolDeveloper } from "./service.js";
 import { FAKE_REPORT } from "./testing.js";
@@ -36,11 +37,11 @@ const repairSource = {
   tests: [],
 };
 
-/** FAKE ports (sandbox, registry, step store) for unit tests; `log` records the order of effects. */
-function fakes(overrides: Partial<ToolDeveloperDeps> = {}) {
-  const steps = new Map<string, unknown>();
-  const log: string[] = [];
-  const events: TaskEvent[] = [];
+/** FAKE ports (sandbox, registry, step ports) for unit tests; `log` records the order of effects. */
+function fakes(overrides: Partial<ToolDeveloperDeps> & { emit?: StepPorts["emit"] } = {}) {
+  const { emit, ...own } = overrides;
+  const memory = memoryStepPorts({ ...(emit ? { emit } : {}), ...(own.now ? { now: own.now } : {}) });
+  const { log, events, stored: steps } = memory;
   const deps: ToolDeveloperDeps = {
     model: createScriptedModel([draft]),
     check: async () => ({ ok: true, diagnostics: [] }),
@@ -60,27 +61,15 @@ function fakes(overrides: Partial<ToolDeveloperDeps> = {}) {
       },
       review: async () => undefined,
     },
-    steps: {
-      get: async (taskId, step) => steps.get(`${taskId}.${step}`),
-      put: async (taskId, step, value) => {
-        log.push("put");
-        steps.set(`${taskId}.${step}`, value);
-      },
-    },
-    notifyManager: async () => {
-      log.push("notify");
-    },
-    emit: async (event) => {
-      events.push(event);
-    },
     costOf: (usage) => usage.inputTokens * 1e-6,
     libraries: [],
     maxAttempts: 3,
     now: () => new Date(),
-    logger: createLogger({ service: "test", level: "error" }),
-    ...overrides,
+    ...own,
   };
-  return { developer: createToolDeveloper(deps), steps, log, events, deps };
+  const developer = createToolDeveloper(deps);
+  const handleBuild = developer.build.handler(memory.ports);
+  return { developer: { handleBuild, handleRepair: developer.handleRepair }, steps, log, events, deps };
 }
 
 describe("tool developer service", () => {
@@ -89,7 +78,14 @@ describe("tool developer service", () => {
     const result = await f.developer.handleBuild(work);
     expect(result).toMatchObject({ ok: true, name: "count_words", version: "sha256:abc", attempts: 1 });
     expect(result.usage.costUsd).toBeGreaterThan(0);
-    expect(f.log).toEqual(["register parents=0", "put", "notify"]);
+    expect(f.log).toEqual([
+      "event tool-build-start",
+      "event tool-build-attempt",
+      "register parents=0",
+      "put r1.build.count_words",
+      "notify r1.build.count_words",
+      "event tool-build-end",
+    ]);
     expect(f.events.map((event) => event.kind)).toEqual([
       "tool-build-start",
       "tool-build-attempt",
@@ -102,7 +98,12 @@ describe("tool developer service", () => {
     const first = await f.developer.handleBuild(work);
     const again = await f.developer.handleBuild(work);
     expect(again).toEqual(first);
-    expect(f.log).toEqual(["register parents=0", "put", "notify", "notify"]);
+    expect(f.log.filter((effect) => !effect.startsWith("event"))).toEqual([
+      "register parents=0",
+      "put r1.build.count_words",
+      "notify r1.build.count_words",
+      "notify r1.build.count_words",
+    ]);
   });
 
   it("retries transient trouble, and stores a failed build on the last delivery", async () => {
@@ -115,7 +116,12 @@ describe("tool developer service", () => {
     const g = fakes({ check: down });
     const result: ToolBuildResult = await g.developer.handleBuild(work, { lastDelivery: true });
     expect(result).toMatchObject({ ok: false, reason: "UNAVAILABLE: sandbox unreachable" });
-    expect(g.log).toEqual(["put", "notify"]);
+    expect(g.log).toEqual([
+      "event tool-build-start",
+      "put r1.build.count_words",
+      "notify r1.build.count_words",
+      "event tool-build-end",
+    ]);
   });
 
   it("a permanent model error becomes a failed build at once", async () => {

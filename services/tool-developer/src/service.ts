@@ -1,23 +1,7 @@
-import type {
-  Payload,
-  Reply,
-  TaskEvent,
-  TaskUsage,
-  ToolBuildResult,
-  ToolBuildWork,
-  ToolRepair,
-} from "@insitu/contracts";
-import { ToolBuildResultSchema, ToolReviewOutcome } from "@insitu/contracts";
-import {
-  type CallLimits,
-  type LanguageModel,
-  type Usage,
-  emptyUsage,
-  usageOfError,
-  withCallLimits,
-} from "@insitu/llm";
+import type { Payload, Reply, ToolBuildResult, ToolRepair } from "@insitu/contracts";
+import { ToolBuildResultSchema, ToolBuildWork, ToolReviewOutcome } from "@insitu/contracts";
+import { type CallLimits, type LanguageModel, type Usage, withCallLimits } from "@insitu/llm";
 import { ErrorCode, InsituError } from "@insitu/errors";
-import type { Logger } from "@insitu/telemetry";
 import {
   type BuildEvidence,
   type CheckReport,
@@ -31,8 +15,7 @@ import {
 } from "./develop.js";
 import type { ToolOutcome } from "@insitu/tool-kit";
 
-export type { StepStore } from "@insitu/roles";
-import type { StepStore, WorkHooks } from "@insitu/roles";
+import { type StepContext, type WorkHooks, defineRoleStep, taskUsage, usageOfFailure } from "@insitu/roles";
 
 export interface DeveloperRegistry {
   /**
@@ -74,17 +57,13 @@ export interface ToolDeveloperDeps {
   test(source: ToolSourceInput): Promise<TestReport>;
   exec(source: ToolSourceInput, input: unknown): Promise<ToolOutcome>;
   registry: DeveloperRegistry;
-  steps: StepStore;
-  /** Wakes the manager: `build-done` for this step (idempotent). */
-  notifyManager(taskId: string, step: string): Promise<void>;
-  emit(event: TaskEvent): Promise<void>;
   costOf(usage: Usage): number;
   libraries: string[];
   maxAttempts: number;
   /** The approval policy's review settings (default: go on without the tool). */
   review?: ReviewSettings;
+  /** The clock the review wait is measured on. */
   now(): Date;
-  logger: Logger;
   /** Waits, for tests; default setTimeout. */
   sleep?(ms: number): Promise<void>;
 }
@@ -113,35 +92,22 @@ function developPorts(deps: ToolDeveloperDeps, hooks: Partial<WorkHooks>): Devel
 }
 
 export function createToolDeveloper(deps: ToolDeveloperDeps) {
-  const taskUsage = (usage: Usage): TaskUsage => ({
-    inputTokens: usage.inputTokens,
-    outputTokens: usage.outputTokens,
-    costUsd: deps.costOf(usage),
-    toolCalls: 0,
-  });
-
-  const emit = async (event: TaskEvent): Promise<void> => {
-    try {
-      await deps.emit(event);
-    } catch (error) {
-      deps.logger.warn("could not publish a task event", { error, kind: event.kind });
-    }
-  };
+  const usageOf = (usage: Usage) => taskUsage(usage, deps.costOf);
 
   async function buildOnce(
     work: Payload<typeof ToolBuildWork>,
-    hooks: Partial<WorkHooks>,
-    time: () => string,
+    context: StepContext,
   ): Promise<ToolBuildResult> {
+    const time = () => context.now().toISOString();
     const developed = await developTool(
       work.request,
       renderBuildPrompt(work.request, work.question, deps.libraries),
       {
-        ...developPorts(deps, hooks),
+        ...developPorts(deps, context),
         // Every request of the build stays inside the task's remaining tokens and wall time.
         model: withCallLimits(deps.model, callLimitsOf(work)),
         onAttempt: (attempt) => {
-          void emit({
+          void context.emit({
             kind: "tool-build-attempt",
             taskId: work.taskId,
             time: time(),
@@ -167,10 +133,10 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
         name: work.request.name,
         version,
         attempts: developed.attempts,
-        usage: taskUsage(developed.usage),
+        usage: usageOf(developed.usage),
       };
       if (review && review.state !== "approved") {
-        result = await awaitReview(work, hooks, time, result, review);
+        result = await awaitReview(work, context, result, review);
       } else if (review) {
         result.review = "approved";
       }
@@ -180,7 +146,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
         name: work.request.name,
         attempts: developed.attempts,
         reason: developed.reason,
-        usage: taskUsage(developed.usage),
+        usage: usageOf(developed.usage),
       };
     }
     return result;
@@ -195,8 +161,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
    */
   async function awaitReview(
     work: Payload<typeof ToolBuildWork>,
-    hooks: Partial<WorkHooks>,
-    time: () => string,
+    context: StepContext,
     built: ToolBuildResult,
     review: ReviewOfVersion,
   ): Promise<ToolBuildResult> {
@@ -213,10 +178,10 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
     if (review.state === "rejected") return outcome(review);
     const settings = deps.review ?? { onReview: "continue", reviewWaitMs: 0, pollMs: 1000 };
     const waiting = (work.onReview ?? settings.onReview) === "wait";
-    await emit({
+    await context.emit({
       kind: "tool-review-pending",
       taskId: work.taskId,
-      time: time(),
+      time: context.now().toISOString(),
       round: work.round,
       name: built.name,
       version,
@@ -228,70 +193,61 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
     const taskDeadline = work.deadline ? Date.parse(work.deadline) : Number.POSITIVE_INFINITY;
     const until = Math.min(deps.now().getTime() + settings.reviewWaitMs, taskDeadline);
     let current = review;
-    while (current.state === "pending" && deps.now().getTime() < until && !hooks.signal?.aborted) {
+    while (current.state === "pending" && deps.now().getTime() < until && !context.signal?.aborted) {
       await sleep(Math.max(1, Math.min(settings.pollMs, until - deps.now().getTime())));
-      hooks.heartbeat?.();
+      context.heartbeat?.();
       current = (await deps.registry.review(version)) ?? { state: "approved", permissions: [] };
     }
     return outcome(current);
   }
 
-  /** One `tool-developer.build` message. Idempotent: a stored result is only re-announced. */
-  async function handleBuild(
-    work: Payload<typeof ToolBuildWork>,
-    hooks: Partial<WorkHooks> = {},
-  ): Promise<ToolBuildResult> {
-    const logger = deps.logger.child({ taskId: work.taskId, step: work.step, tool: work.request.name });
-    const stored = ToolBuildResultSchema.safeParse(await deps.steps.get(work.taskId, work.step));
-    if (stored.success) {
-      logger.info("build already done; re-announcing it");
-      await deps.notifyManager(work.taskId, work.step);
-      return stored.data;
-    }
-    const time = () => deps.now().toISOString();
-    await emit({
-      kind: "tool-build-start",
-      taskId: work.taskId,
-      time: time(),
-      round: work.round,
+  /**
+   * One `tool-developer.build` message (the step kit, docs/adr/0155): a stored result is only
+   * re-announced; transient trouble (sandbox or registry unreachable) is retried by redelivery; on
+   * the last delivery, or for an error that will not go away, the manager gets a failed build.
+   */
+  const build = defineRoleStep({
+    work: ToolBuildWork,
+    result: ToolBuildResultSchema,
+    kind: "build-done",
+    run: buildOnce,
+    onFailure: (work, failure): ToolBuildResult => ({
+      ok: false,
       name: work.request.name,
-      description: work.request.description,
-    });
-    let result: ToolBuildResult;
-    try {
-      result = await buildOnce(work, hooks, time);
-    } catch (error) {
-      const failure = InsituError.from(error);
-      // Transient trouble (sandbox or registry unreachable) is retried by redelivery; on the last
-      // delivery, or for an error that will not go away, the manager gets a failed build to re-plan on.
-      if (failure.retryable && !hooks.lastDelivery) throw failure;
-      logger.error("build failed for good", { error: failure });
-      result = {
-        ok: false,
+      attempts: 0,
+      reason: `${failure.code}: ${failure.message}`.slice(0, 8000),
+      // What the failed build spent is the task's all the same (ADR 0060).
+      usage: usageOfFailure(failure, deps.costOf),
+    }),
+    announce: {
+      start: (work, time) => ({
+        kind: "tool-build-start",
+        taskId: work.taskId,
+        time,
+        round: work.round,
         name: work.request.name,
-        attempts: 0,
-        reason: `${failure.code}: ${failure.message}`.slice(0, 8000),
-        // What the failed build spent is the task's all the same (ADR 0060).
-        usage: taskUsage(usageOfError(failure) ?? emptyUsage()),
-      };
-    }
-    // Commit the result first, then tell the manager; the bus acks our work only after this returns.
-    await deps.steps.put(work.taskId, work.step, result);
-    await deps.notifyManager(work.taskId, work.step);
-    await emit({
-      kind: "tool-build-end",
-      taskId: work.taskId,
-      time: time(),
-      round: work.round,
-      name: result.name,
-      ok: result.ok,
-      ...(result.version ? { version: result.version } : {}),
-      ...(result.reason ? { reason: result.reason.slice(0, 4000) } : {}),
-      ...(result.review ? { review: result.review } : {}),
-    });
-    logger.info("build finished", { ok: result.ok, attempts: result.attempts, version: result.version });
-    return result;
-  }
+        description: work.request.description,
+      }),
+      end: (work, result, time) => ({
+        kind: "tool-build-end",
+        taskId: work.taskId,
+        time,
+        round: work.round,
+        name: result.name,
+        ok: result.ok,
+        ...(result.version ? { version: result.version } : {}),
+        ...(result.reason ? { reason: result.reason.slice(0, 4000) } : {}),
+        ...(result.review ? { review: result.review } : {}),
+      }),
+    },
+    describe: {
+      context: (work) => ({ tool: work.request.name }),
+      replayed: "build already done; re-announcing it",
+      failed: "build failed for good",
+      done: "build finished",
+      summary: (result) => ({ ok: result.ok, attempts: result.attempts, version: result.version }),
+    },
+  });
 
   /** `tool-developer.repair`: a new version from the failing calls, accepted only if the replays pass. */
   async function handleRepair(
@@ -322,7 +278,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
         budgetExceeded: true,
         reason: `${failure.code}: ${failure.message}`.slice(0, 8000),
         attempts: 0,
-        usage: taskUsage(usageOfError(failure) ?? emptyUsage()),
+        usage: usageOfFailure(failure, deps.costOf),
       };
     }
     if (!developed.ok) {
@@ -330,7 +286,7 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
         ok: false,
         reason: developed.reason,
         attempts: developed.attempts,
-        usage: taskUsage(developed.usage),
+        usage: usageOf(developed.usage),
       };
     }
     const { version, review } = await deps.registry.register({
@@ -350,13 +306,13 @@ export function createToolDeveloper(deps: ToolDeveloperDeps) {
             8000,
           ),
         attempts: developed.attempts,
-        usage: taskUsage(developed.usage),
+        usage: usageOf(developed.usage),
       };
     }
     return { ok: true, version, attempts: developed.attempts, usage: taskUsage(developed.usage) };
   }
 
-  return { handleBuild, handleRepair };
+  return { build, handleRepair };
 }
 
 export type ToolDeveloper = ReturnType<typeof createToolDeveloper>;

@@ -15,11 +15,11 @@ import {
   runBatch,
   writeBatchOutputs,
 } from "@insitu/batch";
-import { Registry, importLibrary } from "@insitu/registry";
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
 import { resolveTargets } from "../targets.js";
+import { importLibrary } from "./library.js";
 
 export { BATCHES_BUCKET };
 
@@ -92,16 +92,11 @@ export async function runBatchCommand(
       baseDir: dirname(resolve(file)),
       // A warm start from a folder written by `insitu library export`.
       async importFolder(folder) {
-        const registry = await Registry.open(bus, { logger });
-        try {
-          await importLibrary(registry, folder, {
-            reason: `batch warm start from ${folder}`,
-            replace: true,
-            requireUnchanged: true,
-          });
-        } finally {
-          registry.stop();
-        }
+        await importLibrary(bus, folder, {
+          reason: `batch warm start from ${folder}`,
+          replace: true,
+          requireUnchanged: true,
+        });
       },
     });
     const result = await runBatch(ports, {

@@ -23,7 +23,8 @@ export async function runReview(
     return ExitCode.usage;
   };
   const targets = resolveTargets(values, io.env, await readStackState(findRepoRoot()));
-  const client = new GatewayClient(targets.gatewayUrl);
+  // the gateway's GATEWAY_API_TOKEN, from the command's environment (ADR 0174)
+  const client = new GatewayClient(targets.gatewayUrl, io.env.INSITU_GATEWAY_TOKEN || undefined);
   const print = (value: unknown, text: () => string) =>
     io.out(values.json === true ? `${JSON.stringify(value, null, 2)}\n` : text());
 

@@ -19,6 +19,7 @@ import {
   statusClass,
   topToolRows,
 } from "./format.js";
+import { AuthedEventStream, authHeaders, gatewayToken, wireTokenForm } from "./gateway-auth.js";
 import uPlot from "./vendor/uPlot.esm.js";
 
 const REFRESH_MS = 3000;
@@ -28,6 +29,8 @@ const SVG = "http://www.w3.org/2000/svg";
 /** Finished tasks' records never change: fetched once. */
 const finishedRecords = new Map();
 let refreshes = 0;
+/** The token field: a saved or forgotten token reloads the page (its refresh loop starts over). */
+const tokenForm = wireTokenForm(() => window.location.reload());
 
 function byId(id) {
   const element = document.getElementById(id);
@@ -60,7 +63,7 @@ class ApiError extends Error {
 async function getJson(path) {
   let response;
   try {
-    response = await fetch(path, { headers: { accept: "application/json" }, cache: "no-store" });
+    response = await fetch(path, { headers: authHeaders({ accept: "application/json" }), cache: "no-store" });
   } catch {
     throw new ApiError("the gateway cannot be reached", 0, "UNREACHABLE");
   }
@@ -72,9 +75,10 @@ async function getJson(path) {
   }
   if (!response.ok) {
     const error = body && typeof body === "object" ? body.error : undefined;
+    if (response.status === 401) tokenForm.ask();
     const message =
       response.status === 401
-        ? "the gateway requires a bearer token (GATEWAY_API_TOKEN); the dashboard cannot send one"
+        ? unauthorizedMessage()
         : typeof error?.message === "string"
           ? error.message
           : `HTTP ${response.status}`;
@@ -82,6 +86,12 @@ async function getJson(path) {
   }
   if (body === undefined) throw new ApiError(`${path} did not answer JSON`, response.status, "");
   return body;
+}
+
+function unauthorizedMessage() {
+  return gatewayToken()
+    ? "the gateway refused this token; enter its GATEWAY_API_TOKEN in the token field"
+    : "the gateway requires a token; enter its GATEWAY_API_TOKEN in the token field";
 }
 
 function showError(error) {
@@ -485,10 +495,14 @@ function heldPermissions(version) {
 async function postJson(path, body) {
   const response = await fetch(path, {
     method: "POST",
-    headers: { "content-type": "application/json", accept: "application/json" },
+    headers: authHeaders({ "content-type": "application/json", accept: "application/json" }),
     body: JSON.stringify(body),
   });
   const answer = await response.json().catch(() => undefined);
+  if (response.status === 401) {
+    tokenForm.ask();
+    throw new ApiError(unauthorizedMessage(), 401, "UNAUTHORIZED");
+  }
   if (!response.ok) {
     const error = answer && typeof answer === "object" ? answer.error : undefined;
     throw new ApiError(error?.message ?? `HTTP ${response.status}`, response.status, error?.code ?? "");
@@ -604,6 +618,7 @@ async function refresh() {
     renderTopTools(summary, listing);
     await renderTasks(tasks);
     clearError();
+    tokenForm.accepted();
     byId("updated").textContent =
       `updated ${new Date().toLocaleTimeString()} · refreshes every ${REFRESH_MS / 1000} s`;
   } catch (error) {
@@ -634,7 +649,9 @@ function openEvents(taskId) {
   state.textContent = "connecting…";
   panel.hidden = false;
   panel.dataset.state = "connecting";
-  const stream = new EventSource(`/v1/tasks/${encodeURIComponent(taskId)}/events`);
+  const url = `/v1/tasks/${encodeURIComponent(taskId)}/events`;
+  // EventSource cannot send the bearer token: with one, the stream is read with fetch.
+  const stream = gatewayToken() ? new AuthedEventStream(url) : new EventSource(url);
   source = stream;
   stream.onopen = () => {
     if (source !== stream) return;

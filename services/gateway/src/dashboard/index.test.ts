@@ -57,6 +57,7 @@ describe("dashboard files", () => {
     const types: Record<string, string> = {
       "/dashboard/app.js": "text/javascript; charset=utf-8",
       "/dashboard/format.js": "text/javascript; charset=utf-8",
+      "/dashboard/gateway-auth.js": "text/javascript; charset=utf-8",
       "/dashboard/style.css": "text/css; charset=utf-8",
       "/dashboard/vendor/uPlot.esm.js": "text/javascript; charset=utf-8",
       "/dashboard/vendor/uPlot.min.css": "text/css; charset=utf-8",

@@ -29,6 +29,7 @@ const FILES = {
   "style.css": "text/css; charset=utf-8",
   "app.js": "text/javascript; charset=utf-8",
   "format.js": "text/javascript; charset=utf-8",
+  "gateway-auth.js": "text/javascript; charset=utf-8",
   "uPlot.esm.js": "text/javascript; charset=utf-8",
   "uPlot.min.css": "text/css; charset=utf-8",
 } as const;
@@ -50,6 +51,7 @@ const PATHS: Record<string, FileName> = {
   "/dashboard/style.css": "style.css",
   "/dashboard/app.js": "app.js",
   "/dashboard/format.js": "format.js",
+  "/dashboard/gateway-auth.js": "gateway-auth.js",
   "/dashboard/vendor/uPlot.esm.js": "uPlot.esm.js",
   "/dashboard/vendor/uPlot.min.css": "uPlot.min.css",
 };
