@@ -44,7 +44,13 @@ export const RegistryCodeGet = defineEndpoint({
   subject: "registry.code.get",
   version: 1,
   description:
-    "The code of a version, only when it hashes to `codeHash` (else `ErrorCode.toolCodeHashMismatch`, TOOL_CODE_HASH_MISMATCH): what the sandbox fetches once per content hash.",
+    "The code and admitted manifest of a version, only when its code hashes to `codeHash` (else `ErrorCode.toolCodeHashMismatch`, TOOL_CODE_HASH_MISMATCH): what the sandbox fetches once per version and enforces.",
   request: z.object({ version: ContentHash, codeHash: ContentHash }).strict(),
-  response: z.object({ code: z.string().min(1).max(MAX_REGISTRY_CODE_CHARS) }).strict(),
+  response: z
+    .object({
+      code: z.string().min(1).max(MAX_REGISTRY_CODE_CHARS),
+      /** The manifest the registry admitted for this version: the one the sandbox enforces. */
+      manifest: StoredManifestSchema,
+    })
+    .strict(),
 });

@@ -50,7 +50,11 @@ describe("registry bindings and code by hash", () => {
     const request = registerRequest("task-a", "word_count", "Counts the words of a text.");
     const { hash } = await bus.request(RegistryRegister, request);
     const codeHash = computeCodeHash(request.code);
-    expect(await bus.request(RegistryCodeGet, { version: hash, codeHash })).toEqual({ code: request.code });
+    // With the manifest the registry admitted: the one the sandbox enforces.
+    expect(await bus.request(RegistryCodeGet, { version: hash, codeHash })).toEqual({
+      code: request.code,
+      manifest: request.manifest,
+    });
     await expect(
       bus.request(RegistryCodeGet, { version: hash, codeHash: computeCodeHash(`${request.code}\n`) }),
     ).rejects.toMatchObject({ code: "TOOL_CODE_HASH_MISMATCH" });

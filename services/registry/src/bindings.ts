@@ -41,5 +41,5 @@ export async function codeGet(
       details: { version: request.version, expected: request.codeHash, actual },
     });
   }
-  return { code: record.code };
+  return { code: record.code, manifest: record.manifest };
 }

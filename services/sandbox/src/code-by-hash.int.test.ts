@@ -4,7 +4,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { type Bus, type NatsServerHandle, connectBus, endpoint, startNatsServer } from "@insitu/bus";
 import { RegistryCodeGet, SandboxExec, SandboxTest, generateSigningKey } from "@insitu/contracts";
-import { computeCodeHash, computeToolHash } from "@insitu/tool-kit";
+import { type ToolManifest, computeCodeHash, computeToolHash } from "@insitu/tool-kit";
 import { sampleTool } from "@insitu/tool-kit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
@@ -17,13 +17,13 @@ let replica: ChildProcess;
 const prefix = `cah${randomBytes(4).toString("hex")}`;
 
 /** Code the stub registry holds, by version; `served` counts code.get answers and their bytes. */
-const store = new Map<string, string>();
+const store = new Map<string, { code: string; manifest: ToolManifest }>();
 const served = { calls: 0, codeBytes: 0 };
 const bytes = (value: unknown) => Buffer.byteLength(JSON.stringify(value), "utf8");
 
 function registered(tool: ReturnType<typeof sampleTool>) {
   const version = computeToolHash(tool);
-  store.set(version, tool.code);
+  store.set(version, { code: tool.code, manifest: tool.manifest });
   return { manifest: tool.manifest, codeHash: computeCodeHash(tool.code), version };
 }
 
@@ -36,11 +36,11 @@ beforeAll(async () => {
     description: "stub registry: code by version",
     endpoints: [
       endpoint(RegistryCodeGet, async ({ version }) => {
-        const code = store.get(version);
-        if (code === undefined) throw new Error(`no code for ${version}`);
+        const held = store.get(version);
+        if (held === undefined) throw new Error(`no code for ${version}`);
         served.calls += 1;
-        served.codeBytes += Buffer.byteLength(code, "utf8");
-        return { code };
+        served.codeBytes += Buffer.byteLength(held.code, "utf8");
+        return held;
       }),
     ],
   });
@@ -96,17 +96,35 @@ describe("sandbox: registered tools by code hash", () => {
     const honest = sampleTool("tampered_tool");
     const tool = registered(honest);
     // The store answers other code under that version (a corrupt store, a wrong reply).
-    store.set(tool.version, honest.code.replace("input.a + input.b", "input.a * 1000"));
+    store.set(tool.version, {
+      code: honest.code.replace("input.a + input.b", "input.a * 1000"),
+      manifest: honest.manifest,
+    });
     await expect(bus.request(SandboxExec, { tool, input: { a: 1, b: 1 } })).rejects.toMatchObject({
       code: "TOOL_CODE_HASH_MISMATCH",
     });
     // Nothing was cached: the honest code, once the store has it, runs.
-    store.set(tool.version, honest.code);
+    store.set(tool.version, { code: honest.code, manifest: honest.manifest });
     expect(await bus.request(SandboxExec, { tool, input: { a: 1, b: 1 } })).toMatchObject({
       status: "ok",
       output: { sum: 2 },
     });
   });
+
+  it("runs a registered tool under the manifest the registry admitted, not the one its caller sent", async () => {
+    const slow = sampleTool("slow_by_hash");
+    slow.code = slow.code.replace(
+      "return { sum: input.a + input.b };",
+      "await new Promise((resolve) => setTimeout(resolve, 3000));\n  return { sum: input.a + input.b };",
+    );
+    slow.manifest = { ...slow.manifest, limits: { timeoutMs: 500 } };
+    const tool = registered(slow);
+    // A caller (a compromised executor, an MCP client's forged request) sends the same hash with
+    // a manifest that raises the limit: the registered 500 ms still applies.
+    const widened = { ...tool, manifest: { ...slow.manifest, limits: { timeoutMs: 20_000 } } };
+    const outcome = await bus.request(SandboxExec, { tool: widened, input: { a: 1, b: 2 } });
+    expect(outcome.status).toBe("TIMEOUT");
+  }, 60_000);
 
   it("still runs a draft with its code inline, without asking the registry", async () => {
     const draft = sampleTool("draft_tool");

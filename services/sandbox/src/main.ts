@@ -88,8 +88,8 @@ const running = await runService({
     // Registered tools come by code hash; their code is fetched once per hash (ADR 0160).
     const codeCache = new CodeCache(config.SANDBOX_CODE_CACHE_MB * 1024 * 1024);
     const resolveTool = toolResolver(codeCache, async (version, codeHash) => {
-      const { code } = await bus.request(RegistryCodeGet, { version, codeHash });
-      return code;
+      const { code, manifest } = await bus.request(RegistryCodeGet, { version, codeHash });
+      return { code, manifest };
     });
     const handlers = createHandlers(sandbox, checker, config.SANDBOX_SIGNING_KEY, resolveTool);
     logger.info("sandbox signs test reports", { keyId: config.SANDBOX_SIGNING_KEY.keyId });

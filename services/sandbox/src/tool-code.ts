@@ -13,22 +13,36 @@ export interface ResolvedTool {
   hash?: string;
 }
 
-/** Fetches a version's code from the registry (`registry.code.get`). */
-export type FetchCode = (version: string, codeHash: string) => Promise<string>;
+/**
+ * Fetches a registered version's code and manifest from the registry (`registry.code.get`). The
+ * manifest is the one the registry admitted (and the operator reviewed): what the sandbox enforces.
+ */
+export type FetchCode = (
+  version: string,
+  codeHash: string,
+) => Promise<{ code: string; manifest: ToolManifest }>;
 
 export type ResolveTool = (tool: RequestedTool) => Promise<ResolvedTool>;
 
+/** Registered manifests kept by version (a few hundred bytes each; versions are immutable). */
+const MAX_MANIFESTS = 10_000;
+
+/**
+ * A registered tool runs with the code *and the manifest* the registry holds for its version, not
+ * the manifest its caller sent beside the hash: a caller cannot widen a registered tool's network
+ * hosts, secrets or limits by sending another manifest (docs/adr/0160, "one manifest at run time").
+ * Code is cached by its hash (bytes-bounded), manifests by version; a miss on either is one fetch.
+ */
 export function toolResolver(cache: CodeCache, fetchCode: FetchCode): ResolveTool {
-  // Concurrent misses on one hash share one fetch.
-  const inFlight = new Map<string, Promise<string>>();
-  const codeOf = async (version: string, codeHash: string): Promise<string> => {
-    const cached = cache.get(codeHash);
-    if (cached !== undefined) return cached;
-    let pending = inFlight.get(codeHash);
+  const manifests = new Map<string, ToolManifest>();
+  // Concurrent misses on one version share one fetch.
+  const inFlight = new Map<string, Promise<{ code: string; manifest: ToolManifest }>>();
+  const fetchVersion = (version: string, codeHash: string) => {
+    let pending = inFlight.get(version);
     if (!pending) {
       pending = fetchCode(version, codeHash)
-        .then((code) => {
-          const actual = computeCodeHash(code);
+        .then((fetched) => {
+          const actual = computeCodeHash(fetched.code);
           if (actual !== codeHash) {
             throw new InsituError(`the code fetched for ${version} does not hash to ${codeHash}`, {
               code: ErrorCode.toolCodeHashMismatch,
@@ -36,16 +50,23 @@ export function toolResolver(cache: CodeCache, fetchCode: FetchCode): ResolveToo
               details: { version, expected: codeHash, actual },
             });
           }
-          cache.set(codeHash, code);
-          return code;
+          cache.set(codeHash, fetched.code);
+          manifests.delete(version);
+          manifests.set(version, fetched.manifest);
+          if (manifests.size > MAX_MANIFESTS) manifests.delete(manifests.keys().next().value as string);
+          return fetched;
         })
-        .finally(() => inFlight.delete(codeHash));
-      inFlight.set(codeHash, pending);
+        .finally(() => inFlight.delete(version));
+      inFlight.set(version, pending);
     }
     return pending;
   };
   return async (tool) => {
     if ("code" in tool) return tool;
-    return { code: await codeOf(tool.version, tool.codeHash), manifest: tool.manifest, hash: tool.version };
+    const manifest = manifests.get(tool.version);
+    const code = cache.get(tool.codeHash);
+    if (manifest !== undefined && code !== undefined) return { code, manifest, hash: tool.version };
+    const fetched = await fetchVersion(tool.version, tool.codeHash);
+    return { code: fetched.code, manifest: fetched.manifest, hash: tool.version };
   };
 }
