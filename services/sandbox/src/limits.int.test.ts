@@ -110,3 +110,34 @@ describe.each(mechanisms)("limits under %s", (mechanism) => {
     expect(outcome.status, JSON.stringify(outcome).slice(0, 300)).toBe("MEMORY_LIMIT");
   });
 });
+
+describe("a tool that outruns the work-dir poll", () => {
+  // The poll never comes during the call (one minute apart): only the measurement taken when the
+  // call ends can see the quota broken — as when a burst of writes beats the poll on a loaded machine.
+  const sandbox = new Sandbox({
+    policy: defaultPolicy(),
+    enforcement: detectEnforcement({ forceMechanism: EnforcementMechanism.prlimit }),
+    warm: { perProfile: 0 },
+    workTmpfsBytes: false,
+    workQuota: { maxBytes: 16 * 1024 * 1024, maxFiles: 2000, pollMs: 60_000 },
+  });
+  sandboxes.push(sandbox);
+
+  it("is judged by what its work dir holds at the end: OUTPUT_LIMIT, not ok", async () => {
+    const outcome = await sandbox.exec({
+      tool: {
+        code: `export default async function run(): Promise<unknown> {
+  const chunk = new Uint8Array(4 * 1024 * 1024).fill(1);
+  for (let i = 0; i < 8; i++) Deno.writeFileSync("f" + i + ".bin", chunk);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return "wrote 32 MB";
+}`,
+        manifest,
+      },
+      input: {},
+      limits: { timeoutMs: 30_000, memoryMb: 256 },
+    });
+    expect(outcome.status, JSON.stringify(outcome).slice(0, 400)).toBe("OUTPUT_LIMIT");
+    expect(outcome.logs ?? "").toMatch(/work dir exceeded its quota: \d+ MiB \(quota 16 MiB\)/);
+  }, 60_000);
+});

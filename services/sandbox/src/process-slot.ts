@@ -13,11 +13,15 @@ import {
   type WorkQuota,
   type WorkUsage,
   describeQuotaBreach,
+  measureWorkDir,
   removeWorkDir,
   watchWorkDir,
 } from "./work-quota.js";
 
 /** Everything that decides a Deno process's flags; processes are pre-spawned per profile. */
+/** Calls longer than this get one last work-dir measurement before their answer. */
+const FINAL_MEASURE_AFTER_MS = 20;
+
 export interface ProcessProfile {
   /** `--allow-net` entries. */
   net: string[];
@@ -306,6 +310,20 @@ export class ProcessSlot {
       const durationMs = performance.now() - started;
       // Once stopped, a measurement still in flight can no longer mark the call: no need to wait.
       void watch.stop();
+      // A tool that outran the poll (a burst of writes, then its answer, on a loaded machine) is
+      // still judged by what its work dir holds at the end: one last measurement, taken while the
+      // process still holds any removed-but-open files. Calls shorter than 20 ms, which could
+      // write little, skip it and keep their no-file-system-call fast path (ADR 0135).
+      if (!this.killedFor && durationMs > FINAL_MEASURE_AFTER_MS) {
+        const quota = this.environment.workQuota;
+        const usage = await measureWorkDir(this.workDir, this.child.pid, quota.maxFiles).catch(
+          () => undefined,
+        );
+        if (usage && !this.killedFor && (usage.bytes > quota.maxBytes || usage.files > quota.maxFiles)) {
+          this.killedFor = "work-quota";
+          this.quotaNote = describeQuotaBreach(usage, quota);
+        }
+      }
       // The process is not needed any more: it is killed now and reaped in the background.
       this.kill();
       // A caller that reads the work dir (a workspace call) must see it only after every writer is gone.
