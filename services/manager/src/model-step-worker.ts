@@ -72,8 +72,16 @@ export function createModelSteps(deps: StepWorkerDeps, callRecords: CallRecordSt
         const lost = emptyUsage();
         const used = usageOfError(error);
         if (used) chargeTo(lost, deps, used);
-        const over = budgetProblem({ ...state.record, usage: sum(state.record.usage, spent, lost) }, deps.now());
-        if (failure.retryable && !context.lastDelivery && failure.code !== ErrorCode.budgetExceeded && !over) {
+        const over = budgetProblem(
+          { ...state.record, usage: sum(state.record.usage, spent, lost) },
+          deps.now(),
+        );
+        if (
+          failure.retryable &&
+          !context.lastDelivery &&
+          failure.code !== ErrorCode.budgetExceeded &&
+          !over
+        ) {
           // The answered calls are replayed on redelivery (and charged then); the failed one is
           // charged now, or it would be lost with this attempt (ADR 0060).
           await chargeTask(work.taskId, lost);

@@ -318,7 +318,9 @@ describe("manager state machine", () => {
 
   it("drops a plan or judge step its task no longer awaits: no model call, nothing stored or told", async () => {
     const f = fakes({
-      plans: [{ required_tool_names: [], tool_usage_guidance: "", tool_requests: [requestOf("count_words")] }],
+      plans: [
+        { required_tool_names: [], tool_usage_guidance: "", tool_requests: [requestOf("count_words")] },
+      ],
     });
     const { taskId } = await f.manager.submit({ question: "q" });
     await createManager(f.deps).handleWork({ taskId, kind: "start", step: "start" });
