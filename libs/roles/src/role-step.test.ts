@@ -120,4 +120,48 @@ describe("role step kit", () => {
     await expect(defined.handler(memory.ports)(work)).rejects.toThrow(/kv down/);
     expect(memory.log).toEqual(["event tool-build-start"]);
   });
+
+  it("a step its task no longer awaits is dropped: nothing run, stored, told or announced", async () => {
+    const runs: string[] = [];
+    const defined = defineRoleStep({
+      work: IntegratorRunWork,
+      result: Result,
+      kind: "integration-done",
+      load: async (message) => (message.question === "awaited" ? { round: 2 } : undefined),
+      run: async (_work, _context, loaded) => {
+        runs.push(`round ${loaded.round}`);
+        return { text: "done" };
+      },
+      onFailure: () => ({ text: "failed" }),
+    });
+    const memory = memoryStepPorts();
+    const handle = defined.handler(memory.ports);
+    expect(await handle({ ...work, question: "moved on" })).toBeUndefined();
+    expect(memory.log).toEqual([]);
+    expect(runs).toEqual([]);
+    expect(await handle({ ...work, question: "awaited" })).toEqual({ text: "done" });
+    expect(runs).toEqual(["round 2"]);
+    expect(memory.log).toEqual(["put integrate", "notify integrate"]);
+  });
+
+  it("tells the manager the kind the message calls for, on the first run and on a replay", async () => {
+    const told: string[] = [];
+    const defined = defineRoleStep({
+      work: IntegratorRunWork,
+      result: Result,
+      kind: (message) => (message.question === "plan" ? "plan-done" : "judge-done"),
+      run: async () => ({ text: "done" }),
+      onFailure: () => ({ text: "failed" }),
+    });
+    const memory = memoryStepPorts({
+      notifyManager: async (_taskId, step, kind) => {
+        told.push(`${kind} ${step}`);
+      },
+    });
+    const handle = defined.handler(memory.ports);
+    await handle({ ...work, question: "plan" });
+    await handle({ ...work, question: "plan" });
+    await handle({ ...work, step: "judge", question: "judge" });
+    expect(told).toEqual(["plan-done integrate", "plan-done integrate", "judge-done judge"]);
+  });
 });

@@ -18,14 +18,14 @@ export function kvStepStore(kv: KvBucket): StepStore {
   };
 }
 
-export type StepDoneKind = "build-done" | "execution-done" | "integration-done";
+export type StepDoneKind = "build-done" | "execution-done" | "integration-done" | "plan-done" | "judge-done";
 
 /**
  * Wakes the manager once a step's result is stored. The message id is derived from the step, so
  * a redelivered role that notifies twice enqueues once (JetStream de-duplication).
  */
-export function managerNotifier(bus: Bus, kind: StepDoneKind) {
-  return (taskId: string, step: string): Promise<void> =>
+export function managerNotifier(bus: Bus) {
+  return (taskId: string, step: string, kind: StepDoneKind): Promise<void> =>
     bus.enqueue(
       ManagerWork,
       { taskId, kind, step },

@@ -34,7 +34,7 @@ export function memoryStepPorts(overrides: Partial<StepPorts> = {}): MemorySteps
   const events: TaskEvent[] = [];
   const ports: StepPorts = {
     steps: memoryStepStore(stored, log),
-    notifyManager: async (_taskId, step) => {
+    notifyManager: async (_taskId, step, _kind) => {
       log.push(`notify ${step}`);
     },
     emit: async (event) => {

@@ -316,6 +316,25 @@ describe("manager state machine", () => {
     expect([...f.callRecords.keys()]).toEqual([`${taskId}.manager.r1.plan.plan-1`]);
   });
 
+  it("drops a plan or judge step its task no longer awaits: no model call, nothing stored or told", async () => {
+    const f = fakes({
+      plans: [
+        { required_tool_names: [], tool_usage_guidance: "", tool_requests: [requestOf("count_words")] },
+      ],
+    });
+    const { taskId } = await f.manager.submit({ question: "q" });
+    await createManager(f.deps).handleWork({ taskId, kind: "start", step: "start" });
+    expect(f.record(taskId)?.status).toBe("planning");
+    const manager = createManager(f.deps);
+    await manager.handleStep({ taskId, kind: "plan", step: "r2.plan", round: 2 });
+    await manager.handleStep({ taskId, kind: "judge", step: "r1.judge", round: 1 });
+    await manager.handleStep({ taskId: "t-gone", kind: "plan", step: "r1.plan", round: 1 });
+    expect(f.planInputs).toHaveLength(0);
+    expect([...f.steps.keys()]).toEqual([]);
+    expect(f.enqueued.filter((work) => work.kind === "plan-done" || work.kind === "judge-done")).toEqual([]);
+    expect(f.record(taskId)?.status).toBe("planning");
+  });
+
   it("acknowledges a redelivered step without doing it twice", async () => {
     const f = fakes({
       plans: [{ required_tool_names: [], tool_usage_guidance: "think", tool_requests: [] }],
