@@ -12,14 +12,18 @@ export default defineConfig({
       {
         test: {
           name: "unit",
-          include: ["libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts"],
+          include: ["apps/*/src/**/*.test.ts", "libs/*/src/**/*.test.ts", "services/*/src/**/*.test.ts"],
           exclude: ["**/*.int.test.ts", "**/node_modules/**"],
         },
       },
       {
         test: {
           name: "int",
-          include: ["libs/*/src/**/*.int.test.ts", "services/*/src/**/*.int.test.ts"],
+          include: [
+            "apps/*/src/**/*.int.test.ts",
+            "libs/*/src/**/*.int.test.ts",
+            "services/*/src/**/*.int.test.ts",
+          ],
           testTimeout: 60_000,
           hookTimeout: 60_000,
         },

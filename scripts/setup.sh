@@ -80,7 +80,7 @@ else
   say "DejaVu Sans is missing: evaluation plots will be SVG only — run: sudo apt-get install -y fonts-dejavu-core"
 fi
 
-# promtool and Prometheus check the monitoring files (libs/cli/src/prometheus.int.test.ts): the
+# promtool and Prometheus check the monitoring files (apps/cli/src/prometheus.int.test.ts): the
 # config, the alert rules and their unit tests. Like the browser, only the tests need them.
 if [ "${1:-}" = "--no-browser" ]; then
   :
@@ -95,10 +95,10 @@ elif [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   if DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; then
     say "promtool: $(command -v promtool || echo /usr/bin/promtool)"
   else
-    say "could not install prometheus with apt-get; libs/cli/src/prometheus.int.test.ts will fail until promtool exists."
+    say "could not install prometheus with apt-get; apps/cli/src/prometheus.int.test.ts will fail until promtool exists."
   fi
 else
-  say "promtool is missing: the monitoring test (libs/cli/src/prometheus.int.test.ts) needs it — run: sudo apt-get install -y --no-install-recommends prometheus (Debian; elsewhere https://prometheus.io/download)."
+  say "promtool is missing: the monitoring test (apps/cli/src/prometheus.int.test.ts) needs it — run: sudo apt-get install -y --no-install-recommends prometheus (Debian; elsewhere https://prometheus.io/download)."
 fi
 
 if [ ! -d node_modules ] || [ ! -e node_modules/.package-lock.json ]; then

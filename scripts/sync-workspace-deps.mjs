@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Makes each workspace's package.json declare exactly the @insitu/* packages its TypeScript imports
-// (libs/*, services/*, test/), so turbo's task graph and cache follow the real imports: a missing one
+// (apps/*, libs/*, services/*, test/), so turbo's task graph and cache follow the real imports: a missing one
 // is added, one no longer imported is removed, nothing else in the manifest changes.
 //   node scripts/sync-workspace-deps.mjs          rewrite the manifests, then `npm install --prefer-offline`
 //                                                 so package-lock.json agrees (npm ci refuses a lock that does not)
@@ -15,7 +15,7 @@ const check = process.argv.includes("--check");
 const IMPORT = /(?:\bfrom|\bimport)\s*\(?\s*["'](@insitu\/[a-z0-9-]+)(?:\/[^"']*)?["']/g;
 const SKIP = new Set(["node_modules", "vendor", "runner", "corpus", "dist"]);
 
-/** Every workspace directory, as listed in the root package.json (libs/*, services/*, test). */
+/** Every workspace directory, as listed in the root package.json (apps/*, libs/*, services/*, test). */
 function workspaceDirs() {
   const { workspaces } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
   const dirs = [];

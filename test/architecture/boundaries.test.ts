@@ -53,7 +53,7 @@ describe("each boundary rule fires on a planted violation", () => {
   });
 
   /**
-   * A small clean monorepo (three libs, three services, test/) plus the planted files. Sources are
+   * A small clean monorepo (an app, three libs, three services, test/) plus the planted files. Sources are
    * written here with single quotes and get double ones on disk, so this file's own text holds no
    * import the repository check above would read (the checker reads double-quoted specifiers, the
    * only style biome lets into the repository).
@@ -74,8 +74,10 @@ describe("each boundary rule fires on a planted violation", () => {
         dependencies: all(deps),
       });
     const base: Record<string, string> = {
-      "package.json": JSON.stringify({ workspaces: ["libs/*", "services/*", "test"] }),
-      "libs/a/package.json": manifest("a", ["b", "llm", "manager"]),
+      "package.json": JSON.stringify({ workspaces: ["apps/*", "libs/*", "services/*", "test"] }),
+      "apps/cli/package.json": manifest("cli", ["a", "b", "manager"]),
+      "apps/cli/src/main.ts": "import { a } from '@insitu/a';\nimport { m } from '@insitu/manager';\n",
+      "libs/a/package.json": manifest("a", ["b", "cli", "llm", "manager"]),
       "libs/a/src/index.ts": "import { b } from '@insitu/b';\nexport const a = b;\n",
       "libs/a/src/a.test.ts": "import { scripted } from '@insitu/b/testing';\nimport './fake-clock.js';\n",
       "libs/a/src/fake-clock.ts": "export const now = () => 0;\n",
@@ -88,12 +90,16 @@ describe("each boundary rule fires on a planted violation", () => {
       "libs/llm/src/index.ts": "export const llm = 1;\n",
       "services/manager/package.json": manifest("manager", ["a", "b"]),
       "services/manager/src/index.ts": "import { a } from '@insitu/a';\n",
-      "services/executor/package.json": manifest("executor", ["a", "b", "manager"]),
+      "services/executor/package.json": manifest("executor", ["a", "b", "cli", "manager"]),
       "services/executor/src/index.ts": "import { b } from '@insitu/b';\n",
       "services/sandbox/package.json": manifest("sandbox", ["llm"]),
       "services/sandbox/src/index.ts": "export const sandbox = 1;\n",
-      "test/package.json": JSON.stringify({ name: "@insitu/test", dependencies: all(["b", "manager"]) }),
-      "test/e2e/x.test.ts": "import { scripted } from '@insitu/b/testing';\nimport '@insitu/manager';\n",
+      "test/package.json": JSON.stringify({
+        name: "@insitu/test",
+        dependencies: all(["b", "cli", "manager"]),
+      }),
+      "test/e2e/x.test.ts":
+        "import { scripted } from '@insitu/b/testing';\nimport '@insitu/manager';\nimport '@insitu/cli';\n",
     };
     for (const [path, text] of Object.entries({ ...base, ...files })) {
       mkdirSync(dirname(join(dir, path)), { recursive: true });
@@ -102,7 +108,7 @@ describe("each boundary rule fires on a planted violation", () => {
     return findViolations(dir);
   }
 
-  it("finds nothing in the clean planted monorepo (tests may use testing doors and their own fakes)", () => {
+  it("finds nothing in the clean planted monorepo (tests may use testing doors, their own fakes and apps)", () => {
     expect(plant({})).toEqual([]);
   });
 
@@ -136,6 +142,16 @@ describe("each boundary rule fires on a planted violation", () => {
       "a lib importing a service",
       { "libs/a/src/svc.ts": "const m = await import('@insitu/manager');\n" },
       "lib-imports-service libs/a/src/svc.ts @insitu/manager",
+    ],
+    [
+      "a lib importing an application",
+      { "libs/a/src/app.ts": "import { run } from '@insitu/cli';\n" },
+      "app-imported libs/a/src/app.ts @insitu/cli",
+    ],
+    [
+      "a service importing an application",
+      { "services/executor/src/app.ts": "const cli = await import('@insitu/cli');\n" },
+      "app-imported services/executor/src/app.ts @insitu/cli",
     ],
     [
       "a role service importing another role service",

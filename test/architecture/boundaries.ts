@@ -6,11 +6,13 @@
  * - `internal-import`: `@insitu/x/<path>` where `./<path>` is not one of x's `exports` doors;
  * - `relative-cross-package`: a relative path that leaves the importing package's folder;
  * - `lib-imports-service`: a lib (libs/*) imports a service (services/*);
+ * - `app-imported`: a lib, service or app imports an application (apps/*); only test/ may (apps may
+ *   import libs and services through their doors, like any package);
  * - `role-imports-role`: one role service imports another;
  * - `sandbox-imports-llm`: the sandbox imports the model layer;
  * - `testing-door-in-production`: production code imports a `/testing` door (its own or another's);
  * - `fake-in-production`: production code imports one of its package's fakes directly.
- * Production code is a libs/services file that is not a test (`*.test.ts`), not under `scripts/`,
+ * Production code is an apps/libs/services file that is not a test (`*.test.ts`), not under `scripts/`,
  * and not a fake. A package's fakes are its testing door, what that door re-exports
  * (`export … from "./x.js"`), and files named `fake-*` / `*-fake`.
  */
@@ -18,6 +20,8 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve, sep } from "node:path";
 
 export const ROLES = ["manager", "tool-developer", "executor", "integrator", "evolver"];
+/** A workspace's kind, by its top folder (anything else, i.e. test/, is "test"). */
+const KINDS: Record<string, Workspace["kind"]> = { apps: "app", libs: "lib", services: "service" };
 const SKIP = new Set(["node_modules", "vendor", "runner", "corpus", "dist"]);
 /** from "…", import "…", import("…") — the specifier in group 1. */
 const IMPORT = /(?:\bfrom|\bimport)\s*\(?\s*"([^"\n]+)"/g;
@@ -27,7 +31,7 @@ interface Workspace {
   dir: string;
   name: string;
   short: string;
-  kind: "lib" | "service" | "test";
+  kind: "app" | "lib" | "service" | "test";
   declared: Set<string>;
   /** Export doors without the leading "./" ("" for "."). */
   doors: Set<string>;
@@ -66,6 +70,8 @@ export function findViolations(root: string): string[] {
         if (door === "testing" && production) violations.push(`testing-door-in-production ${path} ${spec}`);
         if (workspace.kind === "lib" && other.kind === "service")
           violations.push(`lib-imports-service ${path} ${target}`);
+        if (other.kind === "app" && workspace.kind !== "test")
+          violations.push(`app-imported ${path} ${target}`);
         if (ROLES.includes(workspace.short) && ROLES.includes(other.short))
           violations.push(`role-imports-role ${path} ${target}`);
         if (workspace.short === "sandbox" && other.short === "llm")
@@ -105,7 +111,7 @@ function workspaces(root: string): Workspace[] {
       dir,
       name,
       short: name.replace("@insitu/", ""),
-      kind: group === "libs" ? "lib" : group === "services" ? "service" : "test",
+      kind: KINDS[group ?? ""] ?? "test",
       declared: new Set([
         ...Object.keys(manifest.dependencies ?? {}),
         ...Object.keys(manifest.devDependencies ?? {}),

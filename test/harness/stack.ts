@@ -1,5 +1,5 @@
 /**
- * The e2e harness starts the same process stack as `insitu up` (libs/cli/src/stack): a real
+ * The e2e harness starts the same process stack as `insitu up` (apps/cli/src/stack): a real
  * nats-server on a random port with a temp data dir, then every service as its own process, each
  * with `kill(service, signal)` / `restart(service)` for chaos tests. `GatewayClient` follows a
  * task's events over SSE exactly as `insitu ask` does.

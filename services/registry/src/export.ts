@@ -112,7 +112,7 @@ export async function exportLibraryFiles(
 
 /**
  * Writes an exported library's files into `directory`. Folders of tools no longer in the library
- * are removed so they do not linger in a git-tracked export. (libs/cli writes the same way; it may
+ * are removed so they do not linger in a git-tracked export. (apps/cli writes the same way; it may
  * not import this service.)
  */
 export async function writeLibraryFolder(directory: string, files: Record<string, string>): Promise<void> {

@@ -62,7 +62,7 @@ describe("prometheus files", () => {
   it("no gauge is named like a counter (`_total`)", () => {
     const names = MetricName as Record<string, string>;
     const offenders: string[] = [];
-    for (const base of ["libs", "services"]) {
+    for (const base of ["apps", "libs", "services"]) {
       for (const pkg of readdirSync(join(root, base))) {
         const dir = join(root, base, pkg, "src");
         let files: string[] = [];
