@@ -1,4 +1,7 @@
-/** KV and object buckets, and the quarantine that takes entries failing to decode. Part of NatsBus (nats-bus.ts): each function takes the bus first. */
+/**
+ * KV and object buckets, and the quarantine that takes entries failing to decode. Part of NatsBus (nats-
+ * bus.ts): each function takes the bus first.
+ */
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 import { StorageType } from "@nats-io/jetstream";
 import { Kvm, KvWatchInclude } from "@nats-io/kv";

@@ -1,4 +1,7 @@
-/** The per-message context handed to handlers (lazy logger and trace) and the span around a handler. Part of NatsBus (nats-bus.ts): each function takes the bus first. */
+/**
+ * The per-message context handed to handlers (lazy logger and trace) and the span around a handler. Part
+ * of NatsBus (nats-bus.ts): each function takes the bus first.
+ */
 import {
   type Logger,
   newTrace,

@@ -1,4 +1,7 @@
-/** Events: publish and subscribe on JetStream streams, and the streams the bus creates. Part of NatsBus (nats-bus.ts): each function takes the bus first. */
+/**
+ * Events: publish and subscribe on JetStream streams, and the streams the bus creates. Part of NatsBus
+ * (nats-bus.ts): each function takes the bus first.
+ */
 import { ADMIN_USER, type EventContract } from "@insitu/contracts";
 import { ErrorCode, InsituError } from "@insitu/errors";
 import { formatTraceparent, startSpan } from "@insitu/telemetry";

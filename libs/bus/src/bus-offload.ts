@@ -1,4 +1,7 @@
-/** Large payloads by reference: bodies above the inline limit travel through the payload object store (docs/adr/0177). Part of NatsBus (nats-bus.ts): each function takes the bus first. */
+/**
+ * Large payloads by reference: bodies above the inline limit travel through the payload object store
+ * (docs/adr/0177). Part of NatsBus (nats-bus.ts): each function takes the bus first.
+ */
 import { createHash, randomUUID } from "node:crypto";
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 import { formatTraceparent, type TraceContext } from "@insitu/telemetry";

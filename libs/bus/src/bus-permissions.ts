@@ -1,4 +1,7 @@
-/** Permission refusals (docs/adr/0120, 0171): a send the server refuses fails at once with BUS_FORBIDDEN. Part of NatsBus (nats-bus.ts): each function takes the bus first. */
+/**
+ * Permission refusals (docs/adr/0120, 0171): a send the server refuses fails at once with BUS_FORBIDDEN.
+ * Part of NatsBus (nats-bus.ts): each function takes the bus first.
+ */
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
 import type { NatsBus } from "./nats-bus.js";
 

@@ -1,4 +1,7 @@
-/** Request/reply: requests (with liveness beats), `$SRV` services, and the handler of each request. Part of NatsBus (nats-bus.ts): each function takes the bus first. */
+/**
+ * Request/reply: requests (with liveness beats), `$SRV` services, and the handler of each request. Part of
+ * NatsBus (nats-bus.ts): each function takes the bus first.
+ */
 import type { EndpointContract } from "@insitu/contracts";
 import { ErrorCategory, ErrorCode, InsituError, type SerializedError } from "@insitu/errors";
 import { formatTraceparent, startSpan, tracingEnabled } from "@insitu/telemetry";

@@ -1,4 +1,7 @@
-/** Work queues: enqueue, consume with ack-deadline heartbeats, and the dead-letter stream. Part of NatsBus (nats-bus.ts): each function takes the bus first. */
+/**
+ * Work queues: enqueue, consume with ack-deadline heartbeats, and the dead-letter stream. Part of NatsBus
+ * (nats-bus.ts): each function takes the bus first.
+ */
 import { randomUUID } from "node:crypto";
 import type { WorkQueueContract } from "@insitu/contracts";
 import { ErrorCategory, ErrorCode, InsituError } from "@insitu/errors";
