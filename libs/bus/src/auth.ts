@@ -84,7 +84,7 @@ export function rolePermissions(role: BusRole, prefix: string): NatsPermissions 
   };
 }
 
-/** The bus's own object store of large payloads (nats-bus.ts), which every role writes and reads. */
+/** The bus's own object store of large payloads (bus-offload.ts), which every role writes and reads. */
 const PAYLOAD_BUCKET = "payloads";
 const API = "$JS.API";
 
