@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { encodeEnvelope } from "./codec.js";
 import { slowEcho } from "./fixtures/queue.js";
 import { type Bus, connectBus, endpoint, type NatsServerHandle, startNatsServer } from "./index.js";
-import { LIVENESS_HEADER, PeerFailure } from "./liveness.js";
+import { beatIntervalOf, LIVENESS_HEADER, PeerFailure } from "./liveness.js";
 
 /**
  * Liveness beats (docs/adr/0093) against a real nats-server, with the responder in another
@@ -150,7 +150,7 @@ describe("liveness beats on long requests", () => {
     let askedForBeats = false;
     raw.subscribe(`${prefix}.${slowEcho.subject}`, {
       callback: (_error, message) => {
-        askedForBeats = message.headers?.get(LIVENESS_HEADER) !== undefined;
+        askedForBeats = beatIntervalOf(message.reply) !== undefined && message.headers === undefined;
         setTimeout(
           () => message.respond(encodeEnvelope(slowEcho.response, { text: "too late" })),
           WINDOW_MS * 3,
@@ -226,7 +226,10 @@ describe("liveness beats on long requests", () => {
     let header: string | undefined = "unset";
     raw.subscribe(`${prefix}.${slowEcho.subject}`, {
       callback: (_error, message) => {
-        header = message.headers?.get(LIVENESS_HEADER) || undefined;
+        header =
+          beatIntervalOf(message.reply) === undefined
+            ? message.headers?.get(LIVENESS_HEADER) || undefined
+            : "asked";
         message.respond(encodeEnvelope(slowEcho.response, { text: "quick" }));
       },
     });

@@ -3,13 +3,13 @@ import type { Msg, MsgHdrs, NatsConnection } from "@nats-io/nats-core";
 import { createInbox, headers as createHeaders, Empty } from "@nats-io/nats-core";
 
 /**
- * Liveness of long requests (docs/adr/0093, 0176). A request whose timeout is long carries this
- * header with the beat interval in ms; a responder that knows it sends an empty message with the
- * same header to the reply inbox every interval from arrival while the handler runs (queued
- * requests included). The requester gives up with a retryable UNAVAILABLE ("peer lost") once no
- * beat or reply came for its window, counted from publish — seconds after the responder died,
- * instead of the full timeout. Every bus responder beats; one that does not (not a NatsBus) is
- * taken for dead after a window.
+ * Liveness of long requests (docs/adr/0093, 0176). A request whose timeout is long is sent to an
+ * inbox whose name carries the beat interval (`<prefix>.lv<ms>_<nuid>.<token>`, no header); a
+ * responder that reads it sends an empty message with the `Insitu-Liveness: beat` header to the
+ * reply inbox every interval from arrival while the handler runs (queued requests included). The
+ * requester gives up with a retryable UNAVAILABLE ("peer lost") once no beat or reply came for its
+ * window, counted from publish — seconds after the responder died, instead of the full timeout.
+ * Every bus responder beats; one that does not (not a NatsBus) is taken for dead after a window.
  */
 export const LIVENESS_HEADER = "Insitu-Liveness";
 
@@ -22,7 +22,11 @@ export const LivenessDefaults = {
   beatsPerWindow: 5,
 } as const;
 
-/** Beat intervals a responder accepts from a request header (anything else is clamped). */
+/** The mark of an inbox whose requests ask for beats: `lv<interval ms>_<nuid>` (docs/adr/0176). */
+const BEAT_INBOX_MARK = "lv";
+const BEAT_INBOX_PATTERN = /^lv(\d{1,6})_[0-9A-Za-z]+$/;
+
+/** Beat intervals a responder accepts from a request (anything else is clamped). */
 const MIN_INTERVAL_MS = 100;
 const MAX_INTERVAL_MS = 10_000;
 
@@ -55,7 +59,7 @@ type PendingRequest = (error: Error | null, message: Msg) => void;
  */
 export class LivenessRequester {
   private readonly pending = new Map<string, PendingRequest>();
-  private base: string | undefined;
+  private readonly bases = new Map<number, string>();
   private next = 0;
 
   constructor(
@@ -68,10 +72,9 @@ export class LivenessRequester {
       MIN_INTERVAL_MS,
       Math.floor(request.windowMs / LivenessDefaults.beatsPerWindow),
     );
-    const headers = request.headers ?? createHeaders();
-    headers.set(LIVENESS_HEADER, String(interval));
+    const headers = request.headers;
     const token = (this.next++).toString(36);
-    const inbox = `${this.inbox()}.${token}`;
+    const inbox = `${this.inbox(interval)}.${token}`;
     return new Promise<Msg>((resolve, reject) => {
       let windowTimer: NodeJS.Timeout | undefined;
       let beats = 0;
@@ -164,10 +167,18 @@ export class LivenessRequester {
     });
   }
 
-  /** The shared inbox, subscribed on first use; a subscription error fails every pending request. */
-  private inbox(): string {
-    if (this.base !== undefined) return this.base;
-    const base = createInbox(this.inboxPrefix ?? "");
+  /**
+   * The shared inbox for one beat interval, subscribed on first use; a subscription error fails
+   * every pending request. The interval rides in the inbox's name (`<prefix>.lv<ms>_<nuid>`), not in
+   * a header: headers cost a loopback request much of its latency (ADR 0002), and this way a
+   * request that asks for beats carries none (docs/adr/0176).
+   */
+  private inbox(interval: number): string {
+    const known = this.bases.get(interval);
+    if (known !== undefined) return known;
+    const plain = createInbox(this.inboxPrefix ?? "");
+    const cut = plain.lastIndexOf(".");
+    const base = `${plain.slice(0, cut + 1)}${BEAT_INBOX_MARK}${interval}_${plain.slice(cut + 1)}`;
     this.connection.subscribe(`${base}.*`, {
       callback: (error, message) => {
         if (error) {
@@ -178,9 +189,23 @@ export class LivenessRequester {
         this.pending.get(token)?.(null, message);
       },
     });
-    this.base = base;
+    this.bases.set(interval, base);
     return base;
   }
+}
+
+/**
+ * The beat interval a request asks for, read from its reply subject (`….lv<ms>_<nuid>.<token>`), or
+ * undefined for a request that asks for none. nats.js's own inboxes never match: a nuid has no `_`.
+ */
+export function beatIntervalOf(reply: string | undefined): number | undefined {
+  if (!reply) return undefined;
+  const end = reply.lastIndexOf(".");
+  const start = reply.lastIndexOf(".", end - 1);
+  if (end < 0) return undefined;
+  const marked = BEAT_INBOX_PATTERN.exec(reply.slice(start + 1, end));
+  if (!marked) return undefined;
+  return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, Number(marked[1])));
 }
 
 /** A single liveness request on its own inbox (tests; the bus uses one LivenessRequester). */
@@ -196,14 +221,10 @@ export function requestWithLiveness(connection: NatsConnection, request: Livenes
  * responder killed before any beat is still given up within the window (docs/adr/0176).
  * Returns a no-op for requests that did not ask.
  */
-export function startBeats(connection: NatsConnection, message: Pick<Msg, "reply" | "headers">): () => void {
-  const asked = message.headers?.get(LIVENESS_HEADER);
+export function startBeats(connection: NatsConnection, message: Pick<Msg, "reply">): () => void {
+  const interval = beatIntervalOf(message.reply);
   const reply = message.reply;
-  if (!asked || !reply) return () => undefined;
-  const requested = Number(asked);
-  const interval = Number.isFinite(requested)
-    ? Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, requested))
-    : LivenessDefaults.windowMs / LivenessDefaults.beatsPerWindow;
+  if (interval === undefined || !reply) return () => undefined;
   const headers = createHeaders();
   headers.set(LIVENESS_HEADER, "beat");
   const timer = setInterval(() => {
