@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { detectModelSetup, NO_MODEL_MESSAGE } from "./model-setup.js";
-import { resolveTargets } from "./targets.js";
+import { reachStack, resolveTargets } from "./targets.js";
 import { demoFigures, renderFigures } from "./commands/demo.js";
 import { renderTools } from "./commands/tools.js";
 import { failureReason, isNotableNatsLine } from "./commands/up.js";
@@ -165,5 +165,22 @@ describe("isNotableNatsLine", () => {
       ),
     ).toBe(false);
     expect(isNotableNatsLine("[1] 2026/01/01 00:00:00.000000 [INF]   Version:  2.9.10")).toBe(false);
+  });
+});
+
+describe("reachStack", () => {
+  it("hands back what it opened, or says the stack is unreachable with the credentials masked", async () => {
+    const said: string[] = [];
+    const io = { out: () => undefined, err: (text: string) => said.push(text), env: {}, color: false };
+    expect(await reachStack(io, "nats://u:secret@127.0.0.1:1", async () => 42)).toBe(42);
+    expect(said).toEqual([]);
+    const opened = await reachStack(io, "nats://u:secret@127.0.0.1:1", async () => {
+      throw new Error("connection refused");
+    });
+    expect(opened).toBeUndefined();
+    expect(said.join("")).toMatch(
+      /Cannot reach NATS at .*127\.0\.0\.1:1 — is the stack running\? \(connection refused\)/,
+    );
+    expect(said.join("")).not.toContain("secret");
   });
 });

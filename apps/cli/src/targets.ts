@@ -1,3 +1,5 @@
+import { redactUrl } from "@insitu/bus";
+import type { CliIo } from "./io.js";
 import type { StackState } from "./stack/state.js";
 
 /** Where the CLI finds the stack: flags, then the running `insitu up` stack, then env, then defaults. */
@@ -56,4 +58,23 @@ export function resolveTargets(
     prefix: pick(flag("prefix"), state?.prefix, env.NATS_PREFIX, DEFAULTS.prefix),
     source,
   };
+}
+
+/**
+ * Opens something on the stack's NATS (a bus, an admin view), or says on stderr that the stack
+ * cannot be reached and returns undefined — the caller then exits with `ExitCode.unreachable`.
+ */
+export async function reachStack<T>(
+  io: CliIo,
+  natsUrl: string,
+  open: () => Promise<T>,
+): Promise<T | undefined> {
+  try {
+    return await open();
+  } catch (error) {
+    io.err(
+      `Cannot reach NATS at ${redactUrl(natsUrl)} — is the stack running? (${(error as Error).message})\n`,
+    );
+    return undefined;
+  }
 }

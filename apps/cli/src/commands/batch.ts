@@ -1,6 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
-import { connectBus, redactUrl } from "@insitu/bus";
+import { connectBus } from "@insitu/bus";
 import { createLogger } from "@insitu/telemetry";
 import { numberOption } from "../args.js";
 import {
@@ -18,7 +18,7 @@ import {
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
-import { resolveTargets } from "../targets.js";
+import { reachStack, resolveTargets } from "../targets.js";
 import { importLibrary } from "./library.js";
 
 export { BATCHES_BUCKET };
@@ -63,20 +63,15 @@ export async function runBatchCommand(
 
   const targets = resolveTargets(values, io.env, await readStackState(findRepoRoot()));
   const logger = createLogger({ service: "insitu-cli", level: "warn", write: (line) => io.err(`${line}\n`) });
-  let bus: Awaited<ReturnType<typeof connectBus>>;
-  try {
-    bus = await connectBus({
+  const bus = await reachStack(io, targets.natsUrl, () =>
+    connectBus({
       url: targets.natsUrl,
       prefix: targets.prefix,
       name: "insitu-cli-batch",
       logger,
-    });
-  } catch (error) {
-    io.err(
-      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
-    );
-    return ExitCode.unreachable;
-  }
+    }),
+  );
+  if (bus === undefined) return ExitCode.unreachable;
   const tty = io.color;
   let lastLine = "";
   const onProgress = (progress: BatchProgress) => {

@@ -1,8 +1,8 @@
-import { type DeadLetterRecord, openDeadLetterAdmin, redactUrl } from "@insitu/bus";
+import { type DeadLetterRecord, openDeadLetterAdmin } from "@insitu/bus";
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
-import { resolveTargets } from "../targets.js";
+import { reachStack, resolveTargets } from "../targets.js";
 
 const USAGE =
   "Usage: insitu dlq list [QUEUE] | insitu dlq show SEQ | insitu dlq retry SEQ | insitu dlq purge [QUEUE]\n";
@@ -24,15 +24,10 @@ export async function runDeadLetters(
     return ExitCode.usage;
   }
   const targets = resolveTargets(values, io.env, await readStackState(findRepoRoot()));
-  let admin: Awaited<ReturnType<typeof openDeadLetterAdmin>>;
-  try {
-    admin = await openDeadLetterAdmin({ url: targets.natsUrl, prefix: targets.prefix });
-  } catch (error) {
-    io.err(
-      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
-    );
-    return ExitCode.unreachable;
-  }
+  const admin = await reachStack(io, targets.natsUrl, () =>
+    openDeadLetterAdmin({ url: targets.natsUrl, prefix: targets.prefix }),
+  );
+  if (admin === undefined) return ExitCode.unreachable;
   const json = values.json === true;
   try {
     switch (action) {

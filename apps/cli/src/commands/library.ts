@@ -9,7 +9,7 @@ import { type CliIo, ExitCode } from "../io.js";
 import { readLibraryFolder, writeLibraryFolder } from "../library-folder.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
-import { resolveTargets } from "../targets.js";
+import { reachStack, resolveTargets } from "../targets.js";
 
 /**
  * `insitu library export|import DIR`: the library as plain folders (module, tests, manifest,
@@ -29,20 +29,15 @@ export async function runLibrary(
   }
   const targets = resolveTargets(values, io.env, await readStackState(findRepoRoot()));
   const logger = createLogger({ service: "insitu-cli", level: "warn", write: (line) => io.err(`${line}\n`) });
-  let bus: Awaited<ReturnType<typeof connectBus>>;
-  try {
-    bus = await connectBus({
+  const bus = await reachStack(io, targets.natsUrl, () =>
+    connectBus({
       url: targets.natsUrl,
       prefix: targets.prefix,
       name: "insitu-cli-library",
       logger,
-    });
-  } catch (error) {
-    io.err(
-      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
-    );
-    return ExitCode.unreachable;
-  }
+    }),
+  );
+  if (bus === undefined) return ExitCode.unreachable;
   try {
     try {
       const target = resolve(directory);

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { connectBus, redactUrl } from "@insitu/bus";
+import { connectBus } from "@insitu/bus";
 import {
   LibraryCatalog,
   busLibraryPort,
@@ -15,7 +15,7 @@ import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
 import { loadOrCreateStackKeys } from "../stack/signing-keys.js";
 import { signingKeysPath } from "./keys.js";
-import { resolveTargets } from "../targets.js";
+import { reachStack, resolveTargets } from "../targets.js";
 
 /**
  * `insitu mcp`: the library as an MCP server on stdin/stdout, against the running stack's NATS.
@@ -30,15 +30,10 @@ export async function runMcp(values: Record<string, unknown>, io: CliIo): Promis
     level: io.env.LOG_LEVEL === "debug" ? "debug" : "warn",
     write: (line) => io.err(`${line}\n`),
   });
-  let bus: Awaited<ReturnType<typeof connectBus>>;
-  try {
-    bus = await connectBus({ url: targets.natsUrl, prefix: targets.prefix, name: "insitu-mcp", logger });
-  } catch (error) {
-    io.err(
-      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
-    );
-    return ExitCode.unreachable;
-  }
+  const bus = await reachStack(io, targets.natsUrl, () =>
+    connectBus({ url: targets.natsUrl, prefix: targets.prefix, name: "insitu-mcp", logger }),
+  );
+  if (bus === undefined) return ExitCode.unreachable;
   const number = (name: string, fallback: number) => {
     const value = Number(io.env[name]);
     return Number.isFinite(value) && value > 0 ? value : fallback;

@@ -1,8 +1,8 @@
-import { openQuarantine, redactUrl } from "@insitu/bus";
+import { openQuarantine } from "@insitu/bus";
 import { type CliIo, ExitCode } from "../io.js";
 import { findRepoRoot } from "../stack/repo-root.js";
 import { readStackState } from "../stack/state.js";
-import { resolveTargets } from "../targets.js";
+import { reachStack, resolveTargets } from "../targets.js";
 
 /** `insitu quarantine list|purge`: entries the services skipped because they could not decode them. */
 export async function runQuarantine(
@@ -16,15 +16,10 @@ export async function runQuarantine(
     return ExitCode.usage;
   }
   const targets = resolveTargets(values, io.env, await readStackState(findRepoRoot()));
-  let quarantine: Awaited<ReturnType<typeof openQuarantine>>;
-  try {
-    quarantine = await openQuarantine({ url: targets.natsUrl, prefix: targets.prefix });
-  } catch (error) {
-    io.err(
-      `Cannot reach NATS at ${redactUrl(targets.natsUrl)} — is the stack running? (${(error as Error).message})\n`,
-    );
-    return ExitCode.unreachable;
-  }
+  const quarantine = await reachStack(io, targets.natsUrl, () =>
+    openQuarantine({ url: targets.natsUrl, prefix: targets.prefix }),
+  );
+  if (quarantine === undefined) return ExitCode.unreachable;
   try {
     if (action === "purge") {
       const purged = await quarantine.purge();
