@@ -1,5 +1,5 @@
 // The live state of an `insitu eval` run, for the dashboard: written by the CLI as it goes
-// (libs/cli/src/eval/live-state.ts) into the KV bucket `evals`, served by the gateway at
+// (apps/cli/src/eval/live-state.ts) into the KV bucket `evals`, served by the gateway at
 // GET /v1/evals. The same figures as the eval's report plots: accuracy per category, library size
 // and EGL vs queries, cost per query.
 import { z } from "zod";
