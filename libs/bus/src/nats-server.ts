@@ -180,7 +180,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     const ports = await Promise.race([waitForPortsFile(portsDir, spawned, () => stderr), spawnError]);
     port = ports.client;
     monitorPort = ports.monitor;
-    await waitForHealthy(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`);
+    await waitForHealthy(`http://127.0.0.1:${monitorPort}/healthz?js-enabled-only=true`, () => stderr);
   };
 
   // Two processes can pick the same free port between our check and the server's bind; with
@@ -274,18 +274,28 @@ async function waitForPortsFile(
   throw new InsituError("nats-server did not report its ports within 15 s", { code: "NATS_SERVER_FAILED" });
 }
 
-async function waitForHealthy(url: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
+/**
+ * Waits for JetStream to answer healthy. 30 s: on a loaded 2-core machine (CI at load 15+) a fresh
+ * server once took longer than 15 s. Each probe has its own timeout, so one hung probe cannot use
+ * the whole allowance; a failure names the last answer and the server's last words.
+ */
+async function waitForHealthy(url: string, stderr: () => string): Promise<void> {
+  const deadline = Date.now() + 30_000;
+  let last = "no answer";
   while (Date.now() < deadline) {
     try {
-      const response = await fetch(url);
+      const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
       if (response.ok) return;
-    } catch {
-      // not listening yet
+      last = `HTTP ${response.status}: ${(await response.text()).slice(0, 200)}`;
+    } catch (error) {
+      last = (error as Error).message;
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
-  throw new InsituError("nats-server did not become healthy within 15 s", { code: "NATS_SERVER_FAILED" });
+  throw new InsituError(`nats-server did not become healthy within 30 s (last: ${last})`, {
+    code: "NATS_SERVER_FAILED",
+    details: { url, stderr: stderr().slice(-2000) },
+  });
 }
 
 /** The typed "missing binary" error up front: behind the watchdog shell, a spawn error is only exit 127. */

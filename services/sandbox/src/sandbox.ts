@@ -449,10 +449,13 @@ function sweepStaleReplicaDirs(parent: string): void {
       // not mounted
     }
     // A dead replica's orphaned Deno may still be writing into its folder (it is killed by the
-    // enforcement sweep, not here): retry a removal that races it, and never let a leftover folder
-    // stop this replica from starting — the next start sweeps it again.
+    // enforcement sweep, not here, and a killed process can take a while to go on a loaded
+    // machine): retry a removal that races it for up to ~1.8 s (linear back-off, 50 ms steps),
+    // and never let a leftover folder stop this replica from starting — the next start sweeps it
+    // again. (CI once saw 0.75 s fall short at load ~15; only a start after a crash with an
+    // orphan still writing pays the wait.)
     try {
-      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 50 });
+      rmSync(dir, { recursive: true, force: true, maxRetries: 8, retryDelay: 50 });
     } catch {
       // removed by the next replica that starts
     }
