@@ -42,8 +42,6 @@ export interface LivenessRequest {
   headers?: MsgHdrs;
   timeoutMs: number;
   windowMs: number;
-  /** The connection's inbox prefix (a bus user may read only its own, `_INBOX.<user>`). */
-  inboxPrefix?: string | undefined;
 }
 
 /** One pending liveness request: how its reply inbox's messages are routed back to it. */
@@ -64,10 +62,11 @@ export class LivenessRequester {
 
   constructor(
     private readonly connection: NatsConnection,
+    /** The connection's inbox prefix (a bus user may read only its own, `_INBOX.<user>`). */
     private readonly inboxPrefix?: string,
   ) {}
 
-  request(request: Omit<LivenessRequest, "inboxPrefix">): Promise<Msg> {
+  request(request: LivenessRequest): Promise<Msg> {
     const interval = Math.max(
       MIN_INTERVAL_MS,
       Math.floor(request.windowMs / LivenessDefaults.beatsPerWindow),
@@ -206,11 +205,6 @@ export function beatIntervalOf(reply: string | undefined): number | undefined {
   const marked = BEAT_INBOX_PATTERN.exec(reply.slice(start + 1, end));
   if (!marked) return undefined;
   return Math.min(MAX_INTERVAL_MS, Math.max(MIN_INTERVAL_MS, Number(marked[1])));
-}
-
-/** A single liveness request on its own inbox (tests; the bus uses one LivenessRequester). */
-export function requestWithLiveness(connection: NatsConnection, request: LivenessRequest): Promise<Msg> {
-  return new LivenessRequester(connection, request.inboxPrefix).request(request);
 }
 
 /**
