@@ -4,14 +4,13 @@ import { RegistryBindingGet, RegistryCodeGet, RegistryRegister } from "@insitu/c
 import { createLogger } from "@insitu/telemetry";
 import { computeCodeHash } from "@insitu/tool-kit";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { registryEndpoints } from "./endpoints.js";
-import { Registry } from "./registry.js";
-import { registerRequest, testTrust } from "./testing.js";
+import type { Registry } from "./registry.js";
+import { registerRequest, serveRegistry } from "./testing.js";
 
 // Unit test on the in-memory bus (a labelled fake of NATS KV / request-reply): the registry's side
 // of tools by content address (docs/adr/0160). The sandbox's side runs on real NATS and Deno in
 // services/sandbox/src/code-by-hash.int.test.ts.
-const logger = createLogger({ service: "registry-bindings-test", level: "error" });
+const _logger = createLogger({ service: "registry-bindings-test", level: "error" });
 
 describe("registry bindings and code by hash", () => {
   let bus: Bus;
@@ -19,13 +18,7 @@ describe("registry bindings and code by hash", () => {
 
   beforeEach(async () => {
     bus = createMemoryBus();
-    registry = await Registry.open(bus, { trust: testTrust, logger });
-    await bus.serve({
-      name: "registry",
-      version: "0.1.0",
-      description: "registry under test",
-      endpoints: registryEndpoints(registry),
-    });
+    registry = await serveRegistry(bus);
   });
   afterEach(() => registry.stop());
 

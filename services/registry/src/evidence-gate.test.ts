@@ -15,10 +15,9 @@ import {
 import { InsituError } from "@insitu/errors";
 import { createLogger } from "@insitu/telemetry";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { registryEndpoints } from "./endpoints.js";
 import type { EvidenceTrust } from "./evidence-gate.js";
-import { Registry } from "./registry.js";
-import { registerRequest, signedUsage, testKeys, testTrust } from "./testing.js";
+import type { Registry } from "./registry.js";
+import { registerRequest, serveRegistry, signedUsage, testKeys, testTrust } from "./testing.js";
 
 // Unit tests on the in-memory bus (a fake of NATS KV / request-reply); real NATS and a real stack
 // are in test/security/forged-evidence.test.ts.
@@ -40,13 +39,7 @@ describe("the registry admits versions and records usage only on verified eviden
 
   async function start(trust: EvidenceTrust | undefined) {
     bus = createMemoryBus();
-    registry = await Registry.open(bus, { logger, ...(trust ? { trust } : {}) });
-    await bus.serve({
-      name: "registry",
-      version: "0.1.0",
-      description: "registry under test",
-      endpoints: registryEndpoints(registry),
-    });
+    registry = await serveRegistry(bus, { logger, ...(trust ? { trust } : {}) });
   }
   async function poolSize(taskId: string): Promise<number> {
     return (await bus.request(RegistryList, { scope: "pool", taskId })).total;

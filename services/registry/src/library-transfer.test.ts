@@ -12,26 +12,14 @@ import {
 } from "@insitu/contracts";
 import { createLogger } from "@insitu/telemetry";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { registryEndpoints } from "./endpoints.js";
 import { exportLibrary } from "./export.js";
-import { Registry } from "./registry.js";
-import { registerRequest, testTrust } from "./testing.js";
+import type { Registry } from "./registry.js";
+import { registerRequest, serveRegistry } from "./testing.js";
 
 // `registry.library.export|import` (docs/adr/0165): the library crosses the bus as the files of an
 // exported folder, so a caller (the CLI) never opens the registry's buckets. In-memory bus here;
 // test/e2e/cli-ask.test.ts runs `insitu library export|import` against a real stack.
-const logger = createLogger({ service: "registry-test", level: "error" });
-
-async function serveRegistry(bus: Bus): Promise<Registry> {
-  const registry = await Registry.open(bus, { trust: testTrust, logger });
-  await bus.serve({
-    name: "registry",
-    version: "0.1.0",
-    description: "registry under test",
-    endpoints: registryEndpoints(registry),
-  });
-  return registry;
-}
+const _logger = createLogger({ service: "registry-test", level: "error" });
 
 describe("the library over the registry's endpoints", () => {
   let source: Bus;

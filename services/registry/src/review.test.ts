@@ -13,9 +13,8 @@ import {
 import { createLogger } from "@insitu/telemetry";
 import { type ApprovalPolicyInput, parseApprovalPolicy } from "@insitu/tool-kit";
 import { afterEach, describe, expect, it } from "vitest";
-import { registryEndpoints } from "./endpoints.js";
-import { Registry } from "./registry.js";
-import { registerRequest, testTrust, withTestReport, rejection } from "./testing.js";
+import type { Registry } from "./registry.js";
+import { registerRequest, serveRegistry, testTrust, withTestReport, rejection } from "./testing.js";
 
 // Unit tests on the in-memory bus from @insitu/bus/testing (a labelled fake of NATS KV and
 // request-reply); the whole flow runs on a real stack in test/security/approval-policy.test.ts.
@@ -25,13 +24,7 @@ async function start(policy: ApprovalPolicyInput = {}) {
   const bus = createMemoryBus();
   const parsed = parseApprovalPolicy(policy);
   if (!parsed.ok) throw new Error(parsed.issues.join("; "));
-  const registry = await Registry.open(bus, { logger, approvalPolicy: parsed.policy, trust: testTrust });
-  await bus.serve({
-    name: "registry",
-    version: "0.1.0",
-    description: "registry under test",
-    endpoints: registryEndpoints(registry),
-  });
+  const registry = await serveRegistry(bus, { logger, approvalPolicy: parsed.policy, trust: testTrust });
   return { bus, registry };
 }
 

@@ -9,14 +9,13 @@ import {
 } from "@insitu/contracts";
 import { createLogger, createMetricsRegistry } from "@insitu/telemetry";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { registryEndpoints } from "./endpoints.js";
 import { registerRegistryMetrics } from "./metrics.js";
-import { Registry } from "./registry.js";
-import { registerRequest, signedUsage, testTrust } from "./testing.js";
+import type { Registry } from "./registry.js";
+import { registerRequest, serveRegistry, signedUsage } from "./testing.js";
 
 // On the in-memory bus (a fake of NATS KV / request-reply from @insitu/bus/testing); the figures
 // are hand-counted in each test.
-const logger = createLogger({ service: "series-test", level: "error" });
+const _logger = createLogger({ service: "series-test", level: "error" });
 let call = 0;
 const usage = (taskId: string, hash: string, outcome: "success" | "execution-failure" = "success") => ({
   callId: `series-call-${++call}`,
@@ -32,13 +31,7 @@ describe("EGL as the paper defines it, and the convergence series", () => {
 
   beforeEach(async () => {
     bus = createMemoryBus();
-    registry = await Registry.open(bus, { trust: testTrust, logger });
-    await bus.serve({
-      name: "registry",
-      version: "0.1.0",
-      description: "test",
-      endpoints: registryEndpoints(registry),
-    });
+    registry = await serveRegistry(bus);
   });
   afterEach(() => registry.stop());
 

@@ -10,9 +10,13 @@ import {
   signerFromPrivateKey,
   trustedKeysFrom,
 } from "@insitu/contracts";
+import type { Bus } from "@insitu/bus";
 import { InsituError } from "@insitu/errors";
+import { createLogger } from "@insitu/telemetry";
 import type { ToolManifest } from "@insitu/tool-kit";
+import { registryEndpoints } from "./endpoints.js";
 import type { EvidenceTrust } from "./evidence-gate.js";
+import { Registry, type RegistryOptions } from "./registry.js";
 
 function testSigner(): Signer {
   return signerFromPrivateKey(generateSigningKey().privateKey) as Signer;
@@ -122,4 +126,25 @@ export async function rejection(promise: Promise<unknown>): Promise<InsituError>
     return InsituError.from(error);
   }
   throw new Error("expected a rejection");
+}
+
+/**
+ * A registry opened on `bus` and serving its endpoints there, as the service does. Options as
+ * `Registry.open`'s; by default trusting {@link testTrust} and logging errors only.
+ */
+export async function serveRegistry(
+  bus: Bus,
+  options: Partial<RegistryOptions> = { trust: testTrust },
+): Promise<Registry> {
+  const registry = await Registry.open(bus, {
+    logger: createLogger({ service: "registry-test", level: "error" }),
+    ...options,
+  });
+  await bus.serve({
+    name: "registry",
+    version: "0.1.0",
+    description: "registry under test",
+    endpoints: registryEndpoints(registry),
+  });
+  return registry;
 }
